@@ -1,0 +1,5 @@
+"""``python -m wizard`` is the ``lync-restore`` command."""
+
+from wizard.cli import main
+
+raise SystemExit(main())
