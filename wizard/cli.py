@@ -1,0 +1,166 @@
+"""The ``lync-restore`` command line.
+
+argparse only; each subcommand's work lives in the module that owns it, imported when the
+subcommand runs so that ``lync-restore validate`` never pays for the lab, the transports or
+Textual. The UI (``screens``) is imported by name through importlib: the core has no static
+dependency on it (import-linter contract), and only ``run``/``drill`` load it.
+
+Every failure reaches the operator as one line ``lync-restore: message`` and a documented exit
+code (see :class:`wizard.errors.ExitCode`); a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from wizard import __version__
+from wizard.errors import ExitCode, NotBuiltError, PlanError, UsageError, WizardError
+
+Handler = Callable[[argparse.Namespace], int]
+
+# subcommand -> "module:function". A missing module means "not built yet".
+HANDLERS: dict[str, str] = {
+    "run": "wizard.app_entry:run_command",
+    "drill": "wizard.app_entry:drill_command",
+    "validate": "wizard.plan.commands:validate_command",
+    "check": "wizard.plan.commands:check_command",
+    "runbook": "wizard.procedures.runbook:runbook_command",
+    "lab serve": "wizard.lab.serve:serve_command",
+    "scenarios": "wizard.lab.scenarios:scenarios_command",
+    "report": "wizard.report:report_command",
+    "journal verify": "wizard.journal:verify_command",
+    "plan from-topology": "wizard.topology:from_topology_command",
+    "plan diff": "wizard.topology:plan_diff_command",
+    "bench": "wizard.bench:bench_command",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so errors share one output path."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="lync-restore",
+        description="Restoration wizard for Microsoft Lync Server 2013. "
+        "With no arguments: a drill against the bundled lab.",
+    )
+    p.add_argument("--version", action="version", version=f"lync-restore {__version__}")
+    p.add_argument(
+        "--journal-dir",
+        metavar="DIR",
+        help="where incident journals live (default: the user state directory)",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="open a plan and start (or resume) an incident")
+    run.add_argument("plan", metavar="PLAN", help="the organisation's restore plan (YAML)")
+    run.add_argument("--operator", help="who is at the keyboard (default: $LYNC_RESTORE_OPERATOR or the login name)")
+    run.add_argument("--incident", metavar="ID", help="incident id (default: generated)")
+    run.add_argument("--drill", action="store_true", help="mark the session as a drill")
+
+    drill = sub.add_parser("drill", help="rehearse a scenario against the bundled lab")
+    drill.add_argument("--scenario", metavar="NAME", help="scenario to play (see 'scenarios')")
+    drill.add_argument("--time-factor", type=float, default=None, metavar="F",
+                       help="speed of simulated time (higher = faster restores)")
+    drill.add_argument("--operator", help="who is at the keyboard")
+
+    val = sub.add_parser("validate", help="check a plan; print a one-screen summary")
+    val.add_argument("plan", metavar="PLAN")
+
+    chk = sub.add_parser("check", help="readiness check of a plan for schedulers (exit 0 = ready)")
+    chk.add_argument("plan", metavar="PLAN")
+
+    rb = sub.add_parser("runbook", help="print the procedure with exact commands, run nothing")
+    rb.add_argument("plan", metavar="PLAN")
+    rb.add_argument("--path", required=True, metavar="P", help="recovery path (see --help-paths)")
+    rb.add_argument("--backup-set", metavar="S", help="backup set folder name")
+    rb.add_argument("--format", choices=("md", "html"), default="md")
+
+    lab = sub.add_parser("lab", help="the simulated Lync 2013 deployment")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
+    serve = lab_sub.add_parser("serve", help="serve a scenario on loopback until interrupted")
+    serve.add_argument("--scenario", required=True, metavar="NAME")
+    serve.add_argument("--time-factor", type=float, default=60.0, metavar="F")
+    serve.add_argument("--json", action="store_true", help="print one JSON line with endpoints")
+    serve.add_argument("--state-dir", metavar="DIR", help="where the lab keeps its disk (default: a temporary folder)")
+
+    sub.add_parser("scenarios", help="list the lab's drill scenarios")
+
+    rep = sub.add_parser("report", help="write the incident report from a journal")
+    rep.add_argument("journal", metavar="JOURNAL")
+    rep.add_argument("--format", choices=("md", "html"), default="md")
+    rep.add_argument("--output", "-o", metavar="FILE")
+
+    jr = sub.add_parser("journal", help="incident journals")
+    jr_sub = jr.add_subparsers(dest="journal_command", metavar="JOURNAL_COMMAND", parser_class=_Parser)
+    ver = jr_sub.add_parser("verify", help="check a journal's hash chain")
+    ver.add_argument("journal", metavar="PATH")
+
+    plan = sub.add_parser("plan", help="create or compare plans")
+    plan_sub = plan.add_subparsers(dest="plan_command", metavar="PLAN_COMMAND", parser_class=_Parser)
+    ft = plan_sub.add_parser("from-topology", help="draft a plan from Get-CsTopology -AsXml output")
+    ft.add_argument("file", metavar="FILE")
+    pd = plan_sub.add_parser("diff", help="compare a plan with a topology export")
+    pd.add_argument("plan", metavar="PLAN")
+    pd.add_argument("file", metavar="FILE")
+
+    bench = sub.add_parser("bench", help="run every benchmark and print a table of figures")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    return p
+
+
+def _command_key(args: argparse.Namespace) -> str | None:
+    cmd: str | None = args.command
+    for group in ("lab", "journal", "plan"):
+        if cmd == group:
+            child = getattr(args, f"{group}_command", None)
+            if child is None:
+                raise UsageError(f"'{group}' needs a subcommand (see 'lync-restore {group} --help')")
+            return f"{group} {child}"
+    return cmd
+
+
+def _resolve(key: str) -> Handler:
+    target = HANDLERS[key]
+    module_name, func_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise NotBuiltError(f"'lync-restore {key}' is not built yet.") from None
+        raise
+    handler: Handler = getattr(module, func_name)
+    return handler
+
+
+def report_error(err: WizardError, stream: TextIO) -> None:
+    if isinstance(err, PlanError):
+        for line in err.errors:
+            print(line, file=stream)
+    print(f"lync-restore: {err}", file=stream)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        key = _command_key(args) or "drill"
+        if args.command is None:
+            args = build_parser().parse_args(["drill", *(argv or [])[len(argv or []):]])
+        return _resolve(key)(args)
+    except WizardError as err:
+        report_error(err, sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("lync-restore: interrupted; the journal is intact and the incident can be resumed.",
+              file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return ExitCode.OK
