@@ -1,0 +1,345 @@
+"""Load a plan file: read it safely, build the model, check it as a whole.
+
+Three passes, and every problem of every pass is reported at once as ``FILE:LINE:COL: message``:
+
+1. **Reading** — the path exists, is a file, is not huge, is text, is UTF-8, parses as YAML
+   (tabs, syntax). A failure here stops: there is nothing further to check.
+2. **Shape** — the YAML node graph against the typed model (unknown keys, wrong types,
+   missing sections), see :mod:`wizard.plan.schema`. Alias bombs hit a node budget.
+3. **Meaning** — references between parts (pools, SQL instances, file stores, sites,
+   credentials), duplicate FQDNs, pairing rules (§1, §11.36), CMS placement, edition rules
+   (§2.10 of the topology doc), and RPO against the backup schedule.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from wizard.errors import InputFileError, PlanError
+from wizard.plan.model import Plan, Pool, WinRMSettings
+from wizard.plan.schema import Issue, Pos, TooLarge, Validator, where
+
+Report = Callable[[object, str | None, str], None]
+
+#: Plans are hand-written documents of a few hundred lines; refuse anything absurd unread.
+MAX_PLAN_BYTES = 5 * 1024 * 1024
+#: Scalars, keys and items a plan may expand to (aliases included).
+NODE_BUDGET = 200_000
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    plan: Plan
+    path: Path
+    text: str
+
+
+class _PlanLoader(yaml.SafeLoader):
+    """SafeLoader that only composes (construction happens in our validator)."""
+
+
+def _read_text(path: Path) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except PermissionError:
+        raise InputFileError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputFileError(f"{path}: is a directory, not a plan file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputFileError(f"{path}: is not a regular file")
+    if st.st_size > MAX_PLAN_BYTES:
+        mib = st.st_size / (1024 * 1024)
+        raise PlanError([f"{path}:1:1: the file is {mib:.0f} MiB; a plan is at most "
+                         f"{MAX_PLAN_BYTES // (1024 * 1024)} MiB"])
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise PlanError([f"{path}:{line}:1: this is a binary file, not a YAML plan"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise PlanError([f"{path}:{line}:{col}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+                         "save the plan as UTF-8"]) from None
+    return text.removeprefix("\ufeff")
+
+
+def _compose(path: Path, text: str) -> yaml.Node:
+    if not text.strip():
+        raise PlanError([f"{path}:1:1: the file is empty; a plan needs at least organisation, "
+                         "topology, backup, objectives and credentials"])
+    try:
+        node = yaml.compose(text, Loader=_PlanLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        if "\\t" in problem or "'\\t'" in problem or "tab" in problem:
+            problem = "a tab character: YAML indentation must use spaces"
+        elif exc.context:
+            problem = f"{problem} ({exc.context})"
+        raise PlanError([f"{path}:{line}:{col}: YAML syntax: {problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise PlanError([f"{path}:1:1: YAML error: {exc}"]) from None
+    if node is None:
+        raise PlanError([f"{path}:1:1: the file holds no YAML document"])
+    if not isinstance(node, yaml.MappingNode):
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        p = Pos.of(node)
+        raise PlanError([f"{path}:{p.line}:{p.col}: the top level is {kind}; a plan is a mapping "
+                         "(organisation:, topology:, ...)"])
+    return node
+
+
+def load_plan(path: str | os.PathLike[str]) -> LoadedPlan:
+    """Load and fully check a plan; raise :class:`PlanError` with every problem found."""
+    p = Path(path)
+    text = _read_text(p)
+    node = _compose(p, text)
+    validator = Validator(node_budget=NODE_BUDGET)
+    try:
+        plan = validator.build(Plan, node, "plan")
+    except TooLarge:
+        raise PlanError([f"{p}:1:1: the plan expands to more than {NODE_BUDGET:,} values "
+                         "(YAML anchors/aliases multiplying?); refused"]) from None
+    issues = list(validator.issues)
+    if plan is not None:
+        issues.extend(check_meaning(plan))
+    if issues:
+        issues.sort(key=lambda i: (i.pos.line, i.pos.col))
+        raise PlanError([f"{p}:{i.pos.line}:{i.pos.col}: {i.message}" for i in issues])
+    assert isinstance(plan, Plan)
+    return LoadedPlan(plan=plan, path=p, text=text)
+
+
+# --------------------------------------------------------------------------- meaning
+
+
+def check_meaning(plan: Plan) -> list[Issue]:  # noqa: C901 - a flat list of rules reads best
+    """Cross-reference and domain rules over a well-shaped plan."""
+    out: list[Issue] = []
+
+    def err(obj: object, field: str | None, msg: str) -> None:
+        out.append(Issue(where(obj, field), msg))
+
+    topo = plan.topology
+    sites = {s.name for s in topo.sites}
+    sql_ids = {s.id: s for s in topo.sql_instances}
+    fs_ids = {f.id: f for f in topo.file_stores}
+    pools = {p.fqdn.lower(): p for p in topo.pools}
+    creds = {c.id: c for c in plan.credentials.entries}
+
+    for kind, items in (("site", [s.name for s in topo.sites]),
+                        ("SQL instance id", [s.id for s in topo.sql_instances]),
+                        ("file store id", [f.id for f in topo.file_stores]),
+                        ("credential id", [c.id for c in plan.credentials.entries]),
+                        ("custom step id", [c.id for c in plan.custom_steps])):
+        for name, n in Counter(items).items():
+            if n > 1:
+                obj = _find_named(plan, kind, name)
+                err(obj, None, f"duplicate {kind} '{name}'")
+
+    # Duplicate FQDNs: servers across pools, pool FQDNs, SQL and file servers are distinct
+    # machines unless collocation is explicit (SE pool FQDN = its server FQDN).
+    seen: dict[str, str] = {}
+    for pool in topo.pools:
+        for server in pool.servers:
+            key = server.lower()
+            if key in seen:
+                err(pool, "servers", f"server {server} is listed twice ({seen[key]} and pool {pool.fqdn})")
+            seen[key] = f"pool {pool.fqdn}"
+    pool_names = Counter(p.fqdn.lower() for p in topo.pools)
+    for pool in topo.pools:
+        if pool_names[pool.fqdn.lower()] > 1:
+            err(pool, "fqdn", f"pool FQDN {pool.fqdn} is defined more than once")
+            pool_names[pool.fqdn.lower()] = 0
+        elif pool.fqdn.lower() in seen and pool.fqdn.lower() not in {s.lower() for s in pool.servers}:
+            err(pool, "fqdn", f"pool FQDN {pool.fqdn} is also the FQDN of a server in {seen[pool.fqdn.lower()]}")
+
+    for s in topo.sql_instances:
+        if s.site not in sites:
+            err(s, "site", f"SQL instance '{s.id}' is in site '{s.site}', which is not defined")
+        for field, ref in (("mirror", s.mirror), ("witness", s.witness)):
+            if ref is not None and ref not in sql_ids:
+                err(s, field, f"SQL instance '{s.id}' names {field} '{ref}', which is not a defined SQL instance")
+            elif ref == s.id:
+                err(s, field, f"SQL instance '{s.id}' cannot be its own {field}")
+        if s.witness and not s.mirror:
+            err(s, "witness", f"SQL instance '{s.id}' has a witness but no mirror")
+        if s.credential and s.credential not in creds:
+            err(s, "credential", f"SQL instance '{s.id}' uses credential '{s.credential}', which is not defined")
+        if s.server.lower() in seen:
+            err(s, "server", f"SQL server {s.server} is also a Lync server in {seen[s.server.lower()]}")
+
+    for f in topo.file_stores:
+        if f.site not in sites:
+            err(f, "site", f"file store '{f.id}' is in site '{f.site}', which is not defined")
+
+    for pool in topo.pools:
+        _check_pool(pool, plan, sites, sql_ids, fs_ids, pools, err)
+
+    cms = topo.central_management
+    cms_pool = pools.get(cms.pool.lower())
+    if cms_pool is None:
+        err(cms, "pool", f"the Central Management store is placed on pool {cms.pool}, which is not defined")
+    elif cms_pool.role != "front_end":
+        err(cms, "pool", f"the Central Management store must live on a Front End pool or Standard "
+                         f"Edition server; {cms.pool} is a {cms_pool.role} pool (§1)")
+
+    # Backup
+    names = Counter(loc.name for loc in plan.backup.locations)
+    for loc in plan.backup.locations:
+        if names[loc.name] > 1:
+            err(loc, "name", f"backup location name '{loc.name}' is used twice")
+            names[loc.name] = 0
+    comps = Counter(e.component for e in plan.backup.schedule)
+    for e in plan.backup.schedule:
+        if comps[e.component] > 1:
+            err(e, "component", f"backup schedule lists '{e.component}' more than once")
+            comps[e.component] = 0
+    for required in ("config", "lis", "user_data"):
+        if required not in comps:
+            err(plan.backup, "schedule", f"the backup schedule has no '{required}' entry; "
+                                         "Lync cannot be restored without it (§2.1, §2.2)")
+    rpo = plan.objectives.rpo
+    for e in plan.backup.schedule:
+        if e.every.seconds > rpo.seconds and e.component in ("config", "lis", "user_data", "rgs",
+                                                              "persistent_chat", "file_store"):
+            err(e, "every", f"the RPO is {rpo} but '{e.component}' is backed up only every "
+                            f"{e.every}: a restore could lose more than the RPO allows")
+
+    # Credentials
+    for c in plan.credentials.entries:
+        if c.source == "env" and not c.env:
+            err(c, None, f"credential '{c.id}' has source env but no 'env' variable name")
+        if c.source == "keyring" and not c.keyring_service:
+            err(c, None, f"credential '{c.id}' has source keyring but no 'keyring_service'")
+        if c.source != "env" and c.env:
+            err(c, "env", f"credential '{c.id}' names an env variable but its source is {c.source}")
+    for field in ("winrm_default", "sql_default"):
+        ref = getattr(plan.credentials, field)
+        if ref is not None and ref not in creds:
+            err(plan.credentials, field, f"{field} names credential '{ref}', which is not defined")
+
+    # Connections
+    known_hosts = {h.lower() for h in seen} | {s.server.lower() for s in topo.sql_instances} \
+        | {f.server.lower() for f in topo.file_stores} | {p.fqdn.lower() for p in topo.pools}
+    known_hosts |= {(loc.read_via or "").lower() for loc in plan.backup.locations}
+    for host, hc in plan.connections.hosts.items():
+        hc_pos = where(plan.connections, "hosts")
+        if host.lower() not in known_hosts:
+            out.append(Issue(where(hc, None) if hc else hc_pos,
+                             f"connection settings for {host}, which is not a host in the topology"))
+        if hc.credential and hc.credential not in creds:
+            err(hc, "credential", f"host {host} uses credential '{hc.credential}', which is not defined")
+        if hc.winrm is not None:
+            _check_winrm(hc.winrm, plan.connections.winrm.insecure, f"host {host}", err)
+    _check_winrm(plan.connections.winrm, None, "the WinRM defaults", err)
+
+    # Custom steps
+    for step in plan.custom_steps:
+        if step.kind == "powershell":
+            if not step.script:
+                err(step, None, f"custom step '{step.id}' runs PowerShell but has no 'script'")
+            if not step.host:
+                err(step, None, f"custom step '{step.id}' runs PowerShell but names no 'host'")
+            elif step.host.lower() not in known_hosts:
+                err(step, "host", f"custom step '{step.id}' runs on {step.host}, which is not in the topology")
+        elif not step.instructions:
+            err(step, None, f"custom step '{step.id}' is manual but has no 'instructions'")
+
+    for loc in plan.backup.locations:
+        if loc.read_via and loc.read_via.lower() not in known_hosts:
+            err(loc, "read_via", f"backup location '{loc.name}' is read via {loc.read_via}, which is not in the topology")
+    return out
+
+
+def _check_winrm(w: WinRMSettings, default_insecure: bool | None, what: str, err: Report) -> None:
+    insecure = w.insecure if w.insecure is not None else default_insecure
+    if w.scheme == "http" and not insecure:
+        err(w, "scheme", f"{what} use plain http, which needs 'insecure: true' "
+                         "(credentials would cross the network unprotected)")
+
+
+def _check_pool(pool: Pool, plan: Plan, sites: set[str], sql_ids: Mapping[str, object],
+                fs_ids: Mapping[str, object], pools: Mapping[str, Pool], e: Report) -> None:
+    if pool.site not in sites:
+        e(pool, "site", f"pool {pool.fqdn} is in site '{pool.site}', which is not defined")
+    for field in ("back_end", "monitoring_store", "archiving_store", "persistent_chat_store"):
+        ref = getattr(pool, field)
+        if ref is not None and ref not in sql_ids:
+            e(pool, field, f"pool {pool.fqdn} names {field.replace('_', ' ')} '{ref}', "
+                           "which is not a defined SQL instance")
+    if pool.file_store is not None and pool.file_store not in fs_ids:
+        e(pool, "file_store", f"pool {pool.fqdn} uses file store '{pool.file_store}', which is not defined")
+    if pool.role == "front_end":
+        if pool.edition == "standard":
+            if len(pool.servers) != 1 or pool.servers[0].lower() != pool.fqdn.lower():
+                e(pool, "servers", f"Standard Edition pool {pool.fqdn} must list exactly one server "
+                                   "with the pool's own FQDN")
+            if pool.back_end is not None:
+                e(pool, "back_end", f"Standard Edition pool {pool.fqdn} keeps its databases in SQL "
+                                    "Express on the server itself (§1); remove back_end")
+        elif pool.back_end is None:
+            e(pool, None, f"Enterprise pool {pool.fqdn} needs a back_end SQL instance")
+        elif pool.fqdn.lower() in {s.lower() for s in pool.servers}:
+            e(pool, "fqdn", f"Enterprise pool {pool.fqdn} must have an FQDN of its own, not a server's")
+    else:
+        if pool.back_end is not None:
+            e(pool, "back_end", f"only Front End pools have a Back End; {pool.fqdn} is {pool.role}")
+        if pool.paired_with is not None:
+            e(pool, "paired_with", f"only Front End pools can be paired; {pool.fqdn} is {pool.role}")
+    if pool.role == "persistent_chat" and pool.persistent_chat_store is None:
+        e(pool, None, f"Persistent Chat pool {pool.fqdn} needs persistent_chat_store")
+    if pool.role == "edge":
+        if pool.next_hop is None:
+            e(pool, None, f"Edge pool {pool.fqdn} needs next_hop (a Front End pool or Director)")
+        else:
+            hop = pools.get(pool.next_hop.lower())
+            if hop is None:
+                e(pool, "next_hop", f"Edge pool {pool.fqdn} has next hop {pool.next_hop}, which is not a defined pool")
+            elif hop.role not in ("front_end", "director"):
+                e(pool, "next_hop", f"Edge pool {pool.fqdn} has next hop {pool.next_hop}, a {hop.role} pool")
+    elif pool.next_hop is not None:
+        e(pool, "next_hop", f"only Edge pools have a next hop; {pool.fqdn} is {pool.role}")
+    if pool.paired_with is not None and pool.role == "front_end":
+        partner = pools.get(pool.paired_with.lower())
+        if partner is None:
+            e(pool, "paired_with", f"pool {pool.fqdn} is paired with {pool.paired_with}, which is not a defined pool")
+        elif partner is pool:
+            e(pool, "paired_with", f"pool {pool.fqdn} cannot be paired with itself")
+        elif (partner.paired_with or "").lower() != pool.fqdn.lower():
+            e(pool, "paired_with", f"pairing is 1:1 and reciprocal (§1): {pool.paired_with} must "
+                                   f"name {pool.fqdn} as its paired_with")
+        elif partner.edition != pool.edition:
+            e(pool, "paired_with", f"pools {pool.fqdn} and {partner.fqdn} mix Standard and "
+                                   "Enterprise Edition; pair like with like (§11.36)")
+
+
+def _find_named(plan: Plan, kind: str, name: str) -> object:
+    groups: dict[str, list[object]] = {
+        "site": [s for s in plan.topology.sites if s.name == name],
+        "SQL instance id": [s for s in plan.topology.sql_instances if s.id == name],
+        "file store id": [f for f in plan.topology.file_stores if f.id == name],
+        "credential id": [c for c in plan.credentials.entries if c.id == name],
+        "custom step id": [c for c in plan.custom_steps if c.id == name],
+    }
+    found = groups.get(kind, [])
+    return found[-1] if found else plan
