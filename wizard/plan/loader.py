@@ -86,7 +86,7 @@ def _compose(path: Path, text: str) -> yaml.Node:
         raise PlanError([f"{path}:1:1: the file is empty; a plan needs at least organisation, "
                          "topology, backup, objectives and credentials"])
     try:
-        node = yaml.compose(text, Loader=_PlanLoader)  # noqa: S506 - SafeLoader subclass
+        node = yaml.compose(text, Loader=_PlanLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -99,7 +99,8 @@ def _compose(path: Path, text: str) -> yaml.Node:
     except yaml.YAMLError as exc:
         raise PlanError([f"{path}:1:1: YAML error: {exc}"]) from None
     if node is None:
-        raise PlanError([f"{path}:1:1: the file holds no YAML document"])
+        raise PlanError([f"{path}:1:1: the file is empty (only comments); a plan needs at least "
+                         "organisation, topology, backup, objectives and credentials"])
     if not isinstance(node, yaml.MappingNode):
         kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
         p = Pos.of(node)
@@ -108,11 +109,34 @@ def _compose(path: Path, text: str) -> yaml.Node:
     return node
 
 
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the graph has once aliases are expanded (memoised: aliases share nodes)."""
+    memo: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        memo[key] = 1  # a recursive alias counts once; PyYAML refuses true recursion anyway
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        memo[key] = min(total, NODE_BUDGET + 1)
+        return memo[key]
+
+    return size(root)
+
+
 def load_plan(path: str | os.PathLike[str]) -> LoadedPlan:
     """Load and fully check a plan; raise :class:`PlanError` with every problem found."""
     p = Path(path)
     text = _read_text(p)
     node = _compose(p, text)
+    if _expanded_size(node) > NODE_BUDGET:
+        raise PlanError([f"{p}:1:1: the plan expands to more than {NODE_BUDGET:,} values "
+                         "(YAML anchors/aliases multiplying?); refused"])
     validator = Validator(node_budget=NODE_BUDGET)
     try:
         plan = validator.build(Plan, node, "plan")
@@ -132,7 +156,7 @@ def load_plan(path: str | os.PathLike[str]) -> LoadedPlan:
 # --------------------------------------------------------------------------- meaning
 
 
-def check_meaning(plan: Plan) -> list[Issue]:  # noqa: C901 - a flat list of rules reads best
+def check_meaning(plan: Plan) -> list[Issue]:
     """Cross-reference and domain rules over a well-shaped plan."""
     out: list[Issue] = []
 
@@ -267,7 +291,8 @@ def check_meaning(plan: Plan) -> list[Issue]:  # noqa: C901 - a flat list of rul
 
     for loc in plan.backup.locations:
         if loc.read_via and loc.read_via.lower() not in known_hosts:
-            err(loc, "read_via", f"backup location '{loc.name}' is read via {loc.read_via}, which is not in the topology")
+            err(loc, "read_via",
+                f"backup location '{loc.name}' is read via {loc.read_via}, which is not in the topology")
     return out
 
 

@@ -136,7 +136,7 @@ _TAG_BOOL = "tag:yaml.org,2002:bool"
 _TAG_NULL = "tag:yaml.org,2002:null"
 _TAG_STR = "tag:yaml.org,2002:str"
 
-_KIND_WORD = {
+_KIND_WORD: dict[type, str] = {
     yaml.MappingNode: "a mapping",
     yaml.SequenceNode: "a list",
 }
@@ -298,7 +298,7 @@ class Validator:
             return False
         lo, hi = meta.get("minimum"), meta.get("maximum")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if lo is not None and value < lo or hi is not None and value > hi:
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
                 self.error(node, f"{path}: {value} is out of range ({lo}..{hi})")
                 return False
         min_items = meta.get("min_items")
@@ -341,14 +341,14 @@ class Validator:
                 except ValueError as exc:
                     self.error(node, f"{path}: {exc}")
                     return None
-        want = {
+        wanted = {
             str: "text",
             int: "a whole number",
             float: "a number",
             bool: "true or false",
             Duration: "a duration such as 30m or 4h",
         }.get(tp, "a value")
-        self.error(node, f"{path}: expected {want}; found {_describe(node)}")
+        self.error(node, f"{path}: expected {wanted}; found {_describe(node)}")
         return None
 
 
@@ -379,7 +379,7 @@ def json_schema(root: type, *, title: str, schema_id: str) -> dict[str, Any]:
         if origin is dict:
             return {"type": "object", "additionalProperties": of(get_args(tp)[1])}
         if dataclasses.is_dataclass(tp):
-            name = tp.__name__
+            name = typing.cast(type, tp).__name__
             if name not in defs:
                 defs[name] = {}  # placeholder against recursion
                 defs[name] = obj(tp)
