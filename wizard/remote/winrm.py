@@ -1,0 +1,387 @@
+"""The PowerShell runner: one WinRM shell per host, streamed output, own deadline and cancel.
+
+Built on pywinrm's low-level ``Protocol`` rather than ``Session.run_ps``: a restore runs dozens
+of commands per host, and ``run_ps`` opens and closes a shell (and a TCP connection) for each,
+cannot stream, and retries a held Receive forever. Here the shell is opened lazily with the
+UTF-8 code page, reused, and reopened once if the server lost it; each Receive is held at most
+a few seconds so a deadline or a cancel request is honoured promptly by a terminate Signal.
+Every failure leaves as a :class:`wizard.remote.errors.WinRMFailure` with one plain sentence.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from winrm.exceptions import WinRMOperationTimeoutError
+from winrm.protocol import Protocol
+
+from wizard.remote import psbuild
+from wizard.remote.clixml import (
+    ClixmlStreamDecoder,
+    PsErrorRecord,
+    clixml_to_text,
+    parse_error_records,
+)
+from wizard.remote.errors import (
+    MAPPED_EXCEPTIONS,
+    CommandTooLongError,
+    InsecureTransportError,
+    RemoteTimeoutError,
+    ShellLostError,
+    StagingError,
+    WinRMFailure,
+    is_shell_not_found,
+    map_winrm_exception,
+)
+
+AuthMethod = Literal["ntlm", "kerberos", "credssp", "basic"]
+_TOO_LONG = "The command line is too long."
+
+
+@dataclass(frozen=True)
+class WinRMEndpoint:
+    """Where and how to reach one host's WinRM service."""
+
+    host: str  # the FQDN, used in every message
+    address: str | None = None  # what to connect to; defaults to ``host``
+    port: int = 5986
+    scheme: Literal["https", "http"] = "https"
+    path: str = "/wsman"
+    auth: AuthMethod = "ntlm"
+    ca_bundle: str | None = None  # PEM file of CAs to trust; None = the system/certifi store
+    insecure: bool = False  # the plan allows plain http for this host
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.address or self.host}:{self.port}{self.path}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class OutputLine:
+    stream: Literal["stdout", "stderr"]
+    text: str
+
+
+@dataclass(frozen=True)
+class CommandStarted:
+    host: str
+    command_id: str
+
+
+@dataclass(frozen=True)
+class CommandFinished:
+    host: str
+    exit_code: int
+    duration_s: float
+    cancelled: bool
+
+
+RunnerEvent = OutputLine | CommandStarted | CommandFinished
+
+
+@dataclass(frozen=True)
+class PsResult:
+    """What one script did. ``stderr`` is human text (CLIXML decoded); ``errors`` parsed."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    errors: list[PsErrorRecord] = field(default_factory=list)
+    duration_s: float = 0.0
+    cancelled: bool = False
+
+
+class _LineSplitter:
+    """Incremental UTF-8 decoding and line splitting of one output stream."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+        self.text: list[str] = []
+
+    def feed(self, data: bytes, final: bool = False) -> list[str]:
+        chunk = self._decoder.decode(data, final=final)
+        self.text.append(chunk)
+        parts = (self._partial + chunk).replace("\r\n", "\n").split("\n")
+        self._partial = parts.pop()
+        if final and self._partial:
+            parts.append(self._partial)
+            self._partial = ""
+        return parts
+
+
+class PowerShellRunner:
+    """Runs PowerShell scripts on one host through a reused WinRM shell. Not re-entrant:
+    one ``run`` at a time (calls from several threads are serialised)."""
+
+    def __init__(
+        self,
+        endpoint: WinRMEndpoint,
+        username: str,
+        password: str,
+        *,
+        operation_timeout_s: int = 20,
+        connect_timeout_s: float = 10,
+        read_margin_s: int = 10,
+        poll_s: int = 2,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        if endpoint.scheme == "http" and not endpoint.insecure:
+            raise InsecureTransportError(
+                f"{endpoint.where} is configured for plain HTTP but the plan does not mark it "
+                "insecure: use HTTPS (port 5986).",
+                where=endpoint.where,
+            )
+        self.endpoint = endpoint
+        self._username = username
+        self._operation_timeout_s = max(1, int(operation_timeout_s))
+        self._read_timeout_s = self._operation_timeout_s + max(1, int(read_margin_s))
+        self._connect_timeout_s = connect_timeout_s
+        self._poll_s = max(1, int(poll_s))
+        self._on_warning = on_warning
+        self._lock = threading.RLock()
+        self._shell_id: str | None = None
+        self._warned = False
+        encryption: Literal["auto", "always", "never"]
+        if endpoint.scheme == "https":
+            encryption = "auto"  # TLS already protects the body
+        elif endpoint.auth == "basic":
+            encryption = "never"  # Basic cannot seal messages
+        else:
+            encryption = "always"
+        try:
+            self._protocol = Protocol(
+                endpoint.url,
+                transport=endpoint.auth,
+                username=username,
+                password=password,
+                server_cert_validation="validate",
+                ca_trust_path=endpoint.ca_bundle,  # type: ignore[arg-type]
+                read_timeout_sec=self._read_timeout_s,
+                operation_timeout_sec=self._operation_timeout_s,
+                message_encryption=encryption,
+                proxy=None,
+            )
+        except MAPPED_EXCEPTIONS as exc:
+            raise self._map(exc) from None
+        # requests accepts (connect, read); pywinrm passes this value straight through.
+        self._protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
+            connect_timeout_s,
+            self._read_timeout_s,
+        )
+
+    # -- public ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        script: str,
+        *,
+        deadline_s: float,
+        on_event: Callable[[RunnerEvent], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> PsResult:
+        """Run ``script`` and return its result; ``deadline_s`` seconds from now at most.
+
+        Raises RemoteTimeoutError when the deadline passes (the command is terminated and the
+        shell closed), CommandTooLongError, StagingError or another WinRMFailure. A set
+        ``cancel`` ends the command the same way and returns a result with ``cancelled``.
+        """
+        deadline = time.monotonic() + deadline_s
+        stage_id = uuid.uuid4().hex[:16]
+        try:
+            lines = psbuild.command_lines(script, stage_id)
+        except NotImplementedError:
+            lines = [psbuild.encode_command_line(script)]
+        too_long = [line for line in lines if len(line) > psbuild.CMD_LINE_LIMIT]
+        if too_long:
+            raise CommandTooLongError(
+                f"The script for {self.endpoint.where} makes a command line of "
+                f"{len(too_long[0])} characters, over cmd.exe's limit of "
+                f"{psbuild.CMD_LINE_LIMIT}.",
+                where=self.endpoint.where,
+            )
+        with self._lock:
+            self._warn_if_plain_http()
+            for index, line in enumerate(lines):
+                last = index == len(lines) - 1
+                result = self._run_line(
+                    line, deadline, deadline_s, on_event if last else None, cancel
+                )
+                if last or result.cancelled:
+                    return result
+                if result.exit_code != 0:
+                    raise StagingError(
+                        f"Staging a long script on {self.endpoint.where} failed "
+                        f"(exit code {result.exit_code}), so it did not run.",
+                        where=self.endpoint.where,
+                    )
+        raise AssertionError("command_lines returned no line")  # pragma: no cover
+
+    def close(self) -> None:
+        """Delete the shell (best effort) and drop the HTTP session."""
+        with self._lock:
+            shell_id, self._shell_id = self._shell_id, None
+            if shell_id is None:
+                self._protocol.transport.close_session()
+                return
+            try:
+                self._protocol.close_shell(shell_id)
+            except MAPPED_EXCEPTIONS as exc:
+                raise self._map(exc) from None
+            finally:
+                self._protocol.transport.close_session()
+
+    def __enter__(self) -> PowerShellRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _map(self, exc: BaseException) -> WinRMFailure:
+        return map_winrm_exception(
+            exc, self.endpoint.host, self.endpoint.port, user=self._username,
+            timeout_s=self._connect_timeout_s,
+        )
+
+    def _warn_if_plain_http(self) -> None:
+        if self.endpoint.scheme == "http" and not self._warned and self._on_warning:
+            self._warned = True
+            self._on_warning(
+                f"{self.endpoint.where} is reached over plain HTTP: the plan marks it insecure."
+            )
+
+    def _shell(self) -> str:
+        if self._shell_id is None:
+            self._shell_id = self._protocol.open_shell(codepage=65001, noprofile=True)
+        return self._shell_id
+
+    def _start(self, line: str) -> tuple[str, str]:
+        """(shell id, command id); reopens the shell once if the server lost it."""
+        for attempt in (1, 2):
+            shell_id = self._shell()
+            try:
+                return shell_id, self._protocol.run_command(shell_id, line)
+            except MAPPED_EXCEPTIONS as exc:
+                if attempt == 1 and is_shell_not_found(exc):
+                    self._shell_id = None
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_line(
+        self,
+        line: str,
+        deadline: float,
+        deadline_s: float,
+        on_event: Callable[[RunnerEvent], None] | None,
+        cancel: threading.Event | None,
+    ) -> PsResult:
+        emit = on_event or (lambda _event: None)
+        started = time.monotonic()
+        try:
+            shell_id, command_id = self._start(line)
+        except MAPPED_EXCEPTIONS as exc:
+            raise self._map(exc) from None
+        emit(CommandStarted(self.endpoint.host, command_id))
+        out = _LineSplitter()
+        err = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        err_chunks: list[str] = []
+        err_lines = ClixmlStreamDecoder()
+        exit_code: int | None = None
+        stopped: Literal["cancel", "deadline"] | None = None
+        try:
+            while exit_code is None:
+                remaining = deadline - time.monotonic()
+                if cancel is not None and cancel.is_set():
+                    stopped = "cancel"
+                    break
+                if remaining <= 0:
+                    stopped = "deadline"
+                    break
+                hold = min(self._operation_timeout_s, math.ceil(remaining))
+                if cancel is not None:
+                    hold = min(hold, self._poll_s)
+                self._protocol.operation_timeout_sec = max(1, hold)
+                try:
+                    stdout, stderr, code, done = self._protocol.get_command_output_raw(
+                        shell_id, command_id
+                    )
+                except WinRMOperationTimeoutError:
+                    continue  # nothing new yet: a normal, held Receive that timed out
+                for text in out.feed(stdout, final=done):
+                    emit(OutputLine("stdout", text))
+                err_text = err.decode(stderr, final=done)
+                err_chunks.append(err_text)
+                lines = err_lines.feed(err_text) + (err_lines.flush() if done else [])
+                for text in lines:
+                    emit(OutputLine("stderr", text))
+                if done:
+                    exit_code = code
+        except MAPPED_EXCEPTIONS as exc:
+            if is_shell_not_found(exc):
+                self._shell_id = None
+                raise ShellLostError(
+                    f"{self.endpoint.where} lost our remote shell while a command ran: "
+                    "its outcome is unknown.",
+                    where=self.endpoint.where,
+                ) from None
+            raise self._map(exc) from None
+        finally:
+            self._protocol.operation_timeout_sec = self._operation_timeout_s
+        duration = time.monotonic() - started
+        if stopped is not None:
+            self._terminate(shell_id, command_id)
+            emit(CommandFinished(self.endpoint.host, -1, duration, True))
+            if stopped == "deadline":
+                raise RemoteTimeoutError(
+                    f"The command on {self.endpoint.where} did not finish within "
+                    f"{deadline_s:g} s and was stopped.",
+                    where=self.endpoint.where,
+                )
+            stdout_text = "".join(out.text)
+            stderr_text = clixml_to_text("".join(err_chunks))
+            return PsResult(-1, stdout_text, stderr_text, parse_error_records(stderr_text),
+                            duration, cancelled=True)
+        final_code = -1 if exit_code is None else exit_code
+        try:
+            self._protocol.cleanup_command(shell_id, command_id)
+        except MAPPED_EXCEPTIONS as exc:
+            if not is_shell_not_found(exc):
+                raise self._map(exc) from None
+        stdout_text = "".join(out.text)
+        stderr_text = clixml_to_text("".join(err_chunks))
+        if final_code != 0 and _TOO_LONG in stderr_text:
+            raise CommandTooLongError(
+                f"{self.endpoint.where} refused a command line as too long for cmd.exe.",
+                where=self.endpoint.where,
+            )
+        emit(CommandFinished(self.endpoint.host, final_code, duration, False))
+        return PsResult(final_code, stdout_text, stderr_text, parse_error_records(stderr_text),
+                        duration, cancelled=False)
+
+    def _terminate(self, shell_id: str, command_id: str) -> None:
+        """Signal terminate, then delete the shell so nothing is left running on the host."""
+        self._shell_id = None
+        try:
+            self._protocol.cleanup_command(shell_id, command_id)
+        except MAPPED_EXCEPTIONS as exc:
+            if not is_shell_not_found(exc):
+                raise self._map(exc) from None
+        try:
+            self._protocol.close_shell(shell_id, close_session=False)
+        except MAPPED_EXCEPTIONS as exc:
+            if not is_shell_not_found(exc):
+                raise self._map(exc) from None
