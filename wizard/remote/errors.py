@@ -137,7 +137,13 @@ def is_shell_not_found(exc: BaseException) -> bool:
 
 
 def map_winrm_exception(
-    exc: BaseException, host: str, port: int, *, user: str = "", timeout_s: float | None = None
+    exc: BaseException,
+    host: str,
+    port: int,
+    *,
+    user: str = "",
+    connect_timeout_s: float | None = None,
+    read_timeout_s: float | None = None,
 ) -> WinRMFailure:
     """One operator sentence for any failure of a WinRM exchange with ``host:port``."""
     where = f"{host}:{port}"
@@ -187,13 +193,13 @@ def map_winrm_exception(
             f"{host} could not be resolved: check the name and DNS.", where=where
         )
     if isinstance(exc, (requests.exceptions.ConnectTimeout,)):
-        waited = f" within {timeout_s:g} s" if timeout_s else ""
+        waited = f" within {connect_timeout_s:g} s" if connect_timeout_s else ""
         return RemoteTimeoutError(
             f"{where} did not accept the connection{waited}: is a firewall dropping it?",
             where=where,
         )
     if isinstance(exc, (requests.exceptions.Timeout, TimeoutError, socket.timeout)):
-        waited = f" within {timeout_s:g} s" if timeout_s else ""
+        waited = f" within {read_timeout_s:g} s" if read_timeout_s else ""
         return RemoteTimeoutError(f"{where} did not answer{waited}.", where=where)
     if any(isinstance(c, ConnectionRefusedError) for c in causes):
         return HostUnreachableError(

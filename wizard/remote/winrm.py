@@ -252,8 +252,12 @@ class PowerShellRunner:
 
     def _map(self, exc: BaseException) -> WinRMFailure:
         return map_winrm_exception(
-            exc, self.endpoint.host, self.endpoint.port, user=self._username,
-            timeout_s=self._connect_timeout_s,
+            exc,
+            self.endpoint.host,
+            self.endpoint.port,
+            user=self._username,
+            connect_timeout_s=self._connect_timeout_s,
+            read_timeout_s=self._read_timeout_s,
         )
 
     def _warn_if_plain_http(self) -> None:

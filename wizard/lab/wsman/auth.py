@@ -86,9 +86,13 @@ class CredentialStore:
     def check_basic(self, header_value: str) -> str:
         """The user name of a valid ``Basic`` Authorization value; AuthFailed otherwise."""
         try:
-            decoded = base64.b64decode(header_value.split(" ", 1)[1], validate=True).decode()
-        except (IndexError, binascii.Error, UnicodeDecodeError) as exc:
+            raw = base64.b64decode(header_value.split(" ", 1)[1].strip(), validate=True)
+        except (IndexError, binascii.Error) as exc:
             raise AuthFailed("malformed Basic header") from exc
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = raw.decode("latin-1")  # what requests sends for non-ASCII str credentials
         name, _, password = decoded.partition(":")
         for known, secret in self._users.items():
             if same_user(known, name) and hmac.compare_digest(

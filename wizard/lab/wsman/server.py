@@ -216,6 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             try:
                 message = self._ntlm.unseal(body)
+                wsman._count_sealed()
             except EncryptionFailed as exc:
                 wsman._record("Fault", None, None, user, f"encryption: {exc}")
                 self._send(400, b"")
@@ -300,6 +301,7 @@ class WsmanServer:
         self._transcript: list[TranscriptEntry] = []
         self._connections: set[socket.socket] = set()
         self._requests = 0
+        self._sealed = 0
         self._stopped = threading.Event()
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -384,6 +386,16 @@ class WsmanServer:
         self._record("Drop", None, None, None, f"{len(shells)} shell(s) dropped")
 
     # -- internals used by the handler -------------------------------------------------------
+
+    @property
+    def sealed_requests(self) -> int:
+        """How many requests arrived NTLM-sealed (``multipart/encrypted``) and opened fine."""
+        with self._lock:
+            return self._sealed
+
+    def _count_sealed(self) -> None:
+        with self._lock:
+            self._sealed += 1
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._lock:
