@@ -9,12 +9,12 @@ from wizard.errors import ExitCode
 from wizard.plan.loader import load_plan
 from wizard.plan.model import Plan, Pool, SqlInstance
 
-_ROLE_WORD = {
-    "front_end": "Front End",
-    "director": "Director",
+_ROLE_WORD: dict[str, str] = {
+    "front_end": "FE",
+    "director": "Dir",
     "edge": "Edge",
-    "mediation": "Mediation",
-    "persistent_chat": "Persistent Chat",
+    "mediation": "Med",
+    "persistent_chat": "PChat",
 }
 
 
@@ -22,22 +22,28 @@ def sql_label(s: SqlInstance) -> str:
     return f"{s.server}\\{s.instance}" if s.instance else s.server
 
 
-def _pool_line(plan: Plan, p: Pool) -> str:
-    kind = _ROLE_WORD[p.role]
-    if p.role == "front_end":
-        kind = "Standard Edition" if p.edition == "standard" else "Enterprise"
-    parts = [f"  {p.fqdn:<32} {kind:<16} {p.site:<10} {len(p.servers)} server"
-             + ("s" if len(p.servers) != 1 else "")]
+_KIND_SHORT = {"director": "Dir", "edge": "Edge", "mediation": "Med", "persistent_chat": "PChat"}
+
+
+def _short(fqdn: str) -> str:
+    return fqdn.split(".", 1)[0]
+
+
+def _pool_line(plan: Plan, p: Pool, width: int) -> str:
+    """One line per pool, short host names so that it fits 80 columns."""
+    kind = ("SE" if p.edition == "standard" else "EE") if p.role == "front_end" else _KIND_SHORT[p.role]
+    parts = [f"  {p.fqdn:<{width}} {kind:<5} {p.site[:9]:<9} {len(p.servers):>2}"]
     if p.back_end:
         be = plan.sql(p.back_end)
-        extra = f", mirror {plan.sql(be.mirror).server}" if be.mirror else ""
-        extra += ", witness" if be.witness else ""
-        parts.append(f"BE {sql_label(be)}{extra}")
+        label = _short(be.server) + (f"\\{be.instance}" if be.instance else "")
+        label += "+mirror" if be.mirror else ""
+        label += "+wit" if be.witness else ""
+        parts.append(label)
     if p.paired_with:
-        parts.append(f"paired with {p.paired_with}")
+        parts.append(f"<->{_short(p.paired_with)}")
     if p.next_hop:
-        parts.append(f"next hop {p.next_hop}")
-    return "; ".join(parts)
+        parts.append(f"hop {_short(p.next_hop)}")
+    return " ".join(parts)
 
 
 def summary(plan: Plan, path: str) -> list[str]:
@@ -50,19 +56,21 @@ def summary(plan: Plan, path: str) -> list[str]:
     for p in topo.pools:
         counts[_ROLE_WORD[p.role]] = counts.get(_ROLE_WORD[p.role], 0) + 1
     n_servers = len(plan.all_servers())
-    lines.append(f"Pools:   {len(topo.pools)} ({', '.join(f'{n} {k}' for k, n in counts.items())}); "
-                 f"{n_servers} servers; {len(topo.sql_instances)} SQL instances")
-    lines.extend(_pool_line(plan, p) for p in topo.pools)
+    lines.append(f"Pools:   {len(topo.pools)}, {n_servers} servers, {len(topo.sql_instances)} SQL instances "
+                 f"({', '.join(f'{n} {k}' for k, n in counts.items())})")
+    width = max(len(p.fqdn) for p in topo.pools)
+    lines.append(f"  {'pool':<{width}} {'kind':<5} {'site':<9} srv back end / pairing / next hop")
+    lines.extend(_pool_line(plan, p, width) for p in topo.pools)
     cms = plan.cms_pool
-    where = sql_label(plan.sql(cms.back_end)) if cms.back_end else f"{cms.fqdn} (SQL Express)"
+    where = sql_label(plan.sql(cms.back_end)) if cms.back_end else "SQL Express on the server"
     lines.append(f"CMS:     on {cms.fqdn}, store in {where}")
     pairs = sorted({tuple(sorted((p.fqdn, p.paired_with))) for p in topo.pools if p.paired_with})
     lines.append("Pairing: " + (", ".join(f"{a} <-> {b}" for a, b in pairs) if pairs else "none"))
     for fs in topo.file_stores:
         lines.append(f"Files:   \\\\{fs.server}\\{fs.share} ({fs.site})")
     for loc in plan.backup.locations:
-        how = f"mounted at {loc.local_path}" if loc.local_path else (
-            f"listed via {loc.read_via}" if loc.read_via else "no reader configured")
+        how = f"at {loc.local_path}" if loc.local_path else (
+            f"via {_short(loc.read_via)}" if loc.read_via else "no reader")
         lines.append(f"Backup:  {loc.unc} ({how})")
     lines.append(f"Targets: RPO {plan.objectives.rpo}, RTO {plan.objectives.rto}; "
                  f"{len(plan.custom_steps)} custom steps; {len(plan.contacts)} contacts")
