@@ -1,0 +1,176 @@
+"""``lync-restore bench``: every benchmark, one table of figures.
+
+Benchmarks print numbers; they never pass or fail (timed assertions flake, ground rule 5).
+Where an issue sets a goal, the table shows it beside the figure. Each benchmark is a function
+returning rows; parts built by other modules register here by module path and are skipped with
+a note when that module is not there yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wizard.errors import ExitCode
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    value: float
+    unit: str
+    goal: str = ""
+
+
+BenchFn = Callable[[bool], Iterable[Row]]
+
+
+def generated_plan(servers: int = 500, per_pool: int = 10) -> str:
+    """A valid plan with ``servers`` Front End servers in paired Enterprise pools."""
+    pools = max(2, servers // per_pool)
+    pools += pools % 2  # pairs
+    lines = [
+        "version: 1",
+        "organisation: {name: Bench Corp, sip_domains: [bench.example]}",
+        "topology:",
+        "  sites: [{name: A}, {name: B}]",
+        "  central_management: {pool: pool0.bench.example}",
+        "  file_stores:",
+        "    - {id: fsA, server: fsa.bench.example, share: share, site: A}",
+        "    - {id: fsB, server: fsb.bench.example, share: share, site: B}",
+        "  sql_instances:",
+    ]
+    for i in range(pools):
+        site = "AB"[i % 2]
+        lines.append(f"    - {{id: be{i}, server: sql{i}.bench.example, instance: rtc, site: {site}, "
+                     f"mirror: be{i}m, witness: be{i}w}}")
+        lines.append(f"    - {{id: be{i}m, server: sql{i}m.bench.example, instance: rtc, site: {site}}}")
+        lines.append(f"    - {{id: be{i}w, server: sql{i}w.bench.example, instance: rtc, site: {site}}}")
+    lines.append("  pools:")
+    made = 0
+    for i in range(pools):
+        site = "AB"[i % 2]
+        partner = i + 1 if i % 2 == 0 else i - 1
+        n = min(per_pool, max(1, servers - made))
+        made += n
+        fes = ", ".join(f"fe{i}-{k}.bench.example" for k in range(n))
+        lines += [
+            f"    - fqdn: pool{i}.bench.example",
+            "      role: front_end",
+            f"      site: {site}",
+            f"      servers: [{fes}]",
+            f"      back_end: be{i}",
+            f"      file_store: fs{site}",
+            f"      paired_with: pool{partner}.bench.example",
+            "      response_group: true",
+        ]
+    lines += [
+        "backup:",
+        "  locations: [{name: main, unc: '\\\\bk.bench.example\\LyncBackup', local_path: /srv/backup}]",
+        "  schedule:",
+        "    - {component: config, every: 24h}",
+        "    - {component: lis, every: 24h}",
+        "    - {component: user_data, every: 24h}",
+        "objectives: {rpo: 24h, rto: 4h}",
+        "credentials:",
+        "  entries: [{id: a, username: 'BENCH\\admin', source: prompt}]",
+        "  winrm_default: a",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _median_ms(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bench_plan(quick: bool) -> Iterable[Row]:
+    from wizard.plan import load_plan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plan.yaml"
+        path.write_text(generated_plan(500))
+        servers = len(load_plan(path).plan.all_servers())
+        ms = _median_ms(lambda: load_plan(path), 3 if quick else 7)
+    yield Row(f"plan load + validation, {servers} servers", ms, "ms")
+
+
+def bench_journal(quick: bool) -> Iterable[Row]:
+    from wizard.journal import Journal, Kind, read_journal
+    from wizard.secrets import SecretRegistry
+    from wizard.session import replay
+
+    n_append = 200 if quick else 1000
+    n_replay = 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        secrets = SecretRegistry(["bench-secret-value"])
+        j = Journal.create(tmp, incident="BENCH-1", operator="bench", drill=True, payload={}, secrets=secrets)
+        t0 = time.perf_counter()
+        for i in range(n_append):
+            j.append(Kind.OUTPUT, {"step": "s", "i": i, "line": "10 percent processed."})
+        rate = n_append / (time.perf_counter() - t0)
+        j.close()
+        yield Row("journal append, fsync per entry", rate, "entries/s")
+
+        big = Journal.create(tmp, incident="BENCH-2", operator="bench", drill=True, payload={}, secrets=secrets)
+        big_path = big.path
+        # Fill fast (no fsync) to build the 10,000-entry file; replay/verify is what is measured.
+        import os
+
+        real_fsync = os.fsync
+        os.fsync = lambda fd: None
+        try:
+            for i in range(n_replay - 1):
+                big.append(Kind.ACTION_FINISHED if i % 2 else Kind.ACTION_STARTED,
+                           {"step": f"step-{i // 2}", "status": "done", "exit_code": 0})
+        finally:
+            os.fsync = real_fsync
+        big.close()
+        ms = _median_ms(lambda: replay(read_journal(big_path).entries), 3 if quick else 5)
+        entries = len(read_journal(big_path).entries)
+    yield Row(f"journal verify + replay, {entries:,} entries", ms, "ms")
+
+
+#: Benchmarks contributed by other modules: (module, function). Missing modules are noted.
+EXTERNAL: list[tuple[str, str]] = [
+    ("wizard.remote.bench_winrm", "bench_rows"),
+    ("wizard.remote.bench_sql", "bench_rows"),
+    ("wizard.lab.bench", "bench_rows"),
+]
+
+
+def all_benchmarks() -> list[tuple[str, BenchFn]]:
+    found: list[tuple[str, BenchFn]] = [("plan", bench_plan), ("journal", bench_journal)]
+    for module, func in EXTERNAL:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        fn = getattr(mod, func, None)
+        if fn is not None:
+            found.append((module.rsplit(".", 1)[-1], fn))
+    return found
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    rows: list[Row] = []
+    print(f"{'benchmark':<58} {'value':>10} {'unit':<10} goal")
+    print("-" * 92)
+    for _, fn in all_benchmarks():
+        for row in fn(bool(args.quick)):
+            rows.append(row)
+            value = f"{row.value:,.1f}" if row.value < 1000 else f"{row.value:,.0f}"
+            print(f"{row.name:<58} {value:>10} {row.unit:<10} {row.goal}", flush=True)
+    return ExitCode.OK if rows else ExitCode.FAILED
