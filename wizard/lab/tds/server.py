@@ -17,15 +17,40 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from . import codec
-from .api import Column, SqlBackend, SqlError, SqlSession
+from .api import Column, ColumnType, SqlBackend, SqlError, SqlSession
 
 log = logging.getLogger(__name__)
 
 _CHATTER = re.compile(
-    r"^\s*(?:set\s|(?:exec(?:ute)?\s+)?(?:\[?sys\]?\.)?sp_datatype_info|"
+    r"^\s*(?:set\s|"
     r"select\s+@@(?:spid|max_precision|textsize|trancount)|if\s+@@trancount)",
     re.IGNORECASE,
 )
+_TYPE_INFO = re.compile(
+    r"^\s*(?:exec(?:ute)?\s+)?(?:\[?sys\]?\.)?sp_datatype_info(?:_100)?\s*(-?\d+)?", re.IGNORECASE
+)
+_TYPE_INFO_SPEC: tuple[tuple[str, ColumnType], ...] = (
+        ("TYPE_NAME", "nvarchar"), ("DATA_TYPE", "int"), ("PRECISION", "int"),
+        ("LITERAL_PREFIX", "nvarchar"), ("LITERAL_SUFFIX", "nvarchar"),
+        ("CREATE_PARAMS", "nvarchar"), ("NULLABLE", "int"), ("CASE_SENSITIVE", "int"),
+        ("SEARCHABLE", "int"), ("UNSIGNED_ATTRIBUTE", "int"), ("MONEY", "int"),
+        ("AUTO_INCREMENT", "int"), ("LOCAL_TYPE_NAME", "nvarchar"), ("MINIMUM_SCALE", "int"),
+        ("MAXIMUM_SCALE", "int"), ("SQL_DATA_TYPE", "int"), ("SQL_DATETIME_SUB", "int"),
+        ("NUM_PREC_RADIX", "int"), ("INTERVAL_PRECISION", "int"), ("USERTYPE", "int"),
+)
+_TYPE_INFO_COLUMNS = [Column(name, ctype) for name, ctype in _TYPE_INFO_SPEC]
+# What SQLGetTypeInfo needs for the four types pyodbc asks about at connect: it sizes string
+# and binary parameters from PRECISION (without it, long strings fail to bind).
+_TYPE_INFO_ROWS: dict[int, list[object]] = {
+    12: ["varchar", 12, 8000, "'", "'", "max length", 1, 0, 3, None, 0, None, "varchar",
+         None, None, 12, None, None, None, 2],
+    -9: ["nvarchar", -9, 4000, "N'", "'", "max length", 1, 0, 3, None, 0, None, "nvarchar",
+         None, None, -9, None, None, None, 0],
+    -3: ["varbinary", -3, 8000, "0x", None, "max length", 1, 0, 2, None, 0, None, "varbinary",
+         None, None, -3, None, None, None, 4],
+    93: ["datetime2", 93, 27, "'", "'", None, 1, 0, 3, None, 0, None, "datetime2",
+         0, 7, 9, 3, None, None, 0],
+}
 _DESCRIBE = re.compile(r"^\s*exec\s+(?:\[?sys\]?\.)?sp_describe_undeclared", re.IGNORECASE)
 
 
@@ -276,6 +301,14 @@ class _Connection:
         assert self._session is not None
         self._server._record(sql)
         if _CHATTER.match(sql):
+            sink.done()
+            return
+        if m := _TYPE_INFO.match(sql):
+            wanted = params[0] if params else (int(m.group(1)) if m.group(1) else None)
+            sink.columns(_TYPE_INFO_COLUMNS)
+            for code, values in _TYPE_INFO_ROWS.items():
+                if wanted in (None, 0, code):
+                    sink.row(values)
             sink.done()
             return
         if _DESCRIBE.match(sql):  # the driver falls back to its own guess of the types
