@@ -182,7 +182,7 @@ class Journal:
         self.drill = drill
         self._seq = last_seq
         self._prev = last_hash
-        self._secrets = secrets or REGISTRY
+        self._secrets = secrets if secrets is not None else REGISTRY
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     # ------------------------------------------------------------------ lifecycle
