@@ -229,7 +229,8 @@ class PowerShellRunner:
         raise AssertionError("command_lines returned no line")  # pragma: no cover
 
     def close(self) -> None:
-        """Delete the shell (best effort) and drop the HTTP session."""
+        """Delete the shell and drop the HTTP session (also on failure, which is raised as a
+        WinRMFailure: the shell may then linger on the host until WinRM's idle timeout)."""
         with self._lock:
             shell_id, self._shell_id = self._shell_id, None
             if shell_id is None:

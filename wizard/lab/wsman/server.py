@@ -508,7 +508,9 @@ class WsmanServer:
         running = self._command_of(shell, command_id)
         if running is None:
             raise soap.SoapError(f"no command {command_id} in shell {shell.shell_id}")
-        timeout = request.operation_timeout_s or _DEFAULT_OPERATION_TIMEOUT_S
+        timeout = request.operation_timeout_s
+        if timeout is None:
+            timeout = _DEFAULT_OPERATION_TIMEOUT_S
         taken = running.take(timeout)
         if taken is None:
             self._record("Fault", shell.shell_id, command_id, user, "operation timeout")
