@@ -141,16 +141,44 @@ def bench_journal(quick: bool) -> Iterable[Row]:
     yield Row(f"journal verify + replay, {entries:,} entries", ms, "ms")
 
 
-#: Benchmarks contributed by other modules: (module, function). Missing modules are noted.
+def bench_winrm(quick: bool) -> Iterable[Row]:
+    from wizard.remote import bench_winrm as bw
+
+    n = 20
+    for auth in ("basic", "ntlm"):
+        r = bw.bench_runner_vs_run_ps(n, auth)
+        yield Row(f"WinRM {auth}: {n} cmdlets through the runner (one shell)", r[f"runner_{n}_cmds_ms"], "ms")
+        yield Row(f"WinRM {auth}: {n} plain run_ps calls", r[f"run_ps_{n}_cmds_ms"], "ms")
+        yield Row(f"WinRM {auth}: runner / run_ps", r["runner_over_run_ps_ratio"], "ratio", "<= 0.5")
+    for auth in ("basic", "ntlm"):
+        r = bw.bench_cmdlet_reused_shell(10 if quick else 30, auth)
+        yield Row(f"WinRM {auth}: one cmdlet on a reused shell, median", r[f"cmdlet_reused_shell_{auth}_median_ms"],
+                  "ms")
+
+
+def bench_sql(quick: bool) -> Iterable[Row]:
+    from wizard.remote import bench_sql as bs
+
+    r = bs.bench_sql_connect(10 if quick else 30)
+    yield Row("SQL connect + close (FreeTDS), median", float(r["median_ms"]), "ms")
+    r = bs.bench_sql_select(50 if quick else 200)
+    yield Row("SQL parameterised SELECT (FreeTDS), median", float(r["median_ms"]), "ms")
+    r = bs.bench_progress_latency()
+    yield Row("SQL 3211 sent -> runner Progress event, median", float(r["median_ms"]), "ms", "< 100")
+    yield Row("SQL 3211 sent -> runner Progress event, max", float(r["max_ms"]), "ms", "< 100")
+
+
+#: Benchmarks contributed by other modules as ``bench_rows(quick)``; absent modules are skipped.
 EXTERNAL: list[tuple[str, str]] = [
-    ("wizard.remote.bench_winrm", "bench_rows"),
-    ("wizard.remote.bench_sql", "bench_rows"),
     ("wizard.lab.bench", "bench_rows"),
+    ("wizard.assess.bench", "bench_rows"),
+    ("wizard.catalog.bench", "bench_rows"),
 ]
 
 
 def all_benchmarks() -> list[tuple[str, BenchFn]]:
-    found: list[tuple[str, BenchFn]] = [("plan", bench_plan), ("journal", bench_journal)]
+    found: list[tuple[str, BenchFn]] = [("plan", bench_plan), ("journal", bench_journal),
+                                         ("winrm", bench_winrm), ("sql", bench_sql)]
     for module, func in EXTERNAL:
         try:
             mod = importlib.import_module(module)
@@ -171,6 +199,7 @@ def bench_command(args: argparse.Namespace) -> int:
     for _, fn in all_benchmarks():
         for row in fn(bool(args.quick)):
             rows.append(row)
-            value = f"{row.value:,.1f}" if row.value < 1000 else f"{row.value:,.0f}"
+            value = (f"{row.value:.2f}" if row.value < 10 else
+                     f"{row.value:,.1f}" if row.value < 1000 else f"{row.value:,.0f}")
             print(f"{row.name:<58} {value:>10} {row.unit:<10} {row.goal}", flush=True)
     return ExitCode.OK if rows else ExitCode.FAILED
