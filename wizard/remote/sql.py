@@ -267,8 +267,7 @@ class SqlRunner:
                 try:
                     cur.close()
                 except pyodbc.Error:
-                    why.append("close")  # the connection is unusable after a failed cancel
-                    self._conn = None
+                    self._conn = None  # unusable after a failed cancel: reconnect next time
             elapsed = time.monotonic() - started
             if not why:
                 return state.outcome(completed=True, cancelled=False, elapsed=elapsed)
