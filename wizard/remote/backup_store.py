@@ -1,0 +1,253 @@
+"""Backup store readers: list backup sets and their files, wherever the share can be read.
+
+A plan's backup location (§3: one folder per backup set under ``$Backup``) is read either
+
+- **locally**, when the wizard's machine has the share mounted (``local_path`` in the plan), or
+- **remotely**, through the PowerShell runner on a named host (``read_via``) that lists the
+  UNC path and returns JSON (``Get-ChildItem``), with SHA-256 hashes computed on the far side on
+  request (``Get-FileHash``, PowerShell 4.0 or later on that host).
+
+Both give the same :class:`StoredFile` records (paths relative to the set folder, with ``\\``
+separators as on Windows), so the catalogue does not care which one it has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from wizard.errors import RemoteError
+from wizard.remote import psbuild
+from wizard.remote.psbuild import Cmd, JsonValue, Pipeline, Switch
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: str  # relative to the set folder, Windows separators: "sql\\LcsCDR.bak"
+    size: int
+    modified: dt.datetime  # aware, UTC
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("\\", 1)[-1]
+
+
+@dataclass(frozen=True)
+class SetFolder:
+    name: str
+    modified: dt.datetime
+
+
+class BackupStoreError(RemoteError):
+    title = "Backup location unreadable"
+
+
+class BackupStore(Protocol):
+    """Where backup sets are read from. Every method raises :class:`BackupStoreError`
+    (or a transport's RemoteError) with one sentence naming the location."""
+
+    def describe(self) -> str: ...
+
+    def list_sets(self) -> list[SetFolder]: ...
+
+    def list_files(self, set_name: str) -> list[StoredFile]: ...
+
+    def sha256(self, set_name: str, paths: Sequence[str]) -> dict[str, str]: ...
+
+    def local_path(self, set_name: str, path: str) -> Path | None:
+        """A local path for the file when the store is local (zip tests read it), else None."""
+        ...
+
+
+def _check_set_name(set_name: str) -> str:
+    if not set_name or set_name in (".", "..") or any(c in set_name for c in "\\/:*?\"<>|\0"):
+        raise BackupStoreError(f"'{set_name}' is not a backup set folder name")
+    return set_name
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+
+
+class LocalBackupStore:
+    """A backup location mounted on the wizard's machine."""
+
+    def __init__(self, root: str | os.PathLike[str], unc: str = "") -> None:
+        self.root = Path(root)
+        self.unc = unc
+
+    def describe(self) -> str:
+        return f"{self.unc} (mounted at {self.root})" if self.unc else str(self.root)
+
+    def list_sets(self) -> list[SetFolder]:
+        try:
+            with os.scandir(self.root) as it:
+                return sorted((SetFolder(e.name, _utc(e.stat().st_mtime)) for e in it if e.is_dir()),
+                              key=lambda s: s.name)
+        except FileNotFoundError:
+            raise BackupStoreError(f"the backup location {self.describe()} does not exist: is the share "
+                                   "mounted?") from None
+        except PermissionError:
+            raise BackupStoreError(f"the backup location {self.describe()} cannot be read: permission "
+                                   "denied") from None
+        except OSError as exc:
+            raise BackupStoreError(f"the backup location {self.describe()} cannot be read: "
+                                   f"{exc.strerror}") from None
+
+    def list_files(self, set_name: str) -> list[StoredFile]:
+        base = self.root / _check_set_name(set_name)
+        out: list[StoredFile] = []
+        try:
+            for dirpath, _dirs, files in os.walk(base):
+                rel_dir = Path(dirpath).relative_to(base)
+                for f in files:
+                    st = os.stat(os.path.join(dirpath, f))
+                    rel = "\\".join([*rel_dir.parts, f])
+                    out.append(StoredFile(rel, st.st_size, _utc(st.st_mtime)))
+        except OSError as exc:
+            raise BackupStoreError(f"backup set {set_name} in {self.describe()} cannot be read: "
+                                   f"{exc.strerror}") from None
+        if not base.is_dir():
+            raise BackupStoreError(f"there is no backup set {set_name} in {self.describe()}")
+        return sorted(out, key=lambda f: f.path.lower())
+
+    def local_path(self, set_name: str, path: str) -> Path | None:
+        return self.root / _check_set_name(set_name) / Path(*path.split("\\"))
+
+    def sha256(self, set_name: str, paths: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for p in paths:
+            local = self.local_path(set_name, p)
+            assert local is not None
+            h = hashlib.sha256()
+            try:
+                with local.open("rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+            except OSError as exc:
+                raise BackupStoreError(f"{p} in backup set {set_name} cannot be read: {exc.strerror}") from None
+            out[p] = h.hexdigest()
+        return out
+
+
+class ScriptRunner(Protocol):
+    """The part of :class:`wizard.remote.winrm.PowerShellRunner` this module needs."""
+
+    def run(self, script: str, *, deadline_s: float) -> object: ...
+
+
+RunScript = Callable[[str], str]  # script -> stdout (raises RemoteError on failure)
+
+
+def runner_stdout(runner: ScriptRunner, deadline_s: float = 120.0) -> RunScript:
+    """Adapts a PowerShellRunner: returns stdout, raises on a non-zero exit with its first error."""
+
+    def run(script: str) -> str:
+        result = runner.run(script, deadline_s=deadline_s)
+        exit_code = getattr(result, "exit_code", 0)
+        if exit_code != 0:
+            errors = getattr(result, "errors", [])
+            first = errors[0].message if errors else (getattr(result, "stderr", "") or "").strip()[:300]
+            raise BackupStoreError(f"listing failed with exit code {exit_code}: {first}")
+        return str(getattr(result, "stdout", ""))
+
+    return run
+
+
+class RemoteBackupStore:
+    """A backup location listed through PowerShell on a host that can reach the share."""
+
+    def __init__(self, run: RunScript, unc: str, via_host: str, modules: Sequence[str] = ()) -> None:
+        self.run = run
+        self.unc = unc.rstrip("\\")
+        self.via = via_host
+        self.modules = tuple(modules)
+
+    def describe(self) -> str:
+        return f"{self.unc} (listed through {self.via})"
+
+    def _json(self, result: Cmd | Pipeline) -> list[JsonValue]:
+        script = psbuild.script(json_result=result, modules=self.modules)
+        try:
+            return list(psbuild.parse_envelope(self.run(script)).values)
+        except BackupStoreError as exc:
+            raise BackupStoreError(f"{self.describe()}: {exc.message}") from None
+
+    def list_sets(self) -> list[SetFolder]:
+        rows = self._json(Pipeline(
+            Cmd("Get-ChildItem", {"LiteralPath": self.unc, "Directory": Switch()}),
+            Cmd("Select-Object", {"Property": ["Name", "LastWriteTime"]}),
+        ))
+        return sorted((SetFolder(str(_field(r, "Name")), psbuild.ps_date(_field(r, "LastWriteTime")))
+                       for r in rows), key=lambda s: s.name)
+
+    def _set_unc(self, set_name: str) -> str:
+        return f"{self.unc}\\{_check_set_name(set_name)}"
+
+    def list_files(self, set_name: str) -> list[StoredFile]:
+        base = self._set_unc(set_name)
+        rows = self._json(Pipeline(
+            Cmd("Get-ChildItem", {"LiteralPath": base, "Recurse": Switch(), "File": Switch()}),
+            Cmd("Select-Object", {"Property": ["FullName", "Length", "LastWriteTime"]}),
+        ))
+        out = []
+        prefix = base.lower() + "\\"
+        for r in rows:
+            full = str(_field(r, "FullName"))
+            rel = full[len(prefix):] if full.lower().startswith(prefix) else full.rsplit("\\", 1)[-1]
+            out.append(StoredFile(rel, _int(_field(r, "Length")), psbuild.ps_date(_field(r, "LastWriteTime"))))
+        return sorted(out, key=lambda f: f.path.lower())
+
+    def local_path(self, set_name: str, path: str) -> Path | None:
+        return None
+
+    def sha256(self, set_name: str, paths: Sequence[str]) -> dict[str, str]:
+        if not paths:
+            return {}
+        base = self._set_unc(set_name)
+        full = [f"{base}\\{p}" for p in paths]
+        rows = self._json(Pipeline(
+            Cmd("Get-FileHash", {"LiteralPath": full, "Algorithm": "SHA256"}),
+            Cmd("Select-Object", {"Property": ["Path", "Hash"]}),
+        ))
+        by_full = {str(_field(r, "Path")).lower(): str(_field(r, "Hash")).lower() for r in rows}
+        out = {}
+        for p, f in zip(paths, full, strict=True):
+            if f.lower() not in by_full:
+                raise BackupStoreError(f"{self.describe()}: no hash came back for {p}")
+            out[p] = by_full[f.lower()]
+        return out
+
+
+def _field(row: object, name: str) -> JsonValue:
+    if not isinstance(row, dict):
+        raise BackupStoreError(f"unexpected listing entry {row!r:.80}")
+    value: JsonValue = row.get(name)
+    return value
+
+
+def _int(value: JsonValue) -> int:
+    return int(value) if isinstance(value, int | float | str) and str(value).strip() else 0
+
+
+def stores_for_plan(locations: Iterable[object], make_runner: Callable[[str], RunScript] | None,
+                    modules: Sequence[str] = ()) -> list[BackupStore]:
+    """One store per plan backup location: local when mounted, else through ``read_via``."""
+    from wizard.plan.model import BackupLocation
+
+    out: list[BackupStore] = []
+    for loc in locations:
+        assert isinstance(loc, BackupLocation)
+        if loc.local_path:
+            out.append(LocalBackupStore(loc.local_path, loc.unc))
+        elif loc.read_via and make_runner is not None:
+            out.append(RemoteBackupStore(make_runner(loc.read_via), loc.unc, loc.read_via, modules))
+        else:
+            raise BackupStoreError(f"backup location '{loc.name}' ({loc.unc}) has neither a local_path nor a "
+                                   "read_via host the wizard can use")
+    return out
