@@ -200,7 +200,13 @@ class LabDeployment:
         self.cms_pool: str = plan.topology.central_management.pool.lower()
         #: (source pool, destination pool) -> module -> (export state, import state)
         self.backup_service: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
-        #: conference content per pool (file store folder names) mirrored by the Backup Service
+        #: pool -> instance key of its SQL store after a mirror removal (Topology Builder change)
+        self.store_override: dict[str, str] = {}
+        #: file store id -> whether its ACLs are set (Enable-CsTopology / Topology Builder)
+        self.file_store_acls: dict[str, bool] = {f.id: True for f in plan.topology.file_stores}
+        #: pools whose Response Group contact objects exist in AD
+        self.rgs_contacts: set[str] = {p.fqdn.lower() for p in plan.topology.pools
+                                       if p.response_group}
         self.events: list[LabEvent] = []
         #: every Lync cmdlet invocation: (host, command name, sorted parameter names)
         self.cmdlet_log: list[tuple[str, str, tuple[str, ...]]] = []
@@ -287,6 +293,13 @@ class LabDeployment:
         if primary is None:
             raise LabStateError(f"the CMS pool {cms_pool.fqdn} has no SQL store")
         self._fill_cms(primary, config, active=True)
+        if cms_pool.paired_with:  # the standby CMS: config via the Backup Service, no LIS
+            standby = self.pool_sql(cms_pool.paired_with)
+            if standby is not None and standby.database("xds") is not None:
+                self._fill_cms(standby, config, active=False)
+                lis_db = standby.database("lis")
+                if lis_db is not None:
+                    lis_db.content = {"database": "lis", "filled": True}
         for pool in plan.front_end_pools():
             inst = self.pool_sql(pool.fqdn)
             if inst is not None:
@@ -418,6 +431,9 @@ class LabDeployment:
     def pool_sql(self, pool_fqdn: str) -> SqlInstanceState | None:
         """The pool's SQL store as the topology defines it (SE: its own instance)."""
         spec = self.pool(pool_fqdn).spec
+        override = self.store_override.get(spec.fqdn.lower())
+        if override is not None:
+            return self.instances.get(override)
         if spec.edition == "standard" and spec.role == "front_end":
             return self.instance_by_id(spec.fqdn.lower())
         return self.instance_by_id(spec.back_end) if spec.back_end else None
@@ -427,7 +443,12 @@ class LabDeployment:
         if not spec.back_end:
             return None
         mirror = self.plan.sql(spec.back_end).mirror
-        return self.instance_by_id(mirror) if mirror else None
+        if not mirror:
+            return None
+        pair = [self.instance_by_id(spec.back_end), self.instance_by_id(mirror)]
+        store = self.pool_sql(pool_fqdn)
+        others = [i for i in pair if i is not None and i is not store]
+        return others[0] if others else None
 
     def principal_sql(self, pool_fqdn: str) -> SqlInstanceState | None:
         """The instance currently serving the pool's user database (mirror after failover)."""
@@ -480,8 +501,8 @@ class LabDeployment:
             return f"the Central Management store on {inst.data_source} holds no configuration"
         if not xds.content.get("enabled"):
             return f"the topology in the Central Management store on {inst.data_source} is not enabled"
-        if not any(s.front_end_running for s in self.lync_servers(self.cms_pool)):
-            return f"no Front End Server of {self.cms_pool} runs the Central Management Server"
+        if not any(s.reachable and s.lync_installed for s in self.lync_servers(self.cms_pool)):
+            return f"no server of {self.cms_pool} runs the Central Management Server"
         return None
 
     def cms_functional(self) -> bool:
@@ -648,13 +669,13 @@ def _routing_groups(pool: Pool) -> list[RoutingGroup]:
 
 
 def _initial_user_data(pool: str) -> dict[str, Any]:
-    name = pool.split(".")[0]
+    name = pool.split(".", maxsplit=1)[0]
     return {"pool": pool.lower(), "users": 1200 if name != "se01" else 150,
             "contacts": 18000, "conferences": 240, "as_of": LAB_EPOCH.isoformat()}
 
 
 def _initial_rgs(pool: str) -> dict[str, Any]:
-    name = pool.split(".")[0]
+    name = pool.split(".", maxsplit=1)[0]
     return {"pool": pool.lower(), "owner": pool.lower(),
             "workflows": [f"{name}-helpdesk", f"{name}-reception"],
             "queues": [f"{name}-helpdesk-q"], "agent_groups": [f"{name}-agents"]}
