@@ -1,0 +1,178 @@
+"""The incident session facade: journal first, stage rules, resume, unfinished listing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.ui.scripted_backend import BE_STEPS, ScriptedBackend
+from wizard.errors import NotBuiltError, UsageError
+from wizard.incident import (
+    CoreBackend,
+    IncidentSession,
+    LiveConfirmationError,
+    StepDone,
+    StepFailed,
+    new_incident_id,
+    unfinished_incidents,
+)
+from wizard.journal import Kind, read_journal
+from wizard.plan import load_plan
+from wizard.session import replay
+
+PLAN = Path(__file__).resolve().parents[2] / "plans" / "lab.yaml"
+
+
+def _start(tmp_path: Path, incident: str = "INC-1", backend: ScriptedBackend | None = None) -> IncidentSession:
+    return IncidentSession.start(PLAN, operator="alice", incident=incident, mode="drill", journal_dir=tmp_path,
+                                 backend=backend or ScriptedBackend())
+
+
+def test_incident_id_is_generated_from_the_clock() -> None:
+    assert new_incident_id(dt.datetime(2026, 11, 25, 3, 12, tzinfo=dt.UTC)) == "INC-20261125-0312"
+
+
+def test_start_journals_the_opening_with_plan_hash(tmp_path: Path) -> None:
+    s = _start(tmp_path)
+    first = read_journal(s.journal.path).entries[0]
+    assert first.kind == Kind.OPENED
+    assert first.payload["organisation"] == "Fabrikam Lab"
+    assert first.payload["mode"] == "drill" and first.drill is True
+    assert len(first.payload["plan_sha256"]) == 64
+    s.detach()
+
+
+def test_live_mode_needs_the_organisation_typed(tmp_path: Path) -> None:
+    with pytest.raises(LiveConfirmationError, match="Fabrikam Lab"):
+        IncidentSession.start(PLAN, operator="alice", incident="LIVE-1", mode="live", journal_dir=tmp_path,
+                              confirm_organisation="fabrikam")
+    assert not (tmp_path / "LIVE-1").exists()
+    s = IncidentSession.start(PLAN, operator="alice", incident="LIVE-1", mode="live", journal_dir=tmp_path,
+                              confirm_organisation="Fabrikam Lab")
+    assert s.drill is False
+    s.detach()
+
+
+def test_bad_incident_id_and_empty_operator_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="incident id"):
+        IncidentSession.start(PLAN, operator="a", incident="bad id/", mode="drill", journal_dir=tmp_path)
+    with pytest.raises(UsageError, match="operator"):
+        IncidentSession.start(PLAN, operator="  ", incident="X1", mode="drill", journal_dir=tmp_path)
+
+
+def test_override_needs_a_reason_and_is_journaled_before_the_effect(tmp_path: Path) -> None:
+    s = _start(tmp_path)
+    rec = s.recommend([], {})
+    with pytest.raises(UsageError, match="needs a reason"):
+        s.choose_path(rec, "pool-failover")
+    assert s.state.recovery_path is None  # nothing journaled, nothing changed
+    s.choose_path(rec, "pool-failover", reason="partner pool is healthy, faster")
+    last = read_journal(s.journal.path).entries[-1]
+    assert last.kind == Kind.DECISION and last.payload["recommended"] == "be-restore"
+    assert last.payload["alternatives"] == ["be-restore", "pool-failover"]
+    assert s.state.recovery_path == "pool-failover"
+    s.detach()
+
+
+def test_stages_only_move_forward(tmp_path: Path) -> None:
+    s = _start(tmp_path)
+    s.change_stage("assessment")
+    s.change_stage("restore")
+    with pytest.raises(UsageError, match="cannot go back from restore to assessment"):
+        s.change_stage("assessment")
+    s.change_stage("summary")
+    assert s.state.stage == "summary"
+    s.detach()
+
+
+def test_run_step_journals_start_output_batches_and_finish(tmp_path: Path) -> None:
+    backend = ScriptedBackend(lines_per_step=120, fail_first={"be-stop-services"})
+    s = _start(tmp_path, backend=backend)
+    s.choose_path(s.recommend([], {}), "be-restore")
+    events = list(s.run_step(BE_STEPS[1], threading.Event()))
+    assert isinstance(events[-1], StepFailed)
+    assert s.state.steps["be-stop-services"].status == "failed"
+    events = list(s.run_step(BE_STEPS[1], threading.Event()))
+    assert isinstance(events[-1], StepDone)
+    rec = s.state.steps["be-stop-services"]
+    assert (rec.status, rec.attempts) == ("done", 2)
+    outputs = [e for e in read_journal(s.journal.path).entries if e.kind == Kind.OUTPUT]
+    assert sum(len(e.payload["lines"]) for e in outputs) == 240
+    assert max(len(e.payload["lines"]) for e in outputs) == IncidentSession.OUTPUT_BATCH
+    s.detach()
+
+
+def test_cancel_mid_step_journals_cancelled(tmp_path: Path) -> None:
+    s = _start(tmp_path, backend=ScriptedBackend(lines_per_step=50))
+    cancel = threading.Event()
+    for seen, _ev in enumerate(s.run_step(BE_STEPS[2], cancel), start=1):
+        if seen == 3:
+            cancel.set()
+    assert s.state.steps["be-import-user-data"].status == "cancelled"
+    s.detach()
+
+
+def test_skip_and_done_by_hand_need_reasons(tmp_path: Path) -> None:
+    s = _start(tmp_path)
+    with pytest.raises(UsageError):
+        s.skip_step(BE_STEPS[0], " ")
+    s.skip_step(BE_STEPS[0], "databases recreated from Topology Builder")
+    s.done_by_hand(BE_STEPS[1], "stopped from services.msc")
+    st = s.state
+    assert st.steps["be-install-databases"].status == "skipped"
+    assert st.steps["be-stop-services"].status == "done_by_hand"
+    assert [d.payload["question"] for d in st.decisions] == ["skip_step", "done_by_hand"]
+    s.detach()
+
+
+def test_destructive_confirmation_and_second_operator(tmp_path: Path) -> None:
+    s = _start(tmp_path)
+    step = BE_STEPS[0]
+    with pytest.raises(UsageError, match="Type the step id"):
+        s.confirm_destructive(step, "yes")
+    with pytest.raises(UsageError, match="second operator"):
+        s.confirm_destructive(step, step.step_id, "alice")
+    e = s.confirm_destructive(step, step.step_id, "bob")
+    assert e.payload["evidence"] == ["second_operator=bob"]
+    s.detach()
+
+
+def test_unfinished_lists_where_it_stopped_and_resume_journals(tmp_path: Path) -> None:
+    s = _start(tmp_path, "INC-A")
+    s.change_stage("restore")
+    gen = s.run_step(BE_STEPS[2], threading.Event())
+    next(gen)  # action_started written; then the process "dies"
+    s.detach()
+    closed = _start(tmp_path, "INC-B")
+    closed.close("restored")
+    loaded = load_plan(PLAN)
+    found = unfinished_incidents(tmp_path, loaded)
+    assert [u.incident for u in found] == ["INC-A"]
+    assert found[0].stage == "restore" and found[0].in_doubt == ("be-import-user-data",)
+    r = IncidentSession.resume(found[0].folder, operator="bob", backend=ScriptedBackend())
+    last = read_journal(r.journal.path).entries[-1]
+    assert last.kind == Kind.RESUMED and last.payload["in_doubt"] == ["be-import-user-data"]
+    assert last.operator == "bob"
+    r.detach()
+    with pytest.raises(UsageError, match="already closed"):
+        IncidentSession.resume(tmp_path / "INC-B")
+
+
+def test_core_backend_says_what_is_not_built(tmp_path: Path) -> None:
+    s = IncidentSession.start(PLAN, operator="alice", incident="NB", mode="drill", journal_dir=tmp_path,
+                              backend=CoreBackend())
+    with pytest.raises(NotBuiltError, match=r"wizard\.assess"):
+        list(s.probe(threading.Event()))
+    s.detach()
+
+
+def test_state_is_the_replay_of_the_journal(tmp_path: Path) -> None:
+    s = _start(tmp_path)
+    s.change_stage("assessment")
+    s.note("bridge call opened")
+    s.interrupt(None, "operator quit")
+    assert replay(read_journal(s.journal.path).entries) == s.state
+    s.detach()

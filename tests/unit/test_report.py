@@ -1,0 +1,131 @@
+"""Incident report from a real journal written with wizard.journal (Markdown and HTML)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html.parser
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.ui.scripted_backend import BE_STEPS, ScriptedBackend
+from wizard.errors import ExitCode
+from wizard.incident import IncidentSession
+from wizard.journal import Journal, read_journal
+from wizard.report import build_report, fmt_duration, render_html, render_markdown, report_command
+from wizard.secrets import REGISTRY
+
+PLAN = Path(__file__).resolve().parents[2] / "plans" / "lab.yaml"
+
+
+def _incident(tmp_path: Path) -> Path:
+    s = IncidentSession.start(PLAN, operator="alice", incident="INC-R", mode="drill", journal_dir=tmp_path,
+                              backend=ScriptedBackend(fail_first={"be-stop-services"}))
+    s.change_stage("assessment")
+    rec = s.recommend([], {})
+    s.choose_path(rec, "be-restore")
+    s.change_stage("backup_set")
+    choice = s.backup_sets()
+    now = dt.datetime.now(dt.UTC)
+    s.choose_backup_set(choice, "2026-11-23_0200", reason="set of the 24th failed a test restore last week", now=now)
+    s.change_stage("restore")
+    s.skip_step(BE_STEPS[0], "databases recreated via Topology Builder")
+    list(s.run_step(BE_STEPS[1], threading.Event()))
+    list(s.run_step(BE_STEPS[1], threading.Event()))
+    s.interrupt("be-import-user-data", "operator quit mid-step")
+    s.detach()
+    r = IncidentSession.resume(tmp_path / "INC-R", operator="bob", backend=ScriptedBackend())
+    r.done_by_hand(BE_STEPS[2], "imported on fe01 by hand")
+    r.change_stage("verify")
+    r.change_stage("summary")
+    r.close("restored")
+    return tmp_path / "INC-R"
+
+
+def test_markdown_report_names_objectives_overrides_and_interruptions(tmp_path: Path) -> None:
+    folder = _incident(tmp_path)
+    md = render_markdown(build_report(read_journal(folder)))
+    assert md.startswith("# Incident INC-R: Fabrikam Lab")
+    assert "Mode: **DRILL**" in md
+    assert "Operators: alice, bob" in md
+    assert "against the RTO of 4h00m (within the RTO)" in md
+    # the 23rd's set is older than the 24h RPO by construction
+    assert "Data-loss window" in md and "RPO MISSED" in md
+    assert "backup_set: **2026-11-23_0200** over the recommended 2026-11-24_0200" in md
+    assert "skip_step: **be-install-databases**" in md
+    assert "done_by_hand: **be-import-user-data**" in md
+    assert "1 interruption(s) and 1 resume(s)" in md
+    assert "interrupted during be-import-user-data: operator quit mid-step" in md
+    assert "| be-stop-services | done | 2 |" in md
+    assert "Journal hash chain intact." in md
+
+
+def test_html_report_is_well_formed_and_escaped(tmp_path: Path) -> None:
+    folder = _incident(tmp_path)
+    j, _ = Journal.open(folder)
+    j.append("note", {"text": "<script>alert(1)</script> & co"})
+    j.close()
+    page = render_html(build_report(read_journal(folder)))
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    assert 'class="missed"' in page  # RPO missed is highlighted
+
+    class Checker(html.parser.HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag not in ("meta", "br"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert self.stack.pop() == tag
+
+    c = Checker()
+    c.feed(page)
+    assert c.stack == []
+
+
+def test_report_of_an_unrestored_incident_and_a_torn_tail(tmp_path: Path) -> None:
+    s = IncidentSession.start(PLAN, operator="carol", incident="INC-T", mode="drill", journal_dir=tmp_path,
+                              backend=ScriptedBackend())
+    s.change_stage("restore")
+    s.detach()
+    with (tmp_path / "INC-T" / "journal.jsonl").open("ab") as fh:
+        fh.write(b'{"seq": 4, "ti')
+    md = render_markdown(build_report(read_journal(tmp_path / "INC-T")))
+    assert "Service not yet restored after" in md
+    assert "The journal ends in a torn tail" in md
+    assert "No backup set was chosen" in md
+
+
+def test_report_never_shows_a_registered_secret(tmp_path: Path) -> None:
+    secret = "Sup3r-Secret-Pw!"
+    REGISTRY.register(secret)
+    s = IncidentSession.start(PLAN, operator="alice", incident="INC-S", mode="drill", journal_dir=tmp_path,
+                              backend=ScriptedBackend())
+    s.note(f"typed {secret} into the prompt by mistake")
+    s.close("abandoned")
+    for text in (render_markdown(build_report(read_journal(tmp_path / "INC-S"))),
+                 render_html(build_report(read_journal(tmp_path / "INC-S")))):
+        assert secret not in text
+        assert "typed" in text
+
+
+def test_report_command_writes_md_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _incident(tmp_path)
+    out = tmp_path / "r.html"
+    rc = report_command(argparse.Namespace(journal=str(folder / "journal.jsonl"), format="html", output=str(out)))
+    assert rc == ExitCode.OK
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    rc = report_command(argparse.Namespace(journal=str(folder), format="md", output=None))
+    assert rc == ExitCode.OK
+    assert "# Incident INC-R" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(9, "9s"), (64, "1m04s"), (3900, "1h05m"), (90000, "1d01h")])
+def test_fmt_duration(seconds: float, text: str) -> None:
+    assert fmt_duration(seconds) == text

@@ -1,0 +1,553 @@
+"""The incident session: the one object the UI talks to.
+
+The screens never touch the journal, the plan loader or the remote runners directly; they call
+an :class:`IncidentSession`, which
+
+- opens a plan and starts an incident (operator, incident id, drill or live; live mode needs the
+  organisation's name typed back), or resumes an unfinished one (:func:`unfinished_incidents`
+  lists them for a plan, with where they stopped and which steps are in doubt);
+- journals every decision *before* it takes effect (DESIGN decision 3), every stage change
+  (checked with :func:`wizard.session.check_transition`), notes, errors, interruptions and the
+  close;
+- wraps the assessment, catalogue, procedure and verification work behind one small port,
+  :class:`Backend`, whose results are the frozen view dataclasses below. The default backend
+  (:class:`CoreBackend`) raises :class:`~wizard.errors.NotBuiltError` for any part of the core
+  that has not landed yet rather than inventing results.
+
+Everything blocking here is meant to be called from a thread worker; nothing here imports
+Textual.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from wizard.errors import NotBuiltError, UsageError, WizardError
+from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, read_journal
+from wizard.journal import incidents as incident_folders
+from wizard.plan import LoadedPlan, load_plan
+from wizard.session import SessionState, Stage, check_transition, replay
+
+Mode = Literal["drill", "live"]
+Health = Literal["ok", "warn", "fail", "unknown"]
+
+# --------------------------------------------------------------------------- view dataclasses
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One cell of the health matrix: a check on one host."""
+
+    host: str
+    check: str
+    status: Health
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorQuestion:
+    """Something only the operator can tell (what they see), asked during assessment."""
+
+    id: str
+    text: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PathOption:
+    """A recovery path offered to the operator, with why and what it costs."""
+
+    path_id: str
+    title: str
+    reason: str
+    evidence: tuple[str, ...] = ()
+    rto_note: str = ""
+    rpo_note: str = ""
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    recommended: PathOption
+    alternatives: tuple[PathOption, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackupSetView:
+    """One backup set as the picker shows it."""
+
+    name: str
+    taken_at: str  # ISO 8601, UTC
+    complete: bool  # has every component the chosen path needs
+    missing: tuple[str, ...] = ()
+    integrity: Literal["ok", "bad", "unchecked"] = "unchecked"
+    detail: str = ""
+
+    def age_s(self, now: dt.datetime) -> float:
+        return (now - parse_time(self.taken_at)).total_seconds()
+
+
+@dataclass(frozen=True)
+class BackupChoice:
+    sets: tuple[BackupSetView, ...]
+    recommended: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepView:
+    """A composed restore step: what it does, why, and the exact commands."""
+
+    step_id: str
+    title: str
+    why: str
+    section: str
+    host: str
+    commands: tuple[str, ...]
+    destructive: bool = False
+    second_operator: bool = False
+    estimate_s: int = 0
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step_id: str
+    host: str
+    command: str
+
+
+@dataclass(frozen=True)
+class OutputLine:
+    step_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    step_id: str
+    percent: float
+    eta_s: float | None = None
+
+
+@dataclass(frozen=True)
+class StepDone:
+    step_id: str
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class StepFailed:
+    step_id: str
+    message: str
+    exit_code: int | None = None
+
+
+StepEvent = StepStarted | OutputLine | Progress | StepDone | StepFailed
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One §7 verification check with what healthy means and the step that fixes a failure."""
+
+    check_id: str
+    title: str
+    target: str
+    command: str
+    healthy: str
+    status: Health = "unknown"
+    detail: str = ""
+    fixed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class UnfinishedIncident:
+    """A journal for this plan that was never closed, as the start screen offers it."""
+
+    folder: Path
+    incident: str
+    operator: str
+    drill: bool
+    stage: Stage
+    started_at: str
+    last_at: str
+    in_doubt: tuple[str, ...]
+    torn_tail: bool
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class LiveConfirmationError(UsageError):
+    title = "Live mode not confirmed"
+
+
+class StepCancelled(WizardError):
+    title = "Step cancelled"
+
+
+# --------------------------------------------------------------------------- the backend port
+
+
+class Backend(Protocol):
+    """The core work behind the stages. Every method may raise WizardError (RemoteError for hosts)."""
+
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+        """Probe every host; yields results as they arrive."""
+        ...
+
+    def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
+        """What to ask the operator during assessment."""
+        ...
+
+    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeResult],
+                  answers: dict[str, str]) -> Recommendation:
+        """Classify and recommend a recovery path with its evidence and alternatives."""
+        ...
+
+    def backup_sets(self, loaded: LoadedPlan, path_id: str) -> BackupChoice:
+        """Sets at the plan's backup location, checked for the chosen path."""
+        ...
+
+    def compose(self, loaded: LoadedPlan, path_id: str, backup_set: str | None) -> Sequence[StepView]:
+        """The ordered steps of the chosen path."""
+        ...
+
+    def run_step(self, loaded: LoadedPlan, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
+        """Run one step; yields its events and ends with StepDone or StepFailed."""
+        ...
+
+    def verify(self, loaded: LoadedPlan, path_id: str) -> Iterator[CheckView]:
+        """Run the §7 checks for the path; yields each check with its status."""
+        ...
+
+
+class CoreBackend:
+    """The real core. Parts whose modules have not landed raise NotBuiltError, never fake data."""
+
+    @staticmethod
+    def _missing(what: str, module: str) -> NotBuiltError:
+        return NotBuiltError(f"The {what} ({module}) is not built yet, so this stage cannot run here.")
+
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+        raise self._missing("assessment probes", "wizard.assess")
+
+    def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
+        raise self._missing("assessment questions", "wizard.assess")
+
+    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeResult],
+                  answers: dict[str, str]) -> Recommendation:
+        raise self._missing("path recommendation", "wizard.assess")
+
+    def backup_sets(self, loaded: LoadedPlan, path_id: str) -> BackupChoice:
+        raise self._missing("backup catalogue", "wizard.catalog")
+
+    def compose(self, loaded: LoadedPlan, path_id: str, backup_set: str | None) -> Sequence[StepView]:
+        raise self._missing("procedure library", "wizard.procedures")
+
+    def run_step(self, loaded: LoadedPlan, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
+        raise self._missing("procedure engine", "wizard.procedures")
+
+    def verify(self, loaded: LoadedPlan, path_id: str) -> Iterator[CheckView]:
+        raise self._missing("verification checks", "wizard.procedures")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def new_incident_id(now: dt.datetime | None = None) -> str:
+    """A readable, sortable id, e.g. ``INC-20261125-0312`` (the operator may edit it)."""
+    now = now or dt.datetime.now(dt.UTC)
+    return now.strftime("INC-%Y%m%d-%H%M")
+
+
+def plan_sha256(loaded: LoadedPlan) -> str:
+    return hashlib.sha256(loaded.text.encode("utf-8")).hexdigest()
+
+
+def unfinished_incidents(journal_dir: Path, loaded: LoadedPlan | None = None) -> list[UnfinishedIncident]:
+    """Journals never closed (for this plan when given), newest first. Unreadable ones are skipped."""
+    wanted = plan_sha256(loaded) if loaded is not None else None
+    found: list[UnfinishedIncident] = []
+    for folder in incident_folders(journal_dir):
+        try:
+            result = read_journal(folder)
+        except WizardError:
+            continue
+        st = replay(result.entries)
+        if st.closed or not result.entries or (wanted is not None and st.plan_sha256 != wanted):
+            continue
+        found.append(UnfinishedIncident(folder, st.incident, st.operator, st.drill, st.stage, st.started_at,
+                                        st.last_at, tuple(st.in_doubt), result.torn is not None))
+    return found
+
+
+def _digest(lines: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8", "replace") + b"\n")
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- the session
+
+
+@dataclass
+class _Cache:
+    entries: list[Entry] = field(default_factory=list)
+    state: SessionState | None = None
+
+
+class IncidentSession:
+    """One incident, journaled. Use :meth:`start` or :meth:`resume`."""
+
+    OUTPUT_BATCH = 50  # streamed lines per journal ``output`` entry
+
+    def __init__(self, loaded: LoadedPlan, journal: Journal, entries: list[Entry],
+                 backend: Backend | None = None) -> None:
+        self.loaded = loaded
+        self.journal = journal
+        self.backend: Backend = backend if backend is not None else CoreBackend()
+        self._cache = _Cache(list(entries))
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def start(cls, plan_path: str | Path, *, operator: str, incident: str, mode: Mode, journal_dir: Path,
+              confirm_organisation: str | None = None, backend: Backend | None = None,
+              loaded: LoadedPlan | None = None) -> IncidentSession:
+        """Start a new incident. Live mode needs the organisation's name typed back exactly."""
+        loaded = loaded or load_plan(plan_path)
+        org = loaded.plan.organisation.name
+        if not operator.strip():
+            raise UsageError("The operator name is empty; type who is at the keyboard.")
+        if not INCIDENT_ID.match(incident):
+            raise UsageError(f"'{incident}' is not a usable incident id (letters, digits, . _ - only).")
+        if mode == "live" and (confirm_organisation or "").strip() != org:
+            raise LiveConfirmationError(f"Live mode needs the organisation name typed exactly as '{org}'.")
+        journal = Journal.create(journal_dir, incident=incident, operator=operator.strip(), drill=mode == "drill",
+                                 payload={"plan": str(Path(plan_path).resolve()), "plan_sha256": plan_sha256(loaded),
+                                          "organisation": org, "mode": mode})
+        entries = read_journal(journal.path).entries
+        return cls(loaded, journal, entries, backend)
+
+    @classmethod
+    def resume(cls, folder: Path, *, operator: str | None = None, backend: Backend | None = None,
+               loaded: LoadedPlan | None = None) -> IncidentSession:
+        """Reopen an unfinished incident; a torn tail is set aside and the resume is journaled."""
+        journal, result = Journal.open(folder, operator=operator)
+        try:
+            st = replay(result.entries)
+            if st.closed:
+                raise UsageError(f"Incident {st.incident} is already closed; open its report instead.")
+            if loaded is None:
+                loaded = load_plan(st.plan_path)
+            if plan_sha256(loaded) != st.plan_sha256:
+                journal.append(Kind.WARNING, {"message": "the plan changed since the incident was opened"})
+            journal.append(Kind.RESUMED, {"after": result.entries[-1].seq, "in_doubt": st.in_doubt})
+        except BaseException:
+            journal.close()
+            raise
+        entries = read_journal(journal.path).entries
+        return cls(loaded, journal, entries, backend)
+
+    # ------------------------------------------------------------------ state
+    def _append(self, kind: str, payload: dict[str, Any]) -> Entry:
+        with self._lock:
+            entry = self.journal.append(kind, payload)
+            self._cache.entries.append(entry)
+            self._cache.state = None
+            return entry
+
+    @property
+    def entries(self) -> list[Entry]:
+        with self._lock:
+            return list(self._cache.entries)
+
+    @property
+    def state(self) -> SessionState:
+        with self._lock:
+            if self._cache.state is None:
+                self._cache.state = replay(self._cache.entries)
+            return self._cache.state
+
+    @property
+    def organisation(self) -> str:
+        return self.loaded.plan.organisation.name
+
+    @property
+    def drill(self) -> bool:
+        return self.journal.drill
+
+    @property
+    def rto_s(self) -> int:
+        return self.loaded.plan.objectives.rto.seconds
+
+    @property
+    def rpo_s(self) -> int:
+        return self.loaded.plan.objectives.rpo.seconds
+
+    def elapsed_s(self, now: dt.datetime | None = None) -> float:
+        """Seconds since the incident was opened (the RTO clock)."""
+        now = now or dt.datetime.now(dt.UTC)
+        return (now - parse_time(self.state.started_at)).total_seconds()
+
+    # ------------------------------------------------------------------ journaled acts
+    def decide(self, question: str, choice: str, *, alternatives: Sequence[str] = (), reason: str = "",
+               evidence: Sequence[str] = (), recommended: str | None = None) -> Entry:
+        """Journal a decision (before its effect). Overriding a recommendation needs a reason."""
+        if recommended is not None and choice != recommended and not reason.strip():
+            raise UsageError(f"Choosing {choice} over the recommended {recommended} needs a reason.")
+        return self._append(Kind.DECISION, {"question": question, "choice": choice,
+                                            "alternatives": list(alternatives), "reason": reason.strip(),
+                                            "evidence": list(evidence), "recommended": recommended})
+
+    def change_stage(self, target: Stage) -> Entry:
+        current = self.state.stage
+        try:
+            check_transition(current, target)
+        except ValueError as exc:
+            raise UsageError(f"The incident cannot {exc}.") from None
+        return self._append(Kind.STAGE, {"from": current, "to": target})
+
+    def note(self, text: str) -> Entry:
+        return self._append(Kind.NOTE, {"text": text})
+
+    def record_error(self, err: WizardError) -> Entry:
+        return self._append(Kind.ERROR, {"title": err.title, "message": err.message})
+
+    def interrupt(self, step_id: str | None, reason: str) -> Entry:
+        return self._append(Kind.INTERRUPTED, {"step": step_id, "reason": reason})
+
+    def close(self, outcome: str) -> None:
+        if not self.state.closed:
+            self._append(Kind.CLOSED, {"outcome": outcome})
+        self.journal.close()
+
+    def detach(self) -> None:
+        """Close the journal file without closing the incident (quit; resumable)."""
+        self.journal.close()
+
+    # ------------------------------------------------------------------ stages
+    def probe(self, cancel: threading.Event) -> Iterator[ProbeResult]:
+        return self.backend.probe(self.loaded, cancel)
+
+    def questions(self) -> Sequence[OperatorQuestion]:
+        return self.backend.questions(self.loaded)
+
+    def answer(self, question: OperatorQuestion, choice: str) -> Entry:
+        return self.decide(f"observation:{question.id}", choice, alternatives=question.choices)
+
+    def recommend(self, probes: Sequence[ProbeResult], answers: dict[str, str]) -> Recommendation:
+        return self.backend.recommend(self.loaded, probes, answers)
+
+    def choose_path(self, rec: Recommendation, path_id: str, reason: str = "") -> Entry:
+        options = [rec.recommended, *rec.alternatives]
+        chosen = next((o for o in options if o.path_id == path_id), None)
+        if chosen is None:
+            raise UsageError(f"{path_id} is not one of the recovery paths offered.")
+        return self.decide("recovery_path", path_id, alternatives=[o.path_id for o in options], reason=reason,
+                           evidence=list(chosen.evidence), recommended=rec.recommended.path_id)
+
+    def backup_sets(self) -> BackupChoice:
+        return self.backend.backup_sets(self.loaded, self._path())
+
+    def choose_backup_set(self, choice: BackupChoice, name: str, reason: str = "",
+                          now: dt.datetime | None = None) -> Entry:
+        chosen = next((s for s in choice.sets if s.name == name), None)
+        if chosen is None:
+            raise UsageError(f"{name} is not one of the backup sets found.")
+        age = chosen.age_s(now or dt.datetime.now(dt.UTC))
+        evidence = [f"taken_at={chosen.taken_at}", f"age_s={int(age)}", f"integrity={chosen.integrity}",
+                    "complete" if chosen.complete else "missing " + ", ".join(chosen.missing)]
+        return self.decide("backup_set", name, alternatives=[s.name for s in choice.sets], reason=reason,
+                           evidence=evidence, recommended=choice.recommended)
+
+    def compose(self) -> Sequence[StepView]:
+        return self.backend.compose(self.loaded, self._path(), self.state.backup_set)
+
+    def run_step(self, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
+        """Run a step, journaling its start, output (batched) and end; yields its events."""
+        attempt = (self.state.steps[step.step_id].attempts + 1) if step.step_id in self.state.steps else 1
+        self._append(Kind.ACTION_STARTED, {"step": step.step_id, "host": step.host,
+                                           "command": "\n".join(step.commands), "attempt": attempt})
+        started = dt.datetime.now(dt.UTC)
+        lines: list[str] = []
+        batch: list[str] = []
+        status, exit_code = "failed", None
+
+        def flush() -> None:
+            if batch:
+                self._append(Kind.OUTPUT, {"step": step.step_id, "lines": list(batch)})
+                batch.clear()
+
+        try:
+            for event in self.backend.run_step(self.loaded, step, cancel):
+                if isinstance(event, OutputLine):
+                    lines.append(event.text)
+                    batch.append(event.text)
+                    if len(batch) >= self.OUTPUT_BATCH:
+                        flush()
+                elif isinstance(event, StepDone):
+                    status, exit_code = "done", event.exit_code
+                elif isinstance(event, StepFailed):
+                    status, exit_code = "failed", event.exit_code
+                yield event
+                if cancel.is_set() and status not in ("done",):
+                    status = "cancelled"
+                    break
+        except WizardError as err:
+            flush()
+            self._finish(step.step_id, "failed", None, started, lines)
+            self.record_error(err)
+            raise
+        flush()
+        self._finish(step.step_id, status, exit_code, started, lines)
+
+    def _finish(self, step_id: str, status: str, exit_code: int | None, started: dt.datetime,
+                lines: Sequence[str]) -> None:
+        duration = (dt.datetime.now(dt.UTC) - started).total_seconds()
+        self._append(Kind.ACTION_FINISHED, {"step": step_id, "status": status, "exit_code": exit_code,
+                                            "duration_s": round(duration, 3), "output_digest": _digest(lines)})
+
+    def skip_step(self, step: StepView, reason: str) -> None:
+        if not reason.strip():
+            raise UsageError(f"Skipping {step.step_id} needs a reason.")
+        self.decide("skip_step", step.step_id, reason=reason, alternatives=["run", "skip", "done_by_hand"])
+        self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "skipped", "exit_code": None,
+                                            "duration_s": 0, "output_digest": ""})
+
+    def done_by_hand(self, step: StepView, note: str) -> None:
+        if not note.strip():
+            raise UsageError(f"Marking {step.step_id} done by hand needs a note of what was done.")
+        self.decide("done_by_hand", step.step_id, reason=note, alternatives=["run", "skip", "done_by_hand"])
+        self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "done_by_hand", "exit_code": None,
+                                            "duration_s": 0, "output_digest": ""})
+
+    def confirm_destructive(self, step: StepView, typed: str, second_operator: str | None = None) -> Entry:
+        """Journal the typed confirmation (and second operator) a destructive step needs."""
+        if typed.strip() != step.step_id:
+            raise UsageError(f"Type the step id {step.step_id} exactly to confirm it.")
+        if step.second_operator:
+            other = (second_operator or "").strip()
+            if not other or other == self.journal.operator:
+                raise UsageError(f"Step {step.step_id} needs a second operator other than {self.journal.operator}.")
+        return self.decide("confirm_step", step.step_id, reason="typed confirmation",
+                           evidence=[f"second_operator={second_operator}"] if second_operator else [])
+
+    def verify(self) -> Iterator[CheckView]:
+        return self.backend.verify(self.loaded, self._path())
+
+    def _path(self) -> str:
+        path = self.state.recovery_path
+        if path is None:
+            raise UsageError("No recovery path has been chosen yet; finish the assessment first.")
+        return path

@@ -1,0 +1,372 @@
+"""The incident report, rebuilt from the journal alone (Markdown and HTML).
+
+After an incident someone asks: what happened, when, who decided what and why, did we meet the
+RTO, how much data did we lose against the RPO, what was skipped or overridden, was the session
+interrupted. The journal holds all of it, so the report is a pure function of the journal: the
+Summary screen and ``lync-restore report JOURNAL`` produce the same text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wizard.errors import ExitCode, InputFileError
+from wizard.journal import Entry, Kind, ReadResult, read_journal
+from wizard.paths import BY_ID
+from wizard.session import replay
+
+
+def _when(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def fmt_duration(seconds: float) -> str:
+    """``3h05m``, ``12m04s``, ``9s`` — compact and unambiguous."""
+    s = round(abs(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    sign = "-" if seconds < 0 else ""
+    if d:
+        return f"{sign}{d}d{h:02d}h"
+    if h:
+        return f"{sign}{h}h{m:02d}m"
+    if m:
+        return f"{sign}{m}m{s:02d}s"
+    return f"{sign}{s}s"
+
+
+def _short_time(text: str) -> str:
+    return _when(text).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    seq: int
+    time: str
+    offset_s: float
+    operator: str
+    what: str
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    seq: int
+    time: str
+    question: str
+    choice: str
+    recommended: str | None
+    reason: str
+    overridden: bool
+
+
+@dataclass(frozen=True)
+class StepRow:
+    step_id: str
+    status: str
+    attempts: int
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report says, computed once; the renderers only format it."""
+
+    path: Path
+    incident: str
+    organisation: str
+    mode: str
+    operators: tuple[str, ...]
+    plan: str
+    opened: str
+    closed: str | None
+    outcome: str | None
+    recovery_path: str | None
+    backup_set: str | None
+    restored_after_s: float | None  # incident opened -> service restored (verify reached / closed)
+    elapsed_s: float  # opened -> last entry
+    rto_s: int | None
+    data_loss_s: float | None  # backup taken -> incident opened
+    rpo_s: int | None
+    decisions: tuple[DecisionRow, ...]
+    skipped_or_overridden: tuple[DecisionRow, ...]
+    steps: tuple[StepRow, ...]
+    in_doubt: tuple[str, ...]
+    interruptions: tuple[TimelineRow, ...]
+    resumes: int
+    torn_tails: int
+    torn_now: bool
+    chain_intact: bool
+    timeline: tuple[TimelineRow, ...]
+
+
+def _describe(e: Entry) -> str:
+    p: dict[str, Any] = e.payload
+    k = e.kind
+    if k == Kind.OPENED:
+        return f"incident opened ({p.get('mode', 'drill')}) for {p.get('organisation', '?')}"
+    if k == Kind.RESUMED:
+        doubt = p.get("in_doubt") or []
+        return "resumed" + (f"; in doubt: {', '.join(doubt)}" if doubt else "")
+    if k == Kind.STAGE:
+        return f"stage {p.get('from')} -> {p.get('to')}"
+    if k == Kind.DECISION:
+        why = f" ({p['reason']})" if p.get("reason") else ""
+        return f"decision {p.get('question')}: {p.get('choice')}{why}"
+    if k == Kind.ACTION_STARTED:
+        return f"step {p.get('step')} started on {p.get('host')} (attempt {p.get('attempt', 1)})"
+    if k == Kind.ACTION_FINISHED:
+        return f"step {p.get('step')} {p.get('status')}" + (
+            f", exit {p['exit_code']}" if p.get("exit_code") is not None else "")
+    if k == Kind.OUTPUT:
+        return f"output of {p.get('step')}: {len(p.get('lines') or [])} lines"
+    if k == Kind.NOTE:
+        return f"note: {p.get('text')}"
+    if k == Kind.WARNING:
+        return f"warning: {p.get('message')}"
+    if k == Kind.ERROR:
+        return f"error: {p.get('title')}: {p.get('message')}"
+    if k == Kind.INTERRUPTED:
+        step = p.get("step")
+        return "interrupted" + (f" during {step}" if step else "") + f": {p.get('reason', '')}"
+    if k == Kind.TORN_TAIL:
+        return f"torn tail of {p.get('bytes')} bytes set aside in {p.get('kept_in')}"
+    if k == Kind.CLOSED:
+        return f"incident closed: {p.get('outcome')}"
+    return k
+
+
+def _evidence_value(evidence: list[Any], key: str) -> str | None:
+    for item in evidence:
+        if isinstance(item, str) and item.startswith(key + "="):
+            return item.split("=", 1)[1]
+    return None
+
+
+def _plan_objectives(plan_path: str) -> tuple[int | None, int | None]:
+    """RTO and RPO from the plan the journal names, when it can still be read."""
+    from wizard.errors import WizardError
+    from wizard.plan import load_plan
+
+    try:
+        objectives = load_plan(plan_path).plan.objectives
+    except WizardError:
+        return None, None
+    return objectives.rto.seconds, objectives.rpo.seconds
+
+
+def build_report(result: ReadResult, *, rto_s: int | None = None, rpo_s: int | None = None) -> Report:
+    """Compute the report. RTO/RPO default to the plan named in the journal (if readable)."""
+    entries = result.entries
+    if not entries:
+        raise InputFileError(f"{result.path}: holds no complete entry, so there is nothing to report")
+    st = replay(entries)
+    if rto_s is None or rpo_s is None:
+        plan_rto, plan_rpo = _plan_objectives(st.plan_path)
+        rto_s = plan_rto if rto_s is None else rto_s
+        rpo_s = plan_rpo if rpo_s is None else rpo_s
+    t0 = _when(entries[0].time)
+
+    def row(e: Entry) -> TimelineRow:
+        return TimelineRow(e.seq, e.time, (_when(e.time) - t0).total_seconds(), e.operator, _describe(e))
+
+    timeline = tuple(row(e) for e in entries if e.kind != Kind.OUTPUT)
+    decisions: list[DecisionRow] = []
+    for e in st.decisions:
+        p = e.payload
+        rec = p.get("recommended")
+        overridden = rec is not None and p.get("choice") != rec
+        decisions.append(DecisionRow(e.seq, e.time, str(p.get("question")), str(p.get("choice")),
+                                     None if rec is None else str(rec), str(p.get("reason") or ""), overridden))
+    flagged = tuple(d for d in decisions if d.overridden or d.question in ("skip_step", "done_by_hand"))
+
+    restored_at: dt.datetime | None = None
+    closed_entry = next((e for e in entries if e.kind == Kind.CLOSED), None)
+    for e in entries:
+        if e.kind == Kind.STAGE and e.payload.get("to") == "verify":
+            restored_at = _when(e.time)
+            break
+    if restored_at is None and closed_entry is not None and closed_entry.payload.get("outcome") == "restored":
+        restored_at = _when(closed_entry.time)
+
+    data_loss: float | None = None
+    for d in reversed(st.decisions):
+        if d.payload.get("question") == "backup_set":
+            taken = _evidence_value(list(d.payload.get("evidence") or []), "taken_at")
+            if taken:
+                data_loss = (t0 - _when(taken)).total_seconds()
+            break
+
+    steps = tuple(StepRow(s.step_id, s.status, s.attempts,
+                          float(s.detail["duration_s"]) if "duration_s" in s.detail else None)
+                  for s in st.steps.values())
+    operators = tuple(dict.fromkeys(e.operator for e in entries))
+    return Report(
+        path=result.path, incident=st.incident, organisation=st.organisation,
+        mode="drill" if st.drill else "live", operators=operators, plan=st.plan_path,
+        opened=entries[0].time, closed=closed_entry.time if closed_entry else None,
+        outcome=str(closed_entry.payload.get("outcome")) if closed_entry else None,
+        recovery_path=st.recovery_path, backup_set=st.backup_set,
+        restored_after_s=(restored_at - t0).total_seconds() if restored_at else None,
+        elapsed_s=(_when(entries[-1].time) - t0).total_seconds(), rto_s=rto_s,
+        data_loss_s=data_loss, rpo_s=rpo_s, decisions=tuple(decisions), skipped_or_overridden=flagged,
+        steps=steps, in_doubt=tuple(st.in_doubt),
+        interruptions=tuple(row(e) for e in entries if e.kind == Kind.INTERRUPTED),
+        resumes=st.resumes, torn_tails=st.torn_tails, torn_now=result.torn is not None,
+        chain_intact=result.intact, timeline=timeline,
+    )
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def restore_sentence(r: Report) -> str:
+    rto = f"the RTO of {fmt_duration(r.rto_s)}" if r.rto_s else "the RTO (unknown: plan not readable)"
+    if r.restored_after_s is None:
+        return f"Service not yet restored after {fmt_duration(r.elapsed_s)}, against {rto}."
+    verdict = ""
+    if r.rto_s:
+        verdict = " (within the RTO)" if r.restored_after_s <= r.rto_s else " (RTO MISSED)"
+    return f"Service restored after {fmt_duration(r.restored_after_s)}, against {rto}{verdict}."
+
+
+def data_loss_sentence(r: Report) -> str:
+    if r.data_loss_s is None:
+        path = BY_ID.get(r.recovery_path or "")
+        if path is not None and not path.restores_from_backup:
+            return f"No data restored from a backup: the path {path.id} does not restore from one."
+        return "No backup set was chosen, so there is no data-loss window to report."
+    rpo = f"the RPO of {fmt_duration(r.rpo_s)}" if r.rpo_s else "the RPO (unknown)"
+    verdict = ""
+    if r.rpo_s:
+        verdict = " (within the RPO)" if r.data_loss_s <= r.rpo_s else " (RPO MISSED)"
+    return (f"Data-loss window {fmt_duration(r.data_loss_s)} (backup set {r.backup_set} to the incident), "
+            f"against {rpo}{verdict}.")
+
+
+def integrity_sentence(r: Report) -> str:
+    parts = ["Journal hash chain intact." if r.chain_intact else "JOURNAL HASH CHAIN BROKEN."]
+    if r.torn_tails:
+        parts.append(f"{r.torn_tails} torn tail(s) set aside after a crash.")
+    if r.torn_now:
+        parts.append("The journal ends in a torn tail (an incomplete write).")
+    return " ".join(parts)
+
+
+def interruption_sentence(r: Report) -> str:
+    n = len(r.interruptions)
+    return (f"{n} interruption(s) and {r.resumes} resume(s); torn tails: {r.torn_tails}."
+            + (f" Steps still in doubt: {', '.join(r.in_doubt)}." if r.in_doubt else ""))
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+def _md_cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(r: Report) -> str:
+    out: list[str] = [f"# Incident {r.incident}: {r.organisation}", ""]
+    out.append(f"- Mode: **{r.mode.upper()}**")
+    out.append(f"- Operators: {', '.join(r.operators)}")
+    out.append(f"- Plan: `{r.plan}`")
+    out.append(f"- Opened: {_short_time(r.opened)} UTC")
+    out.append(f"- Closed: {_short_time(r.closed) + ' UTC, ' + str(r.outcome) if r.closed else 'not closed'}")
+    out.append(f"- Recovery path: {r.recovery_path or 'none chosen'}; backup set: {r.backup_set or 'none'}")
+    out += ["", "## Objectives", "", f"- {restore_sentence(r)}", f"- {data_loss_sentence(r)}", ""]
+    out += ["## Interruptions", "", f"- {interruption_sentence(r)}"]
+    out += [f"- {_short_time(i.time)} {i.what}" for i in r.interruptions]
+    out += ["", "## Skipped and overridden decisions", ""]
+    if r.skipped_or_overridden:
+        out += [f"- #{d.seq} {d.question}: **{d.choice}**"
+                + (f" over the recommended {d.recommended}" if d.overridden else "")
+                + f". Reason: {d.reason or '(none given)'}" for d in r.skipped_or_overridden]
+    else:
+        out.append("- None: every recommendation was followed and no step was skipped.")
+    out += ["", "## Decisions", "", "| # | time | question | choice | recommended | reason |",
+            "|---|---|---|---|---|---|"]
+    out += [f"| {d.seq} | {_short_time(d.time)} | {_md_cell(d.question)} | {_md_cell(d.choice)} | "
+            f"{_md_cell(d.recommended or '')} | {_md_cell(d.reason)} |" for d in r.decisions]
+    out += ["", "## Steps", "", "| step | status | attempts | duration |", "|---|---|---|---|"]
+    out += [f"| {_md_cell(s.step_id)} | {s.status} | {s.attempts} | "
+            f"{fmt_duration(s.duration_s) if s.duration_s is not None else ''} |" for s in r.steps]
+    out += ["", "## Timeline", "", "| # | time (UTC) | +elapsed | operator | what |", "|---|---|---|---|---|"]
+    out += [f"| {t.seq} | {_short_time(t.time)} | +{fmt_duration(t.offset_s)} | {_md_cell(t.operator)} | "
+            f"{_md_cell(t.what)} |" for t in r.timeline]
+    out += ["", "## Journal", "", f"- `{r.path}`", f"- {integrity_sentence(r)}", ""]
+    return "\n".join(out)
+
+
+_CSS = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:.2em .5em;text-align:left}.live{color:#fff;background:#b00;"
+        "padding:.2em .5em}.missed{color:#b00;font-weight:bold}")
+
+
+def render_html(r: Report) -> str:
+    e = html.escape
+
+    def table(head: list[str], rows: list[list[str]]) -> str:
+        th = "".join(f"<th>{e(h)}</th>" for h in head)
+        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+    def sentence(text: str) -> str:
+        cls = ' class="missed"' if "MISSED" in text or "BROKEN" in text else ""
+        return f"<p{cls}>{e(text)}</p>"
+
+    mode = '<span class="live">LIVE</span>' if r.mode == "live" else "DRILL"
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Incident {e(r.incident)}"
+             f"</title><style>{_CSS}</style></head><body>",
+             f"<h1>Incident {e(r.incident)}: {e(r.organisation)}</h1>",
+             f"<ul><li>Mode: {mode}</li><li>Operators: {e(', '.join(r.operators))}</li>"
+             f"<li>Plan: <code>{e(r.plan)}</code></li><li>Opened: {e(_short_time(r.opened))} UTC</li>"
+             f"<li>Closed: {e(_short_time(r.closed) + ' UTC, ' + str(r.outcome) if r.closed else 'not closed')}</li>"
+             f"<li>Recovery path: {e(r.recovery_path or 'none chosen')}; backup set: {e(r.backup_set or 'none')}"
+             "</li></ul>",
+             "<h2>Objectives</h2>", sentence(restore_sentence(r)), sentence(data_loss_sentence(r)),
+             "<h2>Interruptions</h2>", sentence(interruption_sentence(r)),
+             table(["time", "what"], [[_short_time(i.time), i.what] for i in r.interruptions]),
+             "<h2>Skipped and overridden decisions</h2>",
+             table(["#", "question", "choice", "recommended", "reason"],
+                   [[str(d.seq), d.question, d.choice, d.recommended or "", d.reason or "(none given)"]
+                    for d in r.skipped_or_overridden]),
+             "<h2>Decisions</h2>",
+             table(["#", "time", "question", "choice", "recommended", "reason"],
+                   [[str(d.seq), _short_time(d.time), d.question, d.choice, d.recommended or "", d.reason]
+                    for d in r.decisions]),
+             "<h2>Steps</h2>",
+             table(["step", "status", "attempts", "duration"],
+                   [[s.step_id, s.status, str(s.attempts),
+                     fmt_duration(s.duration_s) if s.duration_s is not None else ""] for s in r.steps]),
+             "<h2>Timeline</h2>",
+             table(["#", "time (UTC)", "+elapsed", "operator", "what"],
+                   [[str(t.seq), _short_time(t.time), "+" + fmt_duration(t.offset_s), t.operator, t.what]
+                    for t in r.timeline]),
+             "<h2>Journal</h2>", f"<p><code>{e(str(r.path))}</code></p>", sentence(integrity_sentence(r)),
+             "</body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+def render(r: Report, fmt: str) -> str:
+    return render_html(r) if fmt == "html" else render_markdown(r)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``lync-restore report JOURNAL [--format md|html] [-o FILE]``."""
+    result = read_journal(args.journal)
+    text = render(build_report(result), args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputFileError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return ExitCode.OK if result.intact else ExitCode.JOURNAL
