@@ -590,6 +590,13 @@ def _choose_set(
     ok = [c for c in candidates if satisfied(c)]
     if len(ok) == 1:
         return ok[0]
+    if expects_input:
+        piped = [
+            c for c in ok
+            if any(p.pipeline and p.set == c and p.name not in bound for p in spec.params)
+        ]
+        if len(piped) == 1:
+            return piped[0]
     if spec.default_set in candidates:
         return spec.default_set
     raise _set_error(spec)

@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from wizard.lab.powershell.binding import CmdletSpec, Invocation, ParamSpec
-from wizard.lab.powershell.formatting import convert_to_json, json_loads, out_string
+from wizard.lab.powershell.formatting import (
+    convert_to_json,
+    format_list,
+    format_table,
+    json_loads,
+    out_string,
+)
 from wizard.lab.powershell.members import NO_VALUE, dotnet_datetime_format, get_member
 from wizard.lab.powershell.operators import binary
 from wizard.lab.powershell.parser import ParseError, parse_script
@@ -43,7 +49,7 @@ ALIASES = {
     "gc": "Get-Content", "cat": "Get-Content", "type": "Get-Content", "del": "Remove-Item",
     "rm": "Remove-Item", "ri": "Remove-Item", "erase": "Remove-Item", "iex": "Invoke-Expression",
     "sleep": "Start-Sleep", "ipmo": "Import-Module", "ni": "New-Item", "sc": "Set-Content",
-    "ac": "Add-Content",
+    "ac": "Add-Content", "ft": "Format-Table", "fl": "Format-List",
 }
 
 
@@ -129,6 +135,32 @@ def out_string_cmd(inv: Invocation) -> Iterable[Any]:
 def out_default(inv: Invocation) -> None:
     inv.session.out_default.write(_input_or(inv, "InputObject"))
     inv.session.out_default.flush()
+
+
+def _format_cmd(inv: Invocation, as_list: bool) -> Iterable[Any]:
+    objects = _input_or(inv, "InputObject")
+    properties = inv.get("Property")
+    if properties:
+        objects = [
+            PSObject([(to_string(p), get_member(o, to_string(p))) for p in properties])
+            for o in objects
+        ]
+    shaped = [o for o in objects if isinstance(o, PSObject | Hashtable)]
+    if not objects:
+        return []
+    if len(shaped) != len(objects):
+        return out_string(objects).splitlines()
+    if as_list:
+        return format_list(shaped)
+    return format_table(shaped)
+
+
+def format_table_cmd(inv: Invocation) -> Iterable[Any]:
+    return _format_cmd(inv, as_list=False)
+
+
+def format_list_cmd(inv: Invocation) -> Iterable[Any]:
+    return _format_cmd(inv, as_list=True)
 
 
 def _input_or(inv: Invocation, name: str) -> list[Any]:
@@ -638,6 +670,13 @@ def builtin_cmdlets() -> list[CmdletSpec]:
         CmdletSpec("Out-String", [P("InputObject", "object", pipeline="value"),
                                   P("Stream", "switch"), P("Width", "int")], out_string_cmd,
                    collect_input=True),
+        CmdletSpec("Format-Table", [P("Property", "object[]", position=0),
+                                    P("AutoSize", "switch"), P("Wrap", "switch"),
+                                    P("InputObject", "object", pipeline="value")],
+                   format_table_cmd, collect_input=True),
+        CmdletSpec("Format-List", [P("Property", "object[]", position=0),
+                                   P("InputObject", "object", pipeline="value")],
+                   format_list_cmd, collect_input=True),
         CmdletSpec("ConvertTo-Json", [P("InputObject", "object", mandatory=True, position=0,
                                         pipeline="value"),
                                       P("Depth", "int"), P("Compress", "switch")],

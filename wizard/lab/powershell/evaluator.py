@@ -135,6 +135,7 @@ class Session:
         self.try_depth = 0
         self.native_output: list[str] = []
         self.error_in_statement = False
+        self.current_position: Position | None = None
 
     # -- variables --------------------------------------------------------------------------
 
@@ -208,6 +209,7 @@ class Session:
     def write_error(self, record: ErrorRecord, action: str | None = None) -> None:
         """A non-terminating error, subject to -ErrorAction / $ErrorActionPreference."""
         action = (action or self.preference("ErrorActionPreference")).lower()
+        record = record.at(self.current_position)
         self.error_in_statement = True
         if action == "ignore":
             return
@@ -241,6 +243,7 @@ class Session:
             try:
                 self.exec_statement(node, emit)
             except PSRuntimeError as exc:
+                exc.record = exc.record.at(position(node))
                 if exc.script_terminating or self.try_depth or (
                     self.preference("ErrorActionPreference").lower() == "stop"
                 ):
@@ -398,6 +401,7 @@ class Session:
         out: list[Any] = []
         sink: Emit = emit if emit is not None else out.extend
         pos = position(node)
+        saved_position, self.current_position = self.current_position, pos
         try:
             target = self.eval(node.name) if node.call_op or not isinstance(
                 node.name, ast.Const
@@ -422,6 +426,8 @@ class Session:
         except PSRuntimeError as exc:
             exc.record = exc.record.at(pos)
             raise
+        finally:
+            self.current_position = saved_position
         return out
 
     def invoke_script(

@@ -218,7 +218,7 @@ class OutDefault:
 
     @staticmethod
     def _shape_of(obj: Any) -> tuple[str, tuple[str, ...]] | None:
-        if isinstance(obj, PSObject) and obj.text is None and obj.names():
+        if isinstance(obj, PSObject) and obj.names():
             return (obj.type_name, tuple(n.lower() for n in obj.names()))
         if isinstance(obj, Hashtable):
             return ("hashtable", ())

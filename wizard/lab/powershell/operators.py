@@ -259,8 +259,11 @@ def _like(value: Any, pattern: Any, case: bool) -> bool:
 
 def _regex(pattern: Any, case: bool) -> re.Pattern[str]:
     text = to_string(pattern)
+    # .NET named groups and back-references in Python's spelling
+    python = re.sub(r"(?<!\\)\(\?<(?![=!])", "(?P<", text)
+    python = re.sub(r"\\k<(\w+)>", r"(?P=\1)", python)
     try:
-        return re.compile(text, 0 if case else re.IGNORECASE)
+        return re.compile(python, 0 if case else re.IGNORECASE)
     except re.error as exc:
         raise runtime_error(
             f'The regular expression pattern {text} is not valid: {exc}.',
