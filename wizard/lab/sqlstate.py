@@ -81,7 +81,14 @@ class DatabaseState:
     #: Redo point while RESTORING: the next log backup must cover this LSN (4305/4326 otherwise).
     restored_to_lsn: int | None = None
     mirroring_role: MirroringRole | None = None
+    #: e.g. 'TCP://be2.fabrikam.com:5022' while mirrored (sys.database_mirroring).
+    mirroring_partner: str | None = None
     log_shipping_secondary: bool = False
+    #: Pages DBCC CHECKDB reports as damaged (a lab fault; 0 = healthy).
+    damaged_pages: int = 0
+    #: Which database the data descends from (SQL Server's family GUID): RESTORE without
+    #: REPLACE fails 3154 when the backup's origin differs. Empty = the database's own name.
+    origin: str = ""
     owner: str = "sa"
     database_id: int = 0
     create_date: dt.datetime = field(default_factory=lambda: dt.datetime(2013, 3, 1, 9, 0, 0))
@@ -98,6 +105,10 @@ class DatabaseState:
     @property
     def log_bytes(self) -> int:
         return sum(f.size_bytes for f in self.files if f.type == "L")
+
+    @property
+    def origin_key(self) -> str:
+        return (self.origin or self.name).casefold()
 
     @property
     def has_unbacked_log(self) -> bool:
@@ -158,6 +169,19 @@ class BackupHistory:
 
 
 @dataclass(frozen=True)
+class RestoreHistory:
+    """One row of ``msdb.dbo.restorehistory``: a RESTORE that completed."""
+
+    database: str
+    restore_date: dt.datetime
+    type: BackupKind
+    device: str
+    replace: bool
+    recovery: bool
+    user: str
+
+
+@dataclass(frozen=True)
 class StatementRecord:
     """One statement the engine executed (drill scoring and tests read the log)."""
 
@@ -166,6 +190,7 @@ class StatementRecord:
     database: str
     sql: str
     error: int | None  # SQL Server error number when the statement failed
+    params: tuple[object, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,6 +282,7 @@ class SqlInstanceState:
     windows_logins: set[str] = field(default_factory=set)
     databases: DatabaseMap = field(default_factory=DatabaseMap)
     backup_history: list[BackupHistory] = field(default_factory=list)
+    restore_history: list[RestoreHistory] = field(default_factory=list)
     statement_log: list[StatementRecord] = field(default_factory=list)
     #: Simulated restore/backup throughput in bytes per simulated second.
     throughput_bytes_per_sec: int = 150 * _MB
@@ -355,10 +381,11 @@ class SqlInstanceState:
             self._next_media_set_id += 1
             return value
 
-    def record(self, user: str, database: str, sql: str, error: int | None, at: dt.datetime | None = None) -> None:
+    def record(self, user: str, database: str, sql: str, error: int | None, at: dt.datetime | None = None,
+               params: tuple[object, ...] = ()) -> None:
         """Append to the statement log."""
         with self.lock:
-            self.statement_log.append(StatementRecord(at or dt.datetime.now(), user, database, sql, error))
+            self.statement_log.append(StatementRecord(at or dt.datetime.now(), user, database, sql, error, params))
 
     def statements(self) -> list[str]:
         """The SQL text of every executed statement, oldest first."""
@@ -418,6 +445,7 @@ class BakContents:
     users: dict[str, str]
     role_members: dict[str, list[str]]
     copy_only: bool = False
+    origin: str = ""
     database_version: int = 706  # SQL Server 2012
     software_version_major: int = 11
     collation: str = "Latin1_General_CI_AS"
@@ -452,6 +480,7 @@ def write_bak(path: Path, *, database: DatabaseState, server: str, instance: str
             backup_size = database.data_bytes or PAGE_SIZE
     header = {
         "database": database.name,
+        "origin": database.origin or database.name,
         "server": server_name,
         "kind": kind,
         "start": start.isoformat(),
@@ -542,6 +571,7 @@ def read_bak(path: Path, *, device: str | None = None, verify: bool = True) -> B
             files=files, content=dict(header["content"]), users=dict(header["users"]),
             role_members={k: list(v) for k, v in header["role_members"].items()},
             copy_only=bool(header.get("copy_only", False)),
+            origin=str(header.get("origin") or header["database"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise _malformed(name) from exc
@@ -583,4 +613,5 @@ def snapshot_to_database(bak: BakContents, *, name: str | None = None) -> Databa
         log_backed_up_to_lsn=bak.last_lsn,
         users=dict(bak.users),
         role_members={k: set(v) for k, v in bak.role_members.items()},
+        origin=bak.origin,
     )
