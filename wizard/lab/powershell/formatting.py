@@ -134,7 +134,8 @@ class ErrorSink:
 
 
 def _is_numeric(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool | PSEnum)
+    """Right-aligned in tables: numbers and booleans (as in ``Enabled`` columns)."""
+    return isinstance(value, int | float) and not isinstance(value, PSEnum)
 
 
 def format_cell(value: Any) -> str:

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from wizard.lab.powershell.records import ErrorRecord, PSRuntimeError
@@ -678,22 +679,27 @@ def format_value(value: Any, spec: str) -> str:
     except ConversionError:
         return to_string(value)
     digits = int(digits_text) if digits_text.isdigit() else None
-    if kind == "N":
-        return f"{number:,.{2 if digits is None else digits}f}"
-    if kind == "F":
-        return f"{number:.{2 if digits is None else digits}f}"
+    if kind in ("N", "F", "P"):
+        places = 2 if digits is None else digits
+        scaled = number * 100 if kind == "P" else number
+        rounded = _round_away(scaled, places)
+        text = f"{rounded:,.{places}f}" if kind != "F" else f"{rounded:.{places}f}"
+        return text + " %" if kind == "P" else text
     if kind == "D":
         return f"{int(number):0{digits or 0}d}"
     if kind == "X":
         text = f"{int(number):0{digits or 0}X}"
         return text if spec[0] == "X" else text.lower()
-    if kind == "P":
-        return f"{number * 100:,.{2 if digits is None else digits}f} %"
     if re.fullmatch(r"0+(\.0+)?", spec):
         decimals = len(spec.split(".")[1]) if "." in spec else 0
         width = len(spec.split(".", maxsplit=1)[0])
         return f"{number:0{width + (decimals + 1 if decimals else 0)}.{decimals}f}"
     return to_string(value)
+
+
+def _round_away(number: float, places: int) -> Decimal:
+    """.NET's formatting rounds half away from zero on the shortest decimal form."""
+    return Decimal(repr(number)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 _DT_TOKENS = re.compile(r"yyyy|yy|MM|M|dd|d|HH|H|hh|h|mm|m|ss|s|fff|ff|f|tt|'[^']*'|.")

@@ -293,6 +293,7 @@ class Parser:
     def __init__(self, text: str) -> None:
         self.s = Scanner(text)
         self.text = text
+        self.script_params: list[tuple[str, Node | None]] = []
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -327,6 +328,7 @@ class Parser:
     # -- statement lists --------------------------------------------------------------------
 
     def parse_script(self) -> list[Node]:
+        self.script_params = self.param_block()
         body = self.statements(end="")
         if not self.s.at_end():
             raise self.error(f"Unexpected token '{self.s.peek()}' in expression or statement.")
@@ -502,6 +504,21 @@ class Parser:
             lit.start = block_start
             return self.mk(FunctionDef(name, lit.block), start)
         raise self.error(f"The '{keyword}' keyword is not supported by the lab.", start)
+
+    def param_block(self) -> list[tuple[str, Node | None]]:
+        """An optional ``param(...)`` at the start of a script or script block."""
+        s = self.s
+        save = s.pos
+        s.skip_separators()
+        if s.text[s.pos : s.pos + 5].lower() == "param" and (
+            s.peek(5) == "(" or is_space(s.peek(5))
+        ):
+            s.advance(5)
+            s.skip_space()
+            self.expect("(", "Missing '(' after param.")
+            return self.param_list()
+        s.pos = save
+        return []
 
     def param_list(self) -> list[tuple[str, Node | None]]:
         """After ``(``: ``$a, [type]$b = default`` up to ``)`` (consumed)."""
@@ -1118,18 +1135,7 @@ class Parser:
         s = self.s
         start = s.pos
         self.expect("{", "Missing '{'.")
-        params: list[tuple[str, Node | None]] = []
-        save = s.pos
-        s.skip_separators()
-        if s.text[s.pos : s.pos + 5].lower() == "param" and (
-            s.peek(5) == "(" or is_space(s.peek(5))
-        ):
-            s.advance(5)
-            s.skip_space()
-            self.expect("(", "Missing '(' after param.")
-            params = self.param_list()
-        else:
-            s.pos = save
+        params = self.param_block()
         body = self.statements(end="}")
         self.expect("}", "Missing closing '}' in statement block or type definition.")
         text = s.text[start + 1 : s.pos - 1]
@@ -1140,13 +1146,14 @@ class Parser:
 
 def parse_script(text: str) -> ScriptBlock:
     """Parse a whole script; raises :class:`ParseError` (PowerShell's ParseException)."""
+    parser = Parser(text)
     try:
-        body = Parser(text).parse_script()
+        body = parser.parse_script()
     except ParseError:
         raise
     except ScanError as exc:
         raise ParseError(exc.message, exc.pos) from None
-    return ScriptBlock(body, text)
+    return ScriptBlock(body, text, parser.script_params)
 
 
 def line_and_column(text: str, pos: int) -> tuple[int, int, str]:
