@@ -479,7 +479,7 @@ class LabDeployment:
                         return mirror
             return None
         xds = inst.database("xds")
-        if xds is not None and xds.state != "ONLINE" and self.scp.mirror_server:
+        if (xds is None or xds.state != "ONLINE") and self.scp.mirror_server:
             mirror = self.instance(self.scp.mirror_server, self.scp.mirror_instance)
             if mirror is not None and self.sql_up(mirror):
                 return mirror

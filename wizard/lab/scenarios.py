@@ -228,6 +228,9 @@ def _auto_failover(dep: LabDeployment) -> None:
     assert mirror is not None
     for db in dep.lync_databases(mirror):
         db.state, db.mirroring_role = "ONLINE", "PRINCIPAL"
+    from wizard.lab.cmdlets.services import settle_pool
+
+    settle_pool(dep, POOL1)
 
 
 def _file_store_lost(dep: LabDeployment) -> None:

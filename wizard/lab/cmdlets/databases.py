@@ -210,6 +210,10 @@ def uninstall_mirror(dep: LabDeployment, host: str, inv: Invocation) -> None:
     if pool is not None:
         key = next(k for k, v in dep.instances.items() if v is inst)
         dep.store_override[pool] = key  # Topology Builder: SQL store = the surviving server
+        if pool == dep.cms_pool and "centralmgmt" in _types(inv) and inst.database("xds"):
+            from wizard.lab.model import CmsPointer
+
+            dep.scp = CmsPointer(inst.server, inst.instance)  # the CMS now lives there alone
     dep.log(host, f"mirroring removed on {inst.data_source}")
 
 
