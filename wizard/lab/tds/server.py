@@ -247,6 +247,10 @@ class _Connection:
         self._join_worker()
         with contextlib.suppress(OSError):
             self._sock.close()
+        close_session = getattr(self._session, "close", None)
+        if callable(close_session):  # backends that track sessions (3101 checks) learn it ended
+            close_session()
+        self._session = None
         self._server._forget(self)
 
     def _join_worker(self) -> None:
