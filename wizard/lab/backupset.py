@@ -62,7 +62,7 @@ def _docitemset(kind: str, payload: dict[str, Any]) -> bytes:
     body = escape(json.dumps(payload, sort_keys=True))
     return (f'<?xml version="1.0" encoding="utf-8"?>\r\n<DocItemSet xmlns="{_NS}" '
             f'Kind="{kind}" Version="2013"><DocItem Name="{kind}"><Data>{body}</Data>'
-            f"</DocItem></DocItemSet>\r\n").encode("utf-8")
+            f"</DocItem></DocItemSet>\r\n").encode()
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -275,8 +275,8 @@ def _write_set(dep: Any, unc: str, layout: Any, created: dt.datetime, age: int, 
     for path in sorted(root.rglob("*")):
         if path.is_file():
             rel = "\\".join(path.relative_to(root).parts)
-            data = path.read_bytes()
-            files[rel] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            blob = path.read_bytes()
+            files[rel] = {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
     if newest and faults.corrupt_newest:
         # the manifest was written before the damage (the hashes no longer match)
         for meta in files.values():
@@ -289,7 +289,7 @@ def _write_set(dep: Any, unc: str, layout: Any, created: dt.datetime, age: int, 
     }
     (root / layout.manifest).write_text(json.dumps(manifest, indent=2, sort_keys=True),
                                         encoding="utf-8")
-    info.files = sorted(files) + [layout.manifest]
+    info.files = [*sorted(files), layout.manifest]
     return info
 
 

@@ -301,9 +301,9 @@ class LabDeployment:
                 if lis_db is not None:
                     lis_db.content = {"database": "lis", "filled": True}
         for pool in plan.front_end_pools():
-            inst = self.pool_sql(pool.fqdn)
-            if inst is not None:
-                self._fill_pool_dbs(pool, inst)
+            store = self.pool_sql(pool.fqdn)
+            if store is not None:
+                self._fill_pool_dbs(pool, store)
             self.pools[pool.fqdn.lower()].routing_groups = _routing_groups(pool)
         for inst in self.instances.values():
             for db in _lync_dbs(inst):

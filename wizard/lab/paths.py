@@ -59,10 +59,7 @@ class LabPaths:
                 raise VFSError(f"The UNC path '{full}' has no share name.")
             server = self.fqdn(parts[0])
             admin = _ADMIN_SHARE.match(parts[1])
-            if admin:
-                segments = ["hosts", server, admin.group(1).lower(), *parts[2:]]
-            else:
-                segments = ["unc", server, *parts[1:]]
+            segments = ["hosts", server, admin.group(1).lower(), *parts[2:]] if admin else ["unc", server, *parts[1:]]
         else:
             match = _DRIVE.match(full)
             if not match:

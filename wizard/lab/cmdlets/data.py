@@ -123,7 +123,7 @@ def _rgs_db(dep: LabDeployment, inv: Invocation, identity: str) -> tuple[str, Da
 
 def export_rgs(dep: LabDeployment, host: str, inv: Invocation) -> None:
     require_cms(dep, inv)
-    pool, db = _rgs_db(dep, inv, str(inv.get("Source")))
+    _pool, db = _rgs_db(dep, inv, str(inv.get("Source")))
     rgs = dict(db.content.get("rgs") or {"workflows": []})
     owner = inv.get("Owner")
     if owner:

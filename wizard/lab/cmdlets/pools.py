@@ -191,8 +191,8 @@ def user_pool_info(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[A
 
 def _synthetic(what: str) -> Any:
     def run(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
-        target = str(inv.get("TargetFqdn") or dep.pool_of(host).fqdn if dep.pool_of(host) else "")
-        target = target.lower()
+        here = dep.pool_of(host)
+        target = str(inv.get("TargetFqdn") or (here.fqdn if here is not None else "")).lower()
         ok = target in dep.pools and not dep.pool_problems(target)
         if target in dep.pools and dep.pools[target].spec.role == "edge":
             ok = not dep.pool_problems(target) and bool(

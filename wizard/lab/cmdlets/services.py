@@ -105,9 +105,9 @@ def settle_pool(dep: LabDeployment, pool_fqdn: str | None) -> None:
     for srv in starting:
         srv.services["RTCSRV"].status = "Running" if ok else "StartPending"
         for dep_name in _DEPENDENTS["RTCSRV"]:
-            svc = srv.service(dep_name)
-            if svc is not None and svc.status in ("Running", "StartPending"):
-                svc.status = "Running" if ok else "StartPending"
+            other = srv.service(dep_name)
+            if other is not None and other.status in ("Running", "StartPending"):
+                other.status = "Running" if ok else "StartPending"
 
 
 def start_service(dep: LabDeployment, host: str, inv: Invocation) -> None:

@@ -1,0 +1,99 @@
+"""The running lab through the real clients: pywinrm (NTLM with encryption, Basic) and pyodbc
+(FreeTDS) drive a scenario's documented procedure to "service restored"."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyodbc
+import pytest
+import winrm
+
+from wizard.lab.runtime import LabRuntime
+from wizard.lab.scenarios import scenario
+from wizard.plan import load_plan
+
+pytestmark = pytest.mark.integration
+
+SET = r"\\bk01.fabrikam.lab\LyncBackup\2026-11-24_0200"
+FREETDS = "/usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so"
+
+
+def _ps(lab: LabRuntime, host: str, script: str, transport: str = "ntlm") -> winrm.Response:
+    session = winrm.Session(lab.winrm_urls()[host], auth=(lab.win_user, lab.win_password),
+                            transport=transport, server_cert_validation="ignore", proxy=None,
+                            ca_trust_path=None, message_encryption="always" if transport == "ntlm" else "never")
+    return session.run_ps(script)
+
+
+def test_cms_lost_paired_over_winrm(tmp_path: Path) -> None:
+    with LabRuntime(scenario("cms-lost-paired"), state_dir=tmp_path, time_factor=1e6) as lab:
+        fe = "fe11.fabrikam.lab"
+        assert "sql01.fabrikam.lab" not in lab.winrm_urls()  # a lost host does not answer
+        bad = _ps(lab, fe, "Invoke-CsPoolFailover -PoolFqdn pool1.fabrikam.lab -DisasterMode")
+        assert bad.status_code == 1 and b"Central Management store" in bad.std_err
+        steps = [
+            "Invoke-CsManagementServerFailover -BackupSqlServerFqdn sql11.fabrikam.lab "
+            "-BackupSqlInstanceName rtc -Force",
+            "Set-CsEdgeServer -Identity EdgeServer:edge.fabrikam.lab "
+            "-Registrar Registrar:pool2.fabrikam.lab",
+            "Invoke-CsPoolFailover -PoolFqdn pool1.fabrikam.lab -DisasterMode",
+            rf"Import-CsLisConfiguration -FileName '{SET}\E911Config.zip'",
+            "Publish-CsLisConfiguration",
+            "Invoke-CsManagementStoreReplication",
+        ]
+        for step in steps:
+            r = _ps(lab, fe, step)
+            assert r.status_code == 0, (step, r.std_err)
+        r = _ps(lab, fe, "Get-CsManagementStoreReplicationStatus -CentralManagementStoreStatus |"
+                         " ConvertTo-Json -Compress", transport="basic")
+        assert json.loads(r.std_out)["ActiveMasterFqdn"] == "fe11.fabrikam.lab"
+        assert lab.scenario is not None and lab.scenario.service_restored(lab.dep) == []
+
+
+def test_pchat_restore_over_tds_and_plan_copy(tmp_path: Path) -> None:
+    with LabRuntime(scenario("pchat-db-lost"), state_dir=tmp_path, time_factor=1e6) as lab:
+        host, port = lab.sql_endpoints()["sqlpc.fabrikam.lab\\pchat"].split(",")
+        cs = (f"DRIVER={FREETDS};SERVER={host};PORT={port};UID={lab.sql_user};"
+              f"PWD={{{lab.sql_password}}};TDS_Version=7.4")
+        conn = pyodbc.connect(cs, autocommit=True, timeout=10)
+        cur = conn.cursor()
+        cur.execute(rf"RESTORE DATABASE [mgc] FROM DISK = N'{SET}\sql\mgc.bak' "
+                    "WITH REPLACE, RECOVERY, STATS = 25")
+        while cur.nextset():
+            pass
+        cur.execute("SELECT state_desc FROM sys.databases WHERE name = 'mgc'")
+        assert cur.fetchone()[0] == "ONLINE"
+        conn.close()
+        assert lab.scenario is not None and lab.scenario.service_restored(lab.dep) == []
+        plan = load_plan(lab.plan_path).plan
+        assert plan.lab is not None and plan.lab.scenario == "pchat-db-lost"
+        assert plan.connections.hosts["sqlpc.fabrikam.lab"].sql is not None
+
+
+def test_serve_json_line_and_clean_shutdown(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.Popen([sys.executable, "-m", "wizard", "lab", "serve", "--scenario",
+                             "edge-lost", "--json", "--state-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        info = json.loads(line)
+        assert info["scenario"] == "edge-lost" and "fe01.fabrikam.lab" in info["winrm"]
+        assert "edge01.fabrikam.lab" not in info["winrm"]
+        r = winrm.Session(info["winrm"]["fe01.fabrikam.lab"],
+                          auth=(info["users"]["winrm"], info["passwords"]["winrm"]),
+                          transport="ntlm", proxy=None, ca_trust_path=None).run_ps("Get-CsWindowsService -Name RTCSRV"
+                                                                " | ConvertTo-Json -Compress")
+        assert json.loads(r.std_out)["Status"] == 4
+    finally:
+        proc.terminate()
+        deadline = time.monotonic() + 10
+        code = proc.wait(timeout=max(deadline - time.monotonic(), 1))
+    assert code == 0
