@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from wizard.lab.powershell import operators as ops
-from wizard.lab.powershell import parser as ast
+from wizard.lab.powershell import syntax as ast
 from wizard.lab.powershell.binding import (
     ArgValue,
     CmdletSpec,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from wizard.lab.powershell import members
-from wizard.lab.powershell import parser as ast
+from wizard.lab.powershell import syntax as ast
 from wizard.lab.powershell.members import NO_VALUE, MethodError, dotnet_format
 from wizard.lab.powershell.records import ErrorRecord, Position, PSRuntimeError
 from wizard.lab.powershell.values import (

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wizard.lab.powershell.parser import Node
+    from wizard.lab.powershell.syntax import Node
 
 
 class PSObject:
