@@ -72,7 +72,7 @@ def test_a_hung_probe_times_out_on_its_own_clock_and_does_not_stall_others() -> 
     probes = [_probe("hung", 30, timeout=0.4, release=never)]
     probes += [_probe(f"p{i}", 0.1) for i in range(6)]
     t0 = time.monotonic()
-    events, done = _run(probes, workers=2)
+    _events, done = _run(probes, workers=2)
     elapsed = time.monotonic() - t0
     never.set()
     hung = next(r for r in done.results if r.probe_id == "hung")

@@ -1,0 +1,165 @@
+"""Probe results folded into facts about the deployment: which hosts, instances, databases,
+shares and pools work. The classifier reads these facts, never raw probe output, so its rules
+stay short and its unit tests can state a situation in a few lines.
+
+Every fact keeps the probe sentences that established it (:class:`Evidence`): a
+recommendation must say *why*, naming what was seen and where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wizard.assess.events import ProbeResult
+from wizard.plan.model import Plan
+
+HostState = Literal["up", "down", "refused", "unknown"]
+SqlState = Literal["up", "down", "refused", "unknown"]
+
+#: Pool-level quorum loss: Front Ends that must be running, by pool size (§5.4). For 8-9 the
+#: doc says "any 4 of the first 7", for 10-12 "any 5 of the first 9".
+RUNNING_QUORUM = {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 3, 7: 4, 8: 4, 9: 4, 10: 5, 11: 5, 12: 5}
+FIRST_OF = {8: 7, 9: 7, 10: 9, 11: 9, 12: 9}
+#: Front Ends that must be up to start a pool (§5.4).
+START_QUORUM = {1: 1, 2: 1, 3: 3, 4: 3, 5: 4, 6: 5, 7: 5, 8: 6, 9: 7, 10: 8, 11: 9, 12: 10}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One observation: a sentence and where it came from (a probe id, ``answer:<id>`` or
+    ``plan``)."""
+
+    text: str
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"text": self.text, "source": self.source}
+
+
+def running_quorum(size: int) -> int:
+    return RUNNING_QUORUM.get(size, size // 2 + 1)
+
+
+def start_quorum(size: int) -> int:
+    return START_QUORUM.get(size, size - 2 if size > 12 else size)
+
+
+@dataclass(frozen=True)
+class Host:
+    fqdn: str
+    state: HostState
+    front_end_running: bool  # RTCSRV running (Lync servers)
+    stopped: tuple[str, ...] = ()
+    replica_up_to_date: bool | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class SqlInstanceFacts:
+    id: str
+    state: SqlState
+    databases: Mapping[str, str] = field(default_factory=dict)  # name (lower) -> state_desc
+    evidence: tuple[Evidence, ...] = ()
+
+    def db_online(self, name: str) -> bool | None:
+        """True/False when the instance answered; None when it did not."""
+        if self.state != "up":
+            return None
+        return self.databases.get(name.lower()) == "ONLINE"
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Everything the probes established, by subject."""
+
+    hosts: Mapping[str, Host]
+    sql: Mapping[str, SqlInstanceFacts]
+    results: Mapping[str, ProbeResult]
+
+    def host(self, fqdn: str) -> Host:
+        return self.hosts.get(fqdn.lower()) or Host(fqdn.lower(), "unknown", False)
+
+    def instance(self, sql_id: str) -> SqlInstanceFacts:
+        return self.sql.get(sql_id) or SqlInstanceFacts(sql_id, "unknown")
+
+    def result(self, probe_id: str) -> ProbeResult | None:
+        return self.results.get(probe_id)
+
+    def evidence_of(self, probe_id: str) -> tuple[Evidence, ...]:
+        r = self.results.get(probe_id)
+        return (Evidence(r.summary, probe_id),) if r is not None else ()
+
+
+def _ev(r: ProbeResult | None) -> list[Evidence]:
+    return [Evidence(r.summary, r.probe_id)] if r is not None else []
+
+
+def build_findings(plan: Plan, results: Iterable[ProbeResult]) -> Findings:
+    by_id = {r.probe_id: r for r in results}
+    by_host: dict[str, list[ProbeResult]] = {}
+    for r in by_id.values():
+        if r.kind in ("dns", "tcp", "lync_host"):
+            by_host.setdefault(r.subject.lower(), []).append(r)
+    hosts: dict[str, Host] = {}
+    for fqdn, rs in by_host.items():
+        dns = next((r for r in rs if r.kind == "dns"), None)
+        winrm = next((r for r in rs if r.kind == "tcp" and r.data.get("service") == "winrm"), None)
+        sqltcp = [r for r in rs if r.kind == "tcp" and r.data.get("service") == "sql"]
+        session = next((r for r in rs if r.kind == "lync_host"), None)
+        evidence: list[Evidence] = []
+        state: HostState
+        running = False
+        stopped: tuple[str, ...] = ()
+        replica: bool | None = None
+        if session is not None and session.ok:
+            state = "up"
+            services = session.data.get("services") or {}
+            running = services.get("RTCSRV") == "RUNNING"
+            stopped = tuple(session.data.get("stopped") or ())
+            rep = session.data.get("replica") or {}
+            replica = rep.get("UpToDate") if isinstance(rep.get("UpToDate"), bool) else None
+            evidence += _ev(session)
+        elif dns is not None and dns.status in ("failed", "timeout"):
+            state = "down"
+            evidence += _ev(dns)
+        elif winrm is not None and winrm.status in ("failed", "timeout") and all(
+                r.status in ("failed", "timeout") for r in sqltcp):
+            state = "down"
+            evidence += _ev(winrm) + [e for r in sqltcp for e in _ev(r)] + _ev(session)
+        elif session is not None and session.status == "timeout":
+            state = "down"
+            evidence += _ev(session)
+        elif session is not None and session.status == "failed":
+            state = "refused"
+            evidence += _ev(winrm) + _ev(session)
+        elif (winrm is not None and winrm.ok) or any(r.ok for r in sqltcp):
+            state = "up"
+            evidence += _ev(winrm) + [e for r in sqltcp for e in _ev(r)]
+        else:
+            state = "unknown"
+            evidence += _ev(winrm) + _ev(session)
+        hosts[fqdn] = Host(fqdn, state, running, stopped, replica, tuple(evidence))
+    sql: dict[str, SqlInstanceFacts] = {}
+    for inst in plan.topology.sql_instances:
+        sr = by_id.get(f"sql:{inst.id}")
+        host = hosts.get(inst.server.lower())
+        sstate: SqlState
+        evidence = _ev(sr)
+        dbs: dict[str, str] = {}
+        if sr is not None and sr.ok:
+            sstate = "up"
+            dbs = dict(sr.data.get("databases") or {})
+        elif host is not None and host.state == "down":
+            sstate = "down"
+            evidence += list(host.evidence)
+        elif sr is not None and sr.status == "timeout":
+            sstate = "down"
+        elif sr is not None and sr.status == "failed":
+            err = str(sr.data.get("error", ""))
+            sstate = "refused" if "Login" in err or "Credential" in err else "down"
+        else:
+            sstate = "unknown"
+        sql[inst.id] = SqlInstanceFacts(inst.id, sstate, dbs, tuple(evidence))
+    return Findings(hosts, sql, by_id)
