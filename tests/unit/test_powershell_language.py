@@ -169,7 +169,7 @@ def test_robocopy_gets_raw_arguments_and_sets_lastexitcode(host: PowerShellHost)
         ("$n = 'w'; \"a $n $($n.ToUpper()) ${n}x `$n\"", ["a w W wx $n"]),
         ("\"say \"\"hi\"\"\"", ['say "hi"']),
         ("@'\n'raw' $x\n'@", ["'raw' $x"]),
-        ("$x = 'v'; @\"\nexp $x\n\"@", ["exp v"]),
+        ("$x = 'v'; @\"\nexp $x $($x * 2) \"q\"\n\"@", ['exp v vv "q"']),
         ("<# c #> 1 # tail\n2 `\n + 3", ["1", "5"]),
         ("1 + 2 * 3; (1 + 2) * 3; 7 / 2; 6 / 3; 7 % 3; -5 + 1", ["7", "9", "3.5", "2", "1", "-4"]),
         ("'ab' * 2; 1, 2 + 3; (1, 2).Count", ["abab", "1", "2", "3", "2"]),

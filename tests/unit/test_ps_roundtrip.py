@@ -6,20 +6,31 @@ one-line -EncodedCommand form and through staging for scripts over cmd.exe's 819
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wizard.lab.powershell import CmdletSpec, Invocation, ParamSpec, PowerShellHost, VirtualFS
-from wizard.lab.powershell.testing import run_lines
+from wizard.lab.powershell import (
+    CmdletSpec,
+    Invocation,
+    ParamSpec,
+    PowerShellHost,
+    PSEnum,
+    PSObject,
+    VirtualFS,
+)
+from wizard.lab.powershell.testing import clixml_errors, run_lines
 from wizard.remote.psbuild import (
     CMD_LINE_LIMIT,
     Cmd,
     Raw,
+    ServiceStatus,
     command_lines,
     parse_envelope,
+    ps_date,
     script,
 )
 
@@ -96,3 +107,38 @@ def test_errors_inside_a_staged_script_keep_their_exit_code(host: PowerShellHost
     assert [r.code for r in results[:-1]] == [0] * (len(results) - 1)
     assert results[-1].code == 1
     assert "Get-Nothing" in results[-1].stderr
+
+
+def _services(inv: Invocation) -> list[object]:
+    status = PSEnum("Running", 4, "System.ServiceProcess.ServiceControllerStatus")
+    when = datetime(2014, 1, 16, 10, 6, 40)
+    deep = PSObject({"L1": PSObject({"L2": PSObject({"L3": PSObject({"L4": "deep"})})})})
+    return [PSObject({"Name": inv.get("Name") or "RTCSRV", "Status": status, "Since": when,
+                      "Deep": deep})]
+
+
+def test_typed_results_come_back_through_the_envelope(tmp_path: Path) -> None:
+    spec = CmdletSpec("Get-CsWindowsService", [ParamSpec("Name")], _services)
+    host = PowerShellHost([spec], fs=VirtualFS(tmp_path), host_name="fe01.lab.test")
+    body = script(Cmd("Write-Host", positional=["note"]),
+                  json_result=Cmd("Get-CsWindowsService", {"Name": "RTC'SRV"}))
+    (result,) = run_lines(host, command_lines(body, "typed-1"))
+    assert result.code == 0, result.stderr
+    envelope = parse_envelope(result.stdout)
+    assert envelope.text_lines == ["note"]
+    (service,) = envelope.values
+    assert isinstance(service, dict)
+    assert service["Name"] == "RTC'SRV"
+    assert ServiceStatus.parse(service["Status"]) is ServiceStatus.RUNNING
+    assert ps_date(service["Since"]) == datetime(2014, 1, 16, 10, 6, 40, tzinfo=UTC)
+    # -Depth 4: the object at depth 5 arrives as its string form, as in PowerShell 5.1
+    assert service["Deep"] == {"L1": {"L2": {"L3": "@{L4=deep}"}}}
+
+
+def test_missing_module_stops_the_script(tmp_path: Path) -> None:
+    host = PowerShellHost([], fs=VirtualFS(tmp_path), modules=())
+    body = script(Cmd("Write-Output", positional=["after"]), json_result=Cmd("Get-Date"))
+    (result,) = run_lines(host, command_lines(body, "module-1"))
+    assert result.code == 1
+    assert result.stdout == ""
+    assert "The specified module 'Lync' was not loaded" in clixml_errors(result.stderr)
