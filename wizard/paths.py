@@ -87,6 +87,14 @@ PATHS: tuple[RecoveryPath, ...] = (
     RecoveryPath("edge-dr", "Move federation and media off a lost Edge pool", ("6.21",), ("F",), False, (),
                  "Whole Edge pool lost: federation route in Topology Builder, XMPP route with Set-CsSite, "
                  "associate Front End pools with a surviving Edge pool."),
+    RecoveryPath("abc-failover", "Replace a lost paired pool with a new pool (ABC)", ("6.15", "6.16", "6.19"),
+                 ("E",), False, ("lis", "rgs", "audio"),
+                 "Pool A lost for good: fail over to its partner B, build pool C, move A's users, conference "
+                 "directories and data to C, start C, re-pair B with C."),
+    RecoveryPath("cms-move", "Move the CMS to another pool (manual DR move)", ("6.15b",), ("C",), True,
+                 ("config", "lis"),
+                 "CMS on a Lync 2010 pool (or, inferred, any manual DR move): Install-CsDatabase "
+                 "-CentralManagementDatabase in the target pool, then Move-CsManagementServer there."),
     RecoveryPath("config-rollback", "Roll back a bad configuration change", ("5.3",), ("I",), True,
                  ("config",),
                  "Import-CsConfiguration from the export taken before the change (reverts everything since), "

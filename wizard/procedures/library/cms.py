@@ -1,0 +1,255 @@
+"""Central Management store steps: restore (§6.2), failover to the paired pool (§6.15) and the
+manual DR move (§6.15b).
+
+The CMS comes first in every path that touches it (§11.2): a Back End restore publishes the
+topology and a pool failover needs a working CMS, so these steps carry the ``cms-available`` tag
+that :mod:`wizard.procedures.compose` requires before those steps.
+"""
+
+from __future__ import annotations
+
+from wizard.plan.model import Pool
+from wizard.procedures.library.common import (
+    ON,
+    Ctx,
+    cms_database_check,
+    cms_master_check,
+    database_exists_check,
+    file_check,
+    ps,
+    replication_check,
+    sql_reachable_check,
+)
+from wizard.procedures.model import Check, Contains, Manual, NonEmpty, Step
+from wizard.remote.psbuild import Cmd, Pipeline
+
+
+def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
+    """§6.2 steps 6–9: recreate an empty CMS store, point AD at it, import, enable."""
+    sql_fqdn, inst = ctx.sql_fqdn(pool)
+    host = ctx.management_host(pool, pool_lost and pool.edition == "enterprise")
+    scope = pool.fqdn
+    params: dict[str, str | bool | Cmd] = {}
+    loc: dict[str, object] = {"SqlServerFqdn": sql_fqdn}
+    if inst:
+        loc["SqlInstanceName"] = inst
+    del params
+    install = Cmd("Install-CsDatabase", {"CentralManagementDatabase": ON, "Clean": ON, **loc, "Verbose": ON})  # type: ignore[dict-item]
+    set_loc = Cmd("Set-CsConfigurationStoreLocation", {**loc, "Verbose": ON})  # type: ignore[dict-item]
+    config_zip = ctx.backup_file("config")
+    where = f"{sql_fqdn}\\{inst}" if inst else sql_fqdn
+    steps = [
+        Step(
+            id="cms-install-database",
+            title=f"Recreate an empty CMS store (xds, lis) on {where}",
+            section="6.2",
+            why="The CMS store must exist, empty, with the original instance name before the "
+                "configuration can be imported; -Clean drops whatever is there (§6.2 step 6, §9).",
+            phase="cms",
+            commands=(ps(host, install, timeout_s=1800),),
+            applies="the CMS pool's store is lost and the pool is not paired (or not failed over)",
+            requires=(sql_reachable_check((sql_fqdn, inst)),),
+            already_done=cms_database_check(host, sql_fqdn, inst),
+            post_checks=(database_exists_check((sql_fqdn, inst), "xds"),
+                         database_exists_check((sql_fqdn, inst), "lis")),
+            destructive=True, confirm_text="xds", second_operator=True,
+            undo="None: -Clean deletes and reinstalls the CMS databases; only a SQL backup brings "
+                 "back what was there.",
+            duration_s=300,
+            tags=frozenset({f"cms-database@{scope}"}),
+        ),
+        Step(
+            id="cms-set-location",
+            title=f"Point Active Directory at the CMS store on {where}",
+            section="6.2",
+            why="AD's service control point tells every server where the CMS is; it must name the "
+                "recreated store (§6.2 step 7, §1).",
+            phase="cms",
+            commands=(ps(host, set_loc),),
+            applies="after the CMS store was recreated",
+            already_done=Check("AD points at the CMS store",
+                               ps(host, json=Cmd("Get-CsConfigurationStoreLocation")),
+                               Contains(".", sql_fqdn)),
+            post_checks=(Check("AD points at the CMS store",
+                               ps(host, json=Cmd("Get-CsConfigurationStoreLocation")),
+                               Contains(".", sql_fqdn)),),
+            destructive=True, confirm_text=sql_fqdn,
+            undo="Rerun Set-CsConfigurationStoreLocation with the previous SQL Server (§8: rerunnable).",
+            duration_s=60,
+            needs=(f"cms-database@{scope}",),
+            tags=frozenset({f"cms-location@{scope}"}),
+        ),
+        Step(
+            id="cms-import-configuration",
+            title="Import the configuration backup into the CMS store",
+            section="6.2",
+            why="Config.zip holds the topology, policies and settings; the empty store needs them "
+                "back (§6.2 step 8, §2.1).",
+            phase="cms",
+            commands=(ps(host, Cmd("Import-CsConfiguration", {"FileName": config_zip})),),
+            applies="after AD points at the recreated CMS store",
+            requires=(file_check(host, config_zip),),
+            already_done=Check("the CMS store holds a topology with a CMS service",
+                               ps(host, json=Pipeline(Cmd("Get-CsService", {"CentralManagement": ON}),
+                                                      Cmd("Select-Object", {"Property": ["Identity"]}))),
+                               NonEmpty("Identity")),
+            post_checks=(Check("the CMS store holds a topology with a CMS service",
+                               ps(host, json=Pipeline(Cmd("Get-CsService", {"CentralManagement": ON}),
+                                                      Cmd("Select-Object", {"Property": ["Identity"]}))),
+                               NonEmpty("Identity")),),
+            destructive=True, confirm_text="xds",
+            undo="Import an older configuration export; every change since that export is lost.",
+            duration_s=300,
+            needs=(f"cms-location@{scope}",),
+            tags=frozenset({f"cms-config@{scope}"}),
+        ),
+        Step(
+            id="cms-enable-topology",
+            title="Enable the imported topology",
+            section="6.2",
+            why="Enable-CsTopology activates the topology document now in the database and sets "
+                "file-store ACLs (§6.2 step 9, §6.9).",
+            phase="cms",
+            commands=(ps(host, Cmd("Enable-CsTopology", {"Verbose": ON})),),
+            applies="after the configuration import",
+            post_checks=(cms_database_check(host, sql_fqdn, inst),
+                         cms_master_check(host, pool.fqdn, wait_s=300),
+                         replication_check(host, wait_s=600)),
+            undo="Nothing to undo: enabling the same topology again is harmless.",
+            duration_s=300,
+            needs=(f"cms-config@{scope}",),
+            tags=frozenset({"cms-available", f"cms-available@{scope}", "topology-enabled"}),
+        ),
+    ]
+    return steps
+
+
+def cms_failover_steps(ctx: Ctx, cms_pool: Pool) -> list[Step]:
+    """§6.15: fail the CMS over to the paired pool's standby store (disaster mode)."""
+    backup = ctx.partner(cms_pool)
+    if backup is None:
+        raise ValueError(f"{cms_pool.fqdn} has no paired pool: the CMS cannot fail over (§6.15)")
+    host = ctx.fe(backup)  # run on a server of the pool we fail over TO (P1)
+    be = ctx.back_end(backup)
+    sql_fqdn, inst = ctx.sql_fqdn(backup)
+    params: dict[str, object] = {"BackupSqlServerFqdn": sql_fqdn}
+    if inst:
+        params["BackupSqlInstanceName"] = inst
+    mirror = ctx.mirror_of(be) if be else None
+    if mirror is not None:
+        params["BackupMirrorSqlServerFqdn"] = mirror.server
+        if mirror.instance:
+            params["BackupMirrorSqlInstanceName"] = mirror.instance
+    params["Force"] = ON
+    params["Verbose"] = ON
+    assess = [
+        ps(host, json=Cmd("Get-CsPoolBackupRelationship", {"PoolFqdn": cms_pool.fqdn})),
+        ps(host, json=Pipeline(
+            Cmd("Get-CsManagementStoreReplicationStatus", {"CentralManagementStoreStatus": ON}),
+            Cmd("Select-Object", {"Property": ["ActiveMasterFqdn", "ActiveFileTransferAgents"]}))),
+        ps(host, json=Cmd("Get-CsDatabaseMirrorState", {"DatabaseType": "CentralMgmt",
+                                                         "PoolFqdn": backup.fqdn})),
+    ]
+    return [
+        Step(
+            id="cms-failover-assess",
+            title=f"Confirm {backup.fqdn} is the CMS backup pool and find its principal",
+            section="6.15",
+            why="Before a CMS failover, confirm the pairing and that the CMS master is really gone "
+                "(empty ActiveMasterFqdn), and see which Back End is principal (§6.15 steps 2–4).",
+            phase="failover",
+            commands=tuple(assess),
+            applies="the CMS pool is paired and its CMS is unavailable",
+            post_checks=(Check(f"{cms_pool.fqdn} is backed up by {backup.fqdn}",
+                               ps(host, json=Cmd("Get-CsPoolBackupRelationship", {"PoolFqdn": cms_pool.fqdn})),
+                               Contains("BackupPoolFqdn", backup.fqdn)),),
+            duration_s=60,
+            tags=frozenset({"cms-assessed"}),
+        ),
+        Step(
+            id="cms-failover",
+            title=f"Fail the CMS over to {backup.fqdn}",
+            section="6.15",
+            why="With the CMS pool down no configuration change is possible and a pool failover "
+                "cannot run; -Force is the disaster-recovery set and is mandatory there "
+                "(§6.15 step 5, §5.1 rule 7, §11.29).",
+            phase="failover",
+            commands=(ps(host, Cmd("Invoke-CsManagementServerFailover", params), timeout_s=1800),),  # type: ignore[arg-type]
+            applies="paired CMS pool lost (or its CMS unavailable)",
+            already_done=cms_master_check(host, backup.fqdn),
+            post_checks=(cms_master_check(host, backup.fqdn, wait_s=600),
+                         replication_check(host, wait_s=600)),
+            destructive=True, confirm_text=backup.fqdn,
+            undo="No failback of the CMS is needed (§6.15 step 7); to move it again use "
+                 "Move-CsManagementServer once the old pool is healthy.",
+            duration_s=600,
+            needs=("cms-assessed",),
+            tags=frozenset({"cms-failover", "cms-available", f"cms-available@{backup.fqdn}"}),
+        ),
+    ]
+
+
+def cms_move_steps(ctx: Ctx, cms_pool: Pool, target: Pool) -> list[Step]:
+    """§6.15b (inferred for a 2013-hosted CMS): recreate the CMS store in ``target`` and move."""
+    sql_fqdn, inst = ctx.sql_fqdn(target)
+    host = ctx.fe(target)
+    install: dict[str, object] = {"CentralManagementDatabase": ON, "Clean": ON, "SqlServerFqdn": sql_fqdn}
+    if inst:
+        install["SqlInstanceName"] = inst
+    config_zip = ctx.backup_file("config")
+    lis_zip = ctx.backup_file("lis")
+    others = target.servers[1:]
+    return [
+        Step(
+            id="cms-move-install-database",
+            title=f"Create the CMS store in {target.fqdn}",
+            section="6.15b",
+            why="Move-CsManagementServer needs an existing CMS database in the target pool "
+                "(§6.15b; S33 gives this path for a CMS on Lync 2010, other uses are inferred).",
+            phase="cms",
+            commands=(ps(host, Cmd("Install-CsDatabase", install)),),  # type: ignore[arg-type]
+            applies="manual DR move of the CMS to another pool",
+            requires=(sql_reachable_check((sql_fqdn, inst)),),
+            post_checks=(database_exists_check((sql_fqdn, inst), "xds"),),
+            destructive=True, confirm_text="xds", second_operator=True,
+            undo="None: -Clean drops and recreates the target CMS databases.",
+            duration_s=300,
+            tags=frozenset({f"cms-database@{target.fqdn}"}),
+        ),
+        Step(
+            id="cms-move",
+            title=f"Move the Central Management Server to {target.fqdn}",
+            section="6.15b",
+            why="Run locally on a Front End of the target pool; -Force because the source is "
+                "offline. A failure can leave no working CMS: fix and rerun (§6.15b, §11.28).",
+            phase="cms",
+            commands=(ps(host, Cmd("Move-CsManagementServer", {
+                "ConfigurationFileName": config_zip, "LisConfigurationFileName": lis_zip, "Force": ON})),),
+            applies="manual DR move of the CMS to another pool",
+            requires=(file_check(host, config_zip), file_check(host, lis_zip)),
+            already_done=cms_master_check(host, target.fqdn),
+            post_checks=(cms_master_check(host, target.fqdn, wait_s=600), replication_check(host, wait_s=600)),
+            destructive=True, confirm_text=target.fqdn,
+            undo="Rerun Move-CsManagementServer on the old pool to cancel the move (§6.15b).",
+            duration_s=900,
+            needs=(f"cms-database@{target.fqdn}",),
+            tags=frozenset({"cms-available", f"cms-available@{target.fqdn}", "cms-failover"}),
+        ),
+        Step(
+            id="cms-move-bootstrap",
+            title=f"Install the CMS service on the other Front Ends of {target.fqdn}",
+            section="6.15b",
+            why="Move-CsManagementServer lists computers that need local setup; the other Front "
+                "Ends of the new CMS pool get the service by running Bootstrapper (§6.15b).",
+            phase="cms",
+            manual=Manual("Bootstrapper", ", ".join(others) or host, (
+                "On each listed Front End run '<system drive>\\Program Files\\Microsoft Lync Server "
+                "2013\\Deployment\\Bootstrapper.exe /Setup' (path per §11.45).",
+                "Confirm here when it finished on every server.")),
+            applies="after a CMS move",
+            post_checks=(replication_check(host, wait_s=600),),
+            undo="Nothing to undo.",
+            duration_s=900,
+            needs=("cms-available",),
+        ),
+    ]

@@ -1,0 +1,274 @@
+"""Shared builders of the step library: where commands run, backup file paths, common checks.
+
+Every step builder receives a :class:`Ctx` (the plan, the chosen backup set, the failed pool or
+server) so no builder reaches for globals, and every plan value enters PowerShell only as a
+:class:`~wizard.remote.psbuild.Cmd` parameter value (quoted by psbuild) or T-SQL only as a ``?``
+parameter or through :func:`~wizard.remote.sql.quote_identifier`. §6.1 (common preparation of a
+rebuilt server) lives here because every rebuild path starts with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wizard.plan.model import Plan, Pool, SqlInstance
+from wizard.procedures.model import (
+    AllEqual,
+    Check,
+    Contains,
+    Empty,
+    Manual,
+    NonEmpty,
+    PsCommand,
+    SqlCommand,
+    Step,
+)
+from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Statement, Switch, Var
+
+BACKUP_SET_PLACEHOLDER = "<backup-set>"
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What every step builder needs: the plan and the targets chosen for this procedure."""
+
+    plan: Plan
+    backup_set: str | None = None
+    pool: str | None = None  # the failed / target pool FQDN
+    server: str | None = None  # the failed server FQDN (member, SE)
+
+    # ----------------------------------------------------------------- topology helpers
+    def pool_of(self, fqdn: str) -> Pool:
+        return self.plan.pool(fqdn)
+
+    @property
+    def target_pool(self) -> Pool:
+        if self.pool is None:
+            raise ValueError("this path needs a target pool")
+        return self.plan.pool(self.pool)
+
+    def fe(self, pool: Pool) -> str:
+        """The Front End (or SE server) a pool's Management Shell commands run on (§6.2 step 5)."""
+        return pool.servers[0]
+
+    def partner(self, pool: Pool) -> Pool | None:
+        return self.plan.pool(pool.paired_with) if pool.paired_with else None
+
+    def back_end(self, pool: Pool) -> SqlInstance | None:
+        return self.plan.sql(pool.back_end) if pool.back_end else None
+
+    def sql_fqdn(self, pool: Pool) -> tuple[str, str | None]:
+        """(SQL Server FQDN, instance) of a pool's store; SE: the server itself, rtc (§9)."""
+        be = self.back_end(pool)
+        if be is None:
+            return pool.servers[0], "rtc"
+        return be.server, be.instance
+
+    def mirror_of(self, sql: SqlInstance) -> SqlInstance | None:
+        return self.plan.sql(sql.mirror) if sql.mirror else None
+
+    def management_host(self, pool: Pool, pool_lost: bool) -> str:
+        """Where to open the Management Shell for work on ``pool``: its own FE when it runs,
+        otherwise a FE of another front_end pool (its partner first)."""
+        if not pool_lost:
+            return self.fe(pool)
+        partner = self.partner(pool)
+        if partner is not None:
+            return self.fe(partner)
+        others = [p for p in self.plan.front_end_pools() if p.fqdn != pool.fqdn]
+        return self.fe(others[0]) if others else self.fe(pool)
+
+    def edges_using(self, pool: Pool) -> list[Pool]:
+        return [p for p in self.plan.topology.pools
+                if p.role == "edge" and p.next_hop and p.next_hop.lower() == pool.fqdn.lower()]
+
+    # ----------------------------------------------------------------- backup set paths
+    def backup_root(self) -> str:
+        loc = self.plan.backup.locations[0]
+        return loc.unc.rstrip("\\") + "\\" + (self.backup_set or BACKUP_SET_PLACEHOLDER)
+
+    def backup_file(self, component: str, pool: str | None = None) -> str:
+        layout = self.plan.backup.layout
+        name = {
+            "config": layout.config,
+            "lis": layout.lis,
+            "user_data": layout.user_data,
+            "rgs": layout.rgs,
+            "persistent_chat": layout.persistent_chat_export,
+        }[component]
+        if pool is not None:
+            name = name.replace("{pool}", pool)
+        return self.backup_root() + "\\" + name
+
+    def sql_backup(self, database: str) -> str:
+        return f"{self.backup_root()}\\{self.plan.backup.layout.sql_folder}\\{database}.bak"
+
+    def filestore_backup(self, share: str) -> str:
+        return f"{self.backup_root()}\\{self.plan.backup.layout.filestore_folder}\\{share}"
+
+
+# --------------------------------------------------------------------- command helpers
+
+
+def ps(host: str, *statements: Statement, json: Cmd | Pipeline | None = None,
+       timeout_s: float = 600.0) -> PsCommand:
+    return PsCommand(host, tuple(statements), json, timeout_s)
+
+
+def cmd(name: str, **params: str | bool | int | Switch | list[str] | Var | Raw) -> Cmd:
+    """A command whose parameters keep the keyword order (Python keeps it)."""
+    return Cmd(name, dict(params))
+
+
+ON = Switch()
+
+
+def sql(instance: SqlInstance | tuple[str, str | None], text: str, *params: str | int,
+        long_running: bool = False) -> SqlCommand:
+    server, inst = (instance.server, instance.instance) if isinstance(instance, SqlInstance) else instance
+    return SqlCommand(server, inst, text, tuple(params), long_running)
+
+
+def services_check(host: str, computer: str | None = None, *, wait_s: float = 300) -> Check:
+    """§7.2: no Lync service on ``computer`` is anything but Running."""
+    params: dict[str, str] = {"ComputerName": computer} if computer else {}
+    return Check(
+        f"Lync services on {computer or host} are running",
+        ps(host, json=Pipeline(Cmd("Get-CsWindowsService", params),
+                               Cmd("Select-Object", {"Property": ["Name", "Status"]}))),
+        AllEqual("Status", "Running"), wait_s=wait_s, poll_s=15)
+
+
+def services_stopped_check(host: str, computer: str | None = None) -> Check:
+    params: dict[str, str] = {"ComputerName": computer} if computer else {}
+    return Check(
+        f"Lync services on {computer or host} are stopped",
+        ps(host, json=Pipeline(Cmd("Get-CsWindowsService", params),
+                               Cmd("Select-Object", {"Property": ["Name", "Status"]}))),
+        AllEqual("Status", "Stopped"), wait_s=120, poll_s=10)
+
+
+def replication_check(host: str, replica: str | None = None, *, wait_s: float = 300) -> Check:
+    """§7.2: every replica (or the one named) reports UpToDate : True (converges in 2–3 min)."""
+    params: dict[str, str] = {"ReplicaFqdn": replica} if replica else {}
+    return Check(
+        f"CMS replica{' on ' + replica if replica else 's'} up to date",
+        ps(host, json=Pipeline(Cmd("Get-CsManagementStoreReplicationStatus", params),
+                               Cmd("Select-Object", {"Property": ["ReplicaFqdn", "UpToDate"]}))),
+        AllEqual("UpToDate", True), wait_s=wait_s, poll_s=20)
+
+
+def cms_master_check(host: str, pool: str, *, wait_s: float = 0) -> Check:
+    """§6.15 step 3 / §7.2: ActiveMasterFqdn names the CMS pool."""
+    return Check(
+        f"CMS master is active in {pool}",
+        ps(host, json=Pipeline(
+            Cmd("Get-CsManagementStoreReplicationStatus", {"CentralManagementStoreStatus": ON}),
+            Cmd("Select-Object", {"Property": ["ActiveMasterFqdn", "ActiveFileTransferAgents"]}))),
+        Contains("ActiveMasterFqdn", pool), wait_s=wait_s, poll_s=15)
+
+
+def cms_database_check(host: str, sql_fqdn: str, instance: str | None, *, wait_s: float = 0) -> Check:
+    """§6.2 check / §7.2: Test-CsDatabase -CentralManagementDatabase shows Succeed : True."""
+    params: dict[str, str | Switch] = {"CentralManagementDatabase": ON, "SqlServerFqdn": sql_fqdn}
+    if instance:
+        params["SqlInstanceName"] = instance
+    return Check(
+        f"CMS databases on {sql_fqdn} pass Test-CsDatabase",
+        ps(host, json=Pipeline(Cmd("Test-CsDatabase", params),
+                               Cmd("Select-Object", {"Property": ["DatabaseName", "Succeed"]}))),
+        AllEqual("Succeed", True), wait_s=wait_s)
+
+
+def configured_databases_check(host: str, sql_fqdn: str, *, wait_s: float = 0) -> Check:
+    return Check(
+        f"databases on {sql_fqdn} pass Test-CsDatabase",
+        ps(host, json=Pipeline(Cmd("Test-CsDatabase", {"ConfiguredDatabases": ON, "SqlServerFqdn": sql_fqdn}),
+                               Cmd("Select-Object", {"Property": ["DatabaseName", "Succeed"]}))),
+        AllEqual("Succeed", True), wait_s=wait_s)
+
+
+def database_exists_check(instance: SqlInstance | tuple[str, str | None], database: str) -> Check:
+    return Check(
+        f"database {database} exists",
+        sql(instance, "SELECT name FROM sys.databases WHERE name = ? AND state_desc = 'ONLINE'", database),
+        NonEmpty("name"))
+
+
+def database_absent_check(instance: SqlInstance | tuple[str, str | None], database: str) -> Check:
+    return Check(
+        f"no database {database} exists yet",
+        sql(instance, "SELECT name FROM sys.databases WHERE name = ?", database),
+        Empty())
+
+
+def sql_reachable_check(instance: SqlInstance | tuple[str, str | None]) -> Check:
+    return Check("SQL instance answers with the same instance name",
+                 sql(instance, "SELECT @@SERVERNAME AS server_name, SERVERPROPERTY('InstanceName') AS instance_name"),
+                 NonEmpty("server_name"))
+
+
+def fqdn_check(host: str) -> Check:
+    """§11.9: the rebuilt server answers with the same FQDN as before."""
+    return Check(
+        f"{host} answers with its original FQDN",
+        ps(host, Assign("lrHost", Raw("[System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName")),
+           json=Cmd("Write-Output", {"InputObject": Var("lrHost")})),
+        Contains(".", host.lower()))
+
+
+def file_check(host: str, path: str) -> Check:
+    return Check(f"{path} is readable from {host}",
+                 ps(host, json=Cmd("Test-Path", {"LiteralPath": path})), AllEqual(".", True))
+
+
+# --------------------------------------------------------------------- §6.1
+
+
+def prepare_rebuild(ctx: Ctx, server: str, *, hosts_database: bool = False,
+                    sql_instance: SqlInstance | None = None) -> Step:
+    """§6.1: the common preparation of any rebuilt server (manual), checked by its FQDN."""
+    lines = [
+        f"Use a clean or new machine named exactly {server} (same FQDN, §11.9); do not delete its "
+        "computer account in Active Directory and check its group memberships are kept.",
+        "Install Windows per the organisation's build standard and restore or re-enrol certificates.",
+    ]
+    if hosts_database and sql_instance is not None:
+        lines.append(
+            f"Install SQL Server {sql_instance.version or '2012 or 2008 R2'} with the instance name "
+            f"'{sql_instance.instance or 'MSSQLSERVER (default)'}', the same logins and permissions (§11.10).")
+    lines += [
+        "Take a system image now: it is the rollback point if the restore goes wrong (§11.8).",
+        "Log on as a member of RTCUniversalServerAdmins and local Administrators.",
+    ]
+    checks: list[Check] = []
+    if hosts_database and sql_instance is not None:
+        checks.append(sql_reachable_check(sql_instance))
+    else:
+        checks.append(fqdn_check(server))
+    return Step(
+        id=f"prepare-{server}",
+        title=f"Prepare the rebuilt server {server}",
+        section="6.1",
+        why="Restores only ever target a clean server with the same FQDN, instance names and "
+            "certificates, imaged before the restore (§6.1, §11.8–§11.12).",
+        phase="prepare",
+        manual=Manual("Windows / SQL Server setup", server, tuple(lines)),
+        applies="every path that rebuilds a server",
+        post_checks=tuple(checks),
+        undo="Reinstall the machine; nothing in Lync has changed yet.",
+        duration_s=3 * 3600,
+        tags=frozenset({f"prepared@{server}", "system-image"}),
+    )
+
+
+__all__ = [
+    "BACKUP_SET_PLACEHOLDER",
+    "ON",
+    "Check",
+    "Ctx",
+    "cmd",
+    "prepare_rebuild",
+    "ps",
+    "sql",
+]

@@ -1,0 +1,393 @@
+"""Data steps: file store (§6.9), Monitoring/Archiving (§6.10), Persistent Chat (§6.11),
+Response Group (§6.12), user data (§6.13), conference content from the partner pool (§6.14)
+and LIS (§6.2 step 13, §6.15 step 8, §6.16 step 4).
+
+User data is the one with a hard ordering: services stopped before ``Import-CsUserData`` and
+started after (§11.5). The three steps carry ``services-stopped@pool``, ``userdata-import@pool``
+and ``services-started@pool`` tags that :mod:`wizard.procedures.compose` checks.
+"""
+
+from __future__ import annotations
+
+from wizard.plan.model import FileStore, Pool, SqlInstance
+from wizard.procedures.library.common import (
+    ON,
+    Ctx,
+    configured_databases_check,
+    database_exists_check,
+    file_check,
+    ps,
+    services_check,
+    services_stopped_check,
+    sql,
+)
+from wizard.procedures.model import AllEqual, Check, Manual, NoneEqual, NonEmpty, SqlCommand, Step
+from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Value
+from wizard.remote.sql import quote_identifier
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as a T-SQL N'...' literal (quotes doubled): for RESTORE, which runs without ``?``."""
+    if "\x00" in text:
+        raise ValueError("a T-SQL literal cannot hold NUL")
+    return "N'" + text.replace("'", "''") + "'"
+
+
+def rgs_identity(pool: str) -> str:
+    return f"service:ApplicationServer:{pool}"
+
+
+# ----------------------------------------------------------------------------- §6.13 user data
+
+
+def user_data_steps(ctx: Ctx, pool: Pool) -> list[Step]:
+    """Stop services, Import-CsUserData, start services (§6.13, §11.5)."""
+    host = ctx.fe(pool)
+    standard = pool.edition == "standard"
+    zip_path = ctx.backup_file("user_data", pool.fqdn)
+    computers: list[str | None] = [None] if standard else list(pool.servers)
+    stop = [Cmd("Stop-CsWindowsService", {"ComputerName": c} if c else {}) for c in computers]
+    start = [Cmd("Start-CsWindowsService", {"ComputerName": c} if c else {}) for c in computers]
+    stopped = tuple(services_stopped_check(host, c) for c in computers)
+    scope_note = ("" if standard else
+                  " The docs do not say which Front Ends; the wizard stops every Front End of the "
+                  "pool with -ComputerName (§6.13, unverified), which takes the pool down.")
+    return [
+        Step(
+            id=f"userdata-stop-{pool.fqdn}",
+            title=f"Stop Lync services on {'the server' if standard else 'every Front End of'} {pool.fqdn}",
+            section="6.13",
+            why="Import-CsUserData must run with the Lync services stopped (§6.13, §11.5)." + scope_note,
+            phase="data",
+            commands=(ps(host, *stop, timeout_s=900),),
+            applies="user data is restored into this pool",
+            already_done=stopped[0] if len(stopped) == 1 else None,
+            post_checks=stopped,
+            destructive=True, confirm_text=pool.fqdn,
+            undo="Start-CsWindowsService on the same computers (respect the start quorum, §5.4).",
+            duration_s=300,
+            tags=frozenset({f"services-stopped@{pool.fqdn}"}),
+        ),
+        Step(
+            id=f"userdata-import-{pool.fqdn}",
+            title=f"Import user data into {pool.fqdn}",
+            section="6.13",
+            why="Contacts, permissions and scheduled conferences come back from the Export-CsUserData "
+                "zip (§6.13, §2.2, §9 rtcxds).",
+            phase="data",
+            commands=(ps(host, Cmd("Import-CsUserData", {"PoolFqdn": pool.fqdn, "FileName": zip_path}),
+                         timeout_s=3600),),
+            applies="the pool's Back End (rtcxds) was recreated",
+            requires=(file_check(host, zip_path), *stopped),
+            destructive=True, confirm_text=pool.fqdn,
+            undo="Repeat the import from an older set; data changed since the export is lost.",
+            duration_s=1200,
+            needs=(f"services-stopped@{pool.fqdn}",),
+            tags=frozenset({f"userdata-import@{pool.fqdn}"}),
+        ),
+        Step(
+            id=f"userdata-start-{pool.fqdn}",
+            title=f"Start Lync services on {'the server' if standard else 'every Front End of'} {pool.fqdn}",
+            section="6.13",
+            why="Services are started again after the import; imported data only shows once the "
+                "Front End service restarted (§6.13, §11.5, §5.4 start quorum).",
+            phase="data",
+            commands=(ps(host, *start, timeout_s=1800),),
+            applies="after the user data import",
+            already_done=services_check(host, computers[0]) if len(computers) == 1 else None,
+            post_checks=tuple(services_check(host, c) for c in computers),
+            destructive=True, confirm_text=pool.fqdn,
+            undo="Stop-CsWindowsService on the same computers.",
+            duration_s=600,
+            needs=(f"userdata-import@{pool.fqdn}",),
+            tags=frozenset({f"services-started@{pool.fqdn}"}),
+        ),
+    ]
+
+
+# ----------------------------------------------------------------------------- §6.12 RGS
+
+
+def rgs_import_step(ctx: Ctx, home: Pool, destination: Pool, *, new_pool: bool, host: str | None = None,
+                    after_failover: bool = False) -> Step:
+    """Import a pool's Response Group configuration into ``destination`` (§6.12, §6.16 step 5)."""
+    host = host or ctx.fe(destination)
+    zip_path = ctx.backup_file("rgs", home.fqdn)
+    params: dict[str, Value] = {"Destination": rgs_identity(destination.fqdn)}
+    if new_pool:
+        params["OverwriteOwner"] = ON
+    params["FileName"] = zip_path
+    listing = Pipeline(Cmd("Get-CsRgsWorkflow", {"Identity": rgs_identity(destination.fqdn), "ShowAll": ON}),
+                       Cmd("Select-Object", {"Property": ["Name", "OwnerPool"]}))
+    return Step(
+        id=f"rgs-import-{home.fqdn}" + (f"-to-{destination.fqdn}" if destination.fqdn != home.fqdn else ""),
+        title=f"Import {home.fqdn}'s Response Group configuration into {destination.fqdn}",
+        section="6.12",
+        why=("Response Group configuration is not replicated; import it into the backup pool and "
+             "manage it only with the Shell there (§6.16 step 5, §6.12, §11.25)." if after_failover else
+             "Response Group workflows, queues and agent groups live in rgsconfig and come back from "
+             "the Export-CsRgsConfiguration zip; -OverwriteOwner is needed in a newly deployed pool, "
+             "even with the same FQDN (§6.12, §11.25)."),
+        phase="data",
+        commands=(ps(host, Cmd("Import-CsRgsConfiguration", params)),),
+        applies="the pool runs Response Group",
+        requires=(file_check(host, zip_path),),
+        post_checks=(Check("Response Group workflows are listed (with -ShowAll)", ps(host, json=listing),
+                           NonEmpty("Name")),),
+        undo="Remove the imported workflows, queues and groups with the Shell.",
+        duration_s=300,
+        needs=(("pool-failover@" + home.fqdn,) if after_failover else ()),
+        tags=frozenset({f"rgs-import@{destination.fqdn}"}),
+    )
+
+
+# ----------------------------------------------------------------------------- LIS
+
+
+def lis_import_step(ctx: Ctx, host: str, into: str, *, after_failover_of: str | None = None,
+                    section: str = "6.2") -> Step:
+    """Import and publish the E9-1-1 location data (§6.2 step 13, §6.15 step 8, §6.16 step 4)."""
+    zip_path = ctx.backup_file("lis")
+    needs: tuple[str, ...] = ("cms-available",)
+    if after_failover_of:
+        needs += (f"pool-failover@{after_failover_of}",)
+    return Step(
+        id=f"lis-import-{into}",
+        title=f"Import and publish the LIS (E9-1-1) configuration for {into}",
+        section=section,
+        why=f"LIS data lives in the CMS 'lis' database and is not replicated to the backup pool, so it "
+            f"is imported after a failover and published for replication (§{section}, §6.16 step 4, §11.17, "
+            "§11.24: the import merges).",
+        phase="data",
+        commands=(ps(host, Cmd("Import-CsLisConfiguration", {"FileName": zip_path}),
+                     Cmd("Publish-CsLisConfiguration")),),
+        applies="the CMS was restored or failed over, or a pool failed over",
+        requires=(file_check(host, zip_path),),
+        post_checks=(Check("LIS synthetic transaction succeeds",
+                           ps(host, json=Pipeline(Cmd("Test-CsLisConfiguration", {"TargetFqdn": into}),
+                                                  Cmd("Select-Object", {"Property": ["TargetFqdn", "Result"]}))),
+                           AllEqual("Result", "Success"), wait_s=300, poll_s=30),),
+        undo="Import merges: records added since the backup stay (orphans); remove them by hand (§11.24).",
+        duration_s=300,
+        needs=needs,
+        tags=frozenset({"lis-import", f"lis-import@{into}"}),
+    )
+
+
+# ----------------------------------------------------------------------------- §6.9 file store
+
+
+def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool) -> list[Step]:
+    host = ctx.fe(ctx.plan.front_end_pools()[0]) if ctx.pool is None else ctx.fe(ctx.target_pool)
+    unc = f"\\\\{fs.server}\\{fs.share}"
+    source = ctx.filestore_backup(fs.share)
+    share_check = Check(f"{unc} is reachable", ps(host, json=Cmd("Test-Path", {"LiteralPath": unc})),
+                        AllEqual(".", True))
+    steps = [
+        Step(
+            id=f"filestore-share-{fs.id}",
+            title=f"Recreate the share {unc} at its original path",
+            section="6.9",
+            why="The file store must come back at the byte-identical path and share name "
+                "(§6.9 step 1, §11.11).",
+            phase="file_store",
+            manual=Manual("Windows", fs.server, (
+                f"On {fs.server} create the folder at the path it had before and share it as '{fs.share}'.",
+                "Give the share the permissions it had (Enable-CsTopology resets the Lync ACLs later).")),
+            applies="the file store was lost",
+            already_done=share_check,
+            post_checks=(share_check,),
+            undo="Remove the share.",
+            duration_s=600,
+            tags=frozenset({f"filestore-share@{fs.id}"}),
+        ),
+        Step(
+            id=f"filestore-copy-{fs.id}",
+            title=f"Copy the file store back into {unc}",
+            section="6.9",
+            why="Meeting content, application audio and PChat files come back from $Backup\\filestore "
+                "(§6.9 step 1, §3).",
+            phase="file_store",
+            commands=(ps(host, Cmd("Copy-Item", {"Path": source + "\\*", "Destination": unc,
+                                                 "Recurse": ON, "Force": ON}), timeout_s=7200),),
+            applies="the file store was lost",
+            requires=(file_check(host, source), share_check),
+            post_checks=(Check(f"{unc} holds files again",
+                               ps(host, json=Pipeline(Cmd("Get-ChildItem", {"LiteralPath": unc}),
+                                                      Cmd("Select-Object", {"Property": ["Name"]}))),
+                               NonEmpty("Name")),),
+            undo="Delete the copied files from the share.",
+            duration_s=1800,
+            needs=(f"filestore-share@{fs.id}",),
+            tags=frozenset({f"filestore@{fs.id}", "filestore"}),
+        ),
+    ]
+    if enable_topology:
+        steps.append(Step(
+            id=f"filestore-acl-{fs.id}",
+            title="Reset the file store ACLs with Enable-CsTopology",
+            section="6.9",
+            why="Topology Builder was not run in this recovery, so Enable-CsTopology resets the file "
+                "store ACLs (§6.9 step 2).",
+            phase="file_store",
+            commands=(ps(host, Cmd("Enable-CsTopology", {"Verbose": ON})),),
+            applies="Topology Builder was not run in this recovery",
+            post_checks=(share_check,),
+            undo="Nothing to undo.",
+            duration_s=120,
+            needs=(f"filestore@{fs.id}",),
+        ))
+    return steps
+
+
+# ----------------------------------------------------------------------------- §6.10 / §6.11 SQL
+
+
+def _restore_sql(instance: SqlInstance, database: str, bak: str) -> SqlCommand:
+    return SqlCommand(instance.server, instance.instance,
+                      f"RESTORE DATABASE {quote_identifier(database)} FROM DISK = {sql_literal(bak)} "
+                      "WITH REPLACE, RECOVERY, STATS = 10", long_running=True)
+
+
+def sql_restore_step(ctx: Ctx, instance: SqlInstance, database: str, section: str, why: str,
+                     host: str) -> Step:
+    """RESTORE one database from the set's sql folder (§6.10, §6.11; T-SQL inferred)."""
+    bak = ctx.sql_backup(database)
+    verify = SqlCommand(instance.server, instance.instance,
+                        f"RESTORE VERIFYONLY FROM DISK = {sql_literal(bak)}", long_running=True)
+    return Step(
+        id=f"sql-restore-{database.lower()}-{instance.id}",
+        title=f"Restore {database} on {instance.server}",
+        section=section,
+        why=why,
+        phase="data",
+        commands=(verify, _restore_sql(instance, database, bak)),
+        applies=f"{database} is restored from a SQL backup",
+        requires=(Check("the SQL instance answers", sql(instance, "SELECT @@SERVERNAME AS server_name"),
+                        NonEmpty("server_name")),),
+        post_checks=(database_exists_check(instance, database),),
+        destructive=True, confirm_text=database, second_operator=True,
+        undo=f"None: WITH REPLACE overwrites {database}; restore an older backup if needed.",
+        duration_s=1800,
+        tags=frozenset({f"sql-restore@{database}"}),
+    )
+
+
+def mon_arch_steps(ctx: Ctx, pool: Pool, host: str) -> list[Step]:
+    """§6.10: recreate the Monitoring/Archiving databases, restore data, check the ACL."""
+    steps: list[Step] = []
+    stores: dict[str, list[str]] = {}
+    if pool.archiving_store:
+        stores.setdefault(pool.archiving_store, []).append("LcsLog")
+    if pool.monitoring_store:
+        stores.setdefault(pool.monitoring_store, []).extend(["LcsCDR", "QoEMetrics"])
+    domain = (ctx.plan.organisation.ad_domain or "DOMAIN").split(".")[0].upper()
+    login = f"{domain}\\RTCComponentUniversalServices"
+    for sql_id, dbs in stores.items():
+        inst = ctx.plan.sql(sql_id)
+        steps.append(Step(
+            id=f"monarch-install-{sql_id}",
+            title=f"Recreate the Monitoring/Archiving databases on {inst.server}",
+            section="6.10",
+            why="The databases must exist (empty, with permissions) before data is restored "
+                "(§6.10, Install-CsDatabase -ConfiguredDatabases).",
+            phase="data",
+            commands=(ps(host, Cmd("Install-CsDatabase", {"ConfiguredDatabases": ON, "SqlServerFqdn": inst.server}),
+                         timeout_s=1800),),
+            applies="Monitoring or Archiving databases were lost",
+            already_done=configured_databases_check(host, inst.server),
+            post_checks=tuple(database_exists_check(inst, db) for db in dbs),
+            undo="Nothing to undo: the databases are empty.",
+            duration_s=600,
+            tags=frozenset({f"monarch-db@{sql_id}"}),
+        ))
+        for db in dbs:
+            step = sql_restore_step(ctx, inst, db, "6.10",
+                                    f"{db} is not needed for service; restore its data when the business "
+                                    "or a regulator needs it (§6.10, §5.3 G; T-SQL inferred).", host)
+            steps.append(Step(**{**step.__dict__, "needs": (f"monarch-db@{sql_id}",)}))
+            principal = Check(f"{login} is a user of {db}",
+                              SqlCommand(inst.server, inst.instance,
+                                         "SELECT name FROM sys.database_principals WHERE name = ?",
+                                         (login,), database=db),
+                              NonEmpty("name"))
+            steps.append(Step(
+                id=f"sql-acl-{db.lower()}-{sql_id}",
+                title=f"Give RTCComponentUniversalServices access to {db}",
+                section="6.10",
+                why="After a restore the database must list RTCComponentUniversalServices in the "
+                    "ServerRole role (§6.10 step 3; T-SQL inferred).",
+                phase="data",
+                commands=(SqlCommand(inst.server, inst.instance,
+                                     f"CREATE USER {quote_identifier(login)} FOR LOGIN {quote_identifier(login)}",
+                                     database=db),
+                          SqlCommand(inst.server, inst.instance, "EXEC sp_addrolemember ?, ?",
+                                     ("ServerRole", login), database=db)),
+                applies=f"{db} was restored",
+                already_done=principal,
+                post_checks=(principal,),
+                undo="DROP USER in the database.",
+                duration_s=30,
+                needs=(f"sql-restore@{db}",),
+            ))
+    return steps
+
+
+def pchat_restore_step(ctx: Ctx, pool: Pool, host: str) -> Step:
+    """§6.11: restore mgc with the method used to back it up."""
+    if not pool.persistent_chat_store:
+        raise ValueError(f"{pool.fqdn} names no persistent_chat_store")
+    inst = ctx.plan.sql(pool.persistent_chat_store)
+    if pool.persistent_chat_backup == "sql":
+        return sql_restore_step(ctx, inst, "mgc", "6.11",
+                                "Persistent Chat content was backed up with SQL, so it is restored with SQL "
+                                "(the method must match, §6.11; only to the last full backup).", host)
+    zip_path = ctx.backup_file("persistent_chat", pool.fqdn)
+    db_instance = f"{inst.server}\\{inst.instance}" if inst.instance else inst.server
+    return Step(
+        id=f"pchat-import-{pool.fqdn}",
+        title=f"Import Persistent Chat data into {db_instance}",
+        section="6.11",
+        why="mgc was exported with Export-CsPersistentChatData, so it is restored with "
+            "Import-CsPersistentChatData as CsPersistentChatAdministrator (§6.11, §10).",
+        phase="data",
+        commands=(ps(host, Cmd("Import-CsPersistentChatData", {"DBInstance": db_instance, "FileName": zip_path}),
+                     timeout_s=3600),),
+        applies="Persistent Chat is used and was backed up by export",
+        requires=(file_check(host, zip_path),),
+        post_checks=(database_exists_check(inst, "mgc"),),
+        destructive=True, confirm_text="mgc",
+        undo="Restore again from an older export.",
+        duration_s=1800,
+    )
+
+
+# ----------------------------------------------------------------------------- §6.14
+
+
+def backup_service_check(host: str, pool: str, *, wait_s: float = 0) -> list[Check]:
+    """§7.2: no Backup Service module in ErrorState or NonSteadyState (field names inferred)."""
+    stmts = (Assign("lrStatus", Cmd("Get-CsBackupServiceStatus", {"PoolFqdn": pool})),)
+    out = Cmd("Write-Output", {"InputObject": Raw("$lrStatus.BackupModules")})
+    return [Check(f"Backup Service of {pool}: no module in {state}", ps(host, *stmts, json=out),
+                  NoneEqual("ExportStatus", state), wait_s=wait_s, poll_s=30)
+            for state in ("ErrorState", "NonSteadyState")]
+
+
+def conference_sync_step(ctx: Ctx, home: Pool, partner: Pool) -> Step:
+    host = ctx.fe(partner)
+    return Step(
+        id=f"conference-sync-{home.fqdn}",
+        title=f"Pull conference content for {home.fqdn} from {partner.fqdn}",
+        section="6.14",
+        why="The paired pool holds a copy of the conference content; a sync of ConfServices.DataConf "
+            "brings it back (§6.14, §6.17 step 3).",
+        phase="data",
+        commands=(ps(host, Cmd("Invoke-CsBackupServiceSync",
+                               {"PoolFqdn": partner.fqdn, "BackupModule": "ConfServices.DataConf"})),),
+        applies="paired pools, conference content lost or home pool rebuilt",
+        post_checks=tuple(backup_service_check(host, partner.fqdn, wait_s=1800)),
+        undo="Nothing to undo: the sync only copies.",
+        duration_s=900,
+        tags=frozenset({f"conference-sync@{home.fqdn}"}),
+    )

@@ -1,0 +1,112 @@
+"""§7 verification: the checks that prove service is back, as steps of the ``verify`` phase.
+
+Order follows §7.1 (inferred there): services, CMS location and replication, databases, fabric,
+Backup Service, synthetic transactions, functional spot checks. Each check is a read-only step
+whose post-check is the §7.2 "healthy looks like" column; the last one is a manual confirmation
+of the Control Panel and an end-user sign-in (§7.2 last rows, §T19).
+"""
+
+from __future__ import annotations
+
+from wizard.plan.model import Pool
+from wizard.procedures.library.common import (
+    ON,
+    Ctx,
+    cms_database_check,
+    cms_master_check,
+    ps,
+    replication_check,
+    services_check,
+)
+from wizard.procedures.library.data import backup_service_check, rgs_identity
+from wizard.procedures.library.failover import registration_check
+from wizard.procedures.model import AllEqual, Check, Contains, Manual, NonEmpty, Step
+from wizard.remote.psbuild import Cmd, Pipeline
+
+SYNTHETIC = ("Test-CsIM", "Test-CsPresence", "Test-CsAddressBookService", "Test-CsAVConference",
+             "Test-CsDataConference")
+
+
+def _check_step(step_id: str, title: str, check: Check, why: str, *, section: str = "7.2") -> Step:
+    return Step(id=step_id, title=title, section=section, why=why, phase="verify",
+                applies="verification", post_checks=(check,), duration_s=max(30, int(check.wait_s) or 30),
+                tags=frozenset({"verify"}))
+
+
+def synthetic_check(host: str, cmdlet: str, pool: str, *, wait_s: float = 0) -> Check:
+    return Check(f"{cmdlet} against {pool}",
+                 ps(host, json=Pipeline(Cmd(cmdlet, {"TargetFqdn": pool}),
+                                        Cmd("Select-Object", {"Property": ["TargetFqdn", "Result"]}))),
+                 AllEqual("Result", "Success"), wait_s=wait_s, poll_s=30)
+
+
+def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_over_from: Pool | None = None,
+                       cms_pool: Pool | None = None) -> list[Step]:
+    """§7 checks for the pool now serving users, the servers rebuilt and the CMS."""
+    host = ctx.fe(serving)
+    cms = cms_pool or ctx.plan.cms_pool
+    sql_fqdn, inst = ctx.sql_fqdn(cms)
+    steps: list[Step] = []
+    for server in rebuilt or list(serving.servers):
+        steps.append(_check_step(f"verify-services-{server}", f"Lync services running on {server}",
+                                 services_check(host, server, wait_s=300),
+                                 "Every Lync service on a rebuilt or restarted server is Running (§7.2, §7.1 step 1)."))
+    steps.append(_check_step("verify-cms-location", "AD points at the CMS store",
+                             Check("Get-CsConfigurationStoreLocation", ps(host, json=Cmd("Get-CsConfigurationStoreLocation")),
+                                   NonEmpty()),
+                             "The CMS pointer returns the expected SQL Server and instance (§7.2)."))
+    steps.append(_check_step("verify-cms-master", f"CMS master active in {cms.fqdn}",
+                             cms_master_check(host, cms.fqdn, wait_s=300),
+                             "ActiveMasterFqdn names the CMS pool; empty means the CMS is down (§7.2)."))
+    steps.append(_check_step("verify-replication", "Every CMS replica up to date",
+                             replication_check(host, wait_s=600),
+                             "Every replica reports UpToDate : True; replication takes 2–3 minutes (§7.2, §11.14)."))
+    steps.append(_check_step("verify-cms-databases", "CMS databases pass Test-CsDatabase",
+                             cms_database_check(host, sql_fqdn, inst),
+                             "Test-CsDatabase -CentralManagementDatabase shows Succeed : True for xds and lis (§7.2)."))
+    if serving.edition == "enterprise":
+        steps.append(_check_step(f"verify-fabric-{serving.fqdn}", f"Routing groups of {serving.fqdn}",
+                                 Check("Get-CsPoolFabricState",
+                                       ps(host, json=Cmd("Get-CsPoolFabricState", {"PoolFqdn": serving.fqdn})),
+                                       NonEmpty()),
+                                 "Every routing group has a primary and at least one secondary (§7.2, §5.4)."))
+    partner = ctx.partner(serving)
+    if partner is not None and failed_over_from is None:
+        steps.append(_check_step(f"verify-pairing-{serving.fqdn}", f"{serving.fqdn} is paired with {partner.fqdn}",
+                                 Check("Get-CsPoolBackupRelationship",
+                                       ps(host, json=Cmd("Get-CsPoolBackupRelationship", {"PoolFqdn": serving.fqdn})),
+                                       Contains("BackupPoolFqdn", partner.fqdn)),
+                                 "The pool shows its expected partner (§7.2 Backup pairing)."))
+        for i, check in enumerate(backup_service_check(host, serving.fqdn)):
+            steps.append(_check_step(f"verify-backup-service-{i}-{serving.fqdn}", check.title, check,
+                                     "The Backup Service keeps up in both directions (§7.2, §11.15)."))
+    steps.append(_check_step(f"verify-registration-{serving.fqdn}", f"Sign-in to {serving.fqdn}",
+                             registration_check(host, serving.fqdn, wait_s=300),
+                             "Test-CsRegistration returns Result : Success (§7.2 Sign-in)."))
+    for cmdlet in SYNTHETIC:
+        steps.append(_check_step(f"verify-{cmdlet.lower()}-{serving.fqdn}", f"{cmdlet} against {serving.fqdn}",
+                                 synthetic_check(host, cmdlet, serving.fqdn),
+                                 f"Synthetic transaction {cmdlet} returns Result : Success (§7.2, §7.1 step 6)."))
+    if failed_over_from is not None:
+        steps.append(_check_step(f"verify-lis-{serving.fqdn}", "LIS answers in the backup pool",
+                                 synthetic_check(host, "Test-CsLisConfiguration", serving.fqdn),
+                                 "LIS was imported into the backup pool (§7.3, §6.16 step 4).", section="7.3"))
+    home = failed_over_from or serving
+    if home.response_group:
+        steps.append(_check_step(f"verify-rgs-{serving.fqdn}", "Response Group workflows present",
+                                 Check("Get-CsRgsWorkflow -ShowAll",
+                                       ps(host, json=Pipeline(Cmd("Get-CsRgsWorkflow",
+                                                                  {"Identity": rgs_identity(serving.fqdn), "ShowAll": ON}),
+                                                              Cmd("Select-Object", {"Property": ["Name"]}))),
+                                       NonEmpty("Name")),
+                                 "All workflows are present, then a test call is routed (§7.2 Response Group)."))
+    steps.append(Step(
+        id="verify-by-hand", title="Control Panel and an end-user sign-in", section="7.2",
+        why="Green status and replication in the Control Panel topology page, and two users signing in "
+            "and exchanging IM, are the last proof (§7.2, §7.1 step 7).",
+        phase="verify",
+        manual=Manual("Lync Server Control Panel / Lync 2013 client", host, (
+            "Control Panel > Topology: every role shows a green arrow and a green replication check.",
+            "Two domain users sign in with the Lync 2013 client and exchange an IM.")),
+        applies="verification", duration_s=600, tags=frozenset({"verify"})))
+    return steps
