@@ -266,6 +266,7 @@ def check_meaning(plan: Plan) -> list[Issue]:
     known_hosts = {h.lower() for h in seen} | {s.server.lower() for s in topo.sql_instances} \
         | {f.server.lower() for f in topo.file_stores} | {p.fqdn.lower() for p in topo.pools}
     known_hosts |= {(loc.read_via or "").lower() for loc in plan.backup.locations}
+    known_hosts |= {loc.unc.lstrip("\\").split("\\", 1)[0].lower() for loc in plan.backup.locations}
     for host, hc in plan.connections.hosts.items():
         hc_pos = where(plan.connections, "hosts")
         if host.lower() not in known_hosts:
