@@ -1,0 +1,219 @@
+"""What one backup set holds, and what a recovery path needs from it.
+
+A set (§3 layout, names from ``plan.backup.layout``) may hold: ``Config.zip`` (config),
+``E911Config.zip`` (lis), ``UserData_<pool>.zip`` (user_data per pool), ``Rgs_<pool>.zip``
+(rgs per Response Group pool), ``PChat_<pool>.zip`` or ``sql\\mgc.bak`` (persistent_chat),
+``sql\\LcsCDR.bak``/``QoEMetrics.bak`` (monitoring), ``sql\\LcsLog.bak`` (archiving),
+``filestore\\<share>\\...`` (file_store), ``audio\\...`` and ``manifest.json``. Recognising a
+set reads its top folder and the ``sql`` and ``filestore`` folders only (cheap); file contents
+are left to :mod:`wizard.catalog.integrity`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from wizard import paths
+from wizard.catalog.discover import SetEntry
+from wizard.plan.model import Plan, SetLayout
+
+PartKind = Literal["zip", "bak", "log", "folder", "json"]
+
+#: SQL backup file stem (lower case) -> (component, key)
+SQL_COMPONENTS = {"lcscdr": ("monitoring", "lcscdr"), "qoemetrics": ("monitoring", "qoemetrics"),
+                  "lcslog": ("archiving", "lcslog"), "mgc": ("persistent_chat", "mgc")}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One recognised file or folder of a set."""
+
+    component: str
+    key: str | None  # pool FQDN, database, file store share/id; None for set-wide parts
+    rel: str  # path inside the set, Windows separators
+    kind: PartKind
+    size: int
+
+
+@dataclass(frozen=True)
+class Requirement:
+    component: str
+    key: str | None
+    label: str  # what the operator would look for, e.g. "E911Config.zip"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class SetContents:
+    entry: SetEntry
+    parts: tuple[Part, ...]
+    manifest: dict[str, Any] | None
+    manifest_problem: str | None
+    created: dt.datetime  # from the manifest when it says so, else from the folder name
+
+    def find(self, component: str, key: str | None = None,
+             aliases: Iterable[str] = ()) -> list[Part]:
+        keys = {k.lower() for k in ([key] if key else []) + list(aliases)}
+        return [p for p in self.parts if p.component == component
+                and (not keys or (p.key or "").lower() in keys)]
+
+    def has(self, req: Requirement, aliases: Iterable[str] = ()) -> bool:
+        return bool(self.find(req.component, req.key, aliases))
+
+
+def _pattern(fmt: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(fmt).replace(re.escape("{pool}"), "(?P<pool>.+)") + "$",
+                      re.I)
+
+
+def scan_set(entry: SetEntry, layout: SetLayout) -> SetContents:
+    """Recognise the components of one set from its folder listing."""
+    parts: list[Part] = []
+    user_data, rgs, pchat = (_pattern(layout.user_data), _pattern(layout.rgs),
+                             _pattern(layout.persistent_chat_export))
+    fixed = {layout.config.lower(): "config", layout.lis.lower(): "lis"}
+    manifest: dict[str, Any] | None = None
+    problem: str | None = None
+    try:
+        top = list(os.scandir(entry.path))
+    except OSError as exc:
+        top = []
+        problem = f"the set folder cannot be read ({exc.strerror or type(exc).__name__})"
+    for item in top:
+        name = item.name
+        low = name.lower()
+        if item.is_dir():
+            if low == layout.sql_folder.lower():
+                parts += _scan_sql(item.path, layout.sql_folder)
+            elif low == layout.filestore_folder.lower():
+                parts += [Part("file_store", sub.name, f"{layout.filestore_folder}\\{sub.name}",
+                               "folder", 0) for sub in os.scandir(item.path) if sub.is_dir()]
+            elif low == layout.audio_folder.lower():
+                parts.append(Part("audio", None, name, "folder", 0))
+            continue
+        size = item.stat().st_size
+        if low in fixed:
+            parts.append(Part(fixed[low], None, name, "zip", size))
+        elif low == layout.manifest.lower():
+            parts.append(Part("manifest", None, name, "json", size))
+            manifest, problem = _read_manifest(item.path)
+        elif m := user_data.match(name):
+            parts.append(Part("user_data", m.group("pool").lower(), name, "zip", size))
+        elif m := rgs.match(name):
+            parts.append(Part("rgs", m.group("pool").lower(), name, "zip", size))
+        elif m := pchat.match(name):
+            parts.append(Part("persistent_chat", m.group("pool").lower(), name, "zip", size))
+    created = entry.created
+    if manifest is not None and isinstance(manifest.get("created"), str):
+        try:
+            stamp = dt.datetime.fromisoformat(manifest["created"])
+            created = stamp.replace(tzinfo=None) if stamp.tzinfo is None else \
+                stamp.astimezone(dt.UTC).replace(tzinfo=None)
+        except ValueError:
+            problem = "manifest.json has an unreadable 'created' time"
+    parts.sort(key=lambda p: p.rel.lower())
+    return SetContents(entry, tuple(parts), manifest, problem, created)
+
+
+def _scan_sql(folder: str, rel_folder: str) -> list[Part]:
+    out = []
+    for item in os.scandir(folder):
+        if not item.is_file():
+            continue
+        stem, _, ext = item.name.rpartition(".")
+        ext = ext.lower()
+        if ext not in ("bak", "trn"):
+            continue
+        rel = f"{rel_folder}\\{item.name}"
+        size = item.stat().st_size
+        if ext == "bak" and stem.lower() in SQL_COMPONENTS:
+            component, key = SQL_COMPONENTS[stem.lower()]
+            out.append(Part(component, key, rel, "bak", size))
+        elif ext == "trn":
+            base = stem.lower().split("_log")[0]
+            component = SQL_COMPONENTS.get(base, ("sql", base))[0]
+            out.append(Part(component, f"{base}-log", rel, "log", size))
+        else:
+            out.append(Part("sql", stem.lower(), rel, "bak", size))
+    return out
+
+
+def _read_manifest(path: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"manifest.json cannot be read ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return None, "manifest.json is not a JSON object"
+    return data, None
+
+
+def requirements(plan: Plan, path_id: str, pools: Sequence[str] | None = None
+                 ) -> list[Requirement]:
+    """The set parts ``path_id`` needs, per pool where it applies (``pools`` narrows the
+    per-pool parts to the pools being recovered; None = every pool)."""
+    layout = plan.backup.layout
+    scope = {p.lower() for p in pools} if pools else None
+    in_scope = [p for p in plan.topology.pools if scope is None or p.fqdn.lower() in scope]
+    out: list[Requirement] = []
+    for component in paths.get(path_id).components:
+        if component == "config":
+            out.append(Requirement("config", None, layout.config))
+        elif component == "lis":
+            out.append(Requirement("lis", None, layout.lis))
+        elif component == "user_data":
+            out += [Requirement("user_data", p.fqdn.lower(),
+                                layout.user_data.format(pool=p.fqdn.lower()))
+                    for p in in_scope if p.role == "front_end"]
+        elif component == "rgs":
+            out += [Requirement("rgs", p.fqdn.lower(), layout.rgs.format(pool=p.fqdn.lower()))
+                    for p in in_scope if p.role == "front_end" and p.response_group]
+        elif component == "file_store":
+            ids = {p.file_store for p in in_scope if p.file_store} if scope else {
+                f.id for f in plan.topology.file_stores}
+            out += [Requirement("file_store", f.id, f"{layout.filestore_folder}\\{f.share}")
+                    for f in plan.topology.file_stores if f.id in ids]
+        elif component == "persistent_chat":
+            for p in in_scope:
+                if p.role != "persistent_chat":
+                    continue
+                if p.persistent_chat_backup == "export":
+                    out.append(Requirement("persistent_chat", p.fqdn.lower(),
+                                           layout.persistent_chat_export.format(pool=p.fqdn.lower())))
+                else:
+                    out.append(Requirement("persistent_chat", "mgc",
+                                           f"{layout.sql_folder}\\mgc.bak"))
+        elif component == "monitoring":
+            if any(p.monitoring_store for p in plan.topology.pools):
+                out += [Requirement("monitoring", db, f"{layout.sql_folder}\\{name}.bak")
+                        for db, name in (("lcscdr", "LcsCDR"), ("qoemetrics", "QoEMetrics"))]
+        elif component == "archiving":
+            if any(p.archiving_store for p in plan.topology.pools):
+                out.append(Requirement("archiving", "lcslog", f"{layout.sql_folder}\\LcsLog.bak"))
+        elif component == "audio":
+            out.append(Requirement("audio", None, layout.audio_folder))
+    return out
+
+
+def aliases(plan: Plan, req: Requirement) -> tuple[str, ...]:
+    """Other names a part may carry: a file store copy is named by share or by id."""
+    if req.component == "file_store" and req.key:
+        try:
+            fs = plan.file_store(req.key)
+        except KeyError:
+            return ()
+        return (fs.id, fs.share)
+    return ()
+
+
+def missing(plan: Plan, contents: SetContents, reqs: Sequence[Requirement]) -> list[Requirement]:
+    return [r for r in reqs if not contents.has(r, aliases(plan, r))]

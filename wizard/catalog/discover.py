@@ -1,0 +1,73 @@
+"""Listing backup sets: one folder per set under the backup location, named by the plan's
+``backup.layout.folder_format`` (§3). Listing reads one directory and parses folder names, no
+more: opening and testing a set is left to the candidates (lazy integrity), so a location with
+years of daily sets lists at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from wizard.errors import WizardError
+from wizard.plan.model import BackupLocation, Plan, SetLayout
+
+
+class CatalogError(WizardError):
+    title = "Backup catalogue problem"
+
+
+@dataclass(frozen=True)
+class SetEntry:
+    """One backup set folder; ``created`` comes from its name (the manifest may refine it)."""
+
+    name: str
+    path: Path
+    unc: str  # how a Windows host (a SQL Server reading a .bak) reaches the folder
+    created: dt.datetime
+
+
+@dataclass(frozen=True)
+class Listing:
+    location: str
+    sets: tuple[SetEntry, ...]  # newest first
+    ignored: tuple[str, ...]  # folders and files whose names are not a set name
+
+
+def local_root(plan: Plan, location: BackupLocation, root: str | os.PathLike[str] | None = None
+               ) -> Path:
+    """Where this machine reads ``location``: ``root`` if given, else its ``local_path``."""
+    if root is not None:
+        return Path(root)
+    if location.local_path:
+        return Path(location.local_path)
+    raise CatalogError(
+        f"The backup location {location.unc} has no local_path in the plan, so this machine "
+        "cannot read it.")
+
+
+def list_sets(root: str | os.PathLike[str], layout: SetLayout, unc: str) -> Listing:
+    """Every set folder under ``root``, newest first; other entries are listed as ignored."""
+    base = Path(root)
+    sets: list[SetEntry] = []
+    ignored: list[str] = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError as exc:
+        raise CatalogError(f"The backup location {unc} cannot be listed at {base}: "
+                           f"{exc.strerror or type(exc).__name__}.") from None
+    for entry in entries:
+        if not entry.is_dir():
+            ignored.append(entry.name)
+            continue
+        try:
+            created = dt.datetime.strptime(entry.name, layout.folder_format)
+        except ValueError:
+            ignored.append(entry.name)
+            continue
+        sets.append(SetEntry(entry.name, Path(entry.path), unc.rstrip("\\") + "\\" + entry.name,
+                             created))
+    sets.sort(key=lambda s: (s.created, s.name), reverse=True)
+    return Listing(unc, tuple(sets), tuple(sorted(ignored)))

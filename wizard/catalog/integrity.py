@@ -1,0 +1,204 @@
+"""Is a backup set intact? Zip archives tested, SQL backups verified, file store copy counted.
+
+* every zip (Config.zip, E911Config.zip, user data, Response Group, Persistent Chat export):
+  ``zipfile.testzip`` (CRC of every member) and, when the set's ``manifest.json`` lists it, its
+  SHA-256 against the manifest;
+* every ``.bak``: ``RESTORE HEADERONLY`` (database name, finish time, whether it carries
+  checksums) and ``RESTORE VERIFYONLY`` through a SQL runner, because only SQL Server can say
+  whether SQL Server will restore it (§7.4 "backed-up data is readable", §12);
+* the file store copy: files counted against the manifest's list when there is one.
+
+Only the parts the chosen path needs are checked, and only for candidate sets (lazy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from wizard.catalog.components import Part, SetContents
+from wizard.errors import WizardError
+
+#: Files above this size are not hashed against the manifest (zip CRCs still are).
+HASH_LIMIT = 256 * 1024 * 1024
+
+
+class SqlQuery(Protocol):
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
+        """Rows of the first result set; raises a WizardError on any failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class BakHeader:
+    database: str
+    finish: dt.datetime | None
+    checksums: bool | None
+    damaged: bool | None
+    backup_type: int | None
+
+
+class BakVerifier(Protocol):
+    def header(self, unc: str) -> BakHeader:
+        """RESTORE HEADERONLY of the backup at ``unc``; raises WizardError when unreadable."""
+        ...
+
+    def verify(self, unc: str, *, checksum: bool) -> None:
+        """RESTORE VERIFYONLY; raises WizardError when the backup is damaged."""
+        ...
+
+
+class SqlBakVerifier:
+    """:class:`BakVerifier` over a SQL runner (the instance reads the UNC path itself)."""
+
+    def __init__(self, runner: SqlQuery) -> None:
+        self._runner = runner
+
+    def header(self, unc: str) -> BakHeader:
+        rows = self._runner.query("RESTORE HEADERONLY FROM DISK = ?", [unc])
+        if not rows:
+            raise BackupCheckError(f"RESTORE HEADERONLY of {unc} returned no backup set.")
+        row = rows[0]
+        finish = row.get("BackupFinishDate")
+        btype = row.get("BackupType")
+        return BakHeader(str(row.get("DatabaseName") or ""),
+                         finish if isinstance(finish, dt.datetime) else None,
+                         _bool(row.get("HasBackupChecksums")), _bool(row.get("IsDamaged")),
+                         btype if isinstance(btype, int) else None)
+
+    def verify(self, unc: str, *, checksum: bool) -> None:
+        sql = "RESTORE VERIFYONLY FROM DISK = ?" + (" WITH CHECKSUM" if checksum else "")
+        self._runner.query(sql, [unc])
+
+
+def _bool(value: object) -> bool | None:
+    return bool(value) if isinstance(value, bool | int) else None
+
+
+class BackupCheckError(WizardError):
+    title = "Backup check failed"
+
+
+@dataclass(frozen=True)
+class PartCheck:
+    rel: str
+    ok: bool | None  # None: could not be checked (no SQL runner, no manifest)
+    detail: str
+    facts: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    set_name: str
+    checks: tuple[PartCheck, ...]
+
+    @property
+    def problems(self) -> list[PartCheck]:
+        return [c for c in self.checks if c.ok is False]
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def _manifest_files(contents: SetContents) -> dict[str, dict[str, Any]]:
+    files = (contents.manifest or {}).get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {str(k).replace("/", "\\").lower(): v for k, v in files.items() if isinstance(v, dict)}
+
+
+def _local(contents: SetContents, rel: str) -> Path:
+    return contents.entry.path.joinpath(*rel.split("\\"))
+
+
+def check_zip(contents: SetContents, part: Part) -> PartCheck:
+    path = _local(contents, part.rel)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            members = len(zf.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+        return PartCheck(part.rel, False, f"{part.rel} is not a readable zip archive "
+                                          f"({type(exc).__name__}).")
+    if bad is not None:
+        return PartCheck(part.rel, False, f"{part.rel} is damaged: member {bad} fails its CRC.")
+    expected = _manifest_files(contents).get(part.rel.lower(), {}).get("sha256")
+    if isinstance(expected, str) and part.size <= HASH_LIMIT:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != expected.lower():
+            return PartCheck(part.rel, False, f"{part.rel} differs from the manifest "
+                                              "(SHA-256 mismatch).")
+        return PartCheck(part.rel, True, f"{part.rel}: {members} members, CRCs and SHA-256 good.")
+    return PartCheck(part.rel, True, f"{part.rel}: {members} members, CRCs good.")
+
+
+def check_bak(contents: SetContents, part: Part, verifier: BakVerifier | None) -> PartCheck:
+    unc = contents.entry.unc + "\\" + part.rel
+    if verifier is None:
+        return PartCheck(part.rel, None, f"{part.rel} was not verified: no SQL Server to run "
+                                         "RESTORE VERIFYONLY on.")
+    try:
+        header = verifier.header(unc)
+    except WizardError as exc:
+        return PartCheck(part.rel, False, f"RESTORE HEADERONLY of {part.rel} failed: "
+                                          f"{exc.message.rstrip('.')}.")
+    facts = {"database": header.database,
+             "finish": header.finish.isoformat() if header.finish else None,
+             "checksums": header.checksums}
+    expected = part.rel.rsplit("\\", 1)[-1].rsplit(".", 1)[0].split("_log")[0].lower()
+    if part.kind == "bak" and header.database.lower() != expected:
+        return PartCheck(part.rel, False, f"{part.rel} holds database {header.database}, not "
+                                          f"{expected}.", facts)
+    if header.damaged:
+        return PartCheck(part.rel, False, f"{part.rel} is marked damaged by SQL Server.", facts)
+    try:
+        verifier.verify(unc, checksum=bool(header.checksums))
+    except WizardError as exc:
+        return PartCheck(part.rel, False, f"RESTORE VERIFYONLY of {part.rel} failed: "
+                                          f"{exc.message.rstrip('.')}.", facts)
+    when = header.finish.strftime("%Y-%m-%d %H:%M") if header.finish else "unknown time"
+    sums = "with checksums" if header.checksums else "without checksums"
+    return PartCheck(part.rel, True, f"{part.rel}: {header.database} finished {when}, verified "
+                                     f"{sums}.", facts)
+
+
+def check_folder(contents: SetContents, part: Part) -> PartCheck:
+    listed = {k for k in _manifest_files(contents) if k.startswith(part.rel.lower() + "\\")}
+    root = _local(contents, part.rel)
+    found: set[str] = set()
+    for dirpath, _dirs, files in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(contents.entry.path).parts
+        for name in files:
+            found.add("\\".join((*rel_dir, name)).lower())
+    if not listed:
+        return PartCheck(part.rel, None, f"{part.rel}: {len(found)} files; no manifest list to "
+                                         "count them against.", {"files": len(found)})
+    gone = sorted(listed - found)
+    if gone:
+        return PartCheck(part.rel, False, f"{part.rel} holds {len(found & listed)} of the "
+                                          f"{len(listed)} files the manifest lists (first "
+                                          f"missing: {gone[0]}).", {"files": len(found)})
+    return PartCheck(part.rel, True, f"{part.rel}: all {len(listed)} files the manifest lists "
+                                     "are there.", {"files": len(found)})
+
+
+def check_parts(contents: SetContents, parts: Sequence[Part],
+                verifier: BakVerifier | None) -> IntegrityReport:
+    checks: list[PartCheck] = []
+    if contents.manifest_problem:
+        checks.append(PartCheck("manifest.json", False, contents.manifest_problem.capitalize() + "."))
+    for part in parts:
+        if part.kind == "zip":
+            checks.append(check_zip(contents, part))
+        elif part.kind in ("bak", "log"):
+            checks.append(check_bak(contents, part, verifier))
+        elif part.kind == "folder" and part.component == "file_store":
+            checks.append(check_folder(contents, part))
+    return IntegrityReport(contents.entry.name, tuple(checks))
