@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -35,6 +35,8 @@ from wizard.lab.sqlengine import SqlEngine
 from wizard.lab.tds.server import TdsServer
 from wizard.lab.wsman import CommandIO, WsmanServer
 from wizard.plan import load_plan
+from wizard.remote.odbc import SqlEndpoint, classify, connection_string
+from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
 
 PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
 
@@ -152,6 +154,47 @@ class LabRuntime:
     def sql_endpoints(self) -> dict[str, str]:
         return {self.dep.instances[key].data_source: f"127.0.0.1,{tds.port}"
                 for key, tds in self.tds.items()}
+
+    def winrm_endpoint(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm") -> WinRMEndpoint:
+        """How the wizard's runner reaches ``fqdn``'s listener (plain HTTP on loopback)."""
+        fqdn = self.dep.paths.fqdn(fqdn)
+        server = self.wsman.get(fqdn)
+        if server is None:
+            raise KeyError(f"{fqdn} has no WinRM listener (lost or not a Windows host)")
+        return WinRMEndpoint(fqdn, address="127.0.0.1", port=server.port, scheme="http",
+                             auth=auth, insecure=True)
+
+    def runner(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm",
+               **kwargs: Any) -> PowerShellRunner:
+        """The wizard's real PowerShell runner (pywinrm underneath) on one lab host; NTLM
+        seals every message, Basic sends them in clear (loopback only)."""
+        return PowerShellRunner(self.winrm_endpoint(fqdn, auth), self.win_user,
+                                self.win_password, **kwargs)
+
+    def sql_key(self, sql: str) -> str:
+        """The instance key of a plan SQL id (``be1``), an SE pool FQDN or ``server\\inst``."""
+        key = self.dep.sql_ids.get(sql)
+        if key is None and sql.lower() in self.dep.instances:
+            key = sql.lower()
+        if key is None:
+            raise KeyError(f"no SQL instance {sql} in the lab")
+        return key
+
+    def sql_endpoint(self, sql: str) -> SqlEndpoint:
+        """The loopback endpoint of a running lab SQL instance (no encryption)."""
+        key = self.sql_key(sql)
+        tds = self.tds.get(key)
+        if tds is None:
+            raise KeyError(f"the SQL instance {sql} is not running")
+        inst = self.dep.instances[key]
+        return SqlEndpoint(inst.server, inst.instance, port=tds.port, address="127.0.0.1",
+                           driver=None, encrypt="off", trust_server_certificate=True)
+
+    def odbc_connection_string(self, sql: str, driver: str) -> str:
+        """A full ODBC connection string for ``driver`` (a path or registered name) to a lab
+        instance with the lab's SQL login. It holds the password: tests and drills only."""
+        return connection_string(self.sql_endpoint(sql), classify(driver), self.sql_user,
+                                 self.sql_password)
 
     def write_plan(self) -> Path:
         """The plan copy: the source plan plus per-host loopback endpoints and a lab block."""
