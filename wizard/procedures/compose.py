@@ -149,7 +149,8 @@ def validate_order(steps: tuple[Step, ...], given: frozenset[str] = frozenset())
         ids.add(step.id)
         for need in step.needs:
             if need not in seen:
-                raise OrderingError(f"Step {step.id} needs an earlier step providing '{need}' and none comes before it.")
+                raise OrderingError(f"Step {step.id} needs an earlier step providing '{need}' "
+                                    "and none comes before it.")
         seen.update(step.tags)
     for rule in RULES:
         for j, later in enumerate(steps):
@@ -158,7 +159,8 @@ def validate_order(steps: tuple[Step, ...], given: frozenset[str] = frozenset())
                 before = any(_has(s, rule.first, sc) for s in steps[:j])
                 after = [s for s in steps[j + 1:] if _has(s, rule.first, sc)]
                 if after:
-                    raise OrderingError(f"Step {after[0].id} must come before {later.id}: {rule.reason} ({rule.section}).")
+                    raise OrderingError(f"Step {after[0].id} must come before {later.id}: "
+                                        f"{rule.reason} ({rule.section}).")
                 if rule.required and not before and not any(_split(g)[0] == rule.first for g in given):
                     raise OrderingError(f"Step {later.id} has no step before it for '{rule.first}': {rule.reason} "
                                         f"({rule.section}).")
@@ -440,7 +442,8 @@ def _mirror_primary(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         raise CompositionError(f"{pool.fqdn}'s Back End is not mirrored in the plan.")
     steps = [mirror_failover_step(ctx, pool, "Mirror"), mirror_topology_step(ctx, pool, mirror),
              fe_restart_step(ctx, pool, "6.5", "Each Front End must read the new topology; any change to a "
-                             "mirroring relationship needs a restart of all the pool's Front Ends (§6.5 step 5, §11.33)."),
+                             "mirroring relationship needs a restart of all the pool's Front Ends "
+                             "(§6.5 step 5, §11.33)."),
              mirror_uninstall_step(ctx, pool, mirror, "6.5"),
              prepare_rebuild(ctx, be.server, hosts_database=True, sql_instance=be),
              be_mirror_create_step(ctx, pool, mirror, be, "6.5")]
@@ -471,7 +474,8 @@ def _failover_head(ctx: Ctx, om: list[Omitted], failed: Pool) -> tuple[Pool, lis
         steps += cms_failover_steps(ctx, failed)
         cms_pool = backup
     else:
-        om.append(Omitted("cms-failover", "Fail the CMS over", f"the CMS lives in {cms_pool.fqdn}, not in the failed pool"))
+        om.append(Omitted("cms-failover", "Fail the CMS over",
+                          f"the CMS lives in {cms_pool.fqdn}, not in the failed pool"))
     edges = ctx.edges_using(failed)
     for edge in edges:
         steps.append(edge_next_hop_step(ctx, edge, failed, backup))
@@ -535,7 +539,8 @@ def _pool_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     if be and be.id in (pool.monitoring_store, pool.archiving_store):
         steps += mon_arch_steps(ctx, pool, ctx.fe(pool))
     if ctx.partner(pool) is not None:
-        om.append(Omitted("pool-failover", "Fail over first", "the pool is paired: pool-failover restores service faster (§5.1 rule 2)"))
+        om.append(Omitted("pool-failover", "Fail over first",
+                          "the pool is paired: pool-failover restores service faster (§5.1 rule 2)"))
     return steps + verification_steps(ctx, pool, list(pool.servers))
 
 
@@ -552,7 +557,7 @@ def _conference(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     partner = ctx.partner(pool)
     if partner is None:
         raise CompositionError(f"{pool.fqdn} has no paired pool (§6.14).")
-    return [conference_sync_step(ctx, pool, partner)] + verification_steps(ctx, pool, [])
+    return [conference_sync_step(ctx, pool, partner), *verification_steps(ctx, pool, [])]
 
 
 def _mon_arch(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
@@ -607,21 +612,24 @@ def _config_rollback(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         post_checks=(replication_check(host, wait_s=600),),
         destructive=True, confirm_text="xds", undo="Import a later export.", duration_s=600,
         tags=frozenset({"cms-available"}))
-    return [step] + verification_steps(ctx, pool, [])
+    return [step, *verification_steps(ctx, pool, [])]
 
 
 def _abc(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
     a = _front_end(ctx, ctx.pool, "pool A, lost for good")
     if not new_pool:
         raise CompositionError("The abc-failover path needs the new pool C (--new-pool).")
-    c = ctx.plan.pool(new_pool)
+    c = _front_end(ctx, new_pool, "the new pool C")
+    if c.role != "front_end" or c.fqdn in (a.fqdn, a.paired_with):
+        raise CompositionError(f"{c.fqdn} cannot be pool C: it must be another Front End pool (§6.19).")
     b, steps, cms_pool = _failover_head(ctx, om, a)
     fo = steps.pop()
-    if cms_pool.fqdn != ctx.plan.cms_pool.fqdn:
-        steps.append(lis_import_step(ctx, ctx.fe(b), b.fqdn, section="6.19"))
     if a.response_group:
         steps.append(rgs_import_step(ctx, a, b, new_pool=False))
     steps.append(fo)
+    # §6.19 step 1 imports LIS right after the CMS failover; placing it after the pool failover
+    # also satisfies §6.16 step 4 (LIS is not replicated) and is never earlier than the CMS.
+    steps.append(lis_import_step(ctx, ctx.fe(b), b.fqdn, after_failover_of=a.fqdn, section="6.19"))
     steps += abc_steps(ctx, a, b, c)
     return steps + verification_steps(ctx, c, list(c.servers), cms_pool=cms_pool)
 
@@ -629,8 +637,8 @@ def _abc(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
 def _cms_move(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
     src = ctx.plan.cms_pool
     target = ctx.plan.pool(new_pool) if new_pool else ctx.partner(src)
-    if target is None:
-        raise CompositionError("The cms-move path needs a target pool (--new-pool).")
+    if target is None or target.role != "front_end" or target.fqdn == src.fqdn:
+        raise CompositionError("The cms-move path needs another Front End pool as target (--new-pool).")
     return cms_move_steps(ctx, src, target) + verification_steps(ctx, target, [], cms_pool=target)
 
 

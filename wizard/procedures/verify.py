@@ -52,7 +52,8 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
                                  services_check(host, server, wait_s=300),
                                  "Every Lync service on a rebuilt or restarted server is Running (§7.2, §7.1 step 1)."))
     steps.append(_check_step("verify-cms-location", "AD points at the CMS store",
-                             Check("Get-CsConfigurationStoreLocation", ps(host, json=Cmd("Get-CsConfigurationStoreLocation")),
+                             Check("Get-CsConfigurationStoreLocation",
+                                   ps(host, json=Cmd("Get-CsConfigurationStoreLocation")),
                                    NonEmpty()),
                              "The CMS pointer returns the expected SQL Server and instance (§7.2)."))
     steps.append(_check_step("verify-cms-master", f"CMS master active in {cms.fqdn}",
@@ -95,8 +96,8 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
     if home.response_group:
         steps.append(_check_step(f"verify-rgs-{serving.fqdn}", "Response Group workflows present",
                                  Check("Get-CsRgsWorkflow -ShowAll",
-                                       ps(host, json=Pipeline(Cmd("Get-CsRgsWorkflow",
-                                                                  {"Identity": rgs_identity(serving.fqdn), "ShowAll": ON}),
+                                       ps(host, json=Pipeline(Cmd("Get-CsRgsWorkflow", {
+                                           "Identity": rgs_identity(serving.fqdn), "ShowAll": ON}),
                                                               Cmd("Select-Object", {"Property": ["Name"]}))),
                                        NonEmpty("Name")),
                                  "All workflows are present, then a test call is routed (§7.2 Response Group)."))

@@ -21,7 +21,7 @@ from wizard.procedures.library.common import (
     sql_reachable_check,
 )
 from wizard.procedures.model import Check, Contains, Manual, NonEmpty, Step
-from wizard.remote.psbuild import Cmd, Pipeline
+from wizard.remote.psbuild import Cmd, Pipeline, Value
 
 
 def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
@@ -29,13 +29,11 @@ def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
     sql_fqdn, inst = ctx.sql_fqdn(pool)
     host = ctx.management_host(pool, pool_lost and pool.edition == "enterprise")
     scope = pool.fqdn
-    params: dict[str, str | bool | Cmd] = {}
-    loc: dict[str, object] = {"SqlServerFqdn": sql_fqdn}
+    loc: dict[str, Value] = {"SqlServerFqdn": sql_fqdn}
     if inst:
         loc["SqlInstanceName"] = inst
-    del params
-    install = Cmd("Install-CsDatabase", {"CentralManagementDatabase": ON, "Clean": ON, **loc, "Verbose": ON})  # type: ignore[dict-item]
-    set_loc = Cmd("Set-CsConfigurationStoreLocation", {**loc, "Verbose": ON})  # type: ignore[dict-item]
+    install = Cmd("Install-CsDatabase", {"CentralManagementDatabase": ON, "Clean": ON, **loc, "Verbose": ON})
+    set_loc = Cmd("Set-CsConfigurationStoreLocation", {**loc, "Verbose": ON})
     config_zip = ctx.backup_file("config")
     where = f"{sql_fqdn}\\{inst}" if inst else sql_fqdn
     steps = [
@@ -132,7 +130,7 @@ def cms_failover_steps(ctx: Ctx, cms_pool: Pool) -> list[Step]:
     host = ctx.fe(backup)  # run on a server of the pool we fail over TO (P1)
     be = ctx.back_end(backup)
     sql_fqdn, inst = ctx.sql_fqdn(backup)
-    params: dict[str, object] = {"BackupSqlServerFqdn": sql_fqdn}
+    params: dict[str, Value] = {"BackupSqlServerFqdn": sql_fqdn}
     if inst:
         params["BackupSqlInstanceName"] = inst
     mirror = ctx.mirror_of(be) if be else None
@@ -174,7 +172,7 @@ def cms_failover_steps(ctx: Ctx, cms_pool: Pool) -> list[Step]:
                 "cannot run; -Force is the disaster-recovery set and is mandatory there "
                 "(§6.15 step 5, §5.1 rule 7, §11.29).",
             phase="failover",
-            commands=(ps(host, Cmd("Invoke-CsManagementServerFailover", params), timeout_s=1800),),  # type: ignore[arg-type]
+            commands=(ps(host, Cmd("Invoke-CsManagementServerFailover", params), timeout_s=1800),),
             applies="paired CMS pool lost (or its CMS unavailable)",
             already_done=cms_master_check(host, backup.fqdn),
             post_checks=(cms_master_check(host, backup.fqdn, wait_s=600),
@@ -193,7 +191,7 @@ def cms_move_steps(ctx: Ctx, cms_pool: Pool, target: Pool) -> list[Step]:
     """§6.15b (inferred for a 2013-hosted CMS): recreate the CMS store in ``target`` and move."""
     sql_fqdn, inst = ctx.sql_fqdn(target)
     host = ctx.fe(target)
-    install: dict[str, object] = {"CentralManagementDatabase": ON, "Clean": ON, "SqlServerFqdn": sql_fqdn}
+    install: dict[str, Value] = {"CentralManagementDatabase": ON, "Clean": ON, "SqlServerFqdn": sql_fqdn}
     if inst:
         install["SqlInstanceName"] = inst
     config_zip = ctx.backup_file("config")
@@ -207,7 +205,7 @@ def cms_move_steps(ctx: Ctx, cms_pool: Pool, target: Pool) -> list[Step]:
             why="Move-CsManagementServer needs an existing CMS database in the target pool "
                 "(§6.15b; S33 gives this path for a CMS on Lync 2010, other uses are inferred).",
             phase="cms",
-            commands=(ps(host, Cmd("Install-CsDatabase", install)),),  # type: ignore[arg-type]
+            commands=(ps(host, Cmd("Install-CsDatabase", install)),),
             applies="manual DR move of the CMS to another pool",
             requires=(sql_reachable_check((sql_fqdn, inst)),),
             post_checks=(database_exists_check((sql_fqdn, inst), "xds"),),

@@ -264,7 +264,8 @@ def pchat_failover_steps(ctx: Ctx, pool: Pool) -> list[Step]:
         Step(
             id=f"pchat-bring-online-{pool.fqdn}", title="Bring the log-shipped mgc online on the backup instance",
             section="6.20",
-            why="The backup mgc must leave log shipping and be recovered before the pool is failed over (§6.20 steps 1–3).",
+            why="The backup mgc must leave log shipping and be recovered before the pool is failed over "
+                "(§6.20 steps 1–3).",
             phase="failover",
             manual=Manual("SQL Server Management Studio", "backup mgc instance", (
                 "exec sp_delete_log_shipping_secondary_database mgc",
@@ -344,7 +345,8 @@ def edge_dr_steps(ctx: Ctx, lost: Pool, surviving: Pool) -> list[Step]:
                 f"External DNS: _xmpp-server._tcp SRV on port 5269 and the A record to {surviving.fqdn}.")),
             applies="a whole Edge pool is lost",
             post_checks=(Check("Edge media connectivity",
-                               ps(host, json=Pipeline(Cmd("Test-CsAVEdgeConnectivity", {"TargetFqdn": ctx.plan.cms_pool.fqdn}),
+                               ps(host, json=Pipeline(Cmd("Test-CsAVEdgeConnectivity",
+                                                          {"TargetFqdn": ctx.plan.cms_pool.fqdn}),
                                                       Cmd("Select-Object", {"Property": ["Result"]}))),
                                AllEqual("Result", "Success"), wait_s=600, poll_s=30),),
             undo="Associate the old Edge pool again.", duration_s=900, needs=("cms-available",),

@@ -19,7 +19,7 @@ from wizard.procedures.library.common import (
     services_check,
 )
 from wizard.procedures.model import AllEqual, Check, Empty, Manual, SqlCommand, Step
-from wizard.remote.psbuild import Cmd
+from wizard.remote.psbuild import Cmd, Value
 
 
 def db_types(ctx: Ctx, pool: Pool) -> list[str]:
@@ -138,11 +138,11 @@ def mirror_uninstall_step(ctx: Ctx, pool: Pool, survivor: SqlInstance, section: 
     host = ctx.fe(pool)
     cmds = []
     for t in db_types(ctx, pool):
-        params: dict[str, object] = {"DatabaseType": t, "SqlServerFqdn": survivor.server}
+        params: dict[str, Value] = {"DatabaseType": t, "SqlServerFqdn": survivor.server}
         if survivor.instance:
             params["SqlInstanceName"] = survivor.instance
         params["Verbose"] = ON
-        cmds.append(ps(host, Cmd("Uninstall-CsMirrorDatabase", params)))  # type: ignore[arg-type]
+        cmds.append(ps(host, Cmd("Uninstall-CsMirrorDatabase", params)))
     return Step(
         id=f"be-mirror-uninstall-{pool.fqdn}",
         title=f"Remove mirroring of every database type, keeping {survivor.server}",
@@ -191,7 +191,8 @@ def mirror_topology_step(ctx: Ctx, pool: Pool, survivor: SqlInstance) -> Step:
 def deployment_wizard_step(ctx: Ctx, server: str, pool: Pool, *, section: str = "6.7") -> Step:
     """§6.7 step 3 / §6.3 step 5: Deployment Wizard steps 1–4 on a rebuilt server."""
     edge = pool.role == "edge"
-    lines = [f"Log on to {server} as {'local Administrator' if edge else 'RTCUniversalServerAdmins + local Administrators'}."]
+    who = "local Administrator" if edge else "RTCUniversalServerAdmins + local Administrators"
+    lines = [f"Log on to {server} as {who}."]
     if section == "6.3":
         lines.append("Topology Builder: Download Topology from existing deployment and save it (§6.3 step 4).")
     lines += [

@@ -1,0 +1,220 @@
+"""Composition: every ordering rule is enforced (a violating composition cannot be built),
+plan custom steps land at their hooks, steps left out carry a reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.conftest import REPO
+from tests.unit.procedures_helpers import every_procedure
+from wizard.plan import load_plan
+from wizard.plan.model import Plan
+from wizard.procedures.compose import RULES, OrderingError, Procedure, compose
+from wizard.procedures.library.common import Ctx
+from wizard.procedures.library.failover import pool_failback_step, pool_failover_step
+from wizard.procedures.model import Step
+
+TWO_SITE = "lonpool.corp.contoso.com"
+
+
+def _plan(name: str) -> Plan:
+    return load_plan(REPO / "plans" / name).plan
+
+
+def _rebuild(proc: Procedure, steps: list[Step]) -> Procedure:
+    return replace(proc, steps=tuple(steps))
+
+
+def _move(proc: Procedure, step_id: str, before: str) -> Procedure:
+    steps = [s for s in proc.steps if s.id != step_id]
+    moving = proc.step(step_id)
+    at = next(i for i, s in enumerate(steps) if s.id == before)
+    return _rebuild(proc, [*steps[:at], moving, *steps[at:]])
+
+
+def _move_many(proc: Procedure, step_ids: list[str], before: str) -> Procedure:
+    """Move several steps (in this order) just before ``before``; the result is validated."""
+    moving = [proc.step(i) for i in step_ids]
+    steps = [s for s in proc.steps if s.id not in step_ids]
+    at = next(i for i, s in enumerate(steps) if s.id == before)
+    return _rebuild(proc, [*steps[:at], *moving, *steps[at:]])
+
+
+def _drop(proc: Procedure, step_id: str) -> Procedure:
+    proc.step(step_id)  # exists
+    return _rebuild(proc, [s for s in proc.steps if s.id != step_id])
+
+
+@pytest.fixture(scope="module")
+def failover() -> Procedure:
+    return compose(_plan("example-two-site.yaml"), "pool-failover", pool=TWO_SITE, backup_set="S")
+
+
+@pytest.fixture(scope="module")
+def cms_restore() -> Procedure:
+    return compose(_plan("lab.yaml"), "cms-restore", backup_set="S")
+
+
+@pytest.fixture(scope="module")
+def pool_restore() -> Procedure:
+    return compose(_plan("lab.yaml"), "pool-restore", pool="pool3.fabrikam.lab", backup_set="S")
+
+
+def test_every_shipped_composition_builds() -> None:
+    procs = list(every_procedure())
+    assert len(procs) > 150
+    assert {p.path.id for p in procs} >= {"pool-failover", "cms-restore", "be-restore", "se-restore", "pool-restore",
+                                          "member-rebuild", "edge-dr", "abc-failover", "pchat-failover"}
+
+
+def test_cms_before_back_end(cms_restore: Procedure) -> None:
+    with pytest.raises(OrderingError, match="cms"):
+        _move(cms_restore, "be-databases-pool1.fabrikam.lab", before="cms-install-database")
+
+
+def test_cms_restore_internal_order(cms_restore: Procedure) -> None:
+    with pytest.raises(OrderingError, match="cms-location"):
+        _move(cms_restore, "cms-import-configuration", before="cms-set-location")
+
+
+def test_cms_failover_before_pool_failover(failover: Procedure) -> None:
+    with pytest.raises(OrderingError):
+        _move(failover, f"pool-failover-{TWO_SITE}", before="cms-failover")
+    with pytest.raises(OrderingError, match="cms-"):
+        _rebuild(failover, [s for s in failover.steps if not s.id.startswith("cms-failover")])
+    without_edge_and_cms = [s for s in failover.steps if not s.id.startswith(("cms-failover", "edge-"))]
+    with pytest.raises(OrderingError, match="cms-failover"):
+        _rebuild(failover, without_edge_and_cms)
+
+
+def test_edge_next_hop_before_pool_failover(failover: Procedure) -> None:
+    edge = "edge-next-hop-lonedge.corp.contoso.com"
+    with pytest.raises(OrderingError, match="edge-next-hop"):
+        _move(failover, f"pool-failover-{TWO_SITE}", before=edge)
+    with pytest.raises(OrderingError, match="edge-next-hop"):
+        _drop(failover, edge)
+
+
+def test_lis_after_pool_failover(failover: Procedure) -> None:
+    with pytest.raises(OrderingError, match="pool-failover"):
+        _move(failover, "lis-import-amspool.corp.contoso.com", before=f"pool-failover-{TWO_SITE}")
+
+
+def test_services_stopped_before_import(cms_restore: Procedure) -> None:
+    with pytest.raises(OrderingError, match="services"):
+        _drop(cms_restore, "userdata-stop-pool1.fabrikam.lab")
+    with pytest.raises(OrderingError):
+        _move(cms_restore, "userdata-import-pool1.fabrikam.lab", before="userdata-stop-pool1.fabrikam.lab")
+
+
+def test_services_started_after_import(cms_restore: Procedure) -> None:
+    with pytest.raises(OrderingError, match="started after"):
+        _drop(cms_restore, "userdata-start-pool1.fabrikam.lab")
+    with pytest.raises(OrderingError):
+        _move(cms_restore, "userdata-start-pool1.fabrikam.lab", before="userdata-import-pool1.fabrikam.lab")
+
+
+def test_back_end_before_front_ends(pool_restore: Procedure) -> None:
+    with pytest.raises(OrderingError, match="Back End"):
+        _move_many(pool_restore, ["prepare-fe21.fabrikam.lab", "deploy-fe21.fabrikam.lab"],
+                   before="be-databases-pool3.fabrikam.lab")
+
+
+def test_file_store_before_front_ends(pool_restore: Procedure) -> None:
+    with pytest.raises(OrderingError, match="file store"):
+        _move_many(pool_restore, ["prepare-fe21.fabrikam.lab", "deploy-fe21.fabrikam.lab"],
+                   before="filestore-share-fs-dr")
+
+
+def test_front_ends_before_user_data(pool_restore: Procedure) -> None:
+    with pytest.raises(OrderingError, match="Front Ends"):
+        _move_many(pool_restore, ["userdata-stop-pool3.fabrikam.lab", "userdata-import-pool3.fabrikam.lab"],
+                   before="deploy-fe23.fabrikam.lab")
+
+
+def test_failback_before_failover_when_reversing_roles() -> None:
+    plan = _plan("lab.yaml")
+    ctx = Ctx(plan)
+    p1, p2 = plan.pool("pool1.fabrikam.lab"), plan.pool("pool2.fabrikam.lab")
+    base = compose(plan, "pool-failback", pool=p1.fqdn)
+    good = _rebuild(base, [pool_failback_step(ctx, p1, p2), pool_failover_step(ctx, p2, p1)])
+    assert next(s.id for s in good.steps).startswith("pool-failback")
+    with pytest.raises(OrderingError, match="fail back"):
+        _rebuild(base, [pool_failover_step(ctx, p2, p1), pool_failback_step(ctx, p1, p2)])
+
+
+def test_abc_pool_c_starts_after_the_moves() -> None:
+    proc = compose(_plan("lab.yaml"), "abc-failover", pool="pool1.fabrikam.lab", new_pool="pool3.fabrikam.lab")
+    with pytest.raises(OrderingError):
+        _move(proc, "abc-start-pool3.fabrikam.lab", before="abc-move-users-pool1.fabrikam.lab")
+
+
+def test_verification_is_last(failover: Procedure) -> None:
+    with pytest.raises(OrderingError, match="verification"):
+        _move(failover, "verify-cms-master", before=f"pool-failover-{TWO_SITE}")
+
+
+def test_duplicate_steps_refused(failover: Procedure) -> None:
+    with pytest.raises(OrderingError, match="twice"):
+        _rebuild(failover, [*failover.steps[:3], failover.steps[0]])
+
+
+def test_every_rule_has_a_test() -> None:
+    source = (REPO / "tests" / "unit" / "test_procedures_compose.py").read_text()
+    covered = {"cms-before-back-end": "test_cms_before_back_end", "cms-before-publish": "test_cms_before_publish",
+               "cms-before-pool-failover": "test_cms_failover_before_pool_failover",
+               "cms-failover-before-pool-failover": "test_cms_failover_before_pool_failover",
+               "edge-next-hop-before-failover": "test_edge_next_hop_before_pool_failover",
+               "stop-before-import": "test_services_stopped_before_import",
+               "start-after-import": "test_services_started_after_import",
+               "lis-after-failover": "test_lis_after_pool_failover",
+               "back-end-before-front-ends": "test_back_end_before_front_ends",
+               "back-end-before-user-data": "test_back_end_before_user_data",
+               "front-ends-before-user-data": "test_front_ends_before_user_data",
+               "file-store-before-front-ends": "test_file_store_before_front_ends",
+               "failback-before-failover": "test_failback_before_failover_when_reversing_roles",
+               "abc-move-before-start": "test_abc_pool_c_starts_after_the_moves"}
+    assert {r.id for r in RULES} == set(covered)
+    for name in covered.values():
+        assert f"def {name}(" in source, name
+
+
+def test_cms_before_publish() -> None:
+    proc = compose(_plan("lab.yaml"), "be-mirror-primary", pool="pool1.fabrikam.lab")
+    with pytest.raises(OrderingError):
+        _move(proc, "be-mirror-topology-pool1.fabrikam.lab", before="db-failover-pool1.fabrikam.lab")
+
+
+def test_back_end_before_user_data() -> None:
+    proc = compose(_plan("lab.yaml"), "be-restore", pool="pool2.fabrikam.lab")
+    with pytest.raises(OrderingError, match="Back End"):
+        _move(proc, "be-databases-pool2.fabrikam.lab", before="userdata-start-pool2.fabrikam.lab")
+
+
+def test_custom_steps_at_their_hooks(failover: Procedure) -> None:
+    ids = [s.id for s in failover.steps]
+    assert ids[0] == "custom-change-freeze"  # before_restore
+    assert ids.index("custom-check-sbc") == min(i for i, s in enumerate(failover.steps) if s.phase == "verify") - 1
+
+
+def test_left_out_steps_have_reasons() -> None:
+    proc = compose(_plan("lab.yaml"), "pool-failover", pool="pool2.fabrikam.lab")
+    reasons = {o.step_id: o.reason for o in proc.omitted}
+    assert "CMS lives in pool1.fabrikam.lab" in reasons["cms-failover"]
+    assert "no Edge pool" in reasons["edge-next-hop"]
+    assert not any(s.id.startswith("cms-failover") for s in proc.steps)
+
+
+def test_steps_cite_sections_and_destructive_ones_confirm() -> None:
+    for proc in list(every_procedure())[:80]:
+        for step in proc.steps:
+            if step.custom:
+                continue
+            assert f"§{step.section}" in step.why
+            if step.destructive:
+                assert step.confirm_text
+    proc = compose(_plan("example-two-site.yaml"), "pool-failover", pool=TWO_SITE)
+    assert proc.step(f"pool-failover-{TWO_SITE}").second_operator
+    assert compose(_plan("lab.yaml"), "cms-restore").step("cms-install-database").second_operator
