@@ -363,8 +363,8 @@ def _classify_file_stores(plan: Plan, findings: Findings, out: list[Failure]) ->
             continue  # restored with the Standard Edition server (§6.3)
         host = findings.host(fs.server)
         probe = findings.result(f"fs:{fs.id}")
-        lost = host.state == "down" or (probe is not None and probe.ok
-                                        and probe.data.get("answers") is False)
+        lost = host.state == "down" or (probe is not None and probe.ok and (
+            probe.data.get("answers") is False or probe.data.get("empty") is True))
         if not lost:
             continue
         ev = host.evidence + findings.evidence_of(f"fs:{fs.id}")

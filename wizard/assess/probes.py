@@ -214,7 +214,20 @@ def cms_replication_script(modules: Sequence[str] = ("Lync",)) -> str:
 
 
 def file_store_script(unc: str, modules: Sequence[str] = ("Lync",)) -> str:
-    return psbuild.script(json_result=Cmd("Test-Path", {"LiteralPath": unc}), modules=modules)
+    """Whether the share answers, and how many entries its top folder holds (a file store
+    rebuilt empty answers but holds nothing, §5.3 D)."""
+    return psbuild.script(
+        Assign("lrExists", Cmd("Test-Path", {"LiteralPath": unc})),
+        Raw("$lrItems = 0"),
+        Raw("if ($lrExists) {"),
+        Assign("lrMeasure", Pipeline(Cmd("Get-ChildItem", {"LiteralPath": unc}),
+                                     Cmd("Measure-Object"))),
+        Raw("$lrItems = $lrMeasure.Count"),
+        Raw("}"),
+        Assign("lrProbe", Raw("@{ Exists = $lrExists; Items = $lrItems }")),
+        json_result=Cmd("Write-Output", positional=[Var("lrProbe")]),
+        modules=modules,
+    )
 
 
 def pairing_script(pool: str, modules: Sequence[str] = ("Lync",)) -> str:
@@ -467,10 +480,18 @@ def file_store_probe(t: Transports, fs_id: str, unc: str, modules: Sequence[str]
             values = _run_via(t, via, file_store_script(unc, modules), timeout)
         except (OSError, WizardError) as exc:
             return _failure(pid, "file_store", fs_id, exc)
-        answers = values[0] is True if values else False
-        text = (f"The file store share {unc} answers from {via}." if answers else
-                f"The file store share {unc} does not answer from {via}.")
-        return _result(pid, "file_store", fs_id, "ok", text, {"unc": unc, "answers": answers})
+        probe = _dict(values[0]) if values else {}
+        exists = probe.get("Exists") is True
+        items = probe.get("Items") if isinstance(probe.get("Items"), int) else None
+        if not exists:
+            text = f"The file store share {unc} does not answer from {via}."
+        elif items == 0:
+            text = f"The file store share {unc} answers from {via} but is empty."
+        else:
+            text = f"The file store share {unc} answers from {via} ({items} top-level entries)."
+        return _result(pid, "file_store", fs_id, "ok", text,
+                       {"unc": unc, "answers": exists, "items": items,
+                        "empty": exists and items == 0})
     return run
 
 

@@ -1,0 +1,97 @@
+"""Assessment against the running lab: real pywinrm and pyodbc, every scenario.
+
+For each lab scenario the probes run against its loopback WinRM and TDS servers, the classifier
+reads what they found, and the recommendation must be the scenario's expected path (§ ids) with
+reasons that name the evidence (the lost host, database or share).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from wizard.assess.classify import classify
+from wizard.assess.events import AssessmentFinished, ProbeFinished
+from wizard.assess.findings import build_findings
+from wizard.assess.probes import ProbeTimeouts, plan_probes
+from wizard.assess.recommend import Recommendation, recommend
+from wizard.assess.runner import ProbeRunner
+from wizard.assess.transports import RealTransports
+from wizard.lab.runtime import LabRuntime
+from wizard.lab.scenarios import SCENARIOS, Scenario
+from wizard.paths import get as get_path
+from wizard.plan import load_plan
+from wizard.remote.credentials import CredentialStore
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+#: what each scenario's reasons must mention (the evidence that decides it)
+EVIDENCE = {
+    "fe-lost": "fe02.fabrikam.lab",
+    "be-primary-lost-witness": "sql01.fabrikam.lab",
+    "be-primary-lost-no-witness": "sql01.fabrikam.lab",
+    "be-lost-unpaired": "sql21.fabrikam.lab",
+    "cms-lost-paired": "No active CMS master",
+    "cms-se-lost-unpaired": "se01.fabrikam.lab",
+    "file-store-lost": "is empty",
+    "pool-lost-paired": "fe11.fabrikam.lab",
+    "pool-lost-unpaired": "fe21.fabrikam.lab",
+    "edge-lost": "edge01.fabrikam.lab",
+    "monitoring-db-lost": "lcscdr missing",
+    "pchat-db-lost": "mgc SUSPECT",
+    "bad-config-change": "configuration or topology change",
+}
+ANSWERS = {"bad-config-change": {"bad_change": "yes"}}
+
+
+def _assess(scenario: Scenario) -> Iterator[tuple[Recommendation, list[object], float]]:
+    with LabRuntime(scenario) as lab:
+        plan = load_plan(lab.plan_path).plan
+        creds = CredentialStore(plan, env={"LYNC_LAB_PASSWORD": lab.win_password,
+                                           "LYNC_LAB_SQL_PASSWORD": lab.sql_password})
+        transports = RealTransports(plan, creds)
+        t0 = time.monotonic()
+        events = list(ProbeRunner(32).run(plan_probes(
+            plan, transports, ProbeTimeouts(session=15, sql=10, deployment=15))))
+        elapsed = time.monotonic() - t0
+        assert transports.close() == []
+        done = events[-1]
+        assert isinstance(done, AssessmentFinished)
+        answers = ANSWERS.get(scenario.name, {})
+        failures = classify(plan, build_findings(plan, done.results), answers)  # type: ignore[arg-type]
+        yield recommend(plan, failures, answers), events, elapsed  # type: ignore[arg-type]
+
+
+def _matches(expected: str, sections: tuple[str, ...]) -> bool:
+    return any(expected == s or expected.startswith(s + ".") for s in sections)
+
+
+def test_every_scenario_is_covered() -> None:
+    assert set(EVIDENCE) == {s.name for s in SCENARIOS}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_assessment_recommends_the_scenarios_path(scenario: Scenario) -> None:
+    for rec, events, elapsed in _assess(scenario):
+        assert rec.path is not None, rec.summary
+        steps = [get_path(s.failure.path) for s in rec.steps]
+        assert steps[0].outage_classes and scenario.outage_class in [
+            s.failure.outage_class for s in rec.steps]
+        # the first expected section is what the first step does; the rest follow in order
+        first, *rest = scenario.expected_path
+        assert _matches(first, steps[0].sections), (scenario.name, rec.summary)
+        flat = [sec for p in steps for sec in p.sections]
+        for sec in rest:
+            assert any(_matches(sec, (f,)) for f in flat), (scenario.name, sec, rec.summary)
+        assert any(EVIDENCE[scenario.name] in r for r in rec.reasons), rec.reasons
+        assert sum(isinstance(e, ProbeFinished) for e in events) == len(events[-1].results)  # type: ignore[attr-defined]
+        assert elapsed < 20
+
+
+def test_cms_and_back_end_lost_together_cms_first() -> None:
+    scenario = next(s for s in SCENARIOS if s.name == "cms-lost-paired")
+    for rec, _events, _elapsed in _assess(scenario):
+        assert [s.failure.path for s in rec.steps] == ["cms-failover", "pool-failover"]
+        assert [a.path for a in rec.alternatives] == ["cms-restore"]

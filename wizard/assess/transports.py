@@ -1,0 +1,139 @@
+"""The real transports behind the assessment's probes: DNS, TCP, WinRM and SQL from the plan.
+
+Endpoints come from the plan (defaults, then ``connections.hosts.<fqdn>`` overrides, the
+address used instead of DNS when the plan gives one); credentials from the incident's
+:class:`~wizard.remote.credentials.CredentialStore`. One PowerShell runner and one SQL runner
+per target are opened on first use and kept: the restore stages reuse them, which spares every
+later command a new shell (PROTOCOLS.md).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Sequence
+
+from wizard.assess.probes import PowerShell, SqlQuery
+from wizard.errors import WizardError
+from wizard.plan.model import HostConnection, Plan
+from wizard.remote.credentials import CredentialStore
+from wizard.remote.odbc import SqlEndpoint
+from wizard.remote.sql import SqlRunner
+from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
+
+
+def _host(plan: Plan, fqdn: str) -> HostConnection | None:
+    for name, hc in plan.connections.hosts.items():
+        if name.lower() == fqdn.lower():
+            return hc
+    return None
+
+
+def winrm_endpoint(plan: Plan, fqdn: str) -> WinRMEndpoint:
+    hc = _host(plan, fqdn)
+    over = hc.winrm if hc else None
+    d = plan.connections.winrm
+
+    def pick(name: str) -> object:
+        value = getattr(over, name, None) if over else None
+        return value if value is not None else getattr(d, name)
+
+    scheme = pick("scheme") or "https"
+    port = pick("port") or (5986 if scheme == "https" else 5985)
+    return WinRMEndpoint(
+        fqdn, address=hc.address if hc else None, port=int(port),  # type: ignore[call-overload]
+        scheme=scheme, auth=pick("auth") or "ntlm",  # type: ignore[arg-type]
+        path=str(pick("path") or "/wsman"), ca_bundle=pick("ca_bundle"),  # type: ignore[arg-type]
+        insecure=bool(pick("insecure")))
+
+
+def sql_endpoint(plan: Plan, sql_id: str, timeout_s: float) -> SqlEndpoint:
+    inst = plan.sql(sql_id)
+    hc = _host(plan, inst.server)
+    over = hc.sql if hc else None
+    d = plan.connections.sql
+
+    def pick(name: str) -> object:
+        value = getattr(over, name, None) if over else None
+        return value if value is not None else getattr(d, name)
+
+    return SqlEndpoint(
+        server=inst.server, instance=inst.instance, port=pick("port"),  # type: ignore[arg-type]
+        address=hc.address if hc else None, driver=pick("driver"),  # type: ignore[arg-type]
+        encrypt=pick("encrypt") or "mandatory",  # type: ignore[arg-type]
+        trust_server_certificate=bool(pick("trust_server_certificate")),
+        login_timeout_s=float(pick("login_timeout") or timeout_s),  # type: ignore[arg-type]
+        query_timeout_s=float(pick("query_timeout") or timeout_s))  # type: ignore[arg-type]
+
+
+class RealTransports:
+    """:class:`wizard.assess.probes.Transports` over sockets, pywinrm and pyodbc."""
+
+    def __init__(self, plan: Plan, credentials: CredentialStore, *,
+                 on_warning: Callable[[str], None] | None = None) -> None:
+        self.plan = plan
+        self.credentials = credentials
+        self._on_warning = on_warning
+        self._lock = threading.Lock()
+        self._ps: dict[str, PowerShellRunner] = {}
+        self._sql: dict[str, SqlRunner] = {}
+
+    def resolve(self, host: str, timeout_s: float) -> list[str]:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        seen: list[str] = []
+        for info in infos:
+            addr = str(info[4][0])
+            if addr not in seen:
+                seen.append(addr)
+        return seen
+
+    def tcp_connect(self, address: str, port: int, timeout_s: float) -> None:
+        socket.create_connection((address, port), timeout=timeout_s).close()
+
+    def powershell(self, host: str, timeout_s: float) -> PowerShell:
+        key = host.lower()
+        with self._lock:
+            runner = self._ps.get(key)
+        if runner is not None:
+            return runner
+        cred = self.credentials.for_host(host)
+        runner = PowerShellRunner(winrm_endpoint(self.plan, host), cred.username,
+                                  cred.password.reveal(),
+                                  operation_timeout_s=max(1, int(timeout_s)),
+                                  connect_timeout_s=min(timeout_s, 10), read_margin_s=2,
+                                  on_warning=self._on_warning)
+        with self._lock:
+            return self._ps.setdefault(key, runner)
+
+    def sql(self, sql_id: str, timeout_s: float) -> SqlQuery:
+        with self._lock:
+            runner = self._sql.get(sql_id)
+        if runner is not None:
+            return runner
+        cred = self.credentials.for_sql(sql_id)
+        runner = SqlRunner(sql_endpoint(self.plan, sql_id, timeout_s), cred.username,
+                           cred.password.reveal())
+        with self._lock:
+            return self._sql.setdefault(sql_id, runner)
+
+    def runners(self) -> tuple[dict[str, PowerShellRunner], dict[str, SqlRunner]]:
+        """The runners opened so far (for the restore stages to reuse)."""
+        with self._lock:
+            return dict(self._ps), dict(self._sql)
+
+    def close(self) -> list[str]:
+        """Close every runner; returns one sentence per runner that failed to close."""
+        problems: list[str] = []
+        ps, sql = self.runners()
+        closers: Sequence[tuple[str, Callable[[], None]]] = (
+            [(f"WinRM on {h}", r.close) for h, r in ps.items()]
+            + [(f"SQL {i}", r.close) for i, r in sql.items()])
+        for what, close in closers:
+            try:
+                close()
+            except WizardError as exc:  # runners raise RemoteError subclasses only
+                problems.append(f"Closing {what} failed: {exc.message}")
+        with self._lock:
+            self._ps.clear()
+            self._sql.clear()
+        return problems
