@@ -1,0 +1,132 @@
+"""Benchmark of the assessment's probe runner against loopback WinRM hosts that answer slowly.
+
+200 simulated hosts, each its own WS-Management listener on 127.0.0.1 that waits 150 ms
+before every answer (the latency is in the servers, not in the prober); each host gets a TCP
+probe and a real pywinrm session running the Lync host probe script. A second run adds one
+hung host (it accepts TCP and never answers) probed with a 2 s timeout. Figures are printed,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+from wizard.assess.events import AssessmentFinished, ProbeResult
+from wizard.assess.probes import HostTarget, PowerShell, SqlQuery, lync_host_probe, tcp_probe
+from wizard.assess.runner import Probe, ProbeRunner
+from wizard.bench import Row
+from wizard.lab.wsman import CommandIO, WsmanServer
+from wizard.remote import psbuild
+from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
+
+_USER = "LAB\\bench"
+_PASSWORD = secrets.token_urlsafe(16)  # throwaway lab account, new every process
+_ANSWER = (f"{psbuild.JSON_BEGIN}\r\n"
+           + json.dumps([{"Services": [{"Name": "RTCSRV", "Status": 4}],
+                          "Replica": {"UpToDate": True}}])
+           + f"\r\n{psbuild.JSON_END}\r\n")
+
+
+class _LyncHost:
+    """Answers every command with a healthy Lync host probe result."""
+
+    def run(self, command: str, arguments: Sequence[str], io: CommandIO) -> int:
+        io.write_stdout(_ANSWER)
+        return 0
+
+
+class _Transports:
+    def __init__(self, ports: dict[str, int]) -> None:
+        self.ports = ports
+        self.runners: list[PowerShellRunner] = []
+
+    def resolve(self, host: str, timeout_s: float) -> list[str]:
+        return ["127.0.0.1"]
+
+    def tcp_connect(self, address: str, port: int, timeout_s: float) -> None:
+        socket.create_connection((address, port), timeout=timeout_s).close()
+
+    def powershell(self, host: str, timeout_s: float) -> PowerShell:
+        endpoint = WinRMEndpoint(host, address="127.0.0.1", port=self.ports[host], scheme="http",
+                                 auth="basic", insecure=True)
+        runner = PowerShellRunner(endpoint, _USER, _PASSWORD, operation_timeout_s=max(
+            1, int(timeout_s)), connect_timeout_s=timeout_s, read_margin_s=2)
+        self.runners.append(runner)
+        return runner
+
+    def sql(self, sql_id: str, timeout_s: float) -> SqlQuery:
+        raise NotImplementedError("no SQL in this benchmark")
+
+
+@contextmanager
+def _hosts(n: int, delay_s: float) -> Iterator[dict[str, int]]:
+    with ExitStack() as stack:
+        ports: dict[str, int] = {}
+        for i in range(n):
+            fqdn = f"fe{i:03d}.bench.example"
+            server = stack.enter_context(WsmanServer(fqdn, _LyncHost(), {_USER: _PASSWORD},
+                                                     auth=("basic",)))
+            server.faults.delay_s = delay_s
+            ports[fqdn] = server.port
+        yield ports
+
+
+@contextmanager
+def _hung_host() -> Iterator[int]:
+    """A port that accepts connections (kernel backlog) and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def _probes(t: _Transports, ports: dict[str, int], timeout_s: float) -> list[Probe]:
+    probes = []
+    for fqdn, port in ports.items():
+        target = HostTarget(fqdn, ("lync",), "127.0.0.1", port, ())
+        probes.append(Probe(f"tcp-winrm:{fqdn}", "tcp", fqdn, timeout_s,
+                            tcp_probe(t, target, port, "winrm")))
+        probes.append(Probe(f"lync:{fqdn}", "lync_host", fqdn, timeout_s,
+                            lync_host_probe(t, fqdn, ("Lync",))))
+    return probes
+
+
+def _run(probes: list[Probe], workers: int) -> tuple[float, tuple[ProbeResult, ...]]:
+    t0 = time.perf_counter()
+    done: AssessmentFinished | None = None
+    for event in ProbeRunner(workers).run(probes):
+        if isinstance(event, AssessmentFinished):
+            done = event
+    assert done is not None
+    return time.perf_counter() - t0, done.results
+
+
+def bench_rows(quick: bool) -> Iterable[Row]:
+    n, delay, workers = 200, 0.15, 256
+    with _hosts(n, delay) as ports:
+        t = _Transports(ports)
+        elapsed, results = _run(_probes(t, ports, 10.0), workers)
+        ok = sum(r.ok for r in results)
+        yield Row(f"assess {n} hosts, 150 ms/answer, pool {workers} ({ok} ok)", elapsed, "s",
+                  "<= 1.5 s")
+        for runner in t.runners:
+            runner.close()
+        with _hung_host() as hung_port:
+            t = _Transports({**ports, "hung.bench.example": hung_port})
+            probes = _probes(t, ports, 10.0) + [
+                p for p in _probes(t, {"hung.bench.example": hung_port}, 2.0)]
+            elapsed, results = _run(probes, workers)
+            timeouts = sum(r.status == "timeout" for r in results)
+            yield Row(f"same + 1 hung host, 2 s timeout ({timeouts} timed out)", elapsed, "s",
+                      "<= 2 s + run")
+            for runner in t.runners:
+                if runner.endpoint.host != "hung.bench.example":
+                    runner.close()
