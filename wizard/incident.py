@@ -234,7 +234,7 @@ class CoreBackend:
         return NotBuiltError(f"The {what} ({module}) is not built yet, so this stage cannot run here.")
 
     def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
-        raise self._missing("assessment probes", "wizard.assess")
+        raise self._missing("assessment probing", "wizard.assess")
 
     def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
         raise self._missing("assessment questions", "wizard.assess")
@@ -259,13 +259,18 @@ class CoreBackend:
 # --------------------------------------------------------------------------- helpers
 
 
+def utcnow() -> dt.datetime:
+    """The session's clock (one place, so tests and snapshots can pin it)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def new_incident_id(now: dt.datetime | None = None) -> str:
     """A readable, sortable id, e.g. ``INC-20261125-0312`` (the operator may edit it)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     return now.strftime("INC-%Y%m%d-%H%M")
 
 
@@ -395,9 +400,12 @@ class IncidentSession:
     def rpo_s(self) -> int:
         return self.loaded.plan.objectives.rpo.seconds
 
+    def now(self) -> dt.datetime:
+        return utcnow()
+
     def elapsed_s(self, now: dt.datetime | None = None) -> float:
         """Seconds since the incident was opened (the RTO clock)."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or utcnow()
         return (now - parse_time(self.state.started_at)).total_seconds()
 
     # ------------------------------------------------------------------ journaled acts
@@ -465,7 +473,7 @@ class IncidentSession:
         chosen = next((s for s in choice.sets if s.name == name), None)
         if chosen is None:
             raise UsageError(f"{name} is not one of the backup sets found.")
-        age = chosen.age_s(now or dt.datetime.now(dt.UTC))
+        age = chosen.age_s(now or utcnow())
         evidence = [f"taken_at={chosen.taken_at}", f"age_s={int(age)}", f"integrity={chosen.integrity}",
                     "complete" if chosen.complete else "missing " + ", ".join(chosen.missing)]
         return self.decide("backup_set", name, alternatives=[s.name for s in choice.sets], reason=reason,
@@ -479,7 +487,7 @@ class IncidentSession:
         attempt = (self.state.steps[step.step_id].attempts + 1) if step.step_id in self.state.steps else 1
         self._append(Kind.ACTION_STARTED, {"step": step.step_id, "host": step.host,
                                            "command": "\n".join(step.commands), "attempt": attempt})
-        started = dt.datetime.now(dt.UTC)
+        started = utcnow()
         lines: list[str] = []
         batch: list[str] = []
         status, exit_code = "failed", None
@@ -514,7 +522,7 @@ class IncidentSession:
 
     def _finish(self, step_id: str, status: str, exit_code: int | None, started: dt.datetime,
                 lines: Sequence[str]) -> None:
-        duration = (dt.datetime.now(dt.UTC) - started).total_seconds()
+        duration = (utcnow() - started).total_seconds()
         self._append(Kind.ACTION_FINISHED, {"step": step_id, "status": status, "exit_code": exit_code,
                                             "duration_s": round(duration, 3), "output_digest": _digest(lines)})
 

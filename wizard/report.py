@@ -106,7 +106,7 @@ class Report:
     timeline: tuple[TimelineRow, ...]
 
 
-def _describe(e: Entry) -> str:
+def describe_entry(e: Entry) -> str:
     p: dict[str, Any] = e.payload
     k = e.kind
     if k == Kind.OPENED:
@@ -174,7 +174,7 @@ def build_report(result: ReadResult, *, rto_s: int | None = None, rpo_s: int | N
     t0 = _when(entries[0].time)
 
     def row(e: Entry) -> TimelineRow:
-        return TimelineRow(e.seq, e.time, (_when(e.time) - t0).total_seconds(), e.operator, _describe(e))
+        return TimelineRow(e.seq, e.time, (_when(e.time) - t0).total_seconds(), e.operator, describe_entry(e))
 
     timeline = tuple(row(e) for e in entries if e.kind != Kind.OUTPUT)
     decisions: list[DecisionRow] = []

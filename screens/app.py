@@ -1,0 +1,260 @@
+"""The Textual app: holds the incident session, moves between stage screens, and is the one
+place where worker failures become an error dialog plus a journal entry.
+
+Screens ask the app to do journaled things (begin, resume, choose, advance, export, close); the
+app runs each in a thread worker and switches screens when the journal has recorded it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker
+
+from screens.assessment import AssessmentScreen
+from screens.backup import BackupScreen
+from screens.base import StageScreen
+from screens.help import HelpScreen, keys_of
+from screens.journal_viewer import JournalViewer, stage_record
+from screens.modals import ErrorDialog, QuitDialog
+from screens.restore import RestoreScreen
+from screens.start import StartScreen
+from screens.summary import SummaryScreen
+from screens.verify import VerifyScreen
+from wizard.errors import WizardError
+from wizard.incident import (
+    Backend,
+    BackupChoice,
+    IncidentSession,
+    Mode,
+    Recommendation,
+    UnfinishedIncident,
+    unfinished_incidents,
+)
+from wizard.paths import BY_ID
+from wizard.plan import LoadedPlan
+from wizard.report import build_report, render
+from wizard.session import STAGES, Stage
+
+STAGE_SCREENS: dict[str, Callable[[], StageScreen]] = {
+    "assessment": AssessmentScreen, "backup_set": BackupScreen, "restore": RestoreScreen,
+    "verify": VerifyScreen, "summary": SummaryScreen,
+}
+STAGE_TITLES = {"assessment": "Assessment", "backup_set": "Backup set", "restore": "Restore",
+                "verify": "Verify", "summary": "Summary"}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    operator: str
+    incident: str
+    mode: Mode
+
+
+class WizardApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "lync-restore"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "request_quit", "Quit", id="quit", priority=True),
+        Binding("f1", "help", "Help", id="app-help", show=False),
+    ]
+
+    @dataclass
+    class Opened(Message):
+        session: IncidentSession
+
+    @dataclass
+    class StageEntered(Message):
+        stage: str
+
+    @dataclass
+    class Notice(Message):
+        text: str
+
+    @dataclass
+    class Leave(Message):
+        code: int
+
+    def __init__(self, loaded: LoadedPlan, *, plan_label: str, journal_dir: Path, defaults: Defaults,
+                 backend: Backend | None = None) -> None:
+        super().__init__()
+        self.loaded = loaded
+        self.plan_label = plan_label
+        self.journal_dir = journal_dir
+        self.defaults = defaults
+        self.backend = backend
+        self.session: IncidentSession | None = None
+
+    def on_mount(self) -> None:
+        self.theme = "ansi-dark"
+        self.push_screen(StartScreen())
+
+    def unfinished(self) -> list[UnfinishedIncident]:
+        return unfinished_incidents(self.journal_dir, self.loaded)
+
+    # ------------------------------------------------------------------ journaled moves (thread workers)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="starting the incident")
+    def begin(self, operator: str, incident: str, mode: Mode, confirm: str | None) -> None:
+        session = IncidentSession.start(self.loaded.path, operator=operator, incident=incident, mode=mode,
+                                        journal_dir=self.journal_dir, confirm_organisation=confirm,
+                                        backend=self.backend, loaded=self.loaded)
+        session.change_stage("assessment")
+        self.post_message(self.Opened(session))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="resuming the incident")
+    def resume(self, folder: str, operator: str | None) -> None:
+        session = IncidentSession.resume(Path(folder), operator=operator, backend=self.backend, loaded=self.loaded)
+        if session.state.stage == "start":
+            session.change_stage("assessment")
+        self.post_message(self.Opened(session))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="choosing a path")
+    def choose_path(self, rec: Recommendation, path_id: str, reason: str) -> None:
+        session = self._session()
+        session.choose_path(rec, path_id, reason)
+        target: Stage = "backup_set" if BY_ID[path_id].restores_from_backup else "restore"
+        session.change_stage(target)
+        self.post_message(self.StageEntered(target))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="choosing a set")
+    def choose_backup_set(self, choice: BackupChoice, name: str, reason: str) -> None:
+        session = self._session()
+        session.choose_backup_set(choice, name, reason)
+        session.change_stage("restore")
+        self.post_message(self.StageEntered("restore"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="changing stage")
+    def advance(self, target: Stage) -> None:
+        self._session().change_stage(target)
+        self.post_message(self.StageEntered(target))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="exporting the report")
+    def export_report(self, fmt: str) -> None:
+        session = self._session()
+        from wizard.journal import read_journal
+
+        report = build_report(read_journal(session.journal.path), rto_s=session.rto_s, rpo_s=session.rpo_s)
+        out = session.journal.path.with_name(f"report.{fmt}")
+        out.write_text(render(report, fmt), encoding="utf-8")
+        session.note(f"report exported to {out.name}")
+        self.post_message(self.Notice(f"Report written: {out}"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="closing the incident")
+    def close_incident(self, outcome: str) -> None:
+        session = self._session()
+        session.close(outcome)
+        self.post_message(self.Leave(0))
+
+    @work(thread=True, exit_on_error=False, group="journal", description="journaling the quit")
+    def quit_journaled(self, running: str | None) -> None:
+        session = self.session
+        if session is not None and not session.state.closed:
+            stage = session.state.stage
+            session.interrupt(running, f"operator quit at {stage}" + (f" while {running} ran" if running else ""))
+            session.detach()
+        self.post_message(self.Leave(0))
+
+    def _session(self) -> IncidentSession:
+        if self.session is None:
+            raise WizardError("No incident is open yet.")
+        return self.session
+
+    # ------------------------------------------------------------------ message handlers (main thread)
+    def on_wizard_app_opened(self, message: Opened) -> None:
+        self.session = message.session
+        stage = message.session.state.stage
+        self.switch_screen(STAGE_SCREENS.get(stage, SummaryScreen)())
+
+    def on_wizard_app_stage_entered(self, message: StageEntered) -> None:
+        self.switch_screen(STAGE_SCREENS[message.stage]())
+
+    def on_wizard_app_notice(self, message: Notice) -> None:
+        self.notify(message.text)
+
+    def on_wizard_app_leave(self, message: Leave) -> None:
+        self.exit(message.code)
+
+    # ------------------------------------------------------------------ the one failure handler
+    def worker_failed(self, worker: Worker[object]) -> None:
+        err = worker.error
+        if isinstance(err, WizardError):
+            title, text = err.title, str(err)
+        else:
+            title = "Unexpected failure"
+            text = f"{type(err).__name__} while {worker.description}; the journal is intact."
+            self.log.error(repr(err))
+        if self.session is not None and self.session.journal is not None:
+            self.journal_error(title, text)
+        self.push_screen(ErrorDialog(title, text))
+
+    @work(thread=True, exit_on_error=False, group="journal", description="journaling an error")
+    def journal_error(self, title: str, text: str) -> None:
+        session = self.session
+        if session is not None:
+            try:
+                session.record_error(WizardError(text) if title == "Error" else _titled(title, text))
+            except WizardError as exc:  # the journal itself failed: say so on screen, never silently
+                self.post_message(self.Notice(f"Could not journal the error: {exc}"))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR and event.worker.group != "journal":
+            self.worker_failed(event.worker)
+
+    # ------------------------------------------------------------------ keys, help, palette
+    def _running_step(self) -> str | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, RestoreScreen):
+                return screen.running
+        return None
+
+    def action_request_quit(self) -> None:
+        if isinstance(self.screen, QuitDialog):
+            return
+        running = self._running_step()
+        self.push_screen(QuitDialog(running), lambda yes: self.quit_journaled(running) if yes else None)
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        guide = getattr(screen, "GUIDE", "") or "No help for this view."
+        self.push_screen(HelpScreen(type(screen).__name__.replace("Screen", ""), guide, keys_of(screen)))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        session = self.session
+        if session is None:
+            return
+        yield SystemCommand("Journal viewer", "every entry of this incident's journal",
+                            lambda: self.push_screen(JournalViewer(f"Journal {session.state.incident}",
+                                                                   session.entries)))
+        current = STAGES.index(session.state.stage)
+        for stage in STAGES[1:current]:
+            if stage in STAGE_TITLES:
+                title = STAGE_TITLES[stage]
+                yield SystemCommand(f"Record: {title}", f"what was decided and done during {title}",
+                                    _opener(self, f"Record: {title}", stage))
+
+
+def _opener(app: WizardApp, title: str, stage: str) -> Callable[[], None]:
+    def open_record() -> None:
+        if app.session is not None:
+            app.push_screen(JournalViewer(title, stage_record(app.session.entries, stage)))
+
+    return open_record
+
+
+def _titled(title: str, text: str) -> WizardError:
+    err = WizardError(text)
+    err.title = title
+    return err

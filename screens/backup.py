@@ -1,0 +1,107 @@
+"""Backup set: the sets as a table (time, age against the RPO, complete for this path, integrity)
+with a detail pane; the recommended set is preselected with its reason; another one asks why."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable, Label, Static
+
+from screens.base import StageScreen
+from screens.modals import ReasonDialog
+from wizard.incident import BackupChoice, BackupSetView
+from wizard.report import fmt_duration
+
+
+def set_row(s: BackupSetView, rpo_s: int, now: dt.datetime, recommended: str | None) -> tuple[str, ...]:
+    age = s.age_s(now)
+    over = "OVER" if age > rpo_s else "ok"
+    mark = "*" if s.name == recommended else " "
+    return (f"{mark}{s.name}", s.taken_at[:16].replace("T", " "), f"{fmt_duration(age)} {over}",
+            "yes" if s.complete else "NO", s.integrity)
+
+
+class BackupScreen(StageScreen):
+    GUIDE = """Backup set: which backup to restore from.
+
+Each set shows when it was taken, its age against the RPO (OVER = more data lost than the plan
+allows), whether it holds every component the chosen path needs, and its integrity checks.
+The recommended set (*) is preselected with the reason. Enter picks the highlighted set; picking
+another than the recommended one asks why, and the reason is journaled. a accepts the
+recommendation."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StageScreen.BINDINGS,
+        Binding("a", "accept", "Accept recommended", id="accept-set"),
+    ]
+
+    @dataclass
+    class Listed(Message):
+        choice: BackupChoice
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._choice: BackupChoice | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.chrome()
+        yield Label(f"Backup set for {self.session.state.recovery_path}", classes="screen-title")
+        table: DataTable[str] = DataTable(id="sets", cursor_type="row")
+        table.add_columns("set", "taken (UTC)", "age vs RPO", "complete", "integrity")
+        yield table
+        yield Static("Reading the backup location...", id="set-detail", markup=False)
+        yield from self.footer()
+
+    def on_mount(self) -> None:
+        self.list_sets()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="catalog", description="listing backup sets")
+    def list_sets(self) -> None:
+        self.post_message(self.Listed(self.session.backup_sets()))
+
+    def on_backup_screen_listed(self, message: Listed) -> None:
+        choice = self._choice = message.choice
+        table = self.query_one("#sets", DataTable)
+        now = self.session.now()
+        for s in choice.sets:
+            table.add_row(*set_row(s, self.session.rpo_s, now, choice.recommended), key=s.name)
+        names = [s.name for s in choice.sets]
+        if choice.recommended in names:
+            table.move_cursor(row=names.index(choice.recommended))
+        table.focus()
+        self._detail(table.cursor_row)
+
+    def _detail(self, row: int) -> None:
+        if self._choice is None or not (0 <= row < len(self._choice.sets)):
+            return
+        s = self._choice.sets[row]
+        missing = ", ".join(s.missing) if s.missing else "none"
+        rec = (f"Recommended: {self._choice.recommended}: {self._choice.reason}"
+               if self._choice.recommended else "No set is recommended: " + self._choice.reason)
+        self.query_one("#set-detail", Static).update(f"{s.name}: {s.detail}\nMissing for this path: {missing}\n"
+                                                     f"{rec}")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail(event.cursor_row)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        choice = self._choice
+        if choice is None:
+            return
+        name = choice.sets[event.cursor_row].name
+        if name == choice.recommended:
+            self.wizard.choose_backup_set(choice, name, "")
+            return
+        self.app.push_screen(
+            ReasonDialog("Another backup set", f"Why {name} instead of {choice.recommended}?"),
+            lambda reason: self.wizard.choose_backup_set(choice, name, reason) if reason else None)
+
+    def action_accept(self) -> None:
+        if self._choice is not None and self._choice.recommended:
+            self.wizard.choose_backup_set(self._choice, self._choice.recommended, "")

@@ -1,0 +1,50 @@
+"""What every stage screen shares: the banner and status bar on top, the footer, F1 help, and
+forwarding of worker failures to the app's single error handler."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from screens.widgets import LiveBanner, StatusBar
+
+if TYPE_CHECKING:
+    from screens.app import WizardApp
+    from wizard.incident import IncidentSession
+
+
+class StageScreen(Screen[None]):
+    """A stage of the incident. Subclasses set GUIDE (F1 text) and compose their body."""
+
+    GUIDE: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="help"),
+    ]
+
+    @property
+    def wizard(self) -> WizardApp:
+        return cast("WizardApp", self.app)
+
+    @property
+    def session(self) -> IncidentSession:
+        session = self.wizard.session
+        assert session is not None, "a stage screen needs an open incident"
+        return session
+
+    def chrome(self) -> ComposeResult:
+        session = self.wizard.session
+        if session is not None and not session.drill:
+            yield LiveBanner(session.organisation)
+        yield StatusBar(session)
+
+    def footer(self) -> ComposeResult:
+        yield Footer()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.wizard.worker_failed(event.worker)

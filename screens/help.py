@@ -1,0 +1,37 @@
+"""F1: what this screen is for, what happens next, and its keys (from the screen's bindings)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Label, Static
+
+
+def keys_of(screen: Screen[object]) -> list[str]:
+    lines = []
+    for binding in screen.BINDINGS:
+        if isinstance(binding, Binding) and binding.show and binding.description:
+            lines.append(f"  {binding.key:<10} {binding.description}")
+    return lines
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "close", "Close help", id="close-help")]
+
+    def __init__(self, title: str, guide: str, keys: list[str]) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._guide, self._keys = title, guide, keys
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            yield Label(f"Help: {self._title}", classes="dialog-title")
+            yield Static(self._guide.strip(), markup=False)
+            yield Static("Keys:\n" + "\n".join(self._keys) + "\n  ctrl+p     command palette (records, journal)"
+                         "\n  ctrl+q     quit (asks; journaled)", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

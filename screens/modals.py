@@ -1,0 +1,165 @@
+"""Dialogs that return typed results: typed confirmation, a reason, a second operator, quit,
+an error, and a multiple-choice question. Enter confirms, Escape cancels; no mouse needed."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+_ESC: list[BindingType] = [Binding("escape", "cancel", "Cancel", id="cancel")]
+
+
+class ConfirmTyped(ModalScreen[str | None]):
+    """Type ``expected`` exactly to confirm; returns what was typed, or None on Escape."""
+
+    BINDINGS: ClassVar[list[BindingType]] = _ESC
+
+    def __init__(self, title: str, prompt: str, expected: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._prompt, self._expected = title, prompt, expected
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog danger"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._prompt, markup=False)
+            yield Input(placeholder=self._expected, id="typed")
+            yield Label("", id="typed-error", classes="error-text")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self._expected:
+            self.dismiss(event.value.strip())
+        else:
+            self.query_one("#typed-error", Label).update(f"Type exactly: {self._expected}")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReasonDialog(ModalScreen[str | None]):
+    """Ask why (override, skip, done by hand); an empty reason is refused."""
+
+    BINDINGS: ClassVar[list[BindingType]] = _ESC
+
+    def __init__(self, title: str, prompt: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._prompt = title, prompt
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._prompt, markup=False)
+            yield Input(placeholder="reason (journaled)", id="reason")
+            yield Label("", id="reason-error", classes="error-text")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.dismiss(event.value.strip())
+        else:
+            self.query_one("#reason-error", Label).update("A reason is required; Escape cancels.")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SecondOperator(ModalScreen[tuple[str, str] | None]):
+    """A second operator types their name and the step id; returns (name, typed)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = _ESC
+
+    def __init__(self, step_id: str, first_operator: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._step_id, self._first = step_id, first_operator
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog danger"):
+            yield Label("Second operator required", classes="dialog-title")
+            yield Static(f"Someone other than {self._first} confirms {self._step_id}.", markup=False)
+            yield Input(placeholder="second operator's name", id="second-name")
+            yield Input(placeholder=self._step_id, id="second-typed")
+            yield Label("", id="second-error", classes="error-text")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        name = self.query_one("#second-name", Input).value.strip()
+        typed = self.query_one("#second-typed", Input).value.strip()
+        if event.input.id == "second-name" and name:
+            self.query_one("#second-typed", Input).focus()
+            return
+        if not name or name == self._first:
+            self.query_one("#second-error", Label).update(f"A name other than {self._first} is needed.")
+        elif typed != self._step_id:
+            self.query_one("#second-error", Label).update(f"Type exactly: {self._step_id}")
+        else:
+            self.dismiss((name, typed))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuitDialog(ModalScreen[bool]):
+    """Quit? The incident stays open and can be resumed; a running step is left in doubt."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Quit", id="quit-yes"),
+        Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
+    ]
+
+    def __init__(self, running: str | None) -> None:
+        super().__init__(classes="dialog-screen")
+        self._running_step_id = running
+
+    def compose(self) -> ComposeResult:
+        detail = (f"Step {self._running_step_id} is running: its outcome will be IN DOUBT and checked again on resume."
+                  if self._running_step_id else "The incident stays open; resume it from the start screen.")
+        with Vertical(classes="dialog"):
+            yield Label("Quit the wizard?", classes="dialog-title")
+            yield Static(detail, markup=False)
+            yield Static("y = quit (journaled)   n / Esc = stay", markup=False)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class ErrorDialog(ModalScreen[None]):
+    """One failure: its title and one sentence. Already journaled by the app."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", "Close", id="close")]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._message = title, message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog danger"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._message, markup=False, id="error-message")
+            yield Static("Enter / Esc: close", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """A question with fixed answers (the operator's observations during assessment)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = _ESC
+
+    def __init__(self, question: str, choices: tuple[str, ...]) -> None:
+        super().__init__(classes="dialog-screen")
+        self._question, self._choices = question, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._question, classes="dialog-title")
+            yield OptionList(*[Option(c, id=c) for c in self._choices], id="choices")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

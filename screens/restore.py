@@ -1,0 +1,238 @@
+"""Restore stages: the composed steps as a checklist, the current step's why, its exact commands
+(copyable), streamed output, progress with time left; Run, Skip, Done by hand, Retry, Abort;
+typed confirmation for destructive steps and a second operator where the step needs one."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Label, Log, OptionList, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from screens.base import StageScreen
+from screens.modals import ConfirmTyped, ReasonDialog, SecondOperator
+from screens.widgets import Checklist, CommandPanel
+from wizard.incident import OutputLine, Progress, StepDone, StepEvent, StepFailed, StepStarted, StepView
+from wizard.report import fmt_duration
+
+BATCH_S = 0.05  # streamed events reach the widgets at most 20 times a second, however fast they come
+
+
+class RestoreScreen(StageScreen):
+    GUIDE = """Restore: the steps of the chosen path, in the documented order.
+
+The list shows each step: [ ] to do, [>] running, [x] done, [!] failed, [-] skipped,
+[h] done by hand, [?] in doubt (started before a crash; check it before running it again).
+Below: why the highlighted step exists, the exact commands (c copies them to your clipboard over
+SSH), progress and the streamed output.
+
+r runs (or retries) the highlighted step; destructive steps ask you to type the step id, and
+some need a second operator. s skips with a reason; d marks it done by hand with a note; x aborts
+the running step. n goes on to verification once every step is done, skipped or done by hand."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StageScreen.BINDINGS,
+        Binding("r", "run", "Run/Retry", id="run-step"),
+        Binding("s", "skip", "Skip", id="skip-step"),
+        Binding("d", "by_hand", "Done by hand", id="done-by-hand"),
+        Binding("x", "abort", "Abort", id="abort-step"),
+        Binding("c", "copy", "Copy cmds", id="copy-commands"),
+        Binding("n", "next", "Verify", id="to-verify"),
+    ]
+
+    @dataclass
+    class Composed(Message):
+        steps: list[StepView]
+
+    @dataclass
+    class Ended(Message):
+        step_id: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running: str | None = None
+        self._cancel = threading.Event()
+        self._checklist: Checklist | None = None
+        self._pending: deque[StepEvent] = deque()  # filled by the step worker, drained by a UI timer
+
+    def compose(self) -> ComposeResult:
+        yield from self.chrome()
+        yield Label(f"Restore: {self.session.state.recovery_path}", classes="screen-title")
+        yield Static("Composing the steps...", id="checklist-slot", markup=False)
+        yield Static("", id="why", markup=False)
+        yield CommandPanel()
+        yield ProgressBar(total=100, show_eta=False, id="progress")
+        yield Label("", id="progress-text")
+        yield Log(id="output", max_lines=5000)
+        yield from self.footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(BATCH_S, self.drain)
+        self.compose_steps()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compose", description="composing steps")
+    def compose_steps(self) -> None:
+        self.post_message(self.Composed(list(self.session.compose())))
+
+    async def on_restore_screen_composed(self, message: Composed) -> None:
+        st = self.session.state
+        status = {sid: ("in_doubt" if rec.status == "running" else rec.status) for sid, rec in st.steps.items()}
+        checklist = self._checklist = Checklist(message.steps, status)
+        await self.mount(checklist, before=self.query_one("#checklist-slot"))
+        await self.query_one("#checklist-slot").remove()
+        checklist.highlighted = checklist.first_open()
+        checklist.focus()
+        doubt = [s for s, v in status.items() if v == "in_doubt"]
+        if doubt:
+            self.query_one("#output", Log).write_line(
+                f"IN DOUBT after a restart: {', '.join(doubt)}. Check the step's effect before running it again.")
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        step = self._checklist.current if self._checklist else None
+        self.query_one(CommandPanel).show(step)
+        if step is not None:
+            extra = " DESTRUCTIVE." if step.destructive else ""
+            extra += " Needs a second operator." if step.second_operator else ""
+            est = f" Estimate {fmt_duration(step.estimate_s)}." if step.estimate_s else ""
+            self.query_one("#why", Static).update(f"Why (§{step.section}): {step.why}{extra}{est}")
+
+    # ------------------------------------------------------------------ actions
+    def _current(self) -> StepView | None:
+        if self._checklist is None or self.running is not None:
+            if self.running is not None:
+                self.notify(f"Step {self.running} is running; x aborts it.", severity="warning")
+            return None
+        return self._checklist.current
+
+    def action_run(self) -> None:
+        step = self._current()
+        if step is None:
+            return
+        if not step.destructive:
+            self.start_step(step, None, None)
+            return
+
+        def typed(value: str | None) -> None:
+            if value is None:
+                return
+            if step.second_operator:
+                self.app.push_screen(SecondOperator(step.step_id, self.session.journal.operator),
+                                     lambda pair: self.start_step(step, pair[1], pair[0]) if pair else None)
+            else:
+                self.start_step(step, value, None)
+
+        self.app.push_screen(ConfirmTyped("Destructive step", f"{step.title} on {step.host}. "
+                                          f"Type the step id to run it:", step.step_id), typed)
+
+    def start_step(self, step: StepView, typed: str | None, second: str | None) -> None:
+        assert self._checklist is not None
+        self.running = step.step_id
+        self._cancel = threading.Event()
+        self._checklist.set_status(step.step_id, "running")
+        self.query_one("#output", Log).write_line(f"--- {step.step_id} on {step.host}")
+        self.query_one("#progress", ProgressBar).update(progress=0)
+        self.run_step(step, typed, second, self._cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="running a step")
+    def run_step(self, step: StepView, typed: str | None, second: str | None, cancel: threading.Event) -> None:
+        worker = get_current_worker()
+        try:
+            if typed is not None:
+                self.session.confirm_destructive(step, typed, second)
+            for event in self.session.run_step(step, cancel):
+                self._pending.append(event)  # deque.append is thread-safe; no widget is touched here
+                if worker.is_cancelled:
+                    cancel.set()
+        finally:
+            self.post_message(self.Ended(step.step_id))
+
+    def drain(self) -> None:
+        """Apply the events the worker queued since the last tick (main thread)."""
+        if not self._pending or self._checklist is None:
+            return
+        events: list[StepEvent] = []
+        while self._pending:
+            events.append(self._pending.popleft())
+        log = self.query_one("#output", Log)
+        lines = [e.text for e in events if isinstance(e, OutputLine)]
+        if lines:
+            log.write_lines(lines)
+        last_progress = next((e for e in reversed(events) if isinstance(e, Progress)), None)
+        for e in events:
+            if isinstance(e, Progress) and e is not last_progress:
+                continue
+            if isinstance(e, Progress):
+                self.query_one("#progress", ProgressBar).update(progress=e.percent)
+                left = f", {fmt_duration(e.eta_s)} left" if e.eta_s is not None else ""
+                self.query_one("#progress-text", Label).update(f"{e.step_id}: {e.percent:.0f}%{left}")
+            elif isinstance(e, StepStarted):
+                self._checklist.set_status(e.step_id, "running")
+            elif isinstance(e, StepDone):
+                self._checklist.set_status(e.step_id, "done")
+            elif isinstance(e, StepFailed):
+                self._checklist.set_status(e.step_id, "failed")
+                log.write_line(f"FAILED: {e.message} (r retries, s skips, d done by hand)")
+
+    def on_restore_screen_ended(self, message: Ended) -> None:
+        assert self._checklist is not None
+        self.drain()
+        self.running = None
+        rec = self.session.state.steps.get(message.step_id)
+        status = rec.status if rec is not None else "todo"
+        self._checklist.set_status(message.step_id, "in_doubt" if status == "running" else status)
+        if status == "done":
+            self._checklist.highlighted = self._checklist.first_open()
+        if self._checklist.all_resolved:
+            self.query_one("#progress-text", Label).update("All steps resolved: n goes on to verification.")
+
+    def action_abort(self) -> None:
+        if self.running is not None:
+            self._cancel.set()
+            self.query_one("#output", Log).write_line(f"--- abort requested for {self.running}")
+
+    def _resolve(self, kind: str) -> None:
+        step = self._current()
+        if step is None:
+            return
+        title, prompt = (("Skip step", f"Why skip {step.step_id}?") if kind == "skip" else
+                         ("Done by hand", f"What was done by hand for {step.step_id}?"))
+        self.app.push_screen(ReasonDialog(title, prompt),
+                             lambda reason: self.resolve_step(step, kind, reason) if reason else None)
+
+    def action_skip(self) -> None:
+        self._resolve("skip")
+
+    def action_by_hand(self) -> None:
+        self._resolve("by_hand")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="journaling")
+    def resolve_step(self, step: StepView, kind: str, reason: str) -> None:
+        if kind == "skip":
+            self.session.skip_step(step, reason)
+        else:
+            self.session.done_by_hand(step, reason)
+        self.post_message(self.Ended(step.step_id))
+
+    def action_copy(self) -> None:
+        text = self.query_one(CommandPanel).text
+        if text:
+            self.app.copy_to_clipboard(text)
+            self.notify("Commands copied (OSC 52).")
+
+    def action_next(self) -> None:
+        if self.running is not None or self._checklist is None:
+            return
+        if not self._checklist.all_resolved:
+            self.notify("Some steps are still open: run, skip or mark them done by hand.", severity="warning")
+            return
+        self.wizard.advance("verify")
+
+    def on_unmount(self) -> None:
+        self._cancel.set()

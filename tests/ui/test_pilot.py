@@ -1,0 +1,243 @@
+"""Pilot tests: whole incidents walked by keys alone at 80x24, asserting the journal's decisions."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from screens.assessment import AssessmentScreen
+from screens.backup import BackupScreen
+from screens.help import HelpScreen
+from screens.journal_viewer import JournalViewer
+from screens.modals import ErrorDialog, QuitDialog
+from screens.restore import RestoreScreen
+from screens.start import StartScreen
+from screens.summary import SummaryScreen
+from screens.verify import VerifyScreen
+from tests.ui.conftest import AppFactory, wait_for
+from tests.ui.screen_text import screen_text
+from tests.ui.scripted_backend import ScriptedBackend
+from wizard.incident import CoreBackend
+from wizard.journal import Kind, read_journal
+from wizard.session import replay
+
+
+def _decisions(folder: Path) -> list[tuple[str, str, str]]:
+    st = replay(read_journal(folder).entries)
+    return [(d.payload["question"], d.payload["choice"], d.payload["reason"]) for d in st.decisions]
+
+
+async def _through_assessment(app, pilot, answer_keys: tuple[str, ...] = ("enter",)) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")
+    await pilot.press(*answer_keys)
+    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None)
+
+
+async def _step_done(app, pilot, step_id: str) -> None:  # type: ignore[no-untyped-def]
+    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.running is None
+                   and app.session.state.steps.get(step_id) is not None
+                   and app.session.state.steps[step_id].status != "running")
+
+
+async def test_be_lost_accept_everything_with_second_operator_and_retry(make_app: AppFactory,
+                                                                       journal_dir: Path) -> None:
+    app = make_app(ScriptedBackend("be-lost", fail_first={"be-stop-services"}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot)
+        assert "sql01.fabrikam.lab" in screen_text(app) and "FAIL" in screen_text(app)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen._choice is not None)
+        assert "*2026-11-24_0200" in screen_text(app)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+        # step 1: destructive, typed confirmation then a second operator
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+        await pilot.press(*"be-install-databases", "enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SecondOperator")
+        await pilot.press(*"alice", "enter", *"be-install-databases", "enter")
+        assert "other than alice" in screen_text(app)  # the same operator is refused
+        for _ in range(5):
+            await pilot.press("shift+tab")
+        await pilot.press("ctrl+a", "ctrl+k", *"bob", "enter", "enter")
+        await _step_done(app, pilot, "be-install-databases")
+        # step 2 fails once, then retried
+        await pilot.press("r")
+        await _step_done(app, pilot, "be-stop-services")
+        assert app.session.state.steps["be-stop-services"].status == "failed"
+        assert "FAILED:" in screen_text(app)
+        await pilot.press("r")
+        await _step_done(app, pilot, "be-stop-services")
+        assert app.session.state.steps["be-stop-services"].status == "done"
+        for sid in ("be-import-user-data", "be-start-services"):
+            await pilot.press("r")
+            await _step_done(app, pilot, sid)
+        assert "[x]  4. Start Lync services" in screen_text(app)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen)
+                       and "All checks healthy" in screen_text(app))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        assert "within the RTO" in screen_text(app)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.is_running)
+    folder = journal_dir / "INC-UI"
+    assert _decisions(folder) == [
+        ("observation:users", "no", ""),
+        ("recovery_path", "be-restore", ""),
+        ("backup_set", "2026-11-24_0200", ""),
+        ("confirm_step", "be-install-databases", "typed confirmation"),
+    ]
+    entries = read_journal(folder).entries
+    confirm = next(e for e in entries if e.kind == Kind.DECISION and e.payload["question"] == "confirm_step")
+    started = next(e for e in entries if e.kind == Kind.ACTION_STARTED)
+    assert confirm.seq < started.seq  # journaled before the effect
+    assert confirm.payload["evidence"] == ["second_operator=bob"]
+    st = replay(entries)
+    assert st.closed and st.steps["be-stop-services"].attempts == 2
+
+
+async def test_pool_lost_failover_skips_the_backup_stage_and_exports(make_app: AppFactory,
+                                                                    journal_dir: Path) -> None:
+    app = make_app(ScriptedBackend("pool-lost"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot, ("down", "enter"))  # users: "some"
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+        await pilot.press("c")  # copy the commands (OSC 52)
+        assert app.clipboard.startswith("Invoke-CsPoolFailover -PoolFqdn pool1.fabrikam.lab")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+        await pilot.press(*"wrong", "enter")
+        assert "Type exactly: pool-failover" in screen_text(app)
+        await pilot.press("ctrl+a", "ctrl+k", *"pool-failover", "enter")
+        await _step_done(app, pilot, "pool-failover")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        assert "does not restore from" in screen_text(app), screen_text(app)
+        await pilot.press("m", "h")
+        folder = journal_dir / "INC-UI"
+        await wait_for(pilot, lambda: (folder / "report.md").exists() and (folder / "report.html").exists())
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not app.is_running)
+    st = replay(read_journal(folder).entries)
+    assert [s for s in ("start", "assessment", "backup_set")] and st.closed
+    stages = [e.payload["to"] for e in read_journal(folder).entries if e.kind == Kind.STAGE]
+    assert stages == ["assessment", "restore", "verify", "summary"]
+    assert _decisions(folder)[:2] == [("observation:users", "some", ""), ("recovery_path", "pool-failover", "")]
+    assert "Recovery path: pool-failover" in (folder / "report.md").read_text()
+
+
+async def test_override_then_quit_mid_step_then_resume_and_finish(make_app: AppFactory,
+                                                                 journal_dir: Path) -> None:
+    hold = threading.Event()
+    app = make_app(ScriptedBackend("be-lost", hold=hold))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot)
+        await pilot.press("down", "enter")  # pool-failover over the recommended be-restore
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ReasonDialog")
+        await pilot.press("enter")
+        assert "A reason is required" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("home", "enter")  # back to the recommended one after all
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen._choice is not None)
+        await pilot.press("down", "enter")  # the older set, with a reason
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ReasonDialog")
+        await pilot.press(*"newest set failed a test restore", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+        await pilot.press("down", "r")  # stop services: held mid-step
+        await wait_for(pilot, lambda: app.session.state.steps.get("be-stop-services") is not None)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+        assert "IN DOUBT" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+    hold.set()
+    folder = journal_dir / "INC-UI"
+    st = replay(read_journal(folder).entries)
+    assert st.in_doubt == ["be-stop-services"] and st.interruptions == 1
+    assert ("backup_set", "2026-11-23_0200", "newest set failed a test restore") in _decisions(folder)
+
+    app2 = make_app(ScriptedBackend("be-lost"), operator="bob", incident="INC-OTHER")
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app2.screen, StartScreen))
+        text = screen_text(app2)
+        assert "INC-UI drill alice @restore" in text and "IN DOUBT: be-stop-services" in text, text
+        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen._checklist is not None)
+        assert "[?]  2. Stop Lync services" in screen_text(app2)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app2.screen.__class__.__name__ == "ReasonDialog")
+        await pilot.press(*"stopped by alice before the quit", "enter")
+        await _step_done(app2, pilot, "be-stop-services")
+        await pilot.press("up", "s", *"recreated in Topology Builder", "enter")
+        await _step_done(app2, pilot, "be-install-databases")
+        await pilot.press("down", "down", "d", *"imported by hand on fe01", "enter")
+        await _step_done(app2, pilot, "be-import-user-data")
+        await pilot.press("down", "r")
+        await _step_done(app2, pilot, "be-start-services")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app2.screen, VerifyScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app2.screen, SummaryScreen))
+        assert "1 interruption(s) and 1 resume(s)" in screen_text(app2)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app2.is_running)
+    st = replay(read_journal(folder).entries)
+    assert st.closed and st.resumes == 1 and st.in_doubt == []
+    assert {s: r.status for s, r in st.steps.items()} == {
+        "be-stop-services": "skipped", "be-install-databases": "skipped",
+        "be-import-user-data": "done_by_hand", "be-start-services": "done"}
+    assert {e.operator for e in read_journal(folder).entries} == {"alice", "bob"}
+
+
+async def test_live_mode_needs_the_organisation_and_shows_a_banner(make_app: AppFactory, journal_dir: Path) -> None:
+    app = make_app(ScriptedBackend(), mode="live")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+        await pilot.press(*"fabrikam", "enter")
+        assert "Type exactly: Fabrikam Lab" in screen_text(app)
+        await pilot.press("ctrl+a", "ctrl+k", *"Fabrikam Lab", "enter")
+        await wait_for(pilot, lambda: (app.session is not None and isinstance(app.screen, (AssessmentScreen,)))
+                       or app.screen.__class__.__name__ == "ChoiceDialog")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
+        text = screen_text(app)
+        assert text.splitlines()[0].startswith(" LIVE: commands run against Fabrikam Lab")
+        assert "INC-UI LIVE" in text
+    assert read_journal(journal_dir / "INC-UI").entries[0].drill is False
+
+
+async def test_help_palette_records_and_worker_failures(make_app: AppFactory, journal_dir: Path) -> None:
+    app = make_app(CoreBackend())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert "Help: Start" in screen_text(app) and "ctrl+s" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        assert "Not built yet" in screen_text(app)
+        assert "The assessment probing (wizard.assess) is not built yet" in app.screen._message
+        await pilot.press("enter")
+        folder = journal_dir / "INC-UI"
+        await wait_for(pilot, lambda: any(e.kind == Kind.ERROR for e in read_journal(folder).entries))
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert "Help: Assessment" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"journal viewer")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JournalViewer))
+        assert "error: Not built yet" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
+    err = next(e for e in read_journal(folder).entries if e.kind == Kind.ERROR)
+    assert err.payload["title"] == "Not built yet"
