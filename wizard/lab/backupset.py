@@ -114,15 +114,26 @@ def read_lis_zip(data: bytes) -> dict[str, Any]:
     return _read(data, "LisConfiguration.xml", "Lis", "LIS configuration")
 
 
-def user_data_zip(user_data: dict[str, Any]) -> bytes:
-    """Export-CsUserData: a zip of two XML documents (§8); names inferred."""
-    meta = {"pool": user_data.get("pool"), "format": "Lync2013"}
+def user_data_zip(user_data: dict[str, Any], *, legacy: bool = False) -> bytes:
+    """Export-CsUserData: a zip of two XML documents (§8); names inferred. ``legacy`` marks
+    the Lync Server 2010 format (Export-CsUserData -LegacyFormat, Convert-CsUserData)."""
+    meta = {"pool": user_data.get("pool"), "format": "Lync2010" if legacy else "Lync2013"}
     return _zip({"DocItemSet.xml": _docitemset("UserData", user_data),
                  "MetaData.xml": _docitemset("MetaData", meta)})
 
 
 def read_user_data_zip(data: bytes) -> dict[str, Any]:
     return _read(data, "DocItemSet.xml", "UserData", "user data")
+
+
+def user_data_format(data: bytes) -> str:
+    """``Lync2013`` or ``Lync2010`` (the MetaData document of a user data zip)."""
+    return str(_read(data, "MetaData.xml", "MetaData", "user data").get("format", "Lync2013"))
+
+
+def user_data_xml(user_data: dict[str, Any]) -> bytes:
+    """The single XML document Convert-CsUserData writes when asked for ``.xml``."""
+    return _docitemset("UserData", user_data)
 
 
 def rgs_zip(rgs: dict[str, Any]) -> bytes:

@@ -153,6 +153,8 @@ class LabPool:
     failed_over_to: str | None = None
     #: Persistent Chat pool state (Set-CsPersistentChatState).
     pchat_state: Literal["Normal", "FailedOver"] = "Normal"
+    #: Persistent Chat active servers (Set-CsPersistentChatActiveServer); None = all members.
+    pchat_active: list[str] | None = None
 
     @property
     def fqdn(self) -> str:
@@ -208,6 +210,14 @@ class LabDeployment:
         self.rgs_contacts: set[str] = {p.fqdn.lower() for p in plan.topology.pools
                                        if p.response_group}
         self.events: list[LabEvent] = []
+        #: Set-CsBackupServiceConfiguration (the global Backup Service settings, §8)
+        self.backup_service_config: dict[str, Any] = {
+            "SyncInterval": dt.timedelta(minutes=2), "AuthorizedUniversalGroups": [],
+            "AuthorizedLocalAccounts": []}
+        #: ABC moves (§6.19): user SIP address / conference directory id / endpoint URI -> pool
+        self.user_moves: dict[str, str] = {}
+        self.conference_directory_moves: dict[str, str] = {}
+        self.application_endpoint_moves: dict[str, str] = {}
         #: every Lync cmdlet invocation: (host, command name, sorted parameter names)
         self.cmdlet_log: list[tuple[str, str, tuple[str, ...]]] = []
         self.now = LAB_EPOCH

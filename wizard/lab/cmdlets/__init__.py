@@ -9,13 +9,14 @@ not exist in Lync 2013.
 
 from __future__ import annotations
 
-from wizard.lab.cmdlets import cms, data, databases, pools, services
+from wizard.lab.cmdlets import backupsvc, cms, data, databases, moves, pools, services
 from wizard.lab.cmdlets.base import LyncCmdlet, to_spec
 from wizard.lab.model import LabDeployment
 from wizard.lab.powershell.binding import CmdletSpec
 
 ALL_CMDLETS: tuple[LyncCmdlet, ...] = (
     *services.CMDLETS, *cms.CMDLETS, *databases.CMDLETS, *pools.CMDLETS, *data.CMDLETS,
+    *moves.CMDLETS, *backupsvc.CMDLETS,
 )
 
 

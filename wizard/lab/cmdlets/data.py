@@ -167,13 +167,23 @@ def import_rgs(dep: LabDeployment, host: str, inv: Invocation) -> None:
     dep.log(host, f"Response Group configuration of {owner} imported into {pool}")
 
 
+def _rgs_owners(rgs: dict[str, Any], pool: str) -> dict[str, list[str]]:
+    """Workflows per owner pool; the pool's own are those no imported owner brought."""
+    owners = {str(k): list(v) for k, v in (rgs.get("owners") or {}).items()}
+    imported = {w for k, flows in owners.items() if k != pool for w in flows}
+    own = [w for w in rgs.get("workflows", []) if w not in imported]
+    if own:
+        owners[pool] = sorted(set(owners.get(pool, [])) | set(own))
+    return owners
+
+
 def get_rgs_workflow(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
     pool, db = _rgs_db(dep, inv, str(inv.get("Identity")))
     rgs = db.content.get("rgs") or {}
     owner_filter = inv.get("Owner")
     show_all = bool(inv.get("ShowAll"))
     out = []
-    for owner, flows in (rgs.get("owners") or {pool: rgs.get("workflows", [])}).items():
+    for owner, flows in _rgs_owners(rgs, pool).items():
         if owner != pool and not show_all and not (
                 owner_filter and strip_prefix(str(owner_filter), "service:",
                                               "ApplicationServer:") == owner):
@@ -183,6 +193,37 @@ def get_rgs_workflow(dep: LabDeployment, host: str, inv: Invocation) -> Iterable
                            Identity=f"service:ApplicationServer:{pool}/{flow}", Name=flow,
                            OwnerPool=owner, Active=True))
     return out
+
+
+#: Get-CsRgs* verbs beside Get-CsRgsWorkflow (§6.12): (cmdlet, object type, name suffixes)
+_RGS_ITEMS = (
+    ("Get-CsRgsQueue", "Queue", ("helpdesk-q",)),
+    ("Get-CsRgsAgentGroup", "AgentGroup", ("agents",)),
+    ("Get-CsRgsHoursOfBusiness", "HoursOfBusiness", ("business-hours",)),
+    ("Get-CsRgsHolidaySet", "HolidaySet", ("holidays",)),
+)
+
+
+def _rgs_item_getter(kind: str, suffixes: tuple[str, ...]) -> Any:
+    """Items of one owner exist when its workflows do; named after the owner pool."""
+
+    def run(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
+        pool, db = _rgs_db(dep, inv, str(inv.get("Identity")))
+        rgs = db.content.get("rgs") or {}
+        wanted = strip_prefix(str(inv.get("Owner") or ""), "service:", "ApplicationServer:")
+        out = []
+        for owner, flows in _rgs_owners(rgs, pool).items():
+            if not flows or (owner != pool and not inv.get("ShowAll") and owner != wanted):
+                continue
+            short = str(owner).split(".", 1)[0]
+            for suffix in suffixes:
+                name = f"{short}-{suffix}"
+                out.append(obj(f"Microsoft.Rtc.Rgs.Management.WritableSettings.{kind}",
+                               Identity=f"service:ApplicationServer:{pool}/{name}", Name=name,
+                               OwnerPool=owner))
+        return out
+
+    return run
 
 
 def _pchat_db(dep: LabDeployment, inv: Invocation) -> DatabaseState:
@@ -252,6 +293,9 @@ CMDLETS = (
     LyncCmdlet("Get-CsRgsWorkflow", (
         P("Identity", position=0, mandatory=True), P("Owner"), P("ShowAll", "switch"),
     ), get_rgs_workflow),
+    *(LyncCmdlet(name, (P("Identity", position=0, mandatory=True), P("Owner"),
+                        P("ShowAll", "switch")), _rgs_item_getter(kind, suffixes))
+      for name, kind, suffixes in _RGS_ITEMS),
     LyncCmdlet("Export-CsPersistentChatData", (
         P("DBInstance", mandatory=True), P("FileName", set="File", mandatory=True),
         P("AsBytes", "switch", set="Bytes", mandatory=True),

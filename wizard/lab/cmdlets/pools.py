@@ -163,6 +163,9 @@ def backup_relationship(dep: LabDeployment, host: str, inv: Invocation) -> Itera
 
 def _user_pool(dep: LabDeployment, inv: Invocation, identity: str) -> str:
     """Lab users are ``sip:<name>.<pool short name>@<domain>`` (e.g. sip:ann.pool1@fabrikam.lab)."""
+    moved = dep.user_moves.get("sip:" + identity.lower().removeprefix("sip:"))
+    if moved is not None:
+        return moved
     text = identity.lower().removeprefix("sip:")
     local = text.split("@", 1)[0]
     short = local.rsplit(".", 1)[-1]

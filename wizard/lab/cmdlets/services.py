@@ -21,6 +21,7 @@ from wizard.lab.cmdlets.base import (
     require_cms,
     status_enum,
     strip_prefix,
+    write_file,
 )
 from wizard.lab.model import RUNNING_QUORUM, LabDeployment, LabServer
 from wizard.lab.powershell.binding import Invocation
@@ -191,6 +192,57 @@ def test_replica(dep: LabDeployment, host: str, inv: Invocation) -> None:
     return None
 
 
+def _report(dep: LabDeployment, host: str, inv: Invocation, title: str,
+            rows: list[tuple[str, bool, str]]) -> None:
+    """Write the HTML report ``-Report`` names (the doc: no on-screen pass/fail)."""
+    path = inv.get("Report")
+    if not path:
+        return
+    from html import escape
+
+    body = "".join(f"<tr><td>{escape(name)}</td><td>{'Success' if ok else 'Failure'}</td>"
+                   f"<td>{escape(detail)}</td></tr>" for name, ok, detail in rows)
+    page = (f"<html><head><title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>"
+            f"<table>{body}</table></body></html>\r\n")
+    write_file(dep, host, inv, str(path), page.encode("utf-8"))
+
+
+def test_computer(dep: LabDeployment, host: str, inv: Invocation) -> None:
+    srv = local_server(dep, host, inv)
+    rows: list[tuple[str, bool, str]] = [
+        (f"Service {svc.name}", svc.status == "Running", str(svc.status))
+        for svc in srv.services.values()]
+    rows.append(("Local configuration store", dep.replica_up_to_date(srv),
+                 f"version {srv.replica_version}"))
+    for name, ok, detail in rows:
+        inv.write_verbose(f"{name}: {'Success' if ok else 'Failure'} ({detail}).")
+    _report(dep, host, inv, f"Test-CsComputer {srv.fqdn}", rows)
+
+
+def test_topology(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
+    require_cms(dep, inv)
+    service = inv.get("Service")
+    if service:
+        _role, _, pool_name = str(service).partition(":")
+        if not pool_name:
+            raise inv.error(f'The service "{service}" is not of the form "<Role>:<pool>".',
+                            "InvalidArgument", "InvalidServiceIdentity", target=str(service))
+        pools = [pool_arg(dep, inv, pool_name)]
+    else:
+        pools = [p.fqdn.lower() for p in dep.plan.topology.pools]
+    rows = []
+    for pool in pools:
+        problems = dep.pool_problems(pool)
+        rows.append((pool, not problems, "; ".join(problems) or "activated"))
+    _report(dep, host, inv, "Test-CsTopology", rows)
+    failed = [r for r in rows if not r[1]]
+    return [obj("Microsoft.Rtc.SyntheticTransactions.TaskOutput",
+                TargetFqdn=str(service or "Global"),
+                Result="Failure" if failed else "Success", Latency="00:00:00",
+                Error=failed[0][2] if failed else None,
+                Diagnosis=f"{len(failed)} of {len(rows)} services failed" if failed else None)]
+
+
 CMDLETS = (
     LyncCmdlet("Get-CsWindowsService", (
         P("ComputerName"), P("Name", position=0), P("ExcludeActivityLevel", "switch"),
@@ -212,6 +264,8 @@ CMDLETS = (
         P("CentralManagement", "switch"), P("Registrar", "switch"), P("UserDatabase", "switch"),
     ), get_cs_service),
     LyncCmdlet("Test-CsReplica", (P("Report"),), test_replica),
+    LyncCmdlet("Test-CsComputer", (P("Report"),), test_computer, duration=20.0),
+    LyncCmdlet("Test-CsTopology", (P("Service"), P("Report")), test_topology, duration=20.0),
 )
 
 __all__ = ["CMDLETS", "settle_pool", "strip_prefix"]
