@@ -187,7 +187,7 @@ the running step. n goes on to verification once every step is done, skipped or 
         rec = self.session.state.steps.get(message.step_id)
         status = rec.status if rec is not None else "todo"
         self._checklist.set_status(message.step_id, "in_doubt" if status == "running" else status)
-        if status == "done":
+        if status in ("done", "skipped", "done_by_hand"):
             self._checklist.highlighted = self._checklist.first_open()
         if self._checklist.all_resolved:
             self.query_one("#progress-text", Label).update("All steps resolved: n goes on to verification.")

@@ -1,0 +1,92 @@
+"""Snapshots of every screen at 80x24 with a pinned clock (pytest-textual-snapshot 1.1.0)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from screens.assessment import AssessmentScreen
+from screens.backup import BackupScreen
+from screens.help import HelpScreen
+from screens.restore import RestoreScreen
+from screens.summary import SummaryScreen
+from screens.verify import VerifyScreen
+from tests.ui.conftest import AppFactory, wait_for
+from tests.ui.scripted_backend import ScriptedBackend
+
+SIZE = (80, 24)
+
+
+async def _to_assessment(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None)
+
+
+async def _to_backup(pilot: Pilot[Any]) -> None:
+    await _to_assessment(pilot)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, BackupScreen) and pilot.app.screen._choice is not None)
+
+
+async def _to_restore(pilot: Pilot[Any]) -> None:
+    await _to_backup(pilot)
+    await pilot.press("a")
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+    await pilot.press("down", "r")
+    await wait_for(pilot, lambda: app.screen.running is None and "be-stop-services" in app.session.state.steps
+                   and app.session.state.steps["be-stop-services"].status == "done")
+
+
+async def _to_verify(pilot: Pilot[Any]) -> None:
+    await _to_restore(pilot)
+    app = pilot.app
+    await pilot.press("s", *"recreated by hand", "enter")  # the highlight is back on step 1
+    await wait_for(pilot, lambda: "be-install-databases" in app.session.state.steps)
+    for sid in ("be-import-user-data", "be-start-services"):
+        await pilot.press("r")
+        await wait_for(pilot, lambda sid=sid: app.screen.running is None and sid in app.session.state.steps
+                       and app.session.state.steps[sid].status == "done")
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen) and "failed" in str(
+        app.screen.query_one("#verify-detail").render()))
+
+
+async def _to_summary(pilot: Pilot[Any]) -> None:
+    await _to_verify(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SummaryScreen))
+
+
+async def _help(pilot: Pilot[Any]) -> None:
+    await _to_backup(pilot)
+    await pilot.press("f1")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+
+
+async def _nothing(pilot: Pilot[Any]) -> None:
+    await pilot.pause()
+
+
+@pytest.mark.parametrize(("name", "steps", "mode"), [
+    ("start", _nothing, "drill"),
+    ("start_live", _nothing, "live"),
+    ("assessment", _to_assessment, "drill"),
+    ("backup", _to_backup, "drill"),
+    ("restore", _to_restore, "drill"),
+    ("verify", _to_verify, "drill"),
+    ("summary", _to_summary, "drill"),
+    ("help", _help, "drill"),
+])
+def test_screen_snapshot(name: str, steps: Callable[[Pilot[Any]], Awaitable[None]], mode: str,
+                         make_app: AppFactory, pinned_clock: dt.datetime, snap_compare: Any) -> None:
+    backend = ScriptedBackend("be-lost", failing_checks={"services"})
+    app = make_app(backend, mode=mode)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps)
