@@ -19,7 +19,7 @@ from wizard.procedures.model import PsCommand
 from wizard.remote.psbuild import Assign, Cmd, Pipeline
 
 DOMAIN = Path(__file__).resolve().parents[2].parent / "shared" / "domain" / "lync2013-backup-restore.md"
-WINDOWS = {"Select-Object", "Write-Output", "Test-Path", "Copy-Item", "Get-ChildItem", "Import-Module"}
+WINDOWS = {"Select-Object", "Write-Output", "Test-Path", "Get-ChildItem", "Import-Module", "robocopy"}
 COMMON = {"Verbose"}
 PARAM = re.compile(r"(?<![A-Za-z0-9])-([A-Z][A-Za-z0-9]+)")
 
@@ -119,5 +119,5 @@ def test_never_start_cspool_and_force_only_where_documented() -> None:
     # -Force is emitted only where §8 lists it and the doc uses it (§6.15 step 5, §6.18, §6.19).
     forced = {name for name, params in used.items() if "Force" in params}
     assert forced <= {"Invoke-CsManagementServerFailover", "Invoke-CsDatabaseFailover", "Move-CsManagementServer",
-                      "Move-CsUser", "Export-CsUserData", "Export-CsConfiguration", "Copy-Item"}, forced
+                      "Move-CsUser", "Export-CsUserData", "Export-CsConfiguration"}, forced
     assert "Force" not in used["Invoke-CsPoolFailover"]

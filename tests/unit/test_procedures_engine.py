@@ -55,7 +55,7 @@ class FakeLync:
         if "Test-Cs" in script and "TargetFqdn" in script:
             return [{"TargetFqdn": BACKUP, "Result": "Success" if self.failed_over else "Failure"}]
         return [{"ReplicaFqdn": "x", "UpToDate": True, "Succeed": True, "Name": "wf", "Identity": "x",
-                 "DatabaseName": "xds", "ExportStatus": "SteadyState"}]
+                 "DatabaseName": "xds", "ExportStatus": "SteadyState", "OwnerPool": "lonpool.corp.contoso.com"}]
 
     def run(self, script: str, *, deadline_s: float, on_event: Any = None, cancel: Any = None) -> Result:
         self.scripts.append(script)

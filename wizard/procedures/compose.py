@@ -490,7 +490,9 @@ def _pool_failover(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     backup, steps, cms_pool = _failover_head(ctx, om, failed)
     steps.append(lis_import_step(ctx, ctx.fe(backup), backup.fqdn, after_failover_of=failed.fqdn, section="6.16"))
     if failed.response_group:
-        steps.append(rgs_import_step(ctx, failed, backup, new_pool=False, after_failover=True))
+        # -OverwriteOwner: the RGS contact objects in AD still belong to the failed pool; §6.17
+        # step 4 calls it always safe (§6.12, §11.25).
+        steps.append(rgs_import_step(ctx, failed, backup, new_pool=True, after_failover=True))
     else:
         om.append(Omitted("rgs-import", "Import Response Group", f"{failed.fqdn} runs no Response Group"))
     return steps + verification_steps(ctx, backup, [], failed_over_from=failed, cms_pool=cms_pool)
@@ -529,7 +531,7 @@ def _pool_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         if mirror is not None:
             steps.append(be_mirror_create_step(ctx, pool, be, mirror, "6.4"))
     if pool.file_store:
-        steps += file_store_steps(ctx, ctx.plan.file_store(pool.file_store), enable_topology=False)
+        steps += file_store_steps(ctx, ctx.plan.file_store(pool.file_store), enable_topology=False, host=host)
     for fe in pool.servers:
         steps += [prepare_rebuild(ctx, fe), deployment_wizard_step(ctx, fe, pool, section="6.8")]
     steps += _data(ctx, om, pool, rgs_new=True)
@@ -625,7 +627,7 @@ def _abc(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
     b, steps, cms_pool = _failover_head(ctx, om, a)
     fo = steps.pop()
     if a.response_group:
-        steps.append(rgs_import_step(ctx, a, b, new_pool=False))
+        steps.append(rgs_import_step(ctx, a, b, new_pool=True))
     steps.append(fo)
     # §6.19 step 1 imports LIS right after the CMS failover; placing it after the pool failover
     # also satisfies §6.16 step 4 (LIS is not replicated) and is never earlier than the CMS.

@@ -140,7 +140,18 @@ class Empty:
         return "returns nothing"
 
 
-Expect: TypeAlias = AllEqual | AnyEqual | NoneEqual | Contains | NonEmpty | Empty
+@dataclass(frozen=True)
+class OneOf:
+    """Every row's ``field`` is one of ``values`` (case-insensitive), at least one row."""
+
+    field: str
+    values: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.field} is one of {', '.join(self.values)}"
+
+
+Expect: TypeAlias = AllEqual | AnyEqual | NoneEqual | Contains | NonEmpty | Empty | OneOf
 
 
 def _norm(value: JsonValue | object) -> str:
@@ -177,6 +188,10 @@ def evaluate(expect: Expect, rows: Sequence[object]) -> tuple[bool, str]:
         ok = bool(rows) and (expect.field is None
                              or all(_norm(_field(r, expect.field)) not in ("", "[]", "{}") for r in rows))
         return ok, "returned data" if ok else f"{expect.field or 'result'} is empty"
+    if isinstance(expect, OneOf):
+        wanted = {v.lower() for v in expect.values}
+        ok = bool(rows) and all(_norm(_field(r, expect.field)) in wanted for r in rows)
+        return ok, "as expected" if ok else f"{expect.field} is not one of {', '.join(expect.values)}"
     if isinstance(expect, Contains):
         bad = [r for r in rows if expect.text.lower() not in _norm(_field(r, expect.field))]
         ok = bool(rows) and not bad

@@ -15,12 +15,12 @@ from wizard.procedures.library.common import (
     cms_database_check,
     cms_master_check,
     ps,
-    replication_check,
+    replicas_check,
     services_check,
 )
 from wizard.procedures.library.data import backup_service_check, rgs_identity
 from wizard.procedures.library.failover import registration_check
-from wizard.procedures.model import AllEqual, Check, Contains, Manual, NonEmpty, Step
+from wizard.procedures.model import AllEqual, AnyEqual, Check, Contains, Manual, NonEmpty, Step
 from wizard.remote.psbuild import Cmd, Pipeline
 
 SYNTHETIC = ("Test-CsIM", "Test-CsPresence", "Test-CsAddressBookService", "Test-CsAVConference",
@@ -57,11 +57,17 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
                                    NonEmpty()),
                              "The CMS pointer returns the expected SQL Server and instance (§7.2)."))
     steps.append(_check_step("verify-cms-master", f"CMS master active in {cms.fqdn}",
-                             cms_master_check(host, cms.fqdn, wait_s=300),
+                             cms_master_check(host, cms, wait_s=300),
                              "ActiveMasterFqdn names the CMS pool; empty means the CMS is down (§7.2)."))
-    steps.append(_check_step("verify-replication", "Every CMS replica up to date",
-                             replication_check(host, wait_s=600),
-                             "Every replica reports UpToDate : True; replication takes 2–3 minutes (§7.2, §11.14)."))
+    running = list(dict.fromkeys([*serving.servers, *rebuilt]))
+    steps.append(Step(
+        id="verify-replication", title="Every running server's CMS replica up to date", section="7.2",
+        why="Every replica reports UpToDate : True; a full push is forced first and takes 2–3 minutes "
+            "(§7.2, §11.14).", phase="verify",
+        commands=(ps(host, Cmd("Invoke-CsManagementStoreReplication")),),
+        applies="verification", post_checks=tuple(replicas_check(host, running, wait_s=600)),
+        undo="Nothing to undo: replication only copies the configuration.", duration_s=300,
+        tags=frozenset({"verify"})))
     steps.append(_check_step("verify-cms-databases", "CMS databases pass Test-CsDatabase",
                              cms_database_check(host, sql_fqdn, inst),
                              "Test-CsDatabase -CentralManagementDatabase shows Succeed : True for xds and lis (§7.2)."))
@@ -94,13 +100,15 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
                                  "LIS was imported into the backup pool (§7.3, §6.16 step 4).", section="7.3"))
     home = failed_over_from or serving
     if home.response_group:
-        steps.append(_check_step(f"verify-rgs-{serving.fqdn}", "Response Group workflows present",
-                                 Check("Get-CsRgsWorkflow -ShowAll",
-                                       ps(host, json=Pipeline(Cmd("Get-CsRgsWorkflow", {
-                                           "Identity": rgs_identity(serving.fqdn), "ShowAll": ON}),
-                                                              Cmd("Select-Object", {"Property": ["Name"]}))),
-                                       NonEmpty("Name")),
-                                 "All workflows are present, then a test call is routed (§7.2 Response Group)."))
+        listing = ps(host, json=Pipeline(
+            Cmd("Get-CsRgsWorkflow", {"Identity": rgs_identity(serving.fqdn), "ShowAll": ON}),
+            Cmd("Select-Object", {"Property": ["Name", "OwnerPool"]})))
+        # after a failover the imported groups keep their home pool as owner (§7.3, §6.16 step 5)
+        expect = AnyEqual("OwnerPool", home.fqdn) if failed_over_from is not None else NonEmpty("Name")
+        steps.append(_check_step(f"verify-rgs-{serving.fqdn}", f"Response Group workflows of {home.fqdn} present",
+                                 Check("Get-CsRgsWorkflow -ShowAll", listing, expect),
+                                 "All workflows are present, then a test call is routed (§7.2 Response Group, "
+                                 "§7.3).", section="7.2"))
     steps.append(Step(
         id="verify-by-hand", title="Control Panel and an end-user sign-in", section="7.2",
         why="Green status and replication in the Control Panel topology page, and two users signing in "

@@ -15,15 +15,15 @@ from wizard.plan.model import Plan, Pool, SqlInstance
 from wizard.procedures.model import (
     AllEqual,
     Check,
-    Contains,
     Empty,
     Manual,
     NonEmpty,
+    OneOf,
     PsCommand,
     SqlCommand,
     Step,
 )
-from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Statement, Switch, Var
+from wizard.remote.psbuild import Cmd, Pipeline, Raw, Statement, Switch, Var
 
 BACKUP_SET_PLACEHOLDER = "<backup-set>"
 
@@ -103,8 +103,9 @@ class Ctx:
     def sql_backup(self, database: str) -> str:
         return f"{self.backup_root()}\\{self.plan.backup.layout.sql_folder}\\{database}.bak"
 
-    def filestore_backup(self, share: str) -> str:
-        return f"{self.backup_root()}\\{self.plan.backup.layout.filestore_folder}\\{share}"
+    def filestore_backup(self, store_id: str) -> str:
+        """$Backup\\filestore\\<store id> (share names repeat across sites, ids do not)."""
+        return f"{self.backup_root()}\\{self.plan.backup.layout.filestore_folder}\\{store_id}"
 
 
 # --------------------------------------------------------------------- command helpers
@@ -158,14 +159,19 @@ def replication_check(host: str, replica: str | None = None, *, wait_s: float = 
         AllEqual("UpToDate", True), wait_s=wait_s, poll_s=20)
 
 
-def cms_master_check(host: str, pool: str, *, wait_s: float = 0) -> Check:
-    """§6.15 step 3 / §7.2: ActiveMasterFqdn names the CMS pool."""
+def cms_master_check(host: str, pool: Pool, *, wait_s: float = 0) -> Check:
+    """§6.15 step 3 / §7.2: ActiveMasterFqdn names the CMS pool (or one of its servers)."""
     return Check(
-        f"CMS master is active in {pool}",
+        f"CMS master is active in {pool.fqdn}",
         ps(host, json=Pipeline(
             Cmd("Get-CsManagementStoreReplicationStatus", {"CentralManagementStoreStatus": ON}),
             Cmd("Select-Object", {"Property": ["ActiveMasterFqdn", "ActiveFileTransferAgents"]}))),
-        Contains("ActiveMasterFqdn", pool), wait_s=wait_s, poll_s=15)
+        OneOf("ActiveMasterFqdn", (pool.fqdn, *pool.servers)), wait_s=wait_s, poll_s=15)
+
+
+def replicas_check(host: str, servers: list[str], *, wait_s: float = 300) -> list[Check]:
+    """§7.2 replication, per server expected to run (a lost server's replica cannot be current)."""
+    return [replication_check(host, s, wait_s=wait_s) for s in servers]
 
 
 def cms_database_check(host: str, sql_fqdn: str, instance: str | None, *, wait_s: float = 0) -> Check:
@@ -209,12 +215,9 @@ def sql_reachable_check(instance: SqlInstance | tuple[str, str | None]) -> Check
 
 
 def fqdn_check(host: str) -> Check:
-    """§11.9: the rebuilt server answers with the same FQDN as before."""
-    return Check(
-        f"{host} answers with its original FQDN",
-        ps(host, Assign("lrHost", Raw("[System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName")),
-           json=Cmd("Write-Output", {"InputObject": Var("lrHost")})),
-        Contains(".", host.lower()))
+    """§11.9: the rebuilt server answers WinRM under its original FQDN (we connect by FQDN)."""
+    return Check(f"{host} answers under its original FQDN",
+                 ps(host, json=Cmd("Test-Path", {"LiteralPath": "C:\\"})), AllEqual(".", True))
 
 
 def file_check(host: str, path: str) -> Check:

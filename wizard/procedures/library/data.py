@@ -177,10 +177,10 @@ def lis_import_step(ctx: Ctx, host: str, into: str, *, after_failover_of: str | 
 # ----------------------------------------------------------------------------- §6.9 file store
 
 
-def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool) -> list[Step]:
-    host = ctx.fe(ctx.plan.front_end_pools()[0]) if ctx.pool is None else ctx.fe(ctx.target_pool)
+def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool, host: str | None = None) -> list[Step]:
+    host = host or (ctx.fe(ctx.plan.front_end_pools()[0]) if ctx.pool is None else ctx.fe(ctx.target_pool))
     unc = f"\\\\{fs.server}\\{fs.share}"
-    source = ctx.filestore_backup(fs.share)
+    source = ctx.filestore_backup(fs.id)  # one folder per store id: share names repeat across sites
     share_check = Check(f"{unc} is reachable", ps(host, json=Cmd("Test-Path", {"LiteralPath": unc})),
                         AllEqual(".", True))
     steps = [
@@ -206,10 +206,11 @@ def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool) -> list[
             title=f"Copy the file store back into {unc}",
             section="6.9",
             why="Meeting content, application audio and PChat files come back from $Backup\\filestore "
-                "(§6.9 step 1, §3).",
+                "with robocopy (robocopy exit codes below 8 mean success; switches inferred) (§6.9 step 1, §3, §4).",
             phase="file_store",
-            commands=(ps(host, Cmd("Copy-Item", {"Path": source + "\\*", "Destination": unc,
-                                                 "Recurse": ON, "Force": ON}), timeout_s=7200),),
+            commands=(ps(host, Cmd("robocopy", positional=[source, unc, Raw("/E"), Raw("/R:2"), Raw("/W:5")]),
+                         Raw("if ($LASTEXITCODE -ge 8) { throw 'robocopy reported a failure' }"),
+                         timeout_s=7200),),
             applies="the file store was lost",
             requires=(file_check(host, source), share_check),
             post_checks=(Check(f"{unc} holds files again",
@@ -308,8 +309,8 @@ def mon_arch_steps(ctx: Ctx, pool: Pool, host: str) -> list[Step]:
             steps.append(Step(**{**step.__dict__, "needs": (f"monarch-db@{sql_id}",)}))
             principal = Check(f"{login} is a user of {db}",
                               SqlCommand(inst.server, inst.instance,
-                                         "SELECT name FROM sys.database_principals WHERE name = ?",
-                                         (login,), database=db),
+                                         f"SELECT name FROM {quote_identifier(db)}.sys.database_principals "  # noqa: S608
+                                         "WHERE name = ?", (login,)),
                               NonEmpty("name"))
             steps.append(Step(
                 id=f"sql-acl-{db.lower()}-{sql_id}",
