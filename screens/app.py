@@ -7,6 +7,7 @@ app runs each in a thread worker and switches screens when the journal has recor
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +20,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker
 
-from screens.assessment import AssessmentScreen
-from screens.backup import BackupScreen
 from screens.base import StageScreen
 from screens.help import HelpScreen, keys_of
 from screens.journal_viewer import JournalViewer, stage_record
 from screens.modals import ErrorDialog, QuitDialog
-from screens.restore import RestoreScreen
 from screens.start import StartScreen
-from screens.summary import SummaryScreen
-from screens.verify import VerifyScreen
 from wizard.errors import WizardError
 from wizard.incident import (
     Backend,
@@ -44,10 +40,18 @@ from wizard.plan import LoadedPlan
 from wizard.report import build_report, render
 from wizard.session import STAGES, Stage
 
-STAGE_SCREENS: dict[str, Callable[[], StageScreen]] = {
-    "assessment": AssessmentScreen, "backup_set": BackupScreen, "restore": RestoreScreen,
-    "verify": VerifyScreen, "summary": SummaryScreen,
+# Stage screens are imported when first entered: the start screen appears sooner (bench_ui).
+STAGE_SCREENS: dict[str, str] = {
+    "assessment": "screens.assessment:AssessmentScreen", "backup_set": "screens.backup:BackupScreen",
+    "restore": "screens.restore:RestoreScreen", "verify": "screens.verify:VerifyScreen",
+    "summary": "screens.summary:SummaryScreen",
 }
+
+
+def screen_for(stage: str) -> StageScreen:
+    module, name = STAGE_SCREENS.get(stage, STAGE_SCREENS["summary"]).split(":")
+    factory: Callable[[], StageScreen] = getattr(importlib.import_module(module), name)
+    return factory()
 STAGE_TITLES = {"assessment": "Assessment", "backup_set": "Backup set", "restore": "Restore",
                 "verify": "Verify", "summary": "Summary"}
 
@@ -60,7 +64,7 @@ class Defaults:
 
 
 class WizardApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses may live elsewhere
     TITLE = "lync-restore"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "request_quit", "Quit", id="quit", priority=True),
@@ -171,10 +175,10 @@ class WizardApp(App[int]):
     def on_wizard_app_opened(self, message: Opened) -> None:
         self.session = message.session
         stage = message.session.state.stage
-        self.switch_screen(STAGE_SCREENS.get(stage, SummaryScreen)())
+        self.switch_screen(screen_for(stage))
 
     def on_wizard_app_stage_entered(self, message: StageEntered) -> None:
-        self.switch_screen(STAGE_SCREENS[message.stage]())
+        self.switch_screen(screen_for(message.stage))
 
     def on_wizard_app_notice(self, message: Notice) -> None:
         self.notify(message.text)
@@ -213,8 +217,9 @@ class WizardApp(App[int]):
     # ------------------------------------------------------------------ keys, help, palette
     def _running_step(self) -> str | None:
         for screen in self.screen_stack:
-            if isinstance(screen, RestoreScreen):
-                return screen.running
+            running = getattr(screen, "running", None)
+            if isinstance(running, str):
+                return running
         return None
 
     def action_request_quit(self) -> None:
