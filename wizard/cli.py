@@ -39,6 +39,12 @@ HANDLERS: dict[str, str] = {
 }
 
 
+def _path_ids() -> list[str]:
+    from wizard.paths import BY_ID
+
+    return list(BY_ID)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so errors share one output path."""
 
@@ -80,9 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     rb = sub.add_parser("runbook", help="print the procedure with exact commands, run nothing")
     rb.add_argument("plan", metavar="PLAN")
-    rb.add_argument("--path", required=True, metavar="P", help="recovery path (see --help-paths)")
+    rb.add_argument("--path", required=True, metavar="P",
+                    help="recovery path id: " + ", ".join(sorted(_path_ids())))
     rb.add_argument("--backup-set", metavar="S", help="backup set folder name")
     rb.add_argument("--format", choices=("md", "html"), default="md")
+    rb.add_argument("--pool", metavar="FQDN", help="the pool the path acts on (failed or target pool)")
+    rb.add_argument("--server", metavar="FQDN", help="the server the path acts on (member rebuilds)")
+    rb.add_argument("--new-pool", metavar="FQDN", help="the new pool C of an ABC failover (§6.19)")
+    rb.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
 
     lab = sub.add_parser("lab", help="the simulated Lync 2013 deployment")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)

@@ -9,6 +9,19 @@ CORE_MODULES = [
     "wizard",
     "wizard.cli",
     "wizard.errors",
+    "wizard.incident",
+    "wizard.report",
+    "wizard.app_entry",
+    "wizard.journal",
+    "wizard.session",
+    "wizard.plan",
+    "wizard.assess.recommend",
+    "wizard.catalog.recommend",
+    "wizard.procedures.compose",
+    "wizard.procedures.engine",
+    "wizard.remote.winrm",
+    "wizard.remote.sql",
+    "wizard.lab.runtime",
 ]
 
 

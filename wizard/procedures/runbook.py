@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import html
 import sys
+from pathlib import Path
 
-from wizard.errors import ExitCode
+from wizard.errors import ExitCode, InputFileError
 from wizard.plan import load_plan
 from wizard.procedures.compose import Procedure, compose
 from wizard.procedures.model import Check, PsCommand, Step
@@ -140,8 +141,15 @@ def render_html(proc: Procedure) -> str:
 def runbook_command(args: argparse.Namespace) -> int:
     """``lync-restore runbook PLAN --path P [--pool F] [--server S] [--backup-set S] [--format md|html]``."""
     loaded = load_plan(args.plan)
-    proc = compose(loaded.plan, args.path, pool=getattr(args, "pool", None), server=getattr(args, "server", None),
-                   backup_set=getattr(args, "backup_set", None), new_pool=getattr(args, "new_pool", None))
-    text = render_html(proc) if getattr(args, "format", "md") == "html" else render_markdown(proc)
-    sys.stdout.write(text)
+    proc = compose(loaded.plan, args.path, pool=args.pool, server=args.server,
+                   backup_set=args.backup_set, new_pool=args.new_pool)
+    text = render_html(proc) if args.format == "html" else render_markdown(proc)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputFileError(f"{args.output}: cannot be written ({exc.strerror})") from None
+        print(f"{args.output}: {len(proc.steps)} steps written", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return ExitCode.OK
