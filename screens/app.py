@@ -96,9 +96,9 @@ class WizardApp(App[int]):
         self.defaults = defaults
         self.backend = backend
         self.session: IncidentSession | None = None
+        self.theme = "ansi-dark"  # before mount: one stylesheet pass, not two
 
     def on_mount(self) -> None:
-        self.theme = "ansi-dark"
         self.push_screen(StartScreen())
 
     def unfinished(self) -> list[UnfinishedIncident]:
