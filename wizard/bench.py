@@ -189,7 +189,7 @@ def all_benchmarks() -> list[tuple[str, BenchFn]]:
             raise
         fn = getattr(mod, func, None)
         if fn is not None:
-            found.append((module.rsplit(".", 1)[-1], fn))
+            found.append((module.split(".")[-2], fn))
     return found
 
 

@@ -107,3 +107,18 @@ def test_stream_decoder_gives_the_same_lines_whatever_the_chunking(cuts: list[in
     assert got == expected
     assert expected[0] == "warning: plain first" and expected[-1] == "tail line"
     assert "    + FullyQualifiedErrorId : CommandNotFoundException" in expected
+
+
+def test_warning_and_verbose_streams_are_kept_as_prefixed_lines_not_errors() -> None:
+    from wizard.remote.clixml import ClixmlStreamDecoder, parse_error_records
+
+    stderr = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+              '<S S="verbose">"Test-CsReplica" processing has completed._x000D__x000A_</S>'
+              '<S S="warning">Test-CsReplica failed._x000D__x000A_</S>'
+              '<S S="Error">Get-Foo : boom_x000D__x000A_</S>'
+              '<S S="Error">    + FullyQualifiedErrorId : X_x000D__x000A_</S></Objs>')
+    dec = ClixmlStreamDecoder()
+    lines = dec.feed(stderr) + dec.flush()
+    assert lines[:2] == ['VERBOSE: "Test-CsReplica" processing has completed.', "WARNING: Test-CsReplica failed."]
+    records = parse_error_records(stderr)
+    assert [r.message for r in records] == ["boom"]

@@ -45,8 +45,9 @@ class PsOutcome(Protocol):
 
 
 class PowerShell(Protocol):
-    def run(self, script: str, *, deadline_s: float) -> PsOutcome:
-        """Run a script; raises a WizardError (RemoteError) when the host fails or times out."""
+    def run(self, script: str, *, deadline_s: float, idempotent: bool = False) -> PsOutcome:
+        """Run a script; raises a WizardError (RemoteError) when the host fails or times out.
+        Probes are read-only: they pass ``idempotent=True`` so a dropped connection is retried."""
         ...
 
 
@@ -351,7 +352,7 @@ def lync_host_probe(t: Transports, fqdn: str, modules: Sequence[str]
     def run(_via: str | None, timeout: float) -> ProbeResult:
         try:
             values = _envelope(t.powershell(fqdn, timeout).run(
-                lync_host_script(fqdn, modules), deadline_s=timeout), fqdn)
+                lync_host_script(fqdn, modules), deadline_s=timeout, idempotent=True), fqdn)
         except (OSError, WizardError) as exc:
             return _failure(pid, "lync_host", fqdn, exc)
         probe = _dict(values[0]) if values else {}
@@ -398,7 +399,7 @@ def sql_probe(t: Transports, plan: Plan, sql_id: str) -> Callable[[str | None, f
 def _run_via(t: Transports, via: str | None, script: str, timeout: float) -> list[Any]:
     if via is None:
         raise _ScriptFailed("No host was given to run the check on.")
-    return list(_envelope(t.powershell(via, timeout).run(script, deadline_s=timeout), via))
+    return list(_envelope(t.powershell(via, timeout).run(script, deadline_s=timeout, idempotent=True), via))
 
 
 def expected_scp(plan: Plan) -> str:

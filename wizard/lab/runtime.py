@@ -101,7 +101,7 @@ class LabRuntime:
             ps = self.powershell(fqdn)
             server = WsmanServer(fqdn, _HostAdapter(ps), self.users, auth=self.auth).start()
             if self.scenario is not None and self.scenario.faults.flaky_host == fqdn:
-                server.faults.drop_every_nth_request = 5
+                server.faults.drop_probability = 0.2  # one request in five, at random (seeded)
             self.wsman[fqdn] = server
         for inst in self.dep.instances_on(fqdn):
             key = next(k for k, v in self.dep.instances.items() if v is inst)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 CLIXML_MARKER = "#< CLIXML"
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_ERROR_STRING = re.compile(r'<S S="Error">(.*?)</S>', re.DOTALL)
+_ERROR_STRING = re.compile(r'<S S="(Error|warning|verbose|debug)">(.*?)</S>', re.DOTALL)
+#: How the console shows the other streams; such lines are never error records.
+_STREAM_PREFIX = {"warning": "WARNING: ", "verbose": "VERBOSE: ", "debug": "DEBUG: "}
 _CATEGORY = re.compile(r"^\s*\+\s*CategoryInfo\s*:\s*(.*)$")
 _FQID = re.compile(r"^\s*\+\s*FullyQualifiedErrorId\s*:\s*(.*)$")
 _POSITION = re.compile(r"^(At line:\d+|At [A-Za-z]:\\|At .+:\d+ char:\d+|\+ )")
@@ -89,7 +91,12 @@ class ClixmlStreamDecoder:
             scan = self._pending if end < 0 else self._pending[:end]
             last = 0
             for match in _ERROR_STRING.finditer(scan):
-                out += self._error_text(unescape(_xml_text(match.group(1))))
+                text = unescape(_xml_text(match.group(2)))
+                if match.group(1) == "Error":
+                    out += self._error_text(text)
+                else:  # a warning/verbose message: whole lines, with the console's prefix
+                    prefix = _STREAM_PREFIX[match.group(1)]
+                    out += [prefix + line for line in text.replace("\r\n", "\n").rstrip("\n").split("\n")]
                 last = match.end()
             if end < 0:
                 self._pending = self._pending[last:]
@@ -154,6 +161,8 @@ def parse_error_records(stderr: str) -> list[PsErrorRecord]:
     for line in lines:
         if not current and not line.strip():
             continue
+        if line.startswith(tuple(_STREAM_PREFIX.values())):
+            continue  # warnings and verbose messages are not errors
         current.append(line)
         if _FQID.match(line):
             records.append(_record(current))

@@ -32,6 +32,7 @@ from wizard.remote.clixml import (
 from wizard.remote.errors import (
     MAPPED_EXCEPTIONS,
     CommandTooLongError,
+    ConnectionLostError,
     InsecureTransportError,
     RemoteTimeoutError,
     ShellLostError,
@@ -43,6 +44,8 @@ from wizard.remote.errors import (
 
 AuthMethod = Literal["ntlm", "kerberos", "credssp", "basic"]
 _TOO_LONG = "The command line is too long."
+#: How often a read-only (idempotent) script is tried when the connection keeps dropping.
+IDEMPOTENT_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -190,13 +193,38 @@ class PowerShellRunner:
         deadline_s: float,
         on_event: Callable[[RunnerEvent], None] | None = None,
         cancel: threading.Event | None = None,
+        idempotent: bool = False,
     ) -> PsResult:
         """Run ``script`` and return its result; ``deadline_s`` seconds from now at most.
 
         Raises RemoteTimeoutError when the deadline passes (the command is terminated and the
         shell closed), CommandTooLongError, StagingError or another WinRMFailure. A set
         ``cancel`` ends the command the same way and returns a result with ``cancelled``.
+
+        When the connection drops mid-run the HTTP session is thrown away (a new one, with new
+        NTLM keys, is built for the next request) and ConnectionLostError is raised: whether
+        the command ran is unknown. Only an ``idempotent`` script (a read-only probe or check)
+        is retried, once, on the fresh session.
         """
+        attempts = IDEMPOTENT_ATTEMPTS if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._run_once(script, deadline_s=deadline_s, on_event=on_event, cancel=cancel)
+            except ConnectionLostError:
+                with self._lock:
+                    self._protocol.transport.close_session()
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_once(
+        self,
+        script: str,
+        *,
+        deadline_s: float,
+        on_event: Callable[[RunnerEvent], None] | None,
+        cancel: threading.Event | None,
+    ) -> PsResult:
         deadline = time.monotonic() + deadline_s
         stage_id = uuid.uuid4().hex[:16]
         try:
@@ -367,9 +395,10 @@ class PowerShellRunner:
         final_code = -1 if exit_code is None else exit_code
         try:
             self._protocol.cleanup_command(shell_id, command_id)
-        except MAPPED_EXCEPTIONS as exc:
-            if not is_shell_not_found(exc):
-                raise self._map(exc) from None
+        except MAPPED_EXCEPTIONS:
+            # The command is done and its output is here: a failed clean-up loses nothing. The
+            # host frees the command with the shell; start a fresh HTTP session for what follows.
+            self._protocol.transport.close_session()
         stdout_text = "".join(out.text)
         stderr_text = clixml_to_text("".join(err_chunks))
         if final_code != 0 and _TOO_LONG in stderr_text:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import socket
 import threading
 import time
@@ -79,6 +80,10 @@ class Faults:
 
     #: close the TCP connection without answering every Nth request (counted from start).
     drop_every_nth_request: int | None = None
+    #: close the TCP connection without answering, at random with this probability (a flaky
+    #: host: "one request in five" is 0.2); seeded so a drill replays the same way.
+    drop_probability: float = 0.0
+    drop_seed: int = 2013
     #: answer 401 to every request, whatever the credentials.
     fail_auth: bool = False
     #: sleep this long before handling each request.
@@ -301,6 +306,7 @@ class WsmanServer:
         self._transcript: list[TranscriptEntry] = []
         self._connections: set[socket.socket] = set()
         self._requests = 0
+        self._drop_rng: random.Random | None = None
         self._sealed = 0
         self._stopped = threading.Event()
         self._httpd: _HttpServer | None = None
@@ -409,6 +415,10 @@ class WsmanServer:
             self._requests += 1
             nth = self.faults.drop_every_nth_request
             drop = bool(nth) and self._requests % int(nth or 1) == 0
+            if self.faults.drop_probability > 0:
+                if self._drop_rng is None:
+                    self._drop_rng = random.Random(self.faults.drop_seed)
+                drop = drop or self._drop_rng.random() < self.faults.drop_probability
         if drop:
             detail = f"connection dropped (request {self._requests})"
             self._record("Fault", None, None, None, detail)
