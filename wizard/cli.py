@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--time-factor", type=float, default=None, metavar="F",
                        help="speed of simulated time (higher = faster restores)")
     drill.add_argument("--operator", help="who is at the keyboard")
+    drill.add_argument("--headless", action="store_true",
+                       help="play the drill without the UI, one line per event (exit 0 = service restored)")
+    drill.add_argument("--answers", metavar="FILE", help="headless: answers file (YAML or JSON)")
+    drill.add_argument("--journal-dir", metavar="DIR", dest="drill_journal_dir",
+                       help="where the drill's journal is written")
 
     val = sub.add_parser("validate", help="check a plan; print a one-screen summary")
     val.add_argument("plan", metavar="PLAN")

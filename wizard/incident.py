@@ -10,9 +10,10 @@ an :class:`IncidentSession`, which
   (checked with :func:`wizard.session.check_transition`), notes, errors, interruptions and the
   close;
 - wraps the assessment, catalogue, procedure and verification work behind one small port,
-  :class:`Backend`, whose results are the frozen view dataclasses below. The default backend
-  (:class:`CoreBackend`) raises :class:`~wizard.errors.NotBuiltError` for any part of the core
-  that has not landed yet rather than inventing results.
+  :class:`Backend`, whose results are the frozen view dataclasses below. The real backend is
+  :class:`wizard.core_backend.CoreBackend` (the default, loaded on first use); a backend that
+  wants the session's decisions (plan of action, confirmations) implements
+  :class:`SessionAware` and is attached when the session opens.
 
 Everything blocking here is meant to be called from a thread worker; nothing here imports
 Textual.
@@ -23,10 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from wizard.errors import NotBuiltError, UsageError, WizardError
 from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, read_journal
@@ -60,8 +61,23 @@ class OperatorQuestion:
 
 
 @dataclass(frozen=True)
+class PlannedPath:
+    """One entry of a plan of action: a recovery path and the pool or server it acts on."""
+
+    path_id: str
+    pool: str | None = None
+    server: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"path": self.path_id, "pool": self.pool, "server": self.server}
+
+
+@dataclass(frozen=True)
 class PathOption:
-    """A recovery path offered to the operator, with why and what it costs."""
+    """A recovery path offered to the operator, with why and what it costs.
+
+    ``plan`` is the plan of action choosing it means: every failure's path and target in working
+    order (e.g. cms-failover then pool-failover); empty means just ``path_id``."""
 
     path_id: str
     title: str
@@ -69,6 +85,7 @@ class PathOption:
     evidence: tuple[str, ...] = ()
     rto_note: str = ""
     rpo_note: str = ""
+    plan: tuple[PlannedPath, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,33 @@ class StepFailed:
     exit_code: int | None = None
 
 
-StepEvent = StepStarted | OutputLine | Progress | StepDone | StepFailed
+@dataclass(frozen=True)
+class StepSkipped:
+    """The step did not run: its pre-check found the work already done (the offer was taken)."""
+
+    step_id: str
+    reason: str
+
+
+StepEvent = StepStarted | OutputLine | Progress | StepDone | StepFailed | StepSkipped
+
+
+@dataclass(frozen=True)
+class StepGrant:
+    """What the operator already granted for a step, read from the journal by the backend."""
+
+    confirmed: bool = False  # the typed confirmation was journaled
+    second_operator: str | None = None
+    skip_done_work: bool = True  # take the offer to skip work a pre-check finds already done
+
+
+@dataclass(frozen=True)
+class PreCheckView:
+    """A step's "already done" pre-check, re-run (a step in doubt after a restart)."""
+
+    step_id: str
+    already_done: bool | None  # None: no pre-check, or it could not run (``detail`` says which)
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -226,8 +269,15 @@ class Backend(Protocol):
         ...
 
 
-class CoreBackend:
-    """The real core. Parts whose modules have not landed raise NotBuiltError, never fake data."""
+@runtime_checkable
+class SessionAware(Protocol):
+    """A backend that reads the session's decisions (plan of action, grants)."""
+
+    def attach(self, ctx: Any) -> None: ...
+
+
+class NotBuiltBackend:
+    """A backend for a core that is not there: every stage says so (NotBuiltError), never fakes data."""
 
     @staticmethod
     def _missing(what: str, module: str) -> NotBuiltError:
@@ -254,6 +304,19 @@ class CoreBackend:
 
     def verify(self, loaded: LoadedPlan, path_id: str) -> Iterator[CheckView]:
         raise self._missing("verification checks", "wizard.procedures")
+
+
+def default_backend(loaded: LoadedPlan) -> Backend:
+    """The real core with the plan's own credential sources (no prompt: the UI passes one)."""
+    from wizard.core_backend import BackendOptions, CoreBackend
+    from wizard.remote.credentials import CredentialStore
+
+    return CoreBackend(BackendOptions(CredentialStore(loaded.plan)))
+
+
+#: Old name of :class:`NotBuiltBackend`, kept until tests/ui/test_pilot.py moves to the new name.
+#: The real core is :class:`wizard.core_backend.CoreBackend` (the session's default backend).
+CoreBackend = NotBuiltBackend
 
 
 # --------------------------------------------------------------------------- helpers
@@ -320,9 +383,12 @@ class IncidentSession:
                  backend: Backend | None = None) -> None:
         self.loaded = loaded
         self.journal = journal
-        self.backend: Backend = backend if backend is not None else CoreBackend()
+        self.backend: Backend = backend if backend is not None else default_backend(loaded)
         self._cache = _Cache(list(entries))
         self._lock = threading.Lock()
+        self.skip_done_work = True  # take the offer to skip work a pre-check finds already done
+        if isinstance(self.backend, SessionAware):
+            self.backend.attach(self)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -410,13 +476,15 @@ class IncidentSession:
 
     # ------------------------------------------------------------------ journaled acts
     def decide(self, question: str, choice: str, *, alternatives: Sequence[str] = (), reason: str = "",
-               evidence: Sequence[str] = (), recommended: str | None = None) -> Entry:
+               evidence: Sequence[str] = (), recommended: str | None = None,
+               extra: Mapping[str, Any] | None = None) -> Entry:
         """Journal a decision (before its effect). Overriding a recommendation needs a reason."""
         if recommended is not None and choice != recommended and not reason.strip():
             raise UsageError(f"Choosing {choice} over the recommended {recommended} needs a reason.")
         return self._append(Kind.DECISION, {"question": question, "choice": choice,
                                             "alternatives": list(alternatives), "reason": reason.strip(),
-                                            "evidence": list(evidence), "recommended": recommended})
+                                            "evidence": list(evidence), "recommended": recommended,
+                                            **dict(extra or {})})
 
     def change_stage(self, target: Stage) -> Entry:
         current = self.state.stage
@@ -462,8 +530,61 @@ class IncidentSession:
         chosen = next((o for o in options if o.path_id == path_id), None)
         if chosen is None:
             raise UsageError(f"{path_id} is not one of the recovery paths offered.")
+        plan = chosen.plan or (PlannedPath(path_id),)
         return self.decide("recovery_path", path_id, alternatives=[o.path_id for o in options], reason=reason,
-                           evidence=list(chosen.evidence), recommended=rec.recommended.path_id)
+                           evidence=list(chosen.evidence), recommended=rec.recommended.path_id,
+                           extra={"plan_of_action": [p.as_dict() for p in plan]})
+
+    def plan_of_action(self) -> tuple[PlannedPath, ...]:
+        """The journaled plan of action of the latest recovery-path decision (empty before it)."""
+        for e in reversed(self.state.decisions):
+            if e.payload.get("question") == "recovery_path":
+                items = e.payload.get("plan_of_action") or [{"path": e.payload.get("choice")}]
+                return tuple(PlannedPath(str(i["path"]), i.get("pool"), i.get("server")) for i in items)
+        return ()
+
+    def needs_backup_set(self) -> bool:
+        """Does any path of the plan of action restore from, or read, a backup set?"""
+        from wizard.core_backend import needs_backup_set
+
+        return any(needs_backup_set(p.path_id) for p in self.plan_of_action())
+
+    @property
+    def backup_set(self) -> str | None:
+        return self.state.backup_set
+
+    @property
+    def operator(self) -> str:
+        return self.journal.operator
+
+    def grant(self, step_id: str) -> StepGrant:
+        """The typed confirmation and second operator journaled for ``step_id`` since it last ended."""
+        confirmed, second = False, None
+        for e in self.entries:
+            p = e.payload
+            if e.kind == Kind.ACTION_FINISHED and p.get("step") == step_id:
+                confirmed, second = False, None
+            elif e.kind == Kind.DECISION and p.get("question") == "confirm_step" and p.get("choice") == step_id:
+                confirmed = True
+                second = next((str(x).split("=", 1)[1] for x in p.get("evidence") or []
+                               if str(x).startswith("second_operator=")), None)
+        return StepGrant(confirmed, second, self.skip_done_work)
+
+    def journal_decision(self, payload: Mapping[str, Any]) -> None:
+        """A decision the procedure engine took while running a step (journaled as it is)."""
+        self._append(Kind.DECISION, dict(payload))
+
+    def precheck(self, step: StepView) -> PreCheckView:
+        """Re-run the step's pre-check and journal what it says (DESIGN decision 3: before a step
+        in doubt is offered again)."""
+        fn = getattr(self.backend, "precheck", None)
+        if fn is None:
+            view = PreCheckView(step.step_id, None, "this backend has no pre-checks; check the step's effect by hand")
+        else:
+            view = fn(self.loaded, step)
+        said = {True: "the work is already done", False: "the work is not done", None: "unknown"}[view.already_done]
+        self.note(f"pre-check of {step.step_id} (in doubt): {said}; {view.detail}")
+        return view
 
     def backup_sets(self) -> BackupChoice:
         return self.backend.backup_sets(self.loaded, self._path())
@@ -508,8 +629,10 @@ class IncidentSession:
                     status, exit_code = "done", event.exit_code
                 elif isinstance(event, StepFailed):
                     status, exit_code = "failed", event.exit_code
+                elif isinstance(event, StepSkipped):
+                    status, exit_code = "skipped", None
                 yield event
-                if cancel.is_set() and status not in ("done",):
+                if cancel.is_set() and status not in ("done", "skipped"):
                     status = "cancelled"
                     break
         except WizardError as err:

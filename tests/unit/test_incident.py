@@ -11,7 +11,7 @@ import pytest
 from tests.ui.scripted_backend import BE_STEPS, ScriptedBackend
 from wizard.errors import NotBuiltError, UsageError
 from wizard.incident import (
-    CoreBackend,
+    NotBuiltBackend,
     IncidentSession,
     LiveConfirmationError,
     StepDone,
@@ -161,9 +161,9 @@ def test_unfinished_lists_where_it_stopped_and_resume_journals(tmp_path: Path) -
         IncidentSession.resume(tmp_path / "INC-B")
 
 
-def test_core_backend_says_what_is_not_built(tmp_path: Path) -> None:
+def test_not_built_backend_says_what_is_not_built(tmp_path: Path) -> None:
     s = IncidentSession.start(PLAN, operator="alice", incident="NB", mode="drill", journal_dir=tmp_path,
-                              backend=CoreBackend())
+                              backend=NotBuiltBackend())
     with pytest.raises(NotBuiltError, match=r"wizard\.assess"):
         list(s.probe(threading.Event()))
     s.detach()

@@ -1,0 +1,103 @@
+"""Headless drills end to end: lab on loopback, the real pywinrm and pyodbc clients, the incident
+session and CoreBackend - assess, accept the recommendation, pick the set, run every step, verify.
+
+Each scenario that restores today must reach "service restored" (the lab's own scoring finds
+nothing wrong and every §7 check passed), and its journal must hold the decisions that got it
+there: the recovery path with its plan of action, the backup set, every step's end.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from wizard.cli import main
+from wizard.drill import run_headless
+from wizard.journal import Kind, read_journal
+from wizard.session import replay
+
+pytestmark = pytest.mark.integration
+
+#: scenario -> (plan of action as (path, target) pairs, the backup set it must pick or None)
+CASES: dict[str, tuple[list[tuple[str, str | None]], str | None]] = {
+    "pool-lost-paired": ([("pool-failover", "pool2.fabrikam.lab")], "2026-11-24_0200"),
+    "cms-lost-paired": ([("cms-failover", "pool1.fabrikam.lab"), ("pool-failover", "pool1.fabrikam.lab")],
+                        "2026-11-24_0200"),
+    "be-lost-unpaired": ([("be-restore", "pool3.fabrikam.lab")], "2026-11-24_0200"),
+    "file-store-lost": ([("file-store-restore", "pool1.fabrikam.lab")], "2026-11-24_0200"),
+    "monitoring-db-lost": ([("monitoring-archiving-restore", "pool1.fabrikam.lab")], "2026-11-24_0200"),
+    "pchat-db-lost": ([("pchat-restore", "pchat.fabrikam.lab")], "2026-11-24_0200"),
+    "bad-config-change": ([("config-rollback", None)], "2026-11-24_0200"),
+}
+
+
+def _decision(entries: list, question: str) -> dict:  # type: ignore[type-arg]
+    return next(e.payload for e in entries if e.kind == Kind.DECISION and e.payload.get("question") == question)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", list(CASES))
+def test_headless_drill_restores_service(name: str, tmp_path: Path) -> None:
+    out = io.StringIO()
+    result = run_headless(name, answers_file=None, journal_dir=tmp_path, time_factor=600, operator="alice", out=out)
+    text = out.getvalue()
+    assert result.restored, (result, text[-3000:])
+    assert text.rstrip().endswith("service restored")
+    journal = read_journal(result.folder)
+    assert journal.intact and journal.torn is None
+    st = replay(journal.entries)
+    assert st.closed
+    plan, backup_set = CASES[name]
+    path = _decision(journal.entries, "recovery_path")
+    assert path["choice"] == plan[0][0] == path["recommended"]
+    assert [(p["path"], p["pool"] or p["server"]) for p in path["plan_of_action"]] == plan
+    assert path["evidence"], "the decision carries its evidence"
+    assert st.backup_set == backup_set
+    # every composed step ended done (or skipped because a pre-check found it already done)
+    assert st.steps and all(rec.status in ("done", "skipped") for rec in st.steps.values()), st.steps
+    assert sum(rec.status == "done" for rec in st.steps.values()) >= 2
+    closed = journal.entries[-1]
+    assert closed.kind == Kind.CLOSED and closed.payload["outcome"] == "service restored"
+    assert all(line.startswith(("drill ", "probe ", "question ", "recommended ", "  ", "plan of action",
+                                "backup set", "catalogue", "composed ", "step ", "check ", "service "))
+               for line in text.splitlines()), text
+
+
+@pytest.mark.timeout(60)
+def test_cli_exit_codes_say_whether_service_came_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answers = tmp_path / "answers.yaml"
+    # the trainee refuses to rebuild the lost Back End: the next step's pre-check cannot pass
+    answers.write_text("operator: carol\nsecond_operator: dave\nconfirm_all: true\n"
+                       "skip: [prepare-sql21.fabrikam.lab]\n", encoding="utf-8")
+    code = main(["drill", "--headless", "--scenario", "be-lost-unpaired", "--answers", str(answers),
+                 "--journal-dir", str(tmp_path / "j1")])
+    out = capsys.readouterr().out
+    assert code == 1, out[-2000:]
+    assert "step prepare-sql21.fabrikam.lab skipped by the answers file" in out
+    assert "service NOT restored" in out or "FAILED" in out
+    folder = next((tmp_path / "j1").iterdir())
+    entries = read_journal(folder).entries
+    skip = _decision(entries, "skip_step")
+    assert skip["choice"] == "prepare-sql21.fabrikam.lab"
+    assert entries[0].operator == "carol"
+
+    code = main(["drill", "--headless", "--scenario", "pchat-db-lost", "--journal-dir", str(tmp_path / "j2"),
+                 "--operator", "erin"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
+    assert out.rstrip().endswith("service restored")
+
+
+@pytest.mark.timeout(60)
+def test_destructive_step_without_confirmation_does_not_run(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.json"
+    answers.write_text('{"operator": "alice", "confirm_all": false}', encoding="utf-8")
+    out = io.StringIO()
+    result = run_headless("pchat-db-lost", answers_file=str(answers), journal_dir=tmp_path, time_factor=600,
+                          operator=None, out=out)
+    assert not result.restored
+    assert result.failed_step == "sql-restore-mgc-pchat-sql"
+    assert "The confirmation text did not match, so the step did not run." in out.getvalue()
+    assert result.problems, "the lab agrees the database was not restored"

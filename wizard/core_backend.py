@@ -1,0 +1,577 @@
+"""The real core behind :class:`wizard.incident.Backend`: assessment, catalogue, procedures, §7.
+
+:mod:`wizard.incident` defines the port and the view dataclasses the screens show; this module
+fills them from the real modules: probes (:mod:`wizard.assess`) streamed as health-matrix cells,
+the classifier's questions and recommendation (with its *plan of action*: every failure's path
+and target in working order, e.g. cms-failover then pool-failover), the catalogue
+(:mod:`wizard.catalog`, .bak files verified through the SQL runner), the procedure library
+(one :func:`~wizard.procedures.compose.compose` per path of the plan of action, in order) and the
+headless engine, which runs ONE step at a time here (the other steps are handed to it as
+finished, so pre-checks, confirmations and post-checks are the engine's own machinery).
+
+The backend reads what the session decided (plan of action, backup set, typed confirmations)
+through :class:`SessionContext`, which :class:`wizard.incident.IncidentSession` implements and
+attaches when it opens. Runners come from the plan's endpoints and a
+:class:`~wizard.remote.credentials.CredentialStore`; a drill adds a guard that refuses any
+endpoint that is not loopback (DESIGN decision 5) and the trainee's hands for manual steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from wizard import paths
+from wizard.assess import classify as assess_classify
+from wizard.assess.events import AssessmentFinished, ProbeFinished
+from wizard.assess.events import ProbeResult as RawProbe
+from wizard.assess.findings import build_findings
+from wizard.assess.probes import ProbeTimeouts, plan_probes
+from wizard.assess.recommend import Consequence
+from wizard.assess.recommend import recommend as assess_recommend
+from wizard.assess.runner import ProbeRunner
+from wizard.assess.transports import RealTransports, sql_endpoint, winrm_endpoint
+from wizard.catalog.discover import list_sets, local_root
+from wizard.catalog.integrity import SqlBakVerifier
+from wizard.catalog.recommend import SetVerdict, choose_set, overview
+from wizard.errors import RemoteError, UsageError, WizardError
+from wizard.incident import (
+    BackupChoice,
+    BackupSetView,
+    CheckView,
+    Health,
+    OperatorQuestion,
+    OutputLine,
+    PathOption,
+    PlannedPath,
+    PreCheckView,
+    ProbeResult,
+    Progress,
+    Recommendation,
+    StepDone,
+    StepEvent,
+    StepFailed,
+    StepGrant,
+    StepSkipped,
+    StepStarted,
+    StepView,
+)
+from wizard.plan import LoadedPlan
+from wizard.plan.model import BackupLocation, Plan
+from wizard.procedures import engine as eng
+from wizard.procedures.compose import Procedure, compose
+from wizard.procedures.model import Manual, PsCommand, Step, evaluate
+from wizard.remote import psbuild
+from wizard.remote.credentials import CredentialStore
+from wizard.remote.odbc import SqlEndpoint
+from wizard.remote.sql import SqlRunner, quote_identifier
+from wizard.remote.winrm import PowerShellRunner
+
+ANSWER_CHOICES = ("unknown", "yes", "no")  # Enter on the first keeps "unknown" (no assumption)
+
+
+class DrillIsolationError(RemoteError):
+    title = "Drill isolation"
+
+
+class SessionContext(Protocol):
+    """What the backend reads from the incident session (journal-first decisions)."""
+
+    def plan_of_action(self) -> tuple[PlannedPath, ...]: ...
+
+    def grant(self, step_id: str) -> StepGrant: ...
+
+    def journal_decision(self, payload: Mapping[str, Any]) -> None: ...
+
+
+#: Plays a manual step in a drill (the trainee's hands); returns "done" or "failed".
+Hands = Callable[[eng.Question], str]
+
+
+# ------------------------------------------------------------------------------ endpoints
+
+
+def is_loopback(address: str | None) -> bool:
+    if not address:
+        return False
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class PlanRunners:
+    """:class:`wizard.procedures.engine.Runners` over the plan's endpoints and credentials.
+
+    ``plan`` is a callable so a drill can hand in the lab's rewritten plan after a rebuild (a
+    rebuilt host listens on a new loopback port); :meth:`forget` drops a host's runner."""
+
+    def __init__(self, plan: Callable[[], Plan], credentials: CredentialStore, *,
+                 loopback_only: bool = False) -> None:
+        self._plan = plan
+        self.credentials = credentials
+        self.loopback_only = loopback_only
+        self._lock = threading.Lock()
+        self._ps: dict[str, PowerShellRunner] = {}
+        self._sql: dict[str, SqlRunner] = {}
+
+    def _guard(self, what: str, address: str | None) -> None:
+        if self.loopback_only and not is_loopback(address):
+            raise DrillIsolationError(f"{what} has no loopback endpoint, and a drill reaches loopback only.")
+
+    def powershell(self, host: str) -> PowerShellRunner:
+        key = host.lower()
+        with self._lock:
+            if key in self._ps:
+                return self._ps[key]
+        endpoint = winrm_endpoint(self._plan(), host)
+        self._guard(f"WinRM on {host}", endpoint.address or endpoint.host)
+        cred = self.credentials.for_host(host)
+        runner = PowerShellRunner(endpoint, cred.username, cred.password.reveal())
+        with self._lock:
+            return self._ps.setdefault(key, runner)
+
+    def sql_endpoint(self, server: str, instance: str | None, timeout_s: float = 30) -> tuple[str, SqlEndpoint]:
+        plan = self._plan()
+        for inst in plan.topology.sql_instances:
+            if inst.server.lower() == server.lower() and (inst.instance or "").lower() == (instance or "").lower():
+                return inst.id, sql_endpoint(plan, inst.id, timeout_s)
+        # a Standard Edition server's own SQL Express (rtc) is not a plan SQL instance
+        hc = next((h for n, h in plan.connections.hosts.items() if n.lower() == server.lower()), None)
+        d = plan.connections.sql
+        port = (hc.sql.port if hc and hc.sql and hc.sql.port else None) or d.port
+        return server, SqlEndpoint(server, instance, port=port, address=hc.address if hc else None,
+                                   driver=d.driver, encrypt=d.encrypt or "mandatory",
+                                   trust_server_certificate=bool(d.trust_server_certificate),
+                                   login_timeout_s=timeout_s, query_timeout_s=timeout_s)
+
+    def sql(self, server: str, instance: str | None) -> SqlRunner:
+        key = f"{server}\\{instance}".lower() if instance else server.lower()
+        with self._lock:
+            if key in self._sql:
+                return self._sql[key]
+        sql_id, endpoint = self.sql_endpoint(server, instance)
+        self._guard(f"SQL Server {endpoint.display}", endpoint.address or endpoint.server)
+        cred = self.credentials.for_sql(sql_id)
+        runner = SqlRunner(endpoint, cred.username, cred.password.reveal())
+        with self._lock:
+            return self._sql.setdefault(key, runner)
+
+    def forget(self, host: str) -> None:
+        """Drop the runners of ``host`` (it was rebuilt); the next use opens new ones."""
+        with self._lock:
+            ps = self._ps.pop(host.lower(), None)
+            sqls = [k for k in self._sql if k.split("\\")[0] == host.lower()]
+            sql = [self._sql.pop(k) for k in sqls]
+        for r in ([ps] if ps else []):
+            _quiet_close(r.close)
+        for s in sql:
+            _quiet_close(s.close)
+
+    def close(self) -> None:
+        with self._lock:
+            ps, sql = list(self._ps.values()), list(self._sql.values())
+            self._ps.clear()
+            self._sql.clear()
+        for r in ps:
+            _quiet_close(r.close)
+        for s in sql:
+            _quiet_close(s.close)
+
+
+def _quiet_close(close: Callable[[], None]) -> None:
+    try:
+        close()
+    except WizardError:  # closing a shell on a host that went away: nothing left to release
+        return
+
+
+class IsolatedTransports(RealTransports):
+    """Assessment transports for a drill: DNS is never consulted and only loopback is reached."""
+
+    def resolve(self, host: str, timeout_s: float) -> list[str]:
+        raise OSError(f"{host} has no loopback address in the drill plan (drill isolation: no DNS)")
+
+    def tcp_connect(self, address: str, port: int, timeout_s: float) -> None:
+        if not is_loopback(address):
+            raise OSError(f"{address} is not loopback (drill isolation)")
+        super().tcp_connect(address, port, timeout_s)
+
+    def powershell(self, host: str, timeout_s: float) -> Any:
+        ep = winrm_endpoint(self.plan, host)
+        if not is_loopback(ep.address):
+            raise DrillIsolationError(f"WinRM on {host} has no loopback endpoint, and a drill reaches loopback only.")
+        return super().powershell(host, timeout_s)
+
+    def sql(self, sql_id: str, timeout_s: float) -> Any:
+        ep = sql_endpoint(self.plan, sql_id, timeout_s)
+        if not is_loopback(ep.address):
+            raise DrillIsolationError(f"SQL Server {ep.display} has no loopback endpoint, and a drill reaches "
+                                      "loopback only.")
+        return super().sql(sql_id, timeout_s)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def needs_backup_set(path_id: str) -> bool:
+    """A path restores from backup, or takes a component from one (LIS and RGS exports after a
+    pool failover, §6.16 steps 4-5)."""
+    p = paths.get(path_id)
+    return p.restores_from_backup or bool(p.components)
+
+
+_STATUS: dict[str, Health] = {"ok": "ok", "failed": "fail", "timeout": "fail", "error": "warn", "skipped": "unknown"}
+
+
+def probe_view(r: RawProbe) -> ProbeResult:
+    """One health-matrix cell from a probe result (check = the probe id's prefix)."""
+    return ProbeResult(r.subject, r.probe_id.split(":")[0], _STATUS.get(r.status, "unknown"), r.summary)
+
+
+def target_of(plan: Plan, subject: str) -> tuple[str | None, str | None]:
+    """(pool, server) a failure's subject means for composition."""
+    s = subject.lower()
+    for pool in plan.topology.pools:
+        if pool.fqdn.lower() == s:
+            return pool.fqdn, None
+    for pool in plan.topology.pools:
+        if s in (x.lower() for x in pool.servers):
+            return None, subject
+    for pool in plan.topology.pools:
+        stores = (pool.file_store, pool.monitoring_store, pool.archiving_store, pool.persistent_chat_store)
+        if subject in stores and (pool.role != "edge"):
+            if subject == pool.persistent_chat_store or pool.role == "front_end":
+                return pool.fqdn, None
+    return None, None
+
+
+def _option(plan: Plan, c: Consequence, reason: str, evidence: Sequence[str],
+            plan_of_action: tuple[PlannedPath, ...]) -> PathOption:
+    return PathOption(c.path, c.title, reason, tuple(evidence), f"RTO {c.rto}", f"RPO {c.rpo}", plan_of_action)
+
+
+def step_view(step: Step) -> StepView:
+    lines = [line for c in step.commands for line in c.lines()]
+    manual: Manual | None = step.manual
+    if manual is not None:
+        lines = [f"[by hand: {manual.tool} on {manual.where}]", *manual.instructions, *lines]
+    host = ", ".join(step.hosts) or (manual.where if manual else "")
+    return StepView(step.id, step.title, step.why, step.section, host, tuple(lines),
+                    destructive=step.destructive, second_operator=step.second_operator, estimate_s=step.duration_s)
+
+
+def _set_view(v: SetVerdict) -> BackupSetView:
+    integrity = "unchecked" if v.integrity is None else ("ok" if v.integrity.intact else "bad")
+    created = v.created if v.created.tzinfo else v.created.replace(tzinfo=dt.UTC)
+    detail = "; ".join(v.reasons) if v.reasons else ("usable" if v.usable else "")
+    return BackupSetView(v.name, created.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"), not v.missing,
+                         tuple(r.component if hasattr(r, "component") else str(r) for r in v.missing),
+                         integrity, detail)  # type: ignore[arg-type]
+
+
+class _StepAnswers:
+    """Answers the engine's questions for one step from what the session already granted."""
+
+    def __init__(self, step: Step, grant: StepGrant, hands: Hands | None) -> None:
+        self.step, self.grant, self.hands = step, grant, hands
+
+    def answer(self, q: eng.Question) -> str:
+        if q.kind == "proceed":
+            return "run"
+        if q.kind == "skip_done":
+            return "skip" if self.grant.skip_done_work else "run"
+        if q.kind == "confirm":
+            return (q.expected or "") if self.grant.confirmed else ""
+        if q.kind == "second_operator":
+            return self.grant.second_operator or ""
+        # manual: in a drill the trainee's hands play it; live, running it means "I did it"
+        return self.hands(q) if self.hands is not None else "done"
+
+
+class _DecisionsOnly:
+    """The engine's journal port: its decisions go to the session's journal (actions are the
+    session's own entries)."""
+
+    def __init__(self, ctx: SessionContext | None) -> None:
+        self.ctx = ctx
+
+    def append(self, kind: str, payload: Mapping[str, Any] | None = None) -> object:
+        if self.ctx is not None and kind == "decision" and payload is not None:
+            self.ctx.journal_decision(payload)
+        return None
+
+
+# ------------------------------------------------------------------------------ the backend
+
+
+@dataclass
+class BackendOptions:
+    """How a backend reaches the deployment."""
+
+    credentials: CredentialStore
+    loopback_only: bool = False  # drill isolation
+    hands: Hands | None = None  # drill: the trainee's hands for manual steps
+    backup_root: Callable[[BackupLocation], Path] | None = None  # where the sets are read locally
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    plan: Callable[[], Plan] | None = None  # current plan (a drill rewrites endpoints on rebuild)
+    probe_workers: int = 32
+    timeouts: ProbeTimeouts = field(default_factory=lambda: ProbeTimeouts(session=15, sql=10, deployment=15))
+    wait_scale: float = 1.0  # engine polling scale (drills at a high lab time factor use less)
+
+
+class CoreBackend:
+    """The real core (see the module docstring). One backend serves one session at a time."""
+
+    def __init__(self, options: BackendOptions) -> None:
+        self.options = options
+        self.ctx: SessionContext | None = None
+        self._plan_fn: Callable[[], Plan] | None = options.plan
+        self.runners: PlanRunners | None = None
+        self._raw: list[RawProbe] = []
+        self._procedures: list[Procedure] = []
+        self._where: dict[str, int] = {}  # step id -> index of its procedure
+        self._composed_for: tuple[tuple[PlannedPath, ...], str | None] | None = None
+
+    # ------------------------------------------------------------------ wiring
+    def attach(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+
+    def _plan(self, loaded: LoadedPlan) -> Plan:
+        return self._plan_fn() if self._plan_fn is not None else loaded.plan
+
+    def _runners(self, loaded: LoadedPlan) -> PlanRunners:
+        if self.runners is None:
+            plan_fn = self._plan_fn or (lambda: loaded.plan)
+            self.runners = PlanRunners(plan_fn, self.options.credentials, loopback_only=self.options.loopback_only)
+        return self.runners
+
+    def close(self) -> None:
+        if self.runners is not None:
+            self.runners.close()
+
+    # ------------------------------------------------------------------ assessment
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+        plan = self._plan(loaded)
+        cls = IsolatedTransports if self.options.loopback_only else RealTransports
+        transports = cls(plan, self.options.credentials)
+        self._raw = []
+        try:
+            for event in ProbeRunner(self.options.probe_workers).run(
+                    plan_probes(plan, transports, self.options.timeouts), cancel=cancel):
+                if isinstance(event, ProbeFinished):
+                    yield probe_view(event.result)
+                elif isinstance(event, AssessmentFinished):
+                    self._raw = list(event.results)
+        finally:
+            transports.close()
+
+    def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
+        return tuple(OperatorQuestion(q.id, q.text, ANSWER_CHOICES) for q in assess_classify.QUESTIONS)
+
+    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeResult],
+                  answers: dict[str, str]) -> Recommendation:
+        plan = self._plan(loaded)
+        if not self._raw:
+            for _ in self.probe(loaded, threading.Event()):
+                pass
+        clean: dict[str, Any] = {k: v for k, v in answers.items() if v in ANSWER_CHOICES}
+        failures = assess_classify.classify(plan, build_findings(plan, self._raw), clean)
+        rec = assess_recommend(plan, failures, clean)
+        reasons = rec.reasons
+        if rec.path is None or not rec.steps:
+            raise UsageError("The assessment found no outage a recovery path answers; "
+                             "troubleshoot first (§5.1 rule 1).")
+        order = tuple(PlannedPath(s.failure.path, *target_of(plan, s.failure.subject)) for s in rec.steps)
+        first = rec.steps[0]
+        recommended = _option(plan, first.consequence, rec.summary, reasons, order)
+        alts = []
+        for c in rec.alternatives:
+            alt_plan = (PlannedPath(c.path, order[0].pool, order[0].server), *order[1:])
+            alts.append(_option(plan, c, f"instead of {first.failure.path}: {c.source}",
+                                [e.text for e in first.failure.evidence], alt_plan))
+        return Recommendation(recommended, tuple(alts))
+
+    # ------------------------------------------------------------------ catalogue
+    def backup_sets(self, loaded: LoadedPlan, path_id: str) -> BackupChoice:
+        plan = self._plan(loaded)
+        order = self.ctx.plan_of_action() if self.ctx is not None else ()
+        needing = [p.path_id for p in order if needs_backup_set(p.path_id)] or [path_id]
+        # the set must hold what every path needs: check it against the most demanding one
+        chosen_path = max(needing, key=lambda pid: len(paths.get(pid).components))
+        loc = plan.backup.locations[0]
+        root = self.options.backup_root(loc) if self.options.backup_root else local_root(plan, loc)
+        listing = list_sets(root, plan.backup.layout, loc.unc)
+        now = self.options.now()
+        verifier = self._verifier(loaded)
+        choice = choose_set(plan, listing, chosen_path, now=now, verifier=verifier)
+        verdicts = {v.name: v for v in overview(plan, listing, chosen_path, now)}
+        for v in (*choice.passed_over, *([choice.chosen] if choice.chosen else [])):
+            verdicts[v.name] = v
+        views = sorted((_set_view(v) for v in verdicts.values()), key=lambda s: s.taken_at, reverse=True)
+        return BackupChoice(tuple(views), choice.chosen.name if choice.chosen else None, choice.summary)
+
+    def _verifier(self, loaded: LoadedPlan) -> SqlBakVerifier | None:
+        """A SQL instance that answers reads the .bak files (RESTORE HEADERONLY/VERIFYONLY)."""
+        plan = self._plan(loaded)
+        runners = self._runners(loaded)
+        for inst in plan.topology.sql_instances:
+            try:
+                runner = runners.sql(inst.server, inst.instance)
+                runner.query("SELECT 1 AS ok")
+            except WizardError:
+                continue
+            return SqlBakVerifier(runner)
+        return None
+
+    # ------------------------------------------------------------------ procedures
+    def compose(self, loaded: LoadedPlan, path_id: str, backup_set: str | None) -> Sequence[StepView]:
+        plan = self._plan(loaded)
+        order = (self.ctx.plan_of_action() if self.ctx is not None else ()) or (PlannedPath(path_id),)
+        procedures = [compose(plan, p.path_id, pool=p.pool, server=p.server, backup_set=backup_set) for p in order]
+        self._procedures, self._where = procedures, {}
+        views: list[StepView] = []
+        for i, proc in enumerate(procedures):
+            for step in proc.steps:
+                if step.id in self._where:
+                    continue
+                self._where[step.id] = i
+                if step.phase != "verify":
+                    views.append(step_view(step))
+        self._composed_for = (order, backup_set)
+        return views
+
+    def _ensure(self, loaded: LoadedPlan) -> None:
+        if not self._procedures:
+            state_set = None
+            if self.ctx is not None:
+                state_set = getattr(self.ctx, "backup_set", None)
+            order = self.ctx.plan_of_action() if self.ctx is not None else ()
+            if not order:
+                raise UsageError("No recovery path has been chosen yet; finish the assessment first.")
+            self.compose(loaded, order[0].path_id, state_set if isinstance(state_set, str) else None)
+
+    def _engine(self, loaded: LoadedPlan, index: int, only: set[str], answers: eng.Answerer,
+                cancel: threading.Event | None) -> eng.Engine:
+        proc = self._procedures[index]
+        finished = {s.id: "done" for s in proc.steps if s.id not in only}
+        return eng.Engine(proc, cast(eng.Runners, self._runners(loaded)), answers, journal=_DecisionsOnly(self.ctx),
+                          operator=self._operator(), finished=finished, wait_scale=self.options.wait_scale,
+                          cancel=cancel)
+
+    def _operator(self) -> str:
+        return str(getattr(self.ctx, "operator", "operator"))
+
+    def _step(self, loaded: LoadedPlan, step_id: str) -> tuple[int, Step]:
+        self._ensure(loaded)
+        index = self._where.get(step_id)
+        if index is None:
+            raise UsageError(f"Step {step_id} is not part of the composed procedure.")
+        return index, self._procedures[index].step(step_id)
+
+    def run_step(self, loaded: LoadedPlan, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
+        index, real = self._step(loaded, step.step_id)
+        grant = self.ctx.grant(step.step_id) if self.ctx is not None else StepGrant()
+        engine = self._engine(loaded, index, {real.id}, _StepAnswers(real, grant, self.options.hands), cancel)
+        for event in engine.run():
+            if getattr(event, "step_id", real.id) != real.id:
+                continue
+            out = _convert(event, step)
+            if out is not None:
+                yield out
+
+    def precheck(self, loaded: LoadedPlan, step: StepView) -> PreCheckView:
+        """Re-run a step's "already done" pre-check (a step in doubt after a restart)."""
+        _index, real = self._step(loaded, step.step_id)
+        check = real.already_done
+        if check is None:
+            return PreCheckView(step.step_id, None, "this step has no pre-check; check its effect by hand")
+        runners = self._runners(loaded)
+        cmd = check.command
+        try:
+            if isinstance(cmd, PsCommand):
+                res = runners.powershell(cmd.host).run(cmd.script(), deadline_s=cmd.timeout_s)
+                rows: list[object] = list(psbuild.parse_envelope(res.stdout).values) if res.exit_code == 0 else []
+            else:
+                text = cmd.sql if cmd.database == "master" else f"USE {quote_identifier(cmd.database)}; {cmd.sql}"
+                rows = list(runners.sql(cmd.server, cmd.instance).query(text, cmd.params))
+            ok, detail = evaluate(check.expect, rows)
+        except WizardError as exc:
+            return PreCheckView(step.step_id, None, f"the pre-check could not run: {exc.message}")
+        return PreCheckView(step.step_id, ok, f"{check.describe()}: {detail}")
+
+    # ------------------------------------------------------------------ verification
+    def verify(self, loaded: LoadedPlan, path_id: str) -> Iterator[CheckView]:
+        self._ensure(loaded)
+        seen: set[str] = set()
+        last = len(self._procedures) - 1
+        for i, proc in enumerate(self._procedures):
+            # a later path on the same pool changes what healthy means (a CMS failover then the
+            # pool's failover): only the last path's checks for that pool describe the end state
+            later = {(p.pool or "").lower() for p in self._procedures[i + 1:]}
+            if i < last and (proc.pool or "").lower() in later:
+                continue
+            wanted = {s.id for s in proc.steps if s.phase == "verify" and s.id not in seen}
+            seen |= wanted
+            if not wanted:
+                continue
+            steps = {s.id: s for s in proc.steps}
+            runnable = set(wanted)
+            for sid in sorted(wanted):
+                if steps[sid].manual is not None and self.options.hands is None:
+                    runnable.discard(sid)
+            results: dict[str, list[eng.CheckResult]] = {}
+            engine = self._engine(loaded, i, runnable, _StepAnswers(steps[next(iter(wanted))], StepGrant(),
+                                                                   self.options.hands), None)
+            for event in engine.run():
+                if isinstance(event, eng.CheckResult):
+                    results.setdefault(event.step_id, []).append(event)
+                elif isinstance(event, (eng.StepDone, eng.StepFailed)) and event.step_id in runnable:
+                    yield _check_view(steps[event.step_id], results.get(event.step_id, []),
+                                      "ok" if isinstance(event, eng.StepDone) else "fail",
+                                      getattr(event, "message", ""))
+            for sid in [s.id for s in proc.steps if s.id in wanted - runnable]:
+                manual = steps[sid].manual
+                yield _check_view(steps[sid], [], "unknown",
+                                  "confirm by hand: " + " ".join(manual.instructions if manual else ()))
+
+
+def _check_view(step: Step, results: Sequence[eng.CheckResult], status: Health, message: str) -> CheckView:
+    checks = step.post_checks
+    healthy = "; ".join(c.expect.describe() for c in checks) or "the operator confirms it"
+    command = "\n".join(line for c in checks for line in c.command.lines()) or "\n".join(
+        step.manual.instructions if step.manual else ())
+    target = ", ".join(dict.fromkeys(c.command.where for c in checks)) or (step.manual.where if step.manual else "")
+    detail = "; ".join(f"{r.title}: {r.detail}" for r in results) or message
+    return CheckView(step.id, step.title, target, command, healthy, status, detail)
+
+
+def _convert(event: eng.Event, view: StepView) -> StepEvent | None:
+    if isinstance(event, eng.StepStarted):
+        return StepStarted(view.step_id, view.host, "\n".join(view.commands))
+    if isinstance(event, eng.OutputLine):
+        return OutputLine(view.step_id, event.text)
+    if isinstance(event, eng.Progress):
+        return Progress(view.step_id, float(event.percent))
+    if isinstance(event, eng.CheckResult):
+        verdict = "holds" if event.ok else ("does not hold" if event.role == "already_done" else "FAILED")
+        return OutputLine(view.step_id, f"check ({event.role.replace('_', ' ')}): {event.title} {verdict}: "
+                          f"{event.detail}")
+    if isinstance(event, eng.Question):
+        if event.kind == "manual":
+            return OutputLine(view.step_id, "by hand: " + event.prompt.replace("\n", " / "))
+        return None
+    if isinstance(event, eng.StepDone):
+        return StepDone(view.step_id, 0)
+    if isinstance(event, eng.StepFailed):
+        return StepFailed(view.step_id, event.message)
+    if isinstance(event, eng.StepSkipped):
+        return StepSkipped(view.step_id, event.reason)
+    return None
