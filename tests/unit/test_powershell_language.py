@@ -4,10 +4,13 @@ and the hand-written admin scripts of the runbooks (domain doc §6, §7)."""
 from __future__ import annotations
 
 import base64
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wizard.lab.powershell import (
     CmdletSpec,
@@ -319,3 +322,29 @@ def test_each_command_line_is_a_fresh_process(host: PowerShellHost) -> None:
     io = Capture()
     host.run_command_line("powershell -Command \"[string]($lrX -eq $null)\"", [], io)
     assert io.stdout == "True\r\n"
+
+
+GARBAGE_TOKENS = [
+    "$a", "=", "1", "'s'", '"d$a"', "(", ")", "{", "}", "[", "]", "@(", "@{", "|", ";", "\n",
+    ",", ".", "::", "-eq", "-not", "+", "-", "*", "/", "%", "..", "Write-Output", "%", "?",
+    "if", "else", "foreach", "in", "try", "catch", "throw", "`", "#", "<#", "#>", "$_", "[int]",
+    "Select-Object", "-First", "&", "!", "$null", "x", "Count", "ToString()", "@'", "'@", "-f",
+    "-match", "2>&1", ">", "$env:TEMP", "Get-Date", "ConvertTo-Json", "while", "break",
+    "function", "param", "return", "$", "'", '"', "\u2019", "\u2013x",
+]
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tokens=st.lists(st.sampled_from(GARBAGE_TOKENS), max_size=20))
+def test_garbage_never_breaks_the_interpreter(host: PowerShellHost, tokens: list[str]) -> None:
+    cancelled = threading.Event()
+    timer = threading.Timer(2.0, cancelled.set)  # a generated `while ($true) {}` stops here
+    timer.start()
+    try:
+        result = run(host, " ".join(tokens), cancelled=cancelled)
+    finally:
+        timer.cancel()
+    assert isinstance(result.code, int)
+    if result.code == 1 and not result.stdout:
+        assert result.stderr  # a failure always says why

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from wizard.lab.powershell.binding import CmdletSpec, Invocation, ParamSpec
-from wizard.lab.powershell.dotnet import NO_VALUE, dotnet_datetime_format
+from wizard.lab.powershell.dotnet import NO_VALUE, convert_to, dotnet_datetime_format
 from wizard.lab.powershell.formatting import (
     convert_to_json,
     format_list,
@@ -40,6 +40,7 @@ from wizard.lab.powershell.operators import binary
 from wizard.lab.powershell.parser import ParseError, parse_script
 from wizard.lab.powershell.records import ErrorRecord
 from wizard.lab.powershell.values import (
+    ConversionError,
     Hashtable,
     PSObject,
     ScriptBlock,
@@ -414,9 +415,15 @@ def get_date(inv: Invocation) -> Iterable[Any]:
     value = inv.get("Date")
     now = inv.session.clock() if value is None else value
     if not isinstance(now, datetime):
-        from wizard.lab.powershell.members import convert_to
-
-        now = convert_to("datetime", now)
+        try:
+            now = convert_to("datetime", now)
+        except ConversionError as exc:
+            raise inv.error(
+                f"Cannot bind parameter 'Date'. {exc}",
+                "InvalidArgument",
+                "CannotConvertArgumentNoMessage",
+                exception="ParameterBindingException",
+            ) from None
     fmt = inv.get("Format")
     if fmt:
         return [dotnet_datetime_format(now, fmt)]

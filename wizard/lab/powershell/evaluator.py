@@ -39,6 +39,7 @@ from wizard.lab.powershell.records import (
     ReturnSignal,
 )
 from wizard.lab.powershell.values import (
+    ConversionError,
     Hashtable,
     ScriptBlock,
     enumerate_value,
@@ -241,7 +242,7 @@ class Session:
             self.check_cancelled()
             self.error_in_statement = False
             try:
-                self.exec_statement(node, emit)
+                self._exec_checked(node, emit)
             except PSRuntimeError as exc:
                 exc.record = exc.record.at(position(node))
                 if exc.script_terminating or self.try_depth or (
@@ -254,6 +255,23 @@ class Session:
             else:
                 if not isinstance(node, ast.Assign):
                     self.set_status(not self.error_in_statement and self.scopes[0]["?"] is True)
+
+    def _exec_checked(self, node: ast.Node, emit: Emit) -> None:
+        """Run a statement; a failed implicit conversion becomes PowerShell's cast error."""
+        try:
+            self.exec_statement(node, emit)
+        except ConversionError as exc:
+            message = str(exc)
+            raise PSRuntimeError(
+                ErrorRecord(
+                    message,
+                    "InvalidArgument",
+                    "InvalidCastFromStringToInteger" if "System.Int32" in message
+                    else "InvalidCastParseTargetInvocation",
+                    exception="PSInvalidCastException",
+                    position=position(node),
+                )
+            ) from None
 
     def _note_error(self, record: ErrorRecord) -> None:
         errors = self.get_var("Error")

@@ -20,6 +20,7 @@ from wizard.lab.powershell.lexer import (
     Scanner,
     is_name_char,
     is_space,
+    one_of,
     parse_number,
 )
 from wizard.lab.powershell.syntax import (
@@ -373,7 +374,7 @@ class ExpressionParser:
             name = s.text[s.pos + 1 : end]
             s.pos = end + 1
             return name
-        if s.peek() in "$^?" and not is_name_char(s.peek(1)):
+        if one_of(s.peek(), "$^?") and not is_name_char(s.peek(1)):
             return s.advance()
         begin = s.pos
         while is_name_char(s.peek()) or (
@@ -430,7 +431,7 @@ class ExpressionParser:
                 s.advance(2)
                 buf.append(ESCAPES.get(nxt, nxt))
                 continue
-            if char == "$" and (is_name_char(s.peek(1)) or s.peek(1) in "{("):
+            if char == "$" and (is_name_char(s.peek(1)) or one_of(s.peek(1), "{(")):
                 if buf:
                     parts.append("".join(buf))
                     buf = []

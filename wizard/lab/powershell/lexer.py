@@ -24,9 +24,16 @@ ARG_DELIMITERS = frozenset(" \t\f\v\r\n;|(){},\u00a0\u0085") | SINGLE_QUOTES | D
 
 def is_space(char: str) -> bool:
     """PowerShell whitespace: blanks and every Unicode separator, but not the line breaks."""
+    if not char:
+        return False
     if char in " \t\f\v\u00a0\u0085":
         return True
     return char not in NEWLINES and char != "" and (char.isspace() and ord(char) > 127)
+
+
+def one_of(char: str, chars: str) -> bool:
+    """``char in chars`` where the end of input (``""``) is never a member."""
+    return char != "" and char in chars
 
 
 def is_name_char(char: str) -> bool:

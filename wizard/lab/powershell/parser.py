@@ -25,6 +25,7 @@ from wizard.lab.powershell.lexer import (
     ScanError,
     is_name_char,
     is_space,
+    one_of,
     parse_number,
 )
 from wizard.lab.powershell.syntax import (
@@ -89,7 +90,10 @@ class Parser(ExpressionParser):
             char = self.s.peek()
             if char == "" or (end and char == end) or char in ")}":
                 return out
+            before = self.s.pos
             out.append(self.statement())
+            if self.s.pos == before:
+                raise self.error(f"Unexpected token '{char}' in expression or statement.")
             self.s.skip_space()
             if not self.s.at_statement_end():
                 raise self.error(
@@ -327,7 +331,7 @@ class Parser(ExpressionParser):
             if (
                 not params_ended
                 and self.is_dash()
-                and (s.peek(1).isalpha() or s.peek(1) in "_?")
+                and (s.peek(1).isalpha() or one_of(s.peek(1), "_?"))
             ):
                 s.advance()
                 name_begin = s.pos
@@ -349,6 +353,8 @@ class Parser(ExpressionParser):
                 params_ended = True
                 continue
             elements.append(self.argument_list())
+            if s.pos == elem_start:
+                raise self.error(f"Unexpected token '{s.peek()}' in expression or statement.")
         node = Command(name, elements, call_op, redirects)
         self.mk(node, start)
         return node
@@ -366,7 +372,7 @@ class Parser(ExpressionParser):
         if s.peek() == ">":
             s.advance()
             append = True
-        if s.peek() == "&" and s.peek(1) in "12":
+        if s.peek() == "&" and one_of(s.peek(1), "12"):
             s.advance(2)
             return Redirect(stream, None, merge=True, start=start, end=s.pos, src=self.text)
         s.skip_space()
@@ -421,12 +427,16 @@ class Parser(ExpressionParser):
                 break
             if char == "`":
                 nxt = s.peek(1)
-                if nxt == "" or nxt in NEWLINES:
+                if nxt == "":
+                    s.advance()
+                    buf.append(char)
+                    continue
+                if nxt in NEWLINES:
                     break
                 s.advance(2)
                 buf.append(ESCAPES.get(nxt, nxt))
                 continue
-            if char == "$" and (is_name_char(s.peek(1)) or s.peek(1) in "{($"):
+            if char == "$" and (is_name_char(s.peek(1)) or one_of(s.peek(1), "{($")):
                 if buf:
                     parts.append("".join(buf))
                     buf = []
