@@ -217,6 +217,7 @@ def test_robocopy_gets_raw_arguments_and_sets_lastexitcode(host: PowerShellHost)
         ("(Get-Date -Date '2026-11-24 02:00:00').AddDays(1).ToString('yyyy-MM-dd_HHmm')",
          ["2026-11-25_0200"]),
         ("$x = $null; $x.Foo.Bar -eq $null; $?", ["True", "True"]),
+        ("Write-Output 'gone' > $null; 'kept'", ["kept"]),
     ],
 )
 def test_expressions(host: PowerShellHost, script: str, expected: list[str]) -> None:

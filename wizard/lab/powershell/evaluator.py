@@ -432,15 +432,17 @@ class Session:
                     elements.append(ParamValue(element.name, element.text, has_value, value))
                 else:
                     elements.append(ArgValue(self.eval(element)))
-            merge_errors = any(r.merge and r.stream == "2" for r in node.redirects)
-            discard = [r for r in node.redirects if not r.merge and isinstance(r.target, ast.VarRef)
-                       and r.target.name.lower() == "null"]
+            # Redirection: only "> $null" (and "*> $null") of the output stream is modelled.
+            if any(
+                r.stream in ("1", "*") and not r.merge and isinstance(r.target, ast.VarRef)
+                and r.target.name.lower() == "null" for r in node.redirects
+            ):
+                sink = _discard
             if isinstance(target, ScriptBlock):
                 self.invoke_script(target, elements, input_objects, sink)
             else:
                 name = to_string(target)
                 self.invoke_named(name, elements, input_objects, sink)
-            del merge_errors, discard
         except PSRuntimeError as exc:
             exc.record = exc.record.at(pos)
             raise
@@ -636,6 +638,10 @@ class Session:
 
     def eval(self, node: ast.Node) -> Any:
         return ops.evaluate(self, node)
+
+
+def _discard(values: list[Any]) -> None:
+    """Output redirected to $null."""
 
 
 def position(node: ast.Node) -> Position | None:
