@@ -10,8 +10,11 @@ never asserted.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -25,7 +28,8 @@ from wizard.remote import psbuild
 from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
 
 _USER = "LAB\\bench"
-_PASSWORD = secrets.token_urlsafe(16)  # throwaway lab account, new every process
+# throwaway lab account, new every run; the host process gets it through its environment
+_PASSWORD = os.environ.setdefault("LYNC_RESTORE_BENCH_PASSWORD", secrets.token_urlsafe(16))
 _ANSWER = (f"{psbuild.JSON_BEGIN}\r\n"
            + json.dumps([{"Services": [{"Name": "RTCSRV", "Status": 4}],
                           "Replica": {"UpToDate": True}}])
@@ -65,6 +69,28 @@ class _Transports:
 
 @contextmanager
 def _hosts(n: int, delay_s: float) -> Iterator[dict[str, int]]:
+    """``n`` slow hosts served by a child process: the simulated network has its own CPU and
+    interpreter lock, as real hosts would, so the figure is the prober's, not the servers'."""
+    proc = subprocess.Popen([sys.executable, "-m", "wizard.assess.bench", "serve", str(n), str(delay_s)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark's host process did not start")
+        yield {k: int(v) for k, v in json.loads(line).items()}
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _serve(n: int, delay_s: float) -> None:
+    """Child process: start the hosts, print their ports, serve until stdin closes."""
     with ExitStack() as stack:
         ports: dict[str, int] = {}
         for i in range(n):
@@ -73,7 +99,9 @@ def _hosts(n: int, delay_s: float) -> Iterator[dict[str, int]]:
                                                      auth=("basic",)))
             server.faults.delay_s = delay_s
             ports[fqdn] = server.port
-        yield ports
+        sys.stdout.write(json.dumps(ports) + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()
 
 
 @contextmanager
@@ -130,3 +158,7 @@ def bench_rows(quick: bool) -> Iterable[Row]:
             for runner in t.runners:
                 if runner.endpoint.host != "hung.bench.example":
                     runner.close()
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "serve":
+    _serve(int(sys.argv[2]), float(sys.argv[3]))
