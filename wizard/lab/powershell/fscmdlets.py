@@ -229,6 +229,27 @@ def new_item(inv: Invocation) -> Iterable[Any]:
     return out
 
 
+_HASHES = {"SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512", "MD5": "md5"}
+
+
+def get_file_hash(inv: Invocation) -> Iterator[Any]:
+    """Get-FileHash (PowerShell 4.0+): Algorithm, Hash (upper-case hex), Path."""
+    import hashlib
+
+    fs = inv.session.fs
+    algorithm = (inv.get("Algorithm") or "SHA256").upper()
+    for path in _paths(inv):
+        if not fs.exists(path) or fs.is_dir(path):
+            inv.session.write_error(_not_found(inv, path), inv.common.get("ErrorAction"))
+            continue
+        h = hashlib.new(_HASHES[algorithm])
+        with fs.real(path).open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        yield PSObject([("Algorithm", algorithm), ("Hash", h.hexdigest().upper()),
+                        ("Path", fs.absolute(path))], type_name="Microsoft.Powershell.Utility.FileHash")
+
+
 PATH_PARAMS = (
     P("Path", "string[]", position=0, set="Path", pipeline="property"),
     P("LiteralPath", "string[]", set="LiteralPath", aliases=("PSPath",), pipeline="property"),
