@@ -35,7 +35,6 @@ from wizard.incident import (
     UnfinishedIncident,
     unfinished_incidents,
 )
-from wizard.paths import BY_ID
 from wizard.plan import LoadedPlan
 from wizard.report import build_report, render
 from wizard.session import STAGES, Stage
@@ -124,7 +123,7 @@ class WizardApp(App[int]):
     def choose_path(self, rec: Recommendation, path_id: str, reason: str) -> None:
         session = self._session()
         session.choose_path(rec, path_id, reason)
-        target: Stage = "backup_set" if BY_ID[path_id].restores_from_backup else "restore"
+        target: Stage = "backup_set" if session.needs_backup_set() else "restore"
         session.change_stage(target)
         self.post_message(self.StageEntered(target))
 

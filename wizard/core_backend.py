@@ -255,7 +255,8 @@ def target_of(plan: Plan, subject: str) -> tuple[str | None, str | None]:
 
 def _option(plan: Plan, c: Consequence, reason: str, evidence: Sequence[str],
             plan_of_action: tuple[PlannedPath, ...]) -> PathOption:
-    return PathOption(c.path, c.title, reason, tuple(evidence), f"RTO {c.rto}", f"RPO {c.rpo}", plan_of_action)
+    return PathOption(c.path, c.title, reason, tuple(evidence), f"RTO {c.rto}", f"RPO {c.rpo}", plan_of_action,
+                      any(needs_backup_set(p.path_id) for p in plan_of_action))
 
 
 def step_view(step: Step) -> StepView:

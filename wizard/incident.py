@@ -86,6 +86,7 @@ class PathOption:
     rto_note: str = ""
     rpo_note: str = ""
     plan: tuple[PlannedPath, ...] = ()
+    needs_backup_set: bool | None = None  # None: when a path of the plan restores from backup
 
 
 @dataclass(frozen=True)
@@ -533,7 +534,8 @@ class IncidentSession:
         plan = chosen.plan or (PlannedPath(path_id),)
         return self.decide("recovery_path", path_id, alternatives=[o.path_id for o in options], reason=reason,
                            evidence=list(chosen.evidence), recommended=rec.recommended.path_id,
-                           extra={"plan_of_action": [p.as_dict() for p in plan]})
+                           extra={"plan_of_action": [p.as_dict() for p in plan],
+                                  "needs_backup_set": chosen.needs_backup_set})
 
     def plan_of_action(self) -> tuple[PlannedPath, ...]:
         """The journaled plan of action of the latest recovery-path decision (empty before it)."""
@@ -545,9 +547,14 @@ class IncidentSession:
 
     def needs_backup_set(self) -> bool:
         """Does any path of the plan of action restore from, or read, a backup set?"""
-        from wizard.core_backend import needs_backup_set
+        from wizard.paths import get as get_path
 
-        return any(needs_backup_set(p.path_id) for p in self.plan_of_action())
+        for e in reversed(self.state.decisions):
+            if e.payload.get("question") == "recovery_path" and e.payload.get("needs_backup_set") is not None:
+                return bool(e.payload["needs_backup_set"])
+            if e.payload.get("question") == "recovery_path":
+                break
+        return any(get_path(p.path_id).restores_from_backup for p in self.plan_of_action())
 
     @property
     def backup_set(self) -> str | None:

@@ -1,0 +1,116 @@
+"""Pilot tests against the real core: a lab scenario on loopback, CoreBackend, the real pywinrm
+and pyodbc clients, walked end to end BY KEYS ALONE at 80x24, then the journal's decisions checked.
+
+Each test starts the lab (LabDrill), opens the wizard on the lab's plan copy in drill mode, and
+plays the incident the way a trainee would: start, answer the questions (Enter keeps "unknown";
+the briefing's answers use the arrows), accept the recommended path and set, run every step
+(typing the step id and a second operator where a step asks), verify, close from the summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from screens.app import Defaults, WizardApp
+from screens.assessment import AssessmentScreen
+from screens.backup import BackupScreen
+from screens.restore import RestoreScreen
+from screens.summary import SummaryScreen
+from screens.verify import VerifyScreen
+from tests.ui.conftest import wait_for
+from tests.ui.screen_text import screen_text
+from wizard.drill import LabDrill
+from wizard.journal import Kind, read_journal
+from wizard.session import replay
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+SLOW = 30.0  # probes, restores and §7 checks against the lab: bounded, generous on 2 cores
+
+
+async def _play(app: WizardApp, pilot, answers: dict[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """Start, answer the questions (question index -> presses of "down"), accept path and set,
+    run every step, verify, close."""
+    await pilot.press("ctrl+s")
+    for i in range(5):
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog", SLOW)
+        await pilot.press(*(["down"] * answers.get(i, 0)), "enter")
+        await pilot.pause(0.05)
+    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None, SLOW)
+    assert "Recommended:" in screen_text(app)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, (BackupScreen, RestoreScreen)), SLOW)
+    if isinstance(app.screen, BackupScreen):
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen._choice is not None, SLOW)
+        await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None, SLOW)
+    screen = app.screen
+    assert isinstance(screen, RestoreScreen) and screen._checklist is not None
+    checklist = screen._checklist
+    for step in list(checklist.steps):
+        await wait_for(pilot, lambda: screen.running is None and checklist.current is not None, SLOW)
+        current = checklist.current
+        assert current is not None and current.step_id == step.step_id, (current, step)
+        await pilot.press("r")
+        if step.destructive:
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+            await pilot.press(*step.step_id, "enter")
+            if step.second_operator:
+                await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SecondOperator")
+                await pilot.press(*"drill-partner", "enter", *step.step_id, "enter")
+        sid = step.step_id
+        await wait_for(pilot, lambda sid=sid: screen.running is None and app.session is not None  # type: ignore[misc]
+                       and app.session.state.steps.get(sid) is not None
+                       and app.session.state.steps[sid].status != "running", SLOW)
+        assert app.session.state.steps[step.step_id].status in ("done", "skipped"), screen_text(app)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen) and "All checks healthy" in screen_text(app),
+                   SLOW)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
+    await pilot.press("c")
+    await wait_for(pilot, lambda: not app.is_running)
+
+
+def _decisions(folder: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    out: dict[str, dict] = {}  # type: ignore[type-arg]
+    for e in replay(read_journal(folder).entries).decisions:
+        out.setdefault(e.payload["question"], e.payload)
+    return out
+
+
+@pytest.mark.parametrize(("name", "answers", "path", "plan", "backup_set"), [
+    ("pool-lost-paired", {}, "pool-failover", [("pool-failover", "pool2.fabrikam.lab")], "2026-11-24_0200"),
+    ("be-lost-unpaired", {}, "be-restore", [("be-restore", "pool3.fabrikam.lab")], "2026-11-24_0200"),
+    # the briefing: the trouble began right after a change (question 3 -> "yes")
+    ("bad-config-change", {2: 1}, "config-rollback", [("config-rollback", None)], "2026-11-24_0200"),
+])
+async def test_drill_by_keys_to_the_summary(name: str, answers: dict[int, int], path: str,
+                                           plan: list[tuple[str, str | None]], backup_set: str,
+                                           tmp_path: Path) -> None:
+    journal_dir = tmp_path / "incidents"
+    with LabDrill(name, time_factor=600) as drill:
+        assert drill.loaded is not None
+        app = WizardApp(drill.loaded, plan_label=f"lab: {name}", journal_dir=journal_dir,
+                        defaults=Defaults("alice", "INC-CORE", "drill"), backend=drill.backend)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _play(app, pilot, answers)
+        assert drill.problems() == [], "the lab agrees service is restored"
+    folder = journal_dir / "INC-CORE"
+    journal = read_journal(folder)
+    assert journal.intact
+    st = replay(journal.entries)
+    assert st.closed and st.recovery_path == path and st.backup_set == backup_set
+    d = _decisions(folder)
+    assert d["recovery_path"]["choice"] == d["recovery_path"]["recommended"] == path
+    assert [(p["path"], p["pool"] or p["server"]) for p in d["recovery_path"]["plan_of_action"]] == plan
+    assert d["backup_set"]["choice"] == backup_set
+    assert st.steps and all(rec.status in ("done", "skipped") for rec in st.steps.values())
+    done = [sid for sid, rec in st.steps.items() if rec.status == "done"]
+    assert len(done) >= 2, st.steps
+    if name == "bad-config-change":
+        assert d["observation:bad_change"]["choice"] == "yes"
+    kinds = [e.kind for e in journal.entries]
+    assert kinds.count(Kind.ACTION_STARTED) == kinds.count(Kind.ACTION_FINISHED)
