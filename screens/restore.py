@@ -92,7 +92,17 @@ the running step. n goes on to verification once every step is done, skipped or 
         doubt = [s for s, v in status.items() if v == "in_doubt"]
         if doubt:
             self.query_one("#output", Log).write_line(
-                f"IN DOUBT after a restart: {', '.join(doubt)}. Check the step's effect before running it again.")
+                f"IN DOUBT after a restart: {', '.join(doubt)}. Re-running their pre-checks before anything else...")
+            self.precheck_in_doubt([s for s in message.steps if s.step_id in doubt])
+
+    @work(thread=True, exit_on_error=False, group="restore-precheck", description="re-running pre-checks")
+    def precheck_in_doubt(self, steps: list[StepView]) -> None:
+        """DESIGN decision 3: a step in doubt gets its pre-check re-run (and journaled) first."""
+        for step in steps:
+            view = self.session.precheck(step)
+            said = {True: "already done: s skips it with this as the reason",
+                    False: "not done: r runs it again", None: "unknown: check by hand"}[view.already_done]
+            self._pending.append(OutputLine(step.step_id, f"pre-check of {step.step_id}: {said} ({view.detail})"))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         step = self._checklist.current if self._checklist else None
