@@ -69,7 +69,7 @@ def test_drill_isolation_refuses_anything_but_loopback() -> None:
         hosts = dict(plan.connections.hosts)
         hosts[host] = replace(hosts[host], address="10.1.2.3")
         bad = replace(plan, connections=replace(plan.connections, hosts=hosts))
-        with pytest.raises(DrillIsolationError, match="10.1.2.3.*not loopback"):
+        with pytest.raises(DrillIsolationError, match=r"10\.1\.2\.3.*not loopback"):
             check_isolation(bad)
         assert drill.backend is not None
         runners = drill.backend._runners(drill.loaded)  # type: ignore[arg-type]
