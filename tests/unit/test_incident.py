@@ -11,9 +11,9 @@ import pytest
 from tests.ui.scripted_backend import BE_STEPS, ScriptedBackend
 from wizard.errors import NotBuiltError, UsageError
 from wizard.incident import (
-    NotBuiltBackend,
     IncidentSession,
     LiveConfirmationError,
+    NotBuiltBackend,
     StepDone,
     StepFailed,
     new_incident_id,
