@@ -315,10 +315,6 @@ def default_backend(loaded: LoadedPlan) -> Backend:
     return CoreBackend(BackendOptions(CredentialStore(loaded.plan)))
 
 
-#: Old name of :class:`NotBuiltBackend`, kept until tests/ui/test_pilot.py moves to the new name.
-#: The real core is :class:`wizard.core_backend.CoreBackend` (the session's default backend).
-CoreBackend = NotBuiltBackend
-
 
 # --------------------------------------------------------------------------- helpers
 

@@ -17,7 +17,7 @@ from screens.verify import VerifyScreen
 from tests.ui.conftest import AppFactory, wait_for
 from tests.ui.screen_text import screen_text
 from tests.ui.scripted_backend import ScriptedBackend
-from wizard.incident import CoreBackend
+from wizard.incident import NotBuiltBackend
 from wizard.journal import Kind, read_journal
 from wizard.session import replay
 
@@ -214,7 +214,7 @@ async def test_live_mode_needs_the_organisation_and_shows_a_banner(make_app: App
 
 
 async def test_help_palette_records_and_worker_failures(make_app: AppFactory, journal_dir: Path) -> None:
-    app = make_app(CoreBackend())
+    app = make_app(NotBuiltBackend())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))

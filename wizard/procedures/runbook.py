@@ -141,10 +141,11 @@ def render_html(proc: Procedure) -> str:
 def runbook_command(args: argparse.Namespace) -> int:
     """``lync-restore runbook PLAN --path P [--pool F] [--server S] [--backup-set S] [--format md|html]``."""
     loaded = load_plan(args.plan)
-    proc = compose(loaded.plan, args.path, pool=args.pool, server=args.server,
-                   backup_set=args.backup_set, new_pool=args.new_pool)
-    text = render_html(proc) if args.format == "html" else render_markdown(proc)
-    if args.output:
+    opt = vars(args)  # tests and callers may pass a Namespace with only what they need
+    proc = compose(loaded.plan, args.path, pool=opt.get("pool"), server=opt.get("server"),
+                   backup_set=opt.get("backup_set"), new_pool=opt.get("new_pool"))
+    text = render_html(proc) if opt.get("format") == "html" else render_markdown(proc)
+    if opt.get("output"):
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
