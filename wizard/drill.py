@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,10 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-import yaml
-
 from wizard.core_backend import BackendOptions, CoreBackend, is_loopback
-from wizard.errors import ExitCode, InputFileError, UsageError
+from wizard.errors import ExitCode, UsageError
 from wizard.incident import (
     IncidentSession,
     OutputLine,
@@ -46,7 +43,7 @@ from wizard.lab.runtime import LabRuntime
 from wizard.lab.scenarios import Scenario, scenario
 from wizard.plan import LoadedPlan, load_plan
 from wizard.plan.model import Plan
-from wizard.procedures.engine import AnswersFile, Question
+from wizard.procedures.engine import AnswersFile, Question, read_answers
 from wizard.remote.credentials import CredentialStore
 
 DEFAULT_SCENARIO = "cms-lost-paired"
@@ -85,19 +82,7 @@ class DrillAnswers:
     def load(cls, path: str | Path, operator: str | None, scenario_name: str) -> DrillAnswers:
         """YAML/JSON: the keys of :class:`AnswersFile` plus ``assessment: {question id: yes|no}``."""
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputFileError(f"The answers file {p} cannot be read ({exc.strerror}).") from None
-        try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError):
-            raise InputFileError(f"The answers file {p} is not valid {'JSON' if p.suffix == '.json' else 'YAML'}.") \
-                from None
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise InputFileError(f"The answers file {p} must be a mapping of keys to answers.")
+        data = read_answers(p)
         assessment = data.pop("assessment", None) or dict(BRIEFINGS.get(scenario_name, {}))
         if operator and "operator" not in data:
             data["operator"] = operator

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from wizard.lab.powershell.vfs import VFSError, VirtualFS
+from wizard.lab.powershell.vfs import VFSError, VirtualFS, walk_case_insensitive
 
 _DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
 _ADMIN_SHARE = re.compile(r"^([A-Za-z])\$$")
@@ -68,7 +68,7 @@ class LabPaths:
                 raise VFSError(f"The path '{path}' is local to a host; no host was given.")
             rest = [p for p in full[3:].split("\\") if p]
             segments = ["hosts", self.fqdn(host), match.group(1).lower(), *rest]
-        return _walk(self.root, segments, path)
+        return walk_case_insensitive(self.root, segments, path)
 
     def unc(self, server: str, share: str, *rest: str) -> Path:
         """The folder of ``\\\\server\\share\\rest...``."""
@@ -97,22 +97,6 @@ class LabPaths:
                 return None
 
         return resolve
-
-
-def _walk(root: Path, segments: list[str], original: str) -> Path:
-    current = root
-    for part in segments:
-        if part in ("", ".", "..") or "/" in part or "\x00" in part:
-            raise VFSError(f"The path '{original}' is not valid.")
-        candidate = current / part
-        if not candidate.exists() and current.is_dir():
-            lowered = part.lower()
-            for entry in current.iterdir():
-                if entry.name.lower() == lowered:
-                    candidate = entry
-                    break
-        current = candidate
-    return current
 
 
 class LabFS(VirtualFS):

@@ -150,6 +150,25 @@ class Answerer(Protocol):
     def answer(self, question: Question) -> str: ...
 
 
+def read_answers(path: str | Path) -> dict[str, Any]:
+    """The mapping in an answers file (YAML, or JSON by its suffix); one-sentence errors."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputFileError(f"The answers file {p} cannot be read ({exc.strerror}).") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):
+        fmt = "JSON" if p.suffix == ".json" else "YAML"
+        raise InputFileError(f"The answers file {p} is not valid {fmt}.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputFileError(f"The answers file {p} must be a mapping of keys to answers.")
+    return data
+
+
 @dataclass(frozen=True)
 class AnswersFile:
     """Answers for a headless run, from YAML or JSON::
@@ -174,17 +193,7 @@ class AnswersFile:
 
     @classmethod
     def load(cls, path: str | Path) -> AnswersFile:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputFileError(f"The answers file {p} cannot be read ({exc.strerror}).") from None
-        try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError):
-            fmt = "JSON" if p.suffix == ".json" else "YAML"
-            raise InputFileError(f"The answers file {p} is not valid {fmt}.") from None
-        return cls.from_mapping(data or {}, where=str(p))
+        return cls.from_mapping(read_answers(path), where=str(path))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "answers") -> AnswersFile:

@@ -18,6 +18,24 @@ class VFSError(Exception):
     """A path is malformed or outside the mapped namespace."""
 
 
+def walk_case_insensitive(root: Path, segments: list[str], original: str) -> Path:
+    """``root`` joined with ``segments``, matching existing entries case-insensitively as
+    Windows does; ``original`` names the path in the error for a segment that is not valid."""
+    current = root
+    for part in segments:
+        if part in ("", ".", "..") or "/" in part or "\x00" in part:
+            raise VFSError(f"The path '{original}' is not valid.")
+        candidate = current / part
+        if not candidate.exists() and current.is_dir():
+            lowered = part.lower()
+            for entry in current.iterdir():
+                if entry.name.lower() == lowered:
+                    candidate = entry
+                    break
+        current = candidate
+    return current
+
+
 class VirtualFS:
     """Windows paths -> a real directory tree under ``root``."""
 
@@ -75,19 +93,7 @@ class VirtualFS:
             if not match:
                 raise VFSError(f"The path '{path}' is not a Windows path.")
             parts = [match.group(1).lower(), *[p for p in full[3:].split("\\") if p]]
-        current = self.root
-        for part in parts:
-            if part in ("", ".", "..") or "/" in part or "\x00" in part:
-                raise VFSError(f"The path '{path}' is not valid.")
-            candidate = current / part
-            if not candidate.exists() and current.is_dir():
-                lowered = part.lower()
-                for entry in current.iterdir():
-                    if entry.name.lower() == lowered:
-                        candidate = entry
-                        break
-            current = candidate
-        return current
+        return walk_case_insensitive(self.root, parts, path)
 
     def windows_path(self, real: Path) -> str:
         """The Windows path of a real path under the root."""
