@@ -163,3 +163,28 @@ class ChoiceDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class PasswordDialog(ModalScreen[str | None]):
+    """A masked password prompt (credentials whose plan source is ``prompt``), asked once per
+    incident; the value goes straight to the credential store, never to the journal or screen."""
+
+    BINDINGS: ClassVar[list[BindingType]] = _ESC
+
+    def __init__(self, username: str, purpose: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._username, self._purpose = username, purpose
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Password needed", classes="dialog-title")
+            yield Static(f"Password for {self._username} ({self._purpose}). It is kept in memory only.",
+                         markup=False)
+            yield Input(password=True, placeholder="password", id="password")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value:
+            self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -164,6 +164,20 @@ def _system_keyring() -> Callable[[str, str], str | None]:
     return get
 
 
+class PromptBridge:
+    """A prompt callback whose answerer is attached later: the CLI builds the credential store
+    before the UI exists, and the UI attaches its masked dialog when it starts."""
+
+    def __init__(self) -> None:
+        self.answerer: PromptFn | None = None
+
+    def __call__(self, cred_id: str, username: str, purpose: str) -> str:
+        if self.answerer is None:
+            raise CredentialError(f"credential '{cred_id}' ({username}) must be typed in, "
+                                  "but there is no terminal to ask on")
+        return self.answerer(cred_id, username, purpose)
+
+
 def terminal_prompt(cred_id: str, username: str, purpose: str) -> str:
     """Masked prompt on the controlling terminal (CLI use; the UI has its own dialog)."""
     import getpass
