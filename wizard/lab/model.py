@@ -204,6 +204,9 @@ class LabDeployment:
         self.backup_service: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
         #: pool -> instance key of its SQL store after a mirror removal (Topology Builder change)
         self.store_override: dict[str, str] = {}
+        #: pool -> instance key of its mirroring SQL store as Topology Builder last published it
+        #: (None: mirroring cleared, §6.5 step 3); pools not listed use the plan's mirror
+        self.mirror_override: dict[str, str | None] = {}
         #: file store id -> whether its ACLs are set (Enable-CsTopology / Topology Builder)
         self.file_store_acls: dict[str, bool] = {f.id: True for f in plan.topology.file_stores}
         #: pools whose Response Group contact objects exist in AD
@@ -450,6 +453,9 @@ class LabDeployment:
 
     def mirror_sql(self, pool_fqdn: str) -> SqlInstanceState | None:
         spec = self.pool(pool_fqdn).spec
+        if spec.fqdn.lower() in self.mirror_override:
+            key = self.mirror_override[spec.fqdn.lower()]
+            return self.instances.get(key) if key is not None else None
         if not spec.back_end:
             return None
         mirror = self.plan.sql(spec.back_end).mirror
@@ -641,6 +647,13 @@ class LabDeployment:
                         share = self.paths.unc(fs.server, fs.share)
                         _empty_dir(share)
             self.log(srv.fqdn, "rebuilt as a clean server with the same FQDN")
+
+    def instance_key_of(self, inst: SqlInstanceState) -> str:
+        """The ``server\\instance`` key of an instance of this deployment."""
+        for key, value in self.instances.items():
+            if value is inst:
+                return key
+        raise LabStateError(f"{inst.data_source} is not an instance of the lab")
 
     def log(self, host: str, what: str) -> None:
         with self.lock:

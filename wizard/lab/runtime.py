@@ -26,6 +26,7 @@ import yaml
 
 from wizard.lab.clock import LabClock
 from wizard.lab.cmdlets import lync_cmdlets
+from wizard.lab.hands import LabHands
 from wizard.lab.model import LAB_EPOCH, LabDeployment
 from wizard.lab.natives import lab_natives
 from wizard.lab.paths import LabFS
@@ -84,6 +85,7 @@ class LabRuntime:
         self.plan_path = self.state_dir / "lab-plan.yaml"
         if scenario is not None:
             scenario.apply(self.dep)
+        self._hands = LabHands(self.dep, self.powershell, self.rebuild, self._listen)
         for inst in self.dep.instances.values():
             inst.logins[self.sql_user] = self.sql_password
 
@@ -137,6 +139,23 @@ class LabRuntime:
             inst.logins[self.sql_user] = self.sql_password
         self._start_host(self.dep.paths.fqdn(fqdn))
         self.write_plan()
+
+    def perform_manual(self, step_id: str, question_text: str) -> str | None:
+        """The trainee's hands for a manual step (Windows/SQL set-up, Deployment Wizard, Topology
+        Builder, a share): does on the lab what the real tool would and returns a one-line note
+        of what was (or could not be) done, or None when the step needs no hands. It never makes
+        up for a skipped step: the step's post-check or the §7 verification judges the result."""
+        note = self._hands.perform(step_id, question_text)
+        if note is not None:
+            self.write_plan()
+        return note
+
+    def _listen(self, fqdn: str) -> None:
+        """(Re)start the listeners of a reachable host (a SQL instance may have come up)."""
+        fqdn = self.dep.paths.fqdn(fqdn)
+        srv = self.dep.servers.get(fqdn)
+        if srv is not None and srv.reachable:
+            self._start_host(fqdn)
 
     def powershell(self, fqdn: str) -> PowerShellHost:
         """The PowerShell of one simulated host (in-process use by tests and drills)."""

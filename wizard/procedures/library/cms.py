@@ -20,7 +20,7 @@ from wizard.procedures.library.common import (
     replicas_check,
     sql_reachable_check,
 )
-from wizard.procedures.model import Check, Contains, Manual, NonEmpty, Step
+from wizard.procedures.model import Check, Contains, Manual, NonEmpty, PsCommand, Step
 from wizard.remote.psbuild import Cmd, Pipeline, Value
 
 
@@ -36,6 +36,20 @@ def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
     set_loc = Cmd("Set-CsConfigurationStoreLocation", {**loc, "Verbose": ON})
     config_zip = ctx.backup_file("config")
     where = f"{sql_fqdn}\\{inst}" if inst else sql_fqdn
+    enable_commands: tuple[PsCommand, ...] = (ps(host, Cmd("Enable-CsTopology", {"Verbose": ON}),
+                                                 Cmd("Invoke-CsManagementStoreReplication")),)
+    cms_service = Check("the CMS store holds a topology with a CMS service",
+                        ps(host, json=Pipeline(Cmd("Get-CsService", {"CentralManagement": ON}),
+                                               Cmd("Select-Object", {"Property": ["Identity"]}))),
+                        NonEmpty("Identity"))
+    enable_checks: tuple[Check, ...] = (cms_database_check(host, sql_fqdn, inst), cms_service,
+                                        cms_master_check(host, pool, wait_s=300),
+                                        *replicas_check(host, list(pool.servers), wait_s=600))
+    if pool.edition == "standard":
+        # The SE's CMS master and replica start with its Deployment Wizard Steps 1-4 (§6.2
+        # step 11), which come later: until then there is nothing to replicate to or from.
+        enable_commands = (ps(host, Cmd("Enable-CsTopology", {"Verbose": ON})),)
+        enable_checks = (cms_database_check(host, sql_fqdn, inst),)
     steps = [
         Step(
             id="cms-install-database",
@@ -87,14 +101,10 @@ def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
             commands=(ps(host, Cmd("Import-CsConfiguration", {"FileName": config_zip})),),
             applies="after AD points at the recreated CMS store",
             requires=(file_check(host, config_zip),),
-            already_done=Check("the CMS store holds a topology with a CMS service",
-                               ps(host, json=Pipeline(Cmd("Get-CsService", {"CentralManagement": ON}),
-                                                      Cmd("Select-Object", {"Property": ["Identity"]}))),
-                               NonEmpty("Identity")),
-            post_checks=(Check("the CMS store holds a topology with a CMS service",
-                               ps(host, json=Pipeline(Cmd("Get-CsService", {"CentralManagement": ON}),
-                                                      Cmd("Select-Object", {"Property": ["Identity"]}))),
-                               NonEmpty("Identity")),),
+            already_done=cms_service,
+            # Until Enable-CsTopology (next step) the imported topology is not active, so the CMS
+            # service cannot be read yet: the store must still be sound; the next step proves it.
+            post_checks=(cms_database_check(host, sql_fqdn, inst),),
             destructive=True, confirm_text="xds",
             undo="Import an older configuration export; every change since that export is lost.",
             duration_s=300,
@@ -108,12 +118,9 @@ def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
             why="Enable-CsTopology activates the topology document now in the database and sets "
                 "file-store ACLs (§6.2 step 9, §6.9).",
             phase="cms",
-            commands=(ps(host, Cmd("Enable-CsTopology", {"Verbose": ON}),
-                         Cmd("Invoke-CsManagementStoreReplication")),),
+            commands=enable_commands,
             applies="after the configuration import",
-            post_checks=(cms_database_check(host, sql_fqdn, inst),
-                         cms_master_check(host, pool, wait_s=300),
-                         *replicas_check(host, list(pool.servers), wait_s=600)),
+            post_checks=enable_checks,
             undo="Nothing to undo: enabling the same topology again is harmless.",
             duration_s=300,
             needs=(f"cms-config@{scope}",),

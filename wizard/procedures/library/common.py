@@ -116,6 +116,13 @@ def ps(host: str, *statements: Statement, json: Cmd | Pipeline | None = None,
     return PsCommand(host, tuple(statements), json, timeout_s)
 
 
+def edge_export_path(plan: Plan, edge_pool: str) -> str:
+    """Where Export-CsConfiguration writes an Edge pool's configuration for its rebuild: the
+    backup location, a share reachable from the internal network and, for the copy, from the
+    Edge (§6.7 step 3). The zip holds the whole configuration, like Config.zip beside it."""
+    return plan.backup.locations[0].unc.rstrip("\\") + f"\\EdgeConfig-{edge_pool}.zip"
+
+
 def cmd(name: str, **params: str | bool | int | Switch | list[str] | Var | Raw) -> Cmd:
     """A command whose parameters keep the keyword order (Python keeps it)."""
     return Cmd(name, dict(params))
@@ -271,6 +278,7 @@ __all__ = [
     "Check",
     "Ctx",
     "cmd",
+    "edge_export_path",
     "prepare_rebuild",
     "ps",
     "sql",

@@ -12,14 +12,16 @@ from wizard.plan.model import Pool, SqlInstance
 from wizard.procedures.library.common import (
     ON,
     Ctx,
+    cms_master_check,
     configured_databases_check,
     database_exists_check,
+    edge_export_path,
     ps,
     replication_check,
     services_check,
 )
-from wizard.procedures.model import AllEqual, Check, Empty, Manual, SqlCommand, Step
-from wizard.remote.psbuild import Cmd, Value
+from wizard.procedures.model import AllEqual, Check, Empty, Manual, NoneEqual, SqlCommand, Step
+from wizard.remote.psbuild import Cmd, Pipeline, Value
 
 
 def db_types(ctx: Ctx, pool: Pool) -> list[str]:
@@ -70,7 +72,11 @@ def be_mirror_create_step(ctx: Ctx, pool: Pool, primary: SqlInstance, mirror: Sq
             "'Create Mirror Database'; Finish.",
         )),
         applies="the pool's Back End is mirrored",
-        post_checks=(database_exists_check(mirror, "rtcxds"),),
+        post_checks=(Check(f"rtcxds on {mirror.server} is the mirror",
+                           SqlCommand(mirror.server, mirror.instance,
+                                      "SELECT mirroring_role_desc FROM sys.database_mirroring "
+                                      "WHERE database_id = DB_ID(?)", ("rtcxds",)),
+                           AllEqual("mirroring_role_desc", "MIRROR")),),
         undo="Uninstall-CsMirrorDatabase for each database type.",
         duration_s=1800,
         needs=("cms-available",),
@@ -154,8 +160,9 @@ def mirror_uninstall_step(ctx: Ctx, pool: Pool, survivor: SqlInstance, section: 
         applies="mirrored Back End with one node lost",
         post_checks=(Check(f"rtcxds on {survivor.server} is no longer mirrored",
                            SqlCommand(survivor.server, survivor.instance,
-                                      "SELECT mirroring_guid FROM sys.database_mirroring "
-                                      "WHERE database_id = DB_ID(?) AND mirroring_guid IS NOT NULL", ("rtcxds",)),
+                                      "SELECT mirroring_role_desc FROM sys.database_mirroring "
+                                      "WHERE database_id = DB_ID(?) AND mirroring_role_desc IS NOT NULL",
+                                      ("rtcxds",)),
                            Empty()),),
         destructive=True, confirm_text=pool.fqdn,
         undo="Recreate the mirror with Topology Builder (Create Mirror Database).",
@@ -204,9 +211,12 @@ def deployment_wizard_step(ctx: Ctx, server: str, pool: Pool, *, section: str = 
         "Step 3: Request, Install or Assign Certificates.",
         "Step 4: Start Services.",
     ]
-    checks = [services_check(server, wait_s=600)]
+    waits_for_quorum = section == "6.8" and pool.role == "front_end" and len(pool.servers) > 2
+    checks = [services_started_check(server, pool) if waits_for_quorum else services_check(server, wait_s=600)]
     if not edge:
         checks.append(replication_check(server, server, wait_s=600))
+    if section == "6.2":  # the SE hosting the CMS: its master starts with its services (§6.2 step 11)
+        checks.append(cms_master_check(server, pool, wait_s=300))
     tags = {f"frontend-rebuilt@{pool.fqdn}", f"server-rebuilt@{server}"} if pool.role == "front_end" \
         else {f"server-rebuilt@{server}"}
     return Step(
@@ -226,11 +236,21 @@ def deployment_wizard_step(ctx: Ctx, server: str, pool: Pool, *, section: str = 
     )
 
 
+def services_started_check(server: str, pool: Pool) -> Check:
+    """§6.8 / §5.4: in a whole-pool restore the first Front Ends' Front-End service waits for pool
+    quorum (StartPending); Step 4 is done when no Lync service is left Stopped. §7 later requires
+    every service Running."""
+    return Check(
+        f"Lync services on {server} are started (the Front-End service waits for the quorum of {pool.fqdn})",
+        ps(server, json=Pipeline(Cmd("Get-CsWindowsService"), Cmd("Select-Object", {"Property": ["Name", "Status"]}))),
+        NoneEqual("Status", "Stopped"), wait_s=600, poll_s=15)
+
+
 def edge_export_step(ctx: Ctx, edge_pool: Pool) -> Step:
     """§6.7 step 3 (Edge): export the configuration on the internal network for the Edge."""
     internal = ctx.plan.pool(edge_pool.next_hop) if edge_pool.next_hop else ctx.plan.cms_pool
     host = ctx.fe(internal)
-    path = f"C:\\lync-restore\\EdgeConfig-{edge_pool.fqdn}.zip"
+    path = edge_export_path(ctx.plan, edge_pool.fqdn)
     return Step(
         id=f"edge-export-{edge_pool.fqdn}",
         title=f"Export the configuration for the Edge pool {edge_pool.fqdn}",
