@@ -153,3 +153,11 @@ def test_share_made_by_hand_and_steps_without_hands(lab: Lab) -> None:
     assert note is not None and "is now shared" in note and root.is_dir()
     assert lab.hands.perform("custom-tell-service-desk", "Tell the service desk.") is None
     assert lab.hands.perform("verify-by-hand", "Sign in with a Lync 2013 client.") is None
+
+
+@pytest.mark.parametrize("lab", ["bad-config-change"], indirect=True)
+def test_bootstrapper_on_the_cms_pool_after_a_move(lab: Lab) -> None:
+    lab.dep.server("fe03.fabrikam.lab").replica_version = 0  # a Front End without the service yet
+    note = lab.hands.perform("cms-move-bootstrap", "Run Bootstrapper.exe /Setup on each listed Front End.")
+    assert note is not None and "fe03.fabrikam.lab" in note
+    assert lab.dep.replica_up_to_date(lab.dep.server("fe03.fabrikam.lab"))
