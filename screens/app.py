@@ -7,7 +7,11 @@ app runs each in a thread worker and switches screens when the journal has recor
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +27,9 @@ from textual.worker import Worker
 from screens.base import StageScreen
 from screens.help import HelpScreen, keys_of
 from screens.journal_viewer import JournalViewer, stage_record
-from screens.modals import ErrorDialog, QuitDialog
+from screens.modals import ErrorDialog, PasswordDialog, QuitDialog
 from screens.start import StartScreen
-from wizard.errors import WizardError
+from wizard.errors import ExitCode, WizardError
 from wizard.incident import (
     Backend,
     BackupChoice,
@@ -36,6 +40,7 @@ from wizard.incident import (
     unfinished_incidents,
 )
 from wizard.plan import LoadedPlan
+from wizard.remote.credentials import CredentialError, PromptBridge
 from wizard.report import build_report, render
 from wizard.session import STAGES, Stage
 
@@ -51,6 +56,8 @@ def screen_for(stage: str) -> StageScreen:
     module, name = STAGE_SCREENS.get(stage, STAGE_SCREENS["summary"]).split(":")
     factory: Callable[[], StageScreen] = getattr(importlib.import_module(module), name)
     return factory()
+
+HANGUPS = (signal.SIGHUP, signal.SIGTERM)
 STAGE_TITLES = {"assessment": "Assessment", "backup_set": "Backup set", "restore": "Restore",
                 "verify": "Verify", "summary": "Summary"}
 
@@ -87,18 +94,77 @@ class WizardApp(App[int]):
         code: int
 
     def __init__(self, loaded: LoadedPlan, *, plan_label: str, journal_dir: Path, defaults: Defaults,
-                 backend: Backend | None = None) -> None:
+                 backend: Backend | None = None, prompt_bridge: PromptBridge | None = None) -> None:
         super().__init__()
+        if prompt_bridge is not None:  # passwords whose plan source is "prompt" are asked here
+            prompt_bridge.answerer = self.ask_password
         self.loaded = loaded
         self.plan_label = plan_label
         self.journal_dir = journal_dir
         self.defaults = defaults
         self.backend = backend
         self.session: IncidentSession | None = None
+        self._hangups_watched = False
         self.theme = "ansi-dark"  # before mount: one stylesheet pass, not two
 
+    def ask_password(self, cred_id: str, username: str, purpose: str) -> str:
+        """Called from a thread worker (credentials are read where remote work starts): shows the
+        masked dialog on the UI thread and waits for it."""
+        answered = threading.Event()
+        result: list[str | None] = [None]
+
+        def done(value: str | None) -> None:
+            result[0] = value
+            answered.set()
+
+        self.call_from_thread(self.push_screen, PasswordDialog(username, purpose), done)
+        answered.wait()
+        if not result[0]:
+            raise CredentialError(f"no password was given for {username} (credential '{cred_id}')")
+        return result[0]
+
     def on_mount(self) -> None:
+        self._watch_hangups()
         self.push_screen(StartScreen())
+
+    # ------------------------------------------------------------------ the terminal goes away
+    def _watch_hangups(self) -> None:
+        """SIGHUP (the SSH link dropped, the tmux server was killed) and SIGTERM would otherwise end
+        the process without a word in the journal: journal them instead (main thread only)."""
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in HANGUPS:
+                loop.add_signal_handler(sig, self.terminal_lost, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            return
+        self._hangups_watched = True
+
+    def on_unmount(self) -> None:
+        if self._hangups_watched:
+            loop = asyncio.get_running_loop()
+            for sig in HANGUPS:
+                loop.remove_signal_handler(sig)
+
+    def terminal_lost(self, sig: int = signal.SIGHUP) -> None:
+        """Journal the interruption (a running step stays IN DOUBT: its command may still be running
+        on the server), close the journal so nothing more is written, and leave.
+
+        After SIGHUP there is no terminal to restore, and Textual's shutdown waits forever on its
+        writer thread (which died on the first write to the lost terminal): the process ends at
+        once, the journal being fsynced and closed. SIGTERM leaves through the normal exit."""
+        session = self.session
+        if session is not None and session.journal is not None and not session.state.closed:
+            running = self._running_step()
+            what = "terminal lost (SIGHUP)" if sig == signal.SIGHUP else f"stopped by {signal.Signals(sig).name}"
+            try:
+                session.interrupt(running, f"{what} at {session.state.stage}"
+                                  + (f" while {running} ran" if running else ""))
+            except WizardError as exc:  # nobody can see a dialog any more: the log says it
+                self.log.error(f"could not journal the interruption: {exc}")
+            session.detach()
+        if sig == signal.SIGHUP:
+            os._exit(int(ExitCode.INTERRUPTED))
+        self.exit(int(ExitCode.INTERRUPTED))
 
     def unfinished(self) -> list[UnfinishedIncident]:
         return unfinished_incidents(self.journal_dir, self.loaded)

@@ -10,6 +10,7 @@ plays the same session without Textual (:func:`wizard.drill.headless_command`).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import importlib
 import os
@@ -21,6 +22,7 @@ from wizard.errors import ExitCode
 from wizard.incident import Backend, Mode, new_incident_id
 from wizard.journal import default_journal_dir
 from wizard.plan import LoadedPlan, load_plan
+from wizard.remote.credentials import PromptBridge
 
 
 def bundled_plan(name: str = "lab.yaml") -> Path:
@@ -45,14 +47,20 @@ def _journal_dir(args: argparse.Namespace) -> Path:
 
 
 def open_app(loaded: LoadedPlan, *, plan_label: str, journal_dir: Path, operator: str, incident: str,
-             mode: Mode, backend: Backend | None = None) -> int:
+             mode: Mode, backend: Backend | None = None, prompt_bridge: PromptBridge | None = None) -> int:
     """Build and run the Textual app (imported by name) and return its exit code."""
     app_module = importlib.import_module("screens.app")
     defaults = app_module.Defaults(operator, incident, mode)
     app = app_module.WizardApp(loaded, plan_label=plan_label, journal_dir=journal_dir, defaults=defaults,
-                               backend=backend)
+                               backend=backend, prompt_bridge=prompt_bridge)
     code = app.run()
     return int(code) if isinstance(code, int) else ExitCode.OK
+
+
+def catalogue_now() -> dt.datetime:
+    """UTC now as the catalogue compares it: naive, like the set times it reads from folder names
+    (an aware clock here made every live backup-set stage fail with a TypeError)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -60,11 +68,12 @@ def run_command(args: argparse.Namespace) -> int:
     from wizard.remote.credentials import CredentialStore
 
     loaded = load_plan(args.plan)
-    backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan)))
+    bridge = PromptBridge()  # the app attaches its masked password dialog
+    backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=bridge), now=catalogue_now))
     try:
         return open_app(loaded, plan_label=str(args.plan), journal_dir=_journal_dir(args),
                         operator=default_operator(args.operator), incident=args.incident or new_incident_id(),
-                        mode="drill" if args.drill else "live", backend=backend)
+                        mode="drill" if args.drill else "live", backend=backend, prompt_bridge=bridge)
     finally:
         backend.close()
 
