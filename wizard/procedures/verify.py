@@ -45,7 +45,6 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
     """§7 checks for the pool now serving users, the servers rebuilt and the CMS."""
     host = ctx.fe(serving)
     cms = cms_pool or ctx.plan.cms_pool
-    sql_fqdn, inst = ctx.sql_fqdn(cms)
     steps: list[Step] = []
     for server in rebuilt or list(serving.servers):
         steps.append(_check_step(f"verify-services-{server}", f"Lync services running on {server}",
@@ -69,7 +68,7 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
         undo="Nothing to undo: replication only copies the configuration.", duration_s=300,
         tags=frozenset({"verify"})))
     steps.append(_check_step("verify-cms-databases", "CMS databases pass Test-CsDatabase",
-                             cms_database_check(host, sql_fqdn, inst),
+                             cms_database_check(host, None, None),
                              "Test-CsDatabase -CentralManagementDatabase shows Succeed : True for xds and lis (§7.2)."))
     if serving.edition == "enterprise":
         steps.append(_check_step(f"verify-fabric-{serving.fqdn}", f"Routing groups of {serving.fqdn}",

@@ -181,13 +181,18 @@ def replicas_check(host: str, servers: list[str], *, wait_s: float = 300) -> lis
     return [replication_check(host, s, wait_s=wait_s) for s in servers]
 
 
-def cms_database_check(host: str, sql_fqdn: str, instance: str | None, *, wait_s: float = 0) -> Check:
-    """§6.2 check / §7.2: Test-CsDatabase -CentralManagementDatabase shows Succeed : True."""
-    params: dict[str, str | Switch] = {"CentralManagementDatabase": ON, "SqlServerFqdn": sql_fqdn}
-    if instance:
-        params["SqlInstanceName"] = instance
+def cms_database_check(host: str, sql_fqdn: str | None, instance: str | None, *, wait_s: float = 0) -> Check:
+    """§6.2 check / §7.2: Test-CsDatabase -CentralManagementDatabase shows Succeed : True.
+
+    Without ``sql_fqdn`` it tests the CMS wherever it is now (§7.2's form): after a mirror
+    failover (§6.5) the plan's primary is no longer the CMS's principal."""
+    params: dict[str, str | Switch] = {"CentralManagementDatabase": ON}
+    if sql_fqdn:
+        params["SqlServerFqdn"] = sql_fqdn
+        if instance:
+            params["SqlInstanceName"] = instance
     return Check(
-        f"CMS databases on {sql_fqdn} pass Test-CsDatabase",
+        f"CMS databases on {sql_fqdn} pass Test-CsDatabase" if sql_fqdn else "CMS databases pass Test-CsDatabase",
         ps(host, json=Pipeline(Cmd("Test-CsDatabase", params),
                                Cmd("Select-Object", {"Property": ["DatabaseName", "Succeed"]}))),
         AllEqual("Succeed", True), wait_s=wait_s)
