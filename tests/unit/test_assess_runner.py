@@ -130,3 +130,26 @@ def test_cancel_skips_what_is_left() -> None:
     done = rest[-1]
     assert isinstance(done, AssessmentFinished)
     assert {r.status for r in done.results} == {"skipped"}
+
+
+def test_slow_probes_start_first_and_deadlines_run_from_dispatch() -> None:
+    """A WinRM session probe is queued before quick TCP probes, so with a pool of one the
+    hung session probe starts at t=0 and times out at its own timeout, not after the others."""
+    hang = threading.Event()
+    probes = [_probe(f"tcp{i}", 0.05) for i in range(6)] + [
+        _probe("lync:hung", 5.0, kind="lync_host", subject="hung", timeout=0.3, release=hang)]
+    t0 = time.monotonic()
+    events = []
+    timed_out_at = None
+    for event in ProbeRunner(1).run(probes):
+        events.append(event)
+        if isinstance(event, ProbeFinished) and event.result.probe_id == "lync:hung":
+            timed_out_at = time.monotonic() - t0
+    hang.set()
+    started = [e.probe_id for e in events if isinstance(e, ProbeStarted)]
+    assert started[0] == "lync:hung"
+    assert timed_out_at is not None and 0.25 <= timed_out_at < 0.6, timed_out_at
+    done = events[-1]
+    assert isinstance(done, AssessmentFinished)
+    assert {r.probe_id: r.status for r in done.results}["lync:hung"] == "timeout"
+    assert [r.probe_id for r in done.results] == [p.id for p in probes]

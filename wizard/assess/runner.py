@@ -5,8 +5,11 @@ executor joins its threads at interpreter exit, so one hung host would hold the 
 exit) hostage. Here each probe's deadline is watched by the caller's loop: when it passes, a
 ``timeout`` result is emitted at once, the busy worker is *abandoned* (a daemon thread, its
 late answer ignored, it exits when its call returns) and a fresh worker takes its place, so
-the pool keeps its size and the other hosts are not slowed. Results stream out as events in
-the order they arrive (:mod:`wizard.assess.events`).
+the pool keeps its size and the other hosts are not slowed. A probe is handed to a worker only
+when one is idle, and its timeout runs from that moment: a busy prober (hundreds of threads
+sharing one interpreter lock) may take a while to *schedule* the worker, but a hung host's
+probe still ends at its timeout, not at its timeout plus the time the others kept the CPU.
+Results stream out as events in the order they arrive (:mod:`wizard.assess.events`).
 
 Deployment-wide probes (the CMS, file stores, pairing) run *through* a Front End whose WinRM
 session works; they wait until the first of their candidate hosts has answered its own host
@@ -19,6 +22,7 @@ import dataclasses
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +39,9 @@ from wizard.assess.events import (
 ProbeFn = Callable[[str | None, float], ProbeResult]
 
 DEFAULT_WORKERS = 64
+
+#: Probe kinds that take several network round trips; they are started before the others.
+SLOW_KINDS = frozenset({"lync_host", "sql"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ class _Run:
         self.closed = threading.Event()
         self.lock = threading.Lock()
         self.live_workers = 0
+        self.idle = 0  # workers waiting for a job (only the main loop changes it)
+        self.pending: deque[tuple[Probe, str | None]] = deque()
         self.results: dict[str, ProbeResult] = {}
         self.deadlines: dict[str, float] = {}
         self.vias: dict[str, str | None] = {}
@@ -133,14 +142,28 @@ class _Run:
 
     def _submit(self, probe: Probe, via: str | None) -> None:
         self.vias[probe.id] = via
-        self.jobs.put((probe, via))
+        self.pending.append((probe, via))
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand pending probes to idle workers; each probe's deadline starts now."""
+        while self.idle > 0 and self.pending:
+            probe, via = self.pending.popleft()
+            self.idle -= 1
+            self.deadlines[probe.id] = self.clock() + probe.timeout_s
+            self.jobs.put((probe, via))
 
     # -- main loop ---------------------------------------------------------------------------
     def events(self) -> Iterator[AssessEvent]:
         t0 = self.clock()
-        direct = [self.probes[i] for i in self.order if not self.probes[i].via_candidates]
+        # The slow probes (a WinRM session, a SQL login: several round trips each) are queued
+        # first, so every host's slow probe starts at once and a hung host's timeout runs from
+        # t=0 instead of after the quick TCP and DNS probes have saturated the pool.
+        direct = sorted((self.probes[i] for i in self.order if not self.probes[i].via_candidates),
+                        key=lambda p: p.kind not in SLOW_KINDS)
         for _ in range(min(self.workers, max(1, len(self.probes)))):
             self._spawn()
+            self.idle += 1
         for probe in direct:
             self._submit(probe, None)
         try:
@@ -151,19 +174,21 @@ class _Run:
                     break
                 wait = self._next_wait()
                 try:
-                    kind, pid, at, result = self.inbox.get(timeout=wait)
+                    kind, pid, _at, result = self.inbox.get(timeout=wait)
                 except queue.Empty:
                     yield from self._expire()
                     continue
+                if kind == "done" and pid not in self.abandoned:
+                    self.idle += 1  # its worker waits for the next job
                 if pid in self.results:
                     continue  # a late answer from an abandoned probe
                 probe = self.probes[pid]
                 if kind == "started":
-                    self.deadlines[pid] = at + probe.timeout_s
                     yield ProbeStarted(pid, probe.kind, probe.subject, self.vias.get(pid))
                 elif result is not None:
                     yield from self._finish(result)
                 yield from self._expire()
+                self._dispatch()
         finally:
             self.closed.set()
             with self.lock:
@@ -219,6 +244,7 @@ class _Run:
             with self.lock:
                 self.abandoned.add(pid)
             self._spawn()  # keep the pool at full strength
+            self.idle += 1
             via = self.vias.get(pid)
             through = f" (through {via})" if via else ""
             yield from self._finish(ProbeResult(
@@ -226,6 +252,7 @@ class _Run:
                 f"The {probe.kind.replace('_', ' ')} check of {probe.subject}{through} gave no "
                 f"answer within {probe.timeout_s:g} s.",
                 duration_s=probe.timeout_s, via=via))
+        self._dispatch()
 
     def _cancel_rest(self) -> Iterator[AssessEvent]:
         for pid in self.order:
@@ -238,3 +265,4 @@ class _Run:
                 pid, probe.kind, probe.subject, "skipped",
                 f"The {probe.kind.replace('_', ' ')} check of {probe.subject} was cancelled."))
         self.waiting = []
+        self.pending.clear()
