@@ -142,20 +142,24 @@ class LabDrill:
         return self._plan
 
     def hands(self, q: Question) -> str:
-        """The trainee's hands for a manual step: a "prepare" step (§6.1) is the lab's rebuild of
-        that machine; everything else is answered from the answers file."""
-        fqdn = q.step_id.removeprefix("prepare-")
-        if q.kind == "manual" and q.step_id.startswith("prepare-") and fqdn.lower() in self._machines():
-            self.lab.rebuild(fqdn)
-            self._plan = load_plan(self.lab.plan_path).plan
-            check_isolation(self._plan)
-            if self.backend is not None and self.backend.runners is not None:
-                self.backend.runners.forget(fqdn)
+        """The trainee's hands for a manual step: the lab does what the real tool would
+        (:meth:`wizard.lab.runtime.LabRuntime.perform_manual`: §6.1 rebuilds, the Deployment
+        Wizard, Topology Builder...), then the answers file answers the question. A host whose
+        listener moved (a rebuilt machine) gets fresh runners."""
+        if q.kind == "manual":
+            before = self._endpoints()
+            if self.lab.perform_manual(q.step_id, q.prompt) is not None:
+                self._plan = load_plan(self.lab.plan_path).plan
+                check_isolation(self._plan)
+                after = self._endpoints()
+                if self.backend is not None and self.backend.runners is not None:
+                    for host in before.keys() | after.keys():
+                        if before.get(host) != after.get(host):
+                            self.backend.runners.forget(host)
         return self.answers.answer(q)
 
-    def _machines(self) -> set[str]:
-        topo = self.plan().topology
-        return {s.lower() for p in topo.pools for s in p.servers} | {i.server.lower() for i in topo.sql_instances}
+    def _endpoints(self) -> dict[str, object]:
+        return {h.lower(): hc for h, hc in self.plan().connections.hosts.items()}
 
     def now(self) -> dt.datetime:
         """The lab's clock, as an aware UTC time."""

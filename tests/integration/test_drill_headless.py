@@ -1,7 +1,7 @@
 """Headless drills end to end: lab on loopback, the real pywinrm and pyodbc clients, the incident
 session and CoreBackend - assess, accept the recommendation, pick the set, run every step, verify.
 
-Each scenario that restores today must reach "service restored" (the lab's own scoring finds
+Every lab scenario must reach "service restored" (the lab's own scoring finds
 nothing wrong and every §7 check passed), and its journal must hold the decisions that got it
 there: the recovery path with its plan of action, the backup set, every step's end.
 """
@@ -30,6 +30,13 @@ CASES: dict[str, tuple[list[tuple[str, str | None]], str | None]] = {
     "monitoring-db-lost": ([("monitoring-archiving-restore", "pool1.fabrikam.lab")], "2026-11-24_0200"),
     "pchat-db-lost": ([("pchat-restore", "pchat.fabrikam.lab")], "2026-11-24_0200"),
     "bad-config-change": ([("config-rollback", None)], "2026-11-24_0200"),
+    # manual Deployment Wizard / Topology Builder work is played by the lab's hands
+    "fe-lost": ([("member-rebuild", "fe02.fabrikam.lab")], None),
+    "edge-lost": ([("member-rebuild", "edge01.fabrikam.lab")], None),
+    "pool-lost-unpaired": ([("pool-restore", "pool3.fabrikam.lab")], "2026-11-24_0200"),
+    "cms-se-lost-unpaired": ([("cms-restore", "se01.fabrikam.lab")], "2026-11-24_0200"),
+    "be-primary-lost-witness": ([("be-mirror-primary", "pool1.fabrikam.lab")], None),
+    "be-primary-lost-no-witness": ([("be-mirror-primary", "pool1.fabrikam.lab")], None),
 }
 
 
