@@ -1,6 +1,8 @@
 """Benchmark of the backup catalogue on local disk: 1,100 daily sets (three years), each in the
 plan's layout with zips, .bak stand-ins, a file store copy and a manifest. Listing, recognising
-every set's components and choosing a set (newest corrupt) are timed. Figures printed only."""
+every set's components and choosing a set (newest corrupt) are timed. A second figure lists and
+recognises 30 sets through the REMOTE store (Get-ChildItem over real WinRM on the lab's
+``read_via`` Front End, one listing and one manifest read per set). Figures printed only."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from wizard.bench import Row, generated_plan
-from wizard.catalog.discover import list_sets
+from wizard.catalog.discover import list_sets, list_store_sets
 from wizard.catalog.recommend import choose_set, overview
 
 _UNC = "\\\\bk.bench.example\\LyncBackup"
@@ -66,3 +68,40 @@ def bench_rows(quick: bool) -> Iterable[Row]:
               "<= 1000 ms")
     picked = choice.chosen.name if choice.chosen else "none"
     yield Row(f"catalogue: choose set, newest corrupt (picked {picked})", chose * 1000, "ms")
+    if not quick:
+        yield from remote_rows(30)
+
+
+def remote_rows(count: int) -> Iterable[Row]:
+    """``count`` sets at the lab's share (its three, plus copies of the oldest under earlier
+    dates), listed and recognised through the remote store over WinRM (Basic, loopback)."""
+    import shutil
+
+    from wizard.lab.runtime import LabRuntime
+    from wizard.lab.scenarios import scenario
+    from wizard.remote.backup_store import RemoteBackupStore, runner_stdout
+
+    with LabRuntime(scenario("monitoring-db-lost")) as lab:
+        plan = lab.plan
+        loc = plan.backup.locations[0]
+        layout = plan.backup.layout
+        disk = Path(lab.dep.paths.resolve(loc.unc))
+        have = sorted(p for p in disk.iterdir() if p.is_dir())
+        oldest = dt.datetime.strptime(have[0].name, layout.folder_format)
+        for age in range(1, count - len(have) + 1):
+            name = (oldest - dt.timedelta(days=age)).strftime(layout.folder_format)
+            shutil.copytree(have[0], disk / name)
+        assert loc.read_via is not None
+        runner = lab.runner(loc.read_via, "basic")
+        try:
+            store = RemoteBackupStore(runner_stdout(runner), loc.unc, loc.read_via, modules=())
+            t0 = time.perf_counter()
+            listing = list_store_sets(store, layout, loc.unc)
+            listed = time.perf_counter() - t0
+            rows = overview(plan, listing, "cms-restore", lab.dep.now)
+            both = time.perf_counter() - t0
+        finally:
+            runner.close()
+    yield Row(f"catalogue: list {len(listing.sets)} sets through WinRM (remote store)",
+              listed * 1000, "ms")
+    yield Row(f"catalogue: list + components of {len(rows)} sets through WinRM", both * 1000, "ms")

@@ -6,7 +6,8 @@ A set (§3 layout, names from ``plan.backup.layout``) may hold: ``Config.zip`` (
 ``sql\\LcsCDR.bak``/``QoEMetrics.bak`` (monitoring), ``sql\\LcsLog.bak`` (archiving),
 ``filestore\\<share>\\...`` (file_store), ``audio\\...`` and ``manifest.json``. Recognising a
 set reads its top folder and the ``sql`` and ``filestore`` folders only (cheap); file contents
-are left to :mod:`wizard.catalog.integrity`.
+are left to :mod:`wizard.catalog.integrity`. A set behind a remote store is recognised from one
+recursive listing of the set (``Get-ChildItem`` on the far side) and its manifest read there.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any, Literal
 
 from wizard import paths
 from wizard.catalog.discover import SetEntry
+from wizard.errors import WizardError
 from wizard.plan.model import Plan, SetLayout
+from wizard.remote.backup_store import StoredFile
 
 PartKind = Literal["zip", "bak", "log", "folder", "json"]
 
@@ -58,6 +61,7 @@ class SetContents:
     manifest: dict[str, Any] | None
     manifest_problem: str | None
     created: dt.datetime  # from the manifest when it says so, else from the folder name
+    files: tuple[StoredFile, ...] | None = None  # every file of a remotely listed set
 
     def find(self, component: str, key: str | None = None,
              aliases: Iterable[str] = ()) -> list[Part]:
@@ -76,6 +80,8 @@ def _pattern(fmt: str) -> re.Pattern[str]:
 
 def scan_set(entry: SetEntry, layout: SetLayout) -> SetContents:
     """Recognise the components of one set from its folder listing."""
+    if entry.path is None:
+        return _scan_remote(entry, layout)
     parts: list[Part] = []
     user_data, rgs, pchat = (_pattern(layout.user_data), _pattern(layout.rgs),
                              _pattern(layout.persistent_chat_export))
@@ -111,6 +117,11 @@ def scan_set(entry: SetEntry, layout: SetLayout) -> SetContents:
             parts.append(Part("rgs", m.group("pool").lower(), name, "zip", size))
         elif m := pchat.match(name):
             parts.append(Part("persistent_chat", m.group("pool").lower(), name, "zip", size))
+    return _contents(entry, parts, manifest, problem)
+
+
+def _contents(entry: SetEntry, parts: list[Part], manifest: dict[str, Any] | None,
+              problem: str | None, files: tuple[StoredFile, ...] | None = None) -> SetContents:
     created = entry.created
     if manifest is not None and isinstance(manifest.get("created"), str):
         try:
@@ -120,30 +131,83 @@ def scan_set(entry: SetEntry, layout: SetLayout) -> SetContents:
         except ValueError:
             problem = "manifest.json has an unreadable 'created' time"
     parts.sort(key=lambda p: p.rel.lower())
-    return SetContents(entry, tuple(parts), manifest, problem, created)
+    return SetContents(entry, tuple(parts), manifest, problem, created, files)
+
+
+def _scan_remote(entry: SetEntry, layout: SetLayout) -> SetContents:
+    """The same recognition from a store's recursive listing (paths with ``\\``)."""
+    store = entry.store
+    assert store is not None, "a set without a local path is read through its store"
+    try:
+        files = tuple(store.list_files(entry.name))
+    except WizardError as exc:
+        return _contents(entry, [], None, f"the set folder cannot be read "
+                                          f"({exc.message.rstrip('.')})", ())
+    user_data, rgs, pchat = (_pattern(layout.user_data), _pattern(layout.rgs),
+                             _pattern(layout.persistent_chat_export))
+    fixed = {layout.config.lower(): "config", layout.lis.lower(): "lis"}
+    sql, fs, audio = (layout.sql_folder.lower(), layout.filestore_folder.lower(),
+                      layout.audio_folder.lower())
+    parts: list[Part] = []
+    stores: dict[str, tuple[str, int]] = {}
+    manifest: dict[str, Any] | None = None
+    problem: str | None = None
+    for f in files:
+        segs = f.path.split("\\")
+        low = segs[0].lower()
+        if len(segs) > 1:
+            if low == sql and len(segs) == 2:
+                part = _sql_part(segs[1], f.size, layout.sql_folder)
+                if part is not None:
+                    parts.append(part)
+            elif low == fs and len(segs) > 2:
+                name, size = stores.get(segs[1].lower(), (segs[1], 0))
+                stores[segs[1].lower()] = (name, size + f.size)
+            elif low == audio and not any(p.component == "audio" for p in parts):
+                parts.append(Part("audio", None, segs[0], "folder", 0))
+            continue
+        name = segs[0]
+        if low in fixed:
+            parts.append(Part(fixed[low], None, name, "zip", f.size))
+        elif low == layout.manifest.lower():
+            parts.append(Part("manifest", None, name, "json", f.size))
+            try:
+                manifest, problem = _parse_manifest(store.read_text(entry.name, name))
+            except WizardError as exc:
+                problem = f"manifest.json cannot be read ({exc.message.rstrip('.')})"
+        elif m := user_data.match(name):
+            parts.append(Part("user_data", m.group("pool").lower(), name, "zip", f.size))
+        elif m := rgs.match(name):
+            parts.append(Part("rgs", m.group("pool").lower(), name, "zip", f.size))
+        elif m := pchat.match(name):
+            parts.append(Part("persistent_chat", m.group("pool").lower(), name, "zip", f.size))
+    parts += [Part("file_store", name, f"{layout.filestore_folder}\\{name}", "folder", size)
+              for name, size in stores.values()]
+    return _contents(entry, parts, manifest, problem, files)
 
 
 def _scan_sql(folder: str, rel_folder: str) -> list[Part]:
     out = []
     for item in os.scandir(folder):
-        if not item.is_file():
-            continue
-        stem, _, ext = item.name.rpartition(".")
-        ext = ext.lower()
-        if ext not in ("bak", "trn"):
-            continue
-        rel = f"{rel_folder}\\{item.name}"
-        size = item.stat().st_size
-        if ext == "bak" and stem.lower() in SQL_COMPONENTS:
-            component, key = SQL_COMPONENTS[stem.lower()]
-            out.append(Part(component, key, rel, "bak", size))
-        elif ext == "trn":
-            base = stem.lower().split("_log")[0]
-            component = SQL_COMPONENTS.get(base, ("sql", base))[0]
-            out.append(Part(component, f"{base}-log", rel, "log", size))
-        else:
-            out.append(Part("sql", stem.lower(), rel, "bak", size))
+        if item.is_file() and (part := _sql_part(item.name, item.stat().st_size, rel_folder)):
+            out.append(part)
     return out
+
+
+def _sql_part(name: str, size: int, rel_folder: str) -> Part | None:
+    stem, _, ext = name.rpartition(".")
+    ext = ext.lower()
+    if ext not in ("bak", "trn"):
+        return None
+    rel = f"{rel_folder}\\{name}"
+    if ext == "bak" and stem.lower() in SQL_COMPONENTS:
+        component, key = SQL_COMPONENTS[stem.lower()]
+        return Part(component, key, rel, "bak", size)
+    if ext == "trn":
+        base = stem.lower().split("_log")[0]
+        component = SQL_COMPONENTS.get(base, ("sql", base))[0]
+        return Part(component, f"{base}-log", rel, "log", size)
+    return Part("sql", stem.lower(), rel, "bak", size)
 
 
 def _read_manifest(path: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -152,6 +216,18 @@ def _read_manifest(path: str) -> tuple[dict[str, Any] | None, str | None]:
             data = json.load(fh)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"manifest.json cannot be read ({type(exc).__name__})"
+    return _manifest_object(data)
+
+
+def _parse_manifest(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"manifest.json cannot be read ({type(exc).__name__})"
+    return _manifest_object(data)
+
+
+def _manifest_object(data: object) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(data, dict):
         return None, "manifest.json is not a JSON object"
     return data, None

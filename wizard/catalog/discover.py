@@ -2,17 +2,23 @@
 ``backup.layout.folder_format`` (§3). Listing reads one directory and parses folder names, no
 more: opening and testing a set is left to the candidates (lazy integrity), so a location with
 years of daily sets lists at once.
+
+A location is read from local disk (:func:`list_sets`, the share mounted here) or from any
+:class:`~wizard.remote.backup_store.BackupStore` (:func:`list_store_sets`): a store that is not
+local (listed through PowerShell on the plan's ``read_via`` host) is carried by every
+:class:`SetEntry`, so recognising and checking a set goes through it as well.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizard.errors import WizardError
 from wizard.plan.model import BackupLocation, Plan, SetLayout
+from wizard.remote.backup_store import BackupStore, LocalBackupStore
 
 
 class CatalogError(WizardError):
@@ -24,9 +30,10 @@ class SetEntry:
     """One backup set folder; ``created`` comes from its name (the manifest may refine it)."""
 
     name: str
-    path: Path
+    path: Path | None  # the folder on this machine; None when read through a remote store
     unc: str  # how a Windows host (a SQL Server reading a .bak) reaches the folder
     created: dt.datetime
+    store: BackupStore | None = field(default=None, compare=False)  # remote: read through it
 
 
 @dataclass(frozen=True)
@@ -69,5 +76,25 @@ def list_sets(root: str | os.PathLike[str], layout: SetLayout, unc: str) -> List
             continue
         sets.append(SetEntry(entry.name, Path(entry.path), unc.rstrip("\\") + "\\" + entry.name,
                              created))
+    sets.sort(key=lambda s: (s.created, s.name), reverse=True)
+    return Listing(unc, tuple(sets), tuple(sorted(ignored)))
+
+
+def list_store_sets(store: BackupStore, layout: SetLayout, unc: str) -> Listing:
+    """Every set folder of ``store``, newest first. A local store is read from disk directly
+    (fast); any other store is kept on the entries and read through on demand. Raises the
+    store's RemoteError (one sentence naming the location) when it cannot be listed."""
+    if isinstance(store, LocalBackupStore):
+        return list_sets(store.root, layout, unc)
+    sets: list[SetEntry] = []
+    ignored: list[str] = []
+    for folder in store.list_sets():
+        try:
+            created = dt.datetime.strptime(folder.name, layout.folder_format)
+        except ValueError:
+            ignored.append(folder.name)
+            continue
+        sets.append(SetEntry(folder.name, None, unc.rstrip("\\") + "\\" + folder.name, created,
+                             store))
     sets.sort(key=lambda s: (s.created, s.name), reverse=True)
     return Listing(unc, tuple(sets), tuple(sorted(ignored)))

@@ -9,6 +9,12 @@
 * the file store copy: files counted against the manifest's list when there is one.
 
 Only the parts the chosen path needs are checked, and only for candidate sets (lazy).
+
+A set read through a remote store (the share listed through PowerShell on the plan's
+``read_via`` host) is not copied here: its zip archives and file store copy are checked against
+the manifest's sizes and SHA-256 hashes, the hashes computed on the far side (``Get-FileHash``),
+so a remote zip is checked by hash, not opened. .bak files are checked the same way wherever the
+set is (the SQL Server reads the UNC path itself).
 """
 
 from __future__ import annotations
@@ -115,7 +121,86 @@ def _manifest_files(contents: SetContents) -> dict[str, dict[str, Any]]:
 
 
 def _local(contents: SetContents, rel: str) -> Path:
+    assert contents.entry.path is not None, "only a local set is opened here"
     return contents.entry.path.joinpath(*rel.split("\\"))
+
+
+#: Paths per Get-FileHash call on a remote store (keeps each command line short).
+HASH_BATCH = 40
+
+
+def _remote_hashes(contents: SetContents, rels: Sequence[str]) -> dict[str, str] | str:
+    """Far-side SHA-256 of ``rels`` (lower-case keys), or the sentence saying why not."""
+    store = contents.entry.store
+    if store is None:
+        return "no store to read the set through"
+    out: dict[str, str] = {}
+    for i in range(0, len(rels), HASH_BATCH):
+        try:
+            got = store.sha256(contents.entry.name, list(rels[i:i + HASH_BATCH]))
+        except WizardError as exc:
+            return exc.message.rstrip(".")
+        out.update({k.lower(): v.lower() for k, v in got.items()})
+    return out
+
+
+def _stored(contents: SetContents) -> dict[str, int]:
+    return {f.path.lower(): f.size for f in contents.files or ()}
+
+
+def check_remote_zip(contents: SetContents, part: Part,
+                     hashes: dict[str, str] | str) -> PartCheck:
+    """A zip on a remote store: size and far-side SHA-256 against the manifest."""
+    meta = _manifest_files(contents).get(part.rel.lower(), {})
+    expected, size = meta.get("sha256"), meta.get("size")
+    how = "checked by hash on the far side, not opened"
+    if not isinstance(expected, str):
+        return PartCheck(part.rel, None, f"{part.rel} was not checked: a remote zip is {how}, "
+                                         "and the manifest lists no hash for it.")
+    if isinstance(size, int) and size != part.size:
+        return PartCheck(part.rel, False, f"{part.rel} is {part.size} bytes, the manifest says "
+                                          f"{size} ({how}).")
+    if isinstance(hashes, str):
+        return PartCheck(part.rel, False, f"{part.rel} could not be hashed: {hashes}.")
+    got = hashes.get(part.rel.lower())
+    if got != expected.lower():
+        return PartCheck(part.rel, False, f"{part.rel} differs from the manifest (SHA-256 "
+                                          f"mismatch, {how}).")
+    return PartCheck(part.rel, True, f"{part.rel}: size and SHA-256 match the manifest ({how}).",
+                     {"sha256": got, "size": part.size})
+
+
+def check_remote_folder(contents: SetContents, part: Part) -> PartCheck:
+    """The file store copy on a remote store: files, sizes and far-side hashes against the
+    manifest's list."""
+    prefix = part.rel.lower() + "\\"
+    listed = {k: v for k, v in _manifest_files(contents).items() if k.startswith(prefix)}
+    found = {k: v for k, v in _stored(contents).items() if k.startswith(prefix)}
+    if not listed:
+        return PartCheck(part.rel, None, f"{part.rel}: {len(found)} files; no manifest list to "
+                                         "count them against.", {"files": len(found)})
+    gone = sorted(set(listed) - set(found))
+    if gone:
+        return PartCheck(part.rel, False, f"{part.rel} holds {len(set(found) & set(listed))} of "
+                                          f"the {len(listed)} files the manifest lists (first "
+                                          f"missing: {gone[0]}).", {"files": len(found)})
+    resized = sorted(k for k, v in listed.items()
+                     if isinstance(v.get("size"), int) and v["size"] != found[k])
+    if resized:
+        return PartCheck(part.rel, False, f"{part.rel}: {resized[0]} is not the size the "
+                                          "manifest lists.", {"files": len(found)})
+    wanted = sorted(k for k, v in listed.items() if isinstance(v.get("sha256"), str))
+    hashes = _remote_hashes(contents, wanted)
+    if isinstance(hashes, str):
+        return PartCheck(part.rel, False, f"{part.rel} could not be hashed: {hashes}.")
+    differ = [k for k in wanted if hashes.get(k) != str(listed[k]["sha256"]).lower()]
+    if differ:
+        return PartCheck(part.rel, False, f"{part.rel}: {differ[0]} differs from the manifest "
+                                          "(SHA-256 mismatch, checked on the far side).",
+                         {"files": len(found)})
+    return PartCheck(part.rel, True, f"{part.rel}: all {len(listed)} files the manifest lists "
+                                     f"are there, sizes and SHA-256 match (checked on the far "
+                                     "side).", {"files": len(found)})
 
 
 def check_zip(contents: SetContents, part: Part) -> PartCheck:
@@ -172,6 +257,7 @@ def check_bak(contents: SetContents, part: Part, verifier: BakVerifier | None) -
 def check_folder(contents: SetContents, part: Part) -> PartCheck:
     listed = {k for k in _manifest_files(contents) if k.startswith(part.rel.lower() + "\\")}
     root = _local(contents, part.rel)
+    assert contents.entry.path is not None
     found: set[str] = set()
     for dirpath, _dirs, files in os.walk(root):
         rel_dir = Path(dirpath).relative_to(contents.entry.path).parts
@@ -194,11 +280,20 @@ def check_parts(contents: SetContents, parts: Sequence[Part],
     checks: list[PartCheck] = []
     if contents.manifest_problem:
         checks.append(PartCheck("manifest.json", False, contents.manifest_problem.capitalize() + "."))
+    remote = contents.entry.path is None
+    hashes: dict[str, str] | str = {}
+    if remote:  # one far-side hash call for every zip that has a hash in the manifest
+        listed = _manifest_files(contents)
+        hashes = _remote_hashes(contents, [p.rel for p in parts if p.kind == "zip"
+                                           and isinstance(listed.get(p.rel.lower(), {})
+                                                          .get("sha256"), str)])
     for part in parts:
         if part.kind == "zip":
-            checks.append(check_zip(contents, part))
+            checks.append(check_remote_zip(contents, part, hashes) if remote
+                          else check_zip(contents, part))
         elif part.kind in ("bak", "log"):
             checks.append(check_bak(contents, part, verifier))
         elif part.kind == "folder" and part.component == "file_store":
-            checks.append(check_folder(contents, part))
+            checks.append(check_remote_folder(contents, part) if remote
+                          else check_folder(contents, part))
     return IntegrityReport(contents.entry.name, tuple(checks))

@@ -59,6 +59,10 @@ class BackupStore(Protocol):
 
     def sha256(self, set_name: str, paths: Sequence[str]) -> dict[str, str]: ...
 
+    def read_text(self, set_name: str, path: str) -> str:
+        """A small text file of the set (its manifest), read as UTF-8."""
+        ...
+
     def local_path(self, set_name: str, path: str) -> Path | None:
         """A local path for the file when the store is local (zip tests read it), else None."""
         ...
@@ -118,6 +122,15 @@ class LocalBackupStore:
 
     def local_path(self, set_name: str, path: str) -> Path | None:
         return self.root / _check_set_name(set_name) / Path(*path.split("\\"))
+
+    def read_text(self, set_name: str, path: str) -> str:
+        local = self.local_path(set_name, path)
+        assert local is not None
+        try:
+            return local.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise BackupStoreError(f"{path} in backup set {set_name} cannot be read: {why}") from None
 
     def sha256(self, set_name: str, paths: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -205,6 +218,14 @@ class RemoteBackupStore:
 
     def local_path(self, set_name: str, path: str) -> Path | None:
         return None
+
+    def read_text(self, set_name: str, path: str) -> str:
+        """``Get-Content -Raw`` on the far side; the text comes back inside the JSON envelope."""
+        full = f"{self._set_unc(set_name)}\\{path}"
+        values = self._json(Cmd("Get-Content", {"LiteralPath": full, "Raw": Switch()}))
+        if not values or not isinstance(values[0], str):
+            raise BackupStoreError(f"{self.describe()}: {path} in backup set {set_name} came back empty")
+        return values[0]
 
     def sha256(self, set_name: str, paths: Sequence[str]) -> dict[str, str]:
         if not paths:

@@ -1,0 +1,92 @@
+"""The catalogue through the REMOTE backup store against the running lab: the lab plan's backup
+location has only ``read_via`` (a Front End), so the sets are listed with Get-ChildItem over real
+WinRM (pywinrm), manifests read with Get-Content -Raw, zips and the file store copy checked by
+far-side Get-FileHash against the manifest, and .bak files verified by the lab's SQL Server
+through the real SQL runner (pyodbc + FreeTDS)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wizard.assess.transports import sql_endpoint
+from wizard.catalog.discover import list_store_sets
+from wizard.catalog.integrity import SqlBakVerifier
+from wizard.catalog.recommend import SetChoice, choose_set
+from wizard.lab.runtime import LabRuntime
+from wizard.lab.scenarios import scenario
+from wizard.plan import load_plan
+from wizard.remote.backup_store import RemoteBackupStore, runner_stdout
+from wizard.remote.credentials import CredentialStore
+from wizard.remote.sql import SqlRunner
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+def _choose(faults: dict[str, bool], paths: list[str]) -> list[SetChoice]:
+    with LabRuntime(scenario("monitoring-db-lost").with_faults(**faults)) as lab:
+        plan = load_plan(lab.plan_path).plan
+        loc = plan.backup.locations[0]
+        assert loc.local_path is None and loc.read_via
+        runner = lab.runner(loc.read_via, "basic")
+        store = RemoteBackupStore(runner_stdout(runner), loc.unc, loc.read_via, modules=())
+        listing = list_store_sets(store, plan.backup.layout, loc.unc)
+        assert all(e.path is None for e in listing.sets)  # nothing is read from the lab's disk
+        creds = CredentialStore(plan, env={"LYNC_LAB_PASSWORD": lab.win_password,
+                                           "LYNC_LAB_SQL_PASSWORD": lab.sql_password})
+        cred = creds.for_sql("be2")
+        try:
+            with SqlRunner(sql_endpoint(plan, "be2", 10), cred.username,
+                           cred.password.reveal()) as sql:
+                return [choose_set(plan, listing, p, now=lab.dep.now,
+                                   verifier=SqlBakVerifier(sql)) for p in paths]
+        finally:
+            runner.close()
+
+
+def test_newest_set_corrupt_through_the_remote_store() -> None:
+    monitoring, cms = _choose({"corrupt_newest_set": True},
+                              ["monitoring-archiving-restore", "cms-restore"])
+    for choice in (monitoring, cms):
+        assert choice.listed == 3
+        assert choice.chosen is not None and choice.chosen.name == "2026-11-23_0200"
+        assert choice.passed_over[0].name == "2026-11-24_0200"
+        assert "Passed over 2026-11-24_0200" in choice.summary
+    reasons = monitoring.passed_over[0].reasons
+    assert any("VERIFYONLY of sql\\LcsCDR.bak failed" in r for r in reasons), reasons
+    reasons = cms.passed_over[0].reasons
+    assert any(r.startswith("Config.zip differs from the manifest (SHA-256 mismatch, checked by "
+                            "hash on the far side, not opened)") for r in reasons), reasons
+    good = cms.chosen.integrity if cms.chosen else None
+    assert good is not None and good.intact
+    config = next(c for c in good.checks if c.rel == "Config.zip")
+    assert config.ok is True and "checked by hash on the far side, not opened" in config.detail
+    bak = next(c for c in monitoring.chosen.integrity.checks  # type: ignore[union-attr]
+               if c.rel == "sql\\LcsCDR.bak")
+    assert bak.ok is True and bak.facts is not None and bak.facts["database"] == "LcsCDR"
+
+
+def test_set_incomplete_through_the_remote_store() -> None:
+    (choice,) = _choose({"missing_e911": True}, ["cms-restore"])
+    assert choice.chosen is not None and choice.chosen.name == "2026-11-23_0200"
+    assert choice.passed_over[0].reasons == ("incomplete: no E911Config.zip",)
+    assert choice.chosen.within_rpo is False
+    assert "OVER the RPO of 24h" in choice.summary
+
+
+def test_file_store_copy_checked_by_far_side_hashes() -> None:
+    (choice,) = _choose({}, ["file-store-restore"])
+    assert choice.chosen is not None and choice.chosen.name == "2026-11-24_0200"
+    integrity = choice.chosen.integrity
+    assert integrity is not None
+    folders = [c for c in integrity.checks if c.rel.lower().startswith("filestore\\")]
+    assert folders and all(c.ok is True for c in folders), folders
+    assert all("sizes and SHA-256 match" in c.detail for c in folders)
+
+
+def test_listing_thirty_sets_through_the_remote_store_figure() -> None:
+    """Figure (printed): list and recognise 30 sets through WinRM against the lab."""
+    from wizard.catalog.bench import remote_rows
+
+    rows = list(remote_rows(30))
+    assert rows[0].value > 0 and "30" in rows[0].name
+    print("\n" + "\n".join(f"{r.name}: {r.value:.0f} {r.unit}" for r in rows))
