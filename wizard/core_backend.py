@@ -36,7 +36,7 @@ from wizard.assess.recommend import Consequence
 from wizard.assess.recommend import recommend as assess_recommend
 from wizard.assess.runner import ProbeRunner
 from wizard.assess.transports import RealTransports, sql_endpoint, winrm_endpoint
-from wizard.catalog.discover import list_sets, local_root
+from wizard.catalog.discover import list_store_sets, local_root
 from wizard.catalog.integrity import SqlBakVerifier
 from wizard.catalog.recommend import SetVerdict, choose_set, overview
 from wizard.errors import RemoteError, UsageError, WizardError
@@ -67,6 +67,7 @@ from wizard.procedures import engine as eng
 from wizard.procedures.compose import Procedure, compose
 from wizard.procedures.model import Manual, PsCommand, Step, evaluate
 from wizard.remote import psbuild
+from wizard.remote.backup_store import BackupStore, LocalBackupStore, RemoteBackupStore, runner_stdout
 from wizard.remote.credentials import CredentialStore
 from wizard.remote.odbc import SqlEndpoint
 from wizard.remote.sql import SqlRunner, quote_identifier
@@ -320,7 +321,7 @@ class BackendOptions:
     credentials: CredentialStore
     loopback_only: bool = False  # drill isolation
     hands: Hands | None = None  # drill: the trainee's hands for manual steps
-    backup_root: Callable[[BackupLocation], Path] | None = None  # where the sets are read locally
+    backup_root: Callable[[BackupLocation], Path] | None = None  # override: a local copy of the sets
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     plan: Callable[[], Plan] | None = None  # current plan (a drill rewrites endpoints on rebuild)
     probe_workers: int = 32
@@ -408,8 +409,7 @@ class CoreBackend:
         # the set must hold what every path needs: check it against the most demanding one
         chosen_path = max(needing, key=lambda pid: len(paths.get(pid).components))
         loc = plan.backup.locations[0]
-        root = self.options.backup_root(loc) if self.options.backup_root else local_root(plan, loc)
-        listing = list_sets(root, plan.backup.layout, loc.unc)
+        listing = list_store_sets(self._store(loaded, loc), plan.backup.layout, loc.unc)
         now = self.options.now()
         verifier = self._verifier(loaded)
         choice = choose_set(plan, listing, chosen_path, now=now, verifier=verifier)
@@ -418,6 +418,19 @@ class CoreBackend:
             verdicts[v.name] = v
         views = sorted((_set_view(v) for v in verdicts.values()), key=lambda s: s.taken_at, reverse=True)
         return BackupChoice(tuple(views), choice.chosen.name if choice.chosen else None, choice.summary)
+
+    def _store(self, loaded: LoadedPlan, loc: BackupLocation) -> BackupStore:
+        """The location as the plan configures it: ``local_path`` (mounted share) first, else
+        listed through PowerShell on its ``read_via`` host (the plan's runners, so a drill's
+        loopback guard applies). ``backup_root`` overrides both (a local copy)."""
+        if self.options.backup_root is not None:
+            return LocalBackupStore(self.options.backup_root(loc), loc.unc)
+        if loc.local_path:
+            return LocalBackupStore(loc.local_path, loc.unc)
+        if loc.read_via:
+            runner = self._runners(loaded).powershell(loc.read_via)
+            return RemoteBackupStore(runner_stdout(runner), loc.unc, loc.read_via, modules=())
+        return LocalBackupStore(local_root(self._plan(loaded), loc), loc.unc)  # raises CatalogError
 
     def _verifier(self, loaded: LoadedPlan) -> SqlBakVerifier | None:
         """A SQL instance that answers reads the .bak files (RESTORE HEADERONLY/VERIFYONLY)."""

@@ -90,3 +90,21 @@ def test_listing_thirty_sets_through_the_remote_store_figure() -> None:
     rows = list(remote_rows(30))
     assert rows[0].value > 0 and "30" in rows[0].name
     print("\n" + "\n".join(f"{r.name}: {r.value:.0f} {r.unit}" for r in rows))
+
+
+def test_core_backend_reads_the_plan_location_through_read_via() -> None:
+    """No backup_root: the core lists the lab plan's location (read_via only) over WinRM."""
+    from wizard.core_backend import BackendOptions, CoreBackend
+
+    with LabRuntime(scenario("monitoring-db-lost").with_faults(corrupt_newest_set=True)) as lab:
+        loaded = load_plan(lab.plan_path)
+        creds = CredentialStore(loaded.plan, env={"LYNC_LAB_PASSWORD": lab.win_password,
+                                                  "LYNC_LAB_SQL_PASSWORD": lab.sql_password})
+        backend = CoreBackend(BackendOptions(creds, loopback_only=True, now=lambda: lab.dep.now))
+        try:
+            choice = backend.backup_sets(loaded, "cms-restore")
+        finally:
+            backend.close()
+    assert choice.recommended == "2026-11-23_0200", choice
+    assert [s.name for s in choice.sets][:2] == ["2026-11-24_0200", "2026-11-23_0200"]
+    assert "Config.zip differs from the manifest" in choice.reason
