@@ -393,9 +393,15 @@ class PowerShellRunner:
             return PsResult(-1, stdout_text, stderr_text, parse_error_records(stderr_text),
                             duration, cancelled=True)
         final_code = -1 if exit_code is None else exit_code
-        # No terminate Signal for a command whose state is Done: it has ended, the host frees
-        # it with the shell (deleted by close()), and the round trip was a quarter of every
-        # short probe's time. Signal is sent only to stop a running command (_terminate).
+        # A Done command is still released with a terminate Signal, as the WinRS client does:
+        # a long incident runs hundreds of commands in one shell, and a host that kept them all
+        # until the shell is deleted would hit its per-user operation quota.
+        try:
+            self._protocol.cleanup_command(shell_id, command_id)
+        except MAPPED_EXCEPTIONS:
+            # The command is done and its output is here: a failed clean-up loses nothing. The
+            # host frees the command with the shell; start a fresh HTTP session for what follows.
+            self._protocol.transport.close_session()
         stdout_text = "".join(out.text)
         stderr_text = clixml_to_text("".join(err_chunks))
         if final_code != 0 and _TOO_LONG in stderr_text:
