@@ -123,7 +123,7 @@ class LabDrill:
                    for e in loaded.plan.credentials.entries if e.source == "env" and e.env}
             self.backend = CoreBackend(BackendOptions(
                 CredentialStore(loaded.plan, env=env), loopback_only=True, hands=self.hands,
-                backup_root=lambda loc: self.lab.dep.paths.resolve(loc.unc), now=self.lab.clock.now,
+                now=self.lab.clock.now,
                 plan=self.plan, wait_scale=min(1.0, 6.0 / self.time_factor)))
         except BaseException:
             self.lab.stop()
