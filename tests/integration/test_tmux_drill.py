@@ -7,10 +7,6 @@ as its own process; the wizard is ``lync-restore run <plan> --drill`` against it
 passwords in the environment variables the plan names. The tmux server is private to the test
 (its own socket), so ``kill-server`` kills only it. Every screen seen is kept: none may show a
 traceback.
-
-The plan is the served plan plus ``local_path`` for its backup location (the lab's share on this
-machine's disk): the served plan only says ``read_via``, which the core's catalogue does not use
-yet (see the report of this test's author).
 """
 
 from __future__ import annotations
@@ -80,22 +76,14 @@ class Lab:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
 
-    def plan_and_env(self, out: Path) -> tuple[Path, dict[str, str]]:
-        """The served plan with the share mounted here, and the passwords in the variables it names."""
+    def plan_and_env(self) -> tuple[Path, dict[str, str]]:
+        """The served plan as it is, and the passwords in the environment variables it names."""
         served = Path(self.info["plan"])
         data = yaml.safe_load(served.read_text(encoding="utf-8"))
-        loc = data["backup"]["locations"][0]
-        server, share = loc["unc"].strip("\\").split("\\", 1)
-        mounted = self.state_dir / "disk" / "unc" / server.lower() / share
-        assert mounted.is_dir(), f"the lab's share {loc['unc']} is not at {mounted}"
-        text = served.read_text(encoding="utf-8")
-        anchor = f"    unc: {loc['unc']}\n"
-        assert anchor in text
-        out.write_text(text.replace(anchor, anchor + f"    local_path: {mounted}\n"), encoding="utf-8")
         env = {e["env"]: self.info["passwords"]["sql" if e.get("kind") == "sql" else "winrm"]
                for e in data["credentials"]["entries"] if e.get("source") == "env"}
         assert env, "the served plan names no environment variables for its passwords"
-        return out, env
+        return served, env
 
 
 # ------------------------------------------------------------------------------ the pane
@@ -262,7 +250,7 @@ def test_terminal_dies_mid_restore_then_resume_and_finish(tmp_path: Path) -> Non
     lab = Lab(tmp_path / "lab")
     pane: Pane | None = None
     try:
-        plan, passwords = lab.plan_and_env(tmp_path / "plan.yaml")
+        plan, passwords = lab.plan_and_env()
         journals = tmp_path / "incidents"
         folder = journals / INCIDENT
         conf = tmp_path / "tmux.conf"
