@@ -1,0 +1,71 @@
+"""A credential whose plan source is "prompt" is asked in a masked dialog, from the worker
+thread that needs it; the password reaches the credential store and never the screen."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from screens.app import Defaults, WizardApp
+from screens.modals import PasswordDialog
+from tests.ui.conftest import wait_for
+from tests.ui.screen_text import screen_text
+from wizard.plan import load_plan
+from wizard.remote.credentials import CredentialError, CredentialStore, PromptBridge
+from wizard.secrets import SecretRegistry
+
+PLAN = Path(__file__).resolve().parents[2] / "plans" / "example-standard.yaml"
+SECRET = "Pr0mpted-Canary-77"
+
+
+async def test_prompt_credential_is_asked_masked_and_cached(tmp_path: Path) -> None:
+    loaded = load_plan(PLAN)
+    bridge = PromptBridge()
+    store = CredentialStore(loaded.plan, prompt=bridge, registry=SecretRegistry())
+    app = WizardApp(loaded, plan_label="example-standard.yaml", journal_dir=tmp_path,
+                    defaults=Defaults("alice", "INC-PW", "live"), prompt_bridge=bridge)
+    got: list[object] = []
+
+    def worker() -> None:  # what a thread worker does when it first reaches a host
+        try:
+            got.append(store.for_host("lync.corp.northwind.example").password.reveal())
+        except CredentialError as exc:
+            got.append(exc)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        t = threading.Thread(target=worker)
+        t.start()
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordDialog), 10)
+        assert "NORTHWIND\\svc-lyncrestore" in screen_text(app)
+        await pilot.press(*SECRET)
+        assert SECRET not in screen_text(app)  # masked
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not t.is_alive(), 10)
+        assert got == [SECRET]
+        # once per incident: the second lookup does not ask again
+        assert store.for_host("lync.corp.northwind.example").password.reveal() == SECRET
+        assert not isinstance(app.screen, PasswordDialog)
+
+
+async def test_escape_gives_one_sentence(tmp_path: Path) -> None:
+    loaded = load_plan(PLAN)
+    bridge = PromptBridge()
+    store = CredentialStore(loaded.plan, prompt=bridge, registry=SecretRegistry())
+    app = WizardApp(loaded, plan_label="example-standard.yaml", journal_dir=tmp_path,
+                    defaults=Defaults("alice", "INC-PW", "live"), prompt_bridge=bridge)
+    got: list[object] = []
+
+    def worker() -> None:
+        try:
+            got.append(store.for_host("lync.corp.northwind.example"))
+        except CredentialError as exc:
+            got.append(exc)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        t = threading.Thread(target=worker)
+        t.start()
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordDialog), 10)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not t.is_alive(), 10)
+    assert isinstance(got[0], CredentialError)
+    assert "no password was given for NORTHWIND\\svc-lyncrestore" in str(got[0])
