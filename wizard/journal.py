@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,9 @@ class Journal:
         self._seq = last_seq
         self._prev = last_hash
         self._secrets = secrets if secrets is not None else REGISTRY
+        # One writer at a time: worker threads append while the UI thread may close on quit or
+        # when the terminal goes away; a write must never race a close (or a reused descriptor).
+        self._lock = threading.Lock()
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     # ------------------------------------------------------------------ lifecycle
@@ -233,9 +237,10 @@ class Journal:
                                      "after_seq": torn.after_seq, "kept_in": sidecar.name})
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> Journal:
         return self
@@ -252,35 +257,36 @@ class Journal:
         self._secrets.register(secret)
 
     def append(self, kind: str, payload: Mapping[str, Any] | None = None) -> Entry:
-        """Write one entry durably (write + fsync) and return it."""
-        if self._fd is None:
-            raise JournalError(f"{self.path}: the journal is closed")
+        """Write one entry durably (write + fsync) and return it. Thread-safe."""
         clean = self._secrets.redact_value(dict(payload or {}))
         assert isinstance(clean, dict)
-        record = {
-            "seq": self._seq + 1,
-            "time": now_utc(),
-            "operator": self._secrets.redact(self.operator),
-            "incident": self.incident,
-            "drill": self.drill,
-            "kind": kind,
-            "payload": clean,
-            "prev": self._prev,
-        }
-        line = _serialise(record)
-        line = self._secrets.redact(line.decode("utf-8")).encode("utf-8")  # belt and braces
-        try:
-            written = os.write(self._fd, line + b"\n")
-            if written != len(line) + 1:
-                raise OSError(errno.EIO, "short write")
-            os.fsync(self._fd)
-        except OSError as exc:
-            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-            raise JournalError(f"cannot write the journal {self.path}: {reason}; the entries "
-                               "before this one are safe") from None
-        self._seq += 1
-        self._prev = _hash(line)
-        return Entry(**record, line_hash=self._prev)  # type: ignore[arg-type]
+        with self._lock:
+            if self._fd is None:
+                raise JournalError(f"{self.path}: the journal is closed")
+            record = {
+                "seq": self._seq + 1,
+                "time": now_utc(),
+                "operator": self._secrets.redact(self.operator),
+                "incident": self.incident,
+                "drill": self.drill,
+                "kind": kind,
+                "payload": clean,
+                "prev": self._prev,
+            }
+            line = _serialise(record)
+            line = self._secrets.redact(line.decode("utf-8")).encode("utf-8")  # belt and braces
+            try:
+                written = os.write(self._fd, line + b"\n")
+                if written != len(line) + 1:
+                    raise OSError(errno.EIO, "short write")
+                os.fsync(self._fd)
+            except OSError as exc:
+                reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+                raise JournalError(f"cannot write the journal {self.path}: {reason}; the entries "
+                                   "before this one are safe") from None
+            self._seq += 1
+            self._prev = _hash(line)
+            return Entry(**record, line_hash=self._prev)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- helpers

@@ -157,3 +157,29 @@ def test_sigkill_at_random_moments_never_loses_the_chain(tmp_path: Path) -> None
         assert after.intact and after.torn is None
         assert after.entries[-1].kind == Kind.RESUMED
     assert torn_seen >= 1, "with split writes at least one kill should land inside an entry"
+
+
+def test_threads_appending_while_another_closes_never_corrupt_the_chain(tmp_path: Path) -> None:
+    import threading
+
+    j = _new(tmp_path)
+    errors: list[Exception] = []
+
+    def writer(n: int) -> None:
+        for i in range(200):
+            try:
+                j.append(Kind.OUTPUT, {"writer": n, "i": i})
+            except JournalError as exc:  # closed under us: a clear error, never a torn line
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    j.close()
+    for t in threads:
+        t.join()
+    result = read_journal(tmp_path / "INC-1")
+    assert result.intact and result.torn is None
+    assert all("the journal is closed" in str(e) for e in errors)
+    assert [e.seq for e in result.entries] == list(range(1, len(result.entries) + 1))
