@@ -10,7 +10,6 @@ plays the same session without Textual (:func:`wizard.drill.headless_command`).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import importlib
 import os
@@ -57,19 +56,13 @@ def open_app(loaded: LoadedPlan, *, plan_label: str, journal_dir: Path, operator
     return int(code) if isinstance(code, int) else ExitCode.OK
 
 
-def catalogue_now() -> dt.datetime:
-    """UTC now as the catalogue compares it: naive, like the set times it reads from folder names
-    (an aware clock here made every live backup-set stage fail with a TypeError)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def run_command(args: argparse.Namespace) -> int:
     from wizard.core_backend import BackendOptions, CoreBackend
     from wizard.remote.credentials import CredentialStore
 
     loaded = load_plan(args.plan)
     bridge = PromptBridge()  # the app attaches its masked password dialog
-    backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=bridge), now=catalogue_now))
+    backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=bridge)))
     try:
         return open_app(loaded, plan_label=str(args.plan), journal_dir=_journal_dir(args),
                         operator=default_operator(args.operator), incident=args.incident or new_incident_id(),

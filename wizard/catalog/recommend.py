@@ -58,6 +58,11 @@ def _age_text(age: dt.timedelta) -> str:
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
 
 
+def _naive_utc(when: dt.datetime) -> dt.datetime:
+    """Set times come from folder names (naive, UTC by convention); clocks may be aware."""
+    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
 def overview(plan: Plan, listing: Listing, path_id: str, now: dt.datetime,
              pools: Sequence[str] | None = None) -> list[SetVerdict]:
     """Every set with completeness and age, no integrity test (fast: for the set table)."""
@@ -68,7 +73,7 @@ def overview(plan: Plan, listing: Listing, path_id: str, now: dt.datetime,
 
 def _verdict(plan: Plan, contents: SetContents, reqs: Sequence[Requirement], now: dt.datetime,
              integrity: IntegrityReport | None) -> SetVerdict:
-    age = now - contents.created
+    age = _naive_utc(now) - _naive_utc(contents.created)
     rpo = plan.objectives.rpo.seconds
     lacking = tuple(missing(plan, contents, reqs))
     reasons: list[str] = []
