@@ -41,8 +41,9 @@ class LoadedPlan:
     text: str
 
 
-class _PlanLoader(yaml.SafeLoader):
-    """SafeLoader that only composes (construction happens in our validator)."""
+#: libyaml's composer when PyYAML has it (about 12x faster, same node marks), else pure Python.
+#: Only composition is used: values are built by our validator, never by a YAML constructor.
+_PlanLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read_text(path: Path) -> str:
@@ -81,6 +82,11 @@ def _read_text(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n")
+    return lines[line][column:column + 1] if 0 <= line < len(lines) else ""
+
+
 def _compose(path: Path, text: str) -> yaml.Node:
     if not text.strip():
         raise PlanError([f"{path}:1:1: the file is empty; a plan needs at least organisation, "
@@ -91,7 +97,8 @@ def _compose(path: Path, text: str) -> yaml.Node:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
-        if "\\t" in problem or "'\\t'" in problem or "tab" in problem:
+        offending = _char_at(text, mark.line, mark.column) if mark else ""
+        if offending == "\t" or "\\t" in problem or "tab" in problem:
             problem = "a tab character: YAML indentation must use spaces"
         elif exc.context:
             problem = f"{problem} ({exc.context})"
