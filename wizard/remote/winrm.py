@@ -11,18 +11,24 @@ Every failure leaves as a :class:`wizard.remote.errors.WinRMFailure` with one pl
 from __future__ import annotations
 
 import codecs
+import collections.abc
 import math
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import requests
+from requests.cookies import RequestsCookieJar
+from requests.structures import CaseInsensitiveDict
 from winrm.exceptions import WinRMOperationTimeoutError
 from winrm.protocol import Protocol
+from winrm.transport import Transport
 
 from wizard.remote import psbuild
+from wizard.remote import wsman_messages as msg
 from wizard.remote.clixml import (
     ClixmlStreamDecoder,
     PsErrorRecord,
@@ -124,6 +130,161 @@ class _LineSplitter:
         return parts
 
 
+class _LeanSession(requests.Session):
+    """A requests Session that prepares pywinrm's POSTs without per-request re-derivation.
+
+    ``Session.prepare_request`` re-parses the URL, merges cookies, headers, params, auth and
+    hooks for every message; pywinrm always posts bytes to one URL with no per-request
+    headers, params or cookies. For exactly that request (and while the session holds no
+    cookies) the prepared URL is reused and the session headers copied; the session's auth
+    still runs on every request (NTLM registers its response hook there). Anything else takes
+    the ordinary path. Proxies are resolved once: the environment is never read
+    (``trust_env`` is off) and the endpoint never changes.
+    """
+
+    _lean_urls: dict[str, str]
+    _lean_proxies: dict[str, dict[str, str]]
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        data = request.data
+        if (
+            request.method != "POST"
+            or not isinstance(data, bytes)
+            or self.trust_env
+            or request.files
+            or request.json is not None
+            or request.params
+            or request.headers
+            or request.cookies
+            or request.auth is not None
+            or any(request.hooks.values())
+            or any(self.hooks.values())
+            or self.params
+            or len(self.cookies)
+            or not isinstance(request.url, str)
+        ):
+            return super().prepare_request(request)
+        url = self._lean_url(request.url)
+        p = requests.PreparedRequest()
+        p.method = "POST"
+        p.url = url
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        for key, value in self.headers.items():
+            if value is not None:
+                headers[key] = value  # type: ignore[assignment]  # str | bytes, as requests allows
+        p.headers = headers
+        p._cookies = RequestsCookieJar()  # type: ignore[attr-defined]
+        p.body = data
+        p.headers["Content-Length"] = str(len(data))
+        if self.auth is not None:
+            p.prepare_auth(self.auth, url)
+        return p
+
+    def _lean_url(self, raw: str) -> str:
+        urls = self.__dict__.setdefault("_lean_urls", {})
+        url = urls.get(raw)
+        if url is None:
+            probe = requests.PreparedRequest()
+            probe.prepare_url(raw, None)
+            url = urls[raw] = str(probe.url)
+        return str(url)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if "proxies" not in kwargs and not self.trust_env and isinstance(request.url, str):
+            cache = self.__dict__.setdefault("_lean_proxies", {})
+            proxies = cache.get(request.url)
+            if proxies is None:
+                proxies = cache[request.url] = requests.utils.resolve_proxies(
+                    request, dict(self.proxies), False
+                )
+            kwargs["proxies"] = dict(proxies)
+        return super().send(request, **kwargs)
+
+
+class _LeanTransport(Transport):
+    """pywinrm's transport, whose session never reads proxy variables and prepares lean."""
+
+    def build_session(self) -> requests.Session:
+        if self.session:
+            return self.session
+        session = super().build_session()
+        # proxy=None already ignores proxy variables; not re-reading the environment on every
+        # request saves a third of a millisecond each.
+        session.trust_env = False
+        session.__class__ = _LeanSession
+        return session
+
+
+class _WsmanProtocol(Protocol):
+    """pywinrm's Protocol whose five shell messages come from :mod:`wsman_messages` templates.
+
+    Sending (auth, NTLM sealing, TLS, timeouts) and fault handling stay pywinrm's
+    (``send_message``); calls with options the templates do not cover fall back to pywinrm.
+    Its transport should be made a :class:`_LeanTransport` right after construction.
+    """
+
+    def _send(self, message: str) -> bytes:
+        return self.send_message(message.encode("utf-8"))  # type: ignore[arg-type]
+
+    def open_shell(
+        self,
+        i_stream: str = "stdin",
+        o_stream: str = "stdout stderr",
+        working_directory: str | None = None,
+        env_vars: dict[str, str] | None = None,
+        noprofile: bool = False,
+        codepage: int = 437,
+        lifetime: None = None,
+        idle_timeout: str | int | None = None,
+    ) -> str:
+        if (i_stream, o_stream) != ("stdin", "stdout stderr") or working_directory or env_vars \
+                or idle_timeout:
+            return super().open_shell(i_stream, o_stream, working_directory, env_vars, noprofile,
+                                      codepage, lifetime, idle_timeout)
+        request = msg.create_shell(msg.new_message_id(), int(self.operation_timeout_sec),
+                                   codepage=codepage, noprofile=noprofile)
+        return msg.shell_id_of(self._send(request))
+
+    def run_command(
+        self,
+        shell_id: str,
+        command: str,
+        arguments: collections.abc.Iterable[str | bytes] = (),
+        console_mode_stdin: bool = True,
+        skip_cmd_shell: bool = False,
+    ) -> str:
+        if arguments:
+            return super().run_command(shell_id, command, arguments, console_mode_stdin,
+                                       skip_cmd_shell)
+        request = msg.command(msg.new_message_id(), int(self.operation_timeout_sec), shell_id,
+                              command, console_mode_stdin=console_mode_stdin,
+                              skip_cmd_shell=skip_cmd_shell)
+        return msg.command_id_of(self._send(request))
+
+    def get_command_output_raw(
+        self, shell_id: str, command_id: str
+    ) -> tuple[bytes, bytes, int, bool]:
+        request = msg.receive(msg.new_message_id(), int(self.operation_timeout_sec), shell_id,
+                              command_id)
+        return msg.parse_receive(self._send(request))
+
+    def cleanup_command(self, shell_id: str, command_id: str) -> None:
+        message_id = msg.new_message_id()
+        request = msg.signal_terminate(message_id, int(self.operation_timeout_sec), shell_id,
+                                       command_id)
+        msg.check_relates_to(self._send(request), message_id)
+
+    def close_shell(self, shell_id: str, close_session: bool = True) -> None:
+        message_id = msg.new_message_id()
+        request = msg.delete_shell(message_id, int(self.operation_timeout_sec), shell_id)
+        try:
+            response = self._send(request)
+        finally:
+            if close_session:
+                self.transport.close_session()
+        msg.check_relates_to(response, message_id)
+
+
 class PowerShellRunner:
     """Runs PowerShell scripts on one host through a reused WinRM shell. Not re-entrant:
     one ``run`` at a time (calls from several threads are serialised)."""
@@ -164,7 +325,7 @@ class PowerShellRunner:
         else:
             encryption = "always"
         try:
-            self._protocol = Protocol(
+            self._protocol = _WsmanProtocol(
                 endpoint.url,
                 transport=endpoint.auth,
                 username=username,
@@ -178,6 +339,7 @@ class PowerShellRunner:
             )
         except MAPPED_EXCEPTIONS as exc:
             raise self._map(exc) from None
+        self._protocol.transport.__class__ = _LeanTransport
         # requests accepts (connect, read); pywinrm passes this value straight through.
         self._protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
             connect_timeout_s,
@@ -298,10 +460,6 @@ class PowerShellRunner:
 
     def _shell(self) -> str:
         if self._shell_id is None:
-            session = self._protocol.transport.build_session()
-            # proxy=None already ignores proxy variables; not re-reading the environment on
-            # every request saves a third of a millisecond each.
-            session.trust_env = False
             self._shell_id = self._protocol.open_shell(codepage=65001, noprofile=True)
         return self._shell_id
 
