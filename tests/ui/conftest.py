@@ -39,8 +39,10 @@ def make_app(journal_dir: Path) -> AppFactory:
     return factory
 
 
-async def wait_for(pilot: Pilot[object], predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the app run until ``predicate`` holds; fail after ``timeout`` seconds."""
+async def wait_for(pilot: Pilot[object], predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Let the app run until ``predicate`` holds; fail after ``timeout`` seconds (generous: a
+    failed wait inside a snapshot's run_before leaves Textual's screenshot run waiting, so a
+    loaded 2-core machine must not trip it)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
