@@ -143,7 +143,7 @@ class _LeanSession(requests.Session):
     """
 
     _lean_urls: dict[str, str]
-    _lean_proxies: dict[str, dict[str, str]]
+    _lean_proxies: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]]
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
         data = request.data
@@ -192,9 +192,10 @@ class _LeanSession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if "proxies" not in kwargs and not self.trust_env and isinstance(request.url, str):
             cache = self.__dict__.setdefault("_lean_proxies", {})
-            proxies = cache.get(request.url)
+            key = (request.url, tuple(sorted(self.proxies.items())))
+            proxies = cache.get(key)
             if proxies is None:
-                proxies = cache[request.url] = requests.utils.resolve_proxies(
+                proxies = cache[key] = requests.utils.resolve_proxies(
                     request, dict(self.proxies), False
                 )
             kwargs["proxies"] = dict(proxies)
