@@ -9,6 +9,7 @@ postfix member access (``.Name``, ``.Method()``, ``::Static``) and indexing bind
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from wizard.lab.powershell.lexer import (
     ARG_DELIMITERS,
@@ -177,10 +178,14 @@ class ExpressionParser:
             left = self.mk(Binary(op, left, right), start)
 
     def comma_level(self, no_comma: bool) -> Node:
-        start = self.s.pos
-        first = self.unary()
         if no_comma:
-            return first
+            return self.unary()
+        return self.comma_list(self.unary)
+
+    def comma_list(self, item: Callable[[], Node]) -> Node:
+        """``item`` or ``item, item, ...`` (an array literal), as PowerShell's comma operator."""
+        start = self.s.pos
+        first = item()
         items = [first]
         while True:
             save = self.s.pos
@@ -188,7 +193,7 @@ class ExpressionParser:
             if self.s.peek() == ",":
                 self.s.advance()
                 self.s.skip_space(newlines=True)
-                items.append(self.unary())
+                items.append(item())
                 continue
             self.s.pos = save
             break

@@ -29,7 +29,6 @@ from wizard.lab.powershell.lexer import (
     parse_number,
 )
 from wizard.lab.powershell.syntax import (
-    ArrayLit,
     Assign,
     Break,
     Cast,
@@ -380,22 +379,7 @@ class Parser(ExpressionParser):
         return Redirect(stream, target, append=append, start=start, end=s.pos, src=self.text)
 
     def argument_list(self) -> Node:
-        start = self.s.pos
-        first = self.argument()
-        items = [first]
-        while True:
-            save = self.s.pos
-            self.s.skip_space()
-            if self.s.peek() == ",":
-                self.s.advance()
-                self.s.skip_space(newlines=True)
-                items.append(self.argument())
-                continue
-            self.s.pos = save
-            break
-        if len(items) == 1:
-            return first
-        return self.mk(ArrayLit(items), start)
+        return self.comma_list(self.argument)
 
     def argument(self) -> Node:
         s = self.s
