@@ -68,7 +68,7 @@ class ReasonDialog(ModalScreen[str | None]):
 
 
 class SecondOperator(ModalScreen[tuple[str, str] | None]):
-    """A second operator types their name and the step id; returns (name, typed)."""
+    """A second operator types their name and the step's confirmation text; returns (name, typed)."""
 
     BINDINGS: ClassVar[list[BindingType]] = _ESC
 

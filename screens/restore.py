@@ -133,13 +133,13 @@ the running step. n goes on to verification once every step is done, skipped or 
             if value is None:
                 return
             if step.second_operator:
-                self.app.push_screen(SecondOperator(step.step_id, self.session.journal.operator),
+                self.app.push_screen(SecondOperator(step.confirmation, self.session.journal.operator),
                                      lambda pair: self.start_step(step, pair[1], pair[0]) if pair else None)
             else:
                 self.start_step(step, value, None)
 
         self.app.push_screen(ConfirmTyped("Destructive step", f"{step.title} on {step.host}. "
-                                          f"Type the step id to run it:", step.step_id), typed)
+                                          f"Type {step.confirmation} to run it:", step.confirmation), typed)
 
     def start_step(self, step: StepView, typed: str | None, second: str | None) -> None:
         assert self._checklist is not None

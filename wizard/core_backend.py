@@ -267,7 +267,8 @@ def step_view(step: Step) -> StepView:
         lines = [f"[by hand: {manual.tool} on {manual.where}]", *manual.instructions, *lines]
     host = ", ".join(step.hosts) or (manual.where if manual else "")
     return StepView(step.id, step.title, step.why, step.section, host, tuple(lines),
-                    destructive=step.destructive, second_operator=step.second_operator, estimate_s=step.duration_s)
+                    destructive=step.destructive, second_operator=step.second_operator, estimate_s=step.duration_s,
+                    confirm_text=step.confirm_text)
 
 
 def _set_view(v: SetVerdict) -> BackupSetView:

@@ -130,6 +130,12 @@ class StepView:
     destructive: bool = False
     second_operator: bool = False
     estimate_s: int = 0
+    confirm_text: str | None = None  # what a destructive step makes the operator type (§6: the database or pool)
+
+    @property
+    def confirmation(self) -> str:
+        """The text to type to run this destructive step: its database or pool name, else its id."""
+        return self.confirm_text or self.step_id
 
 
 @dataclass(frozen=True)
@@ -668,8 +674,8 @@ class IncidentSession:
 
     def confirm_destructive(self, step: StepView, typed: str, second_operator: str | None = None) -> Entry:
         """Journal the typed confirmation (and second operator) a destructive step needs."""
-        if typed.strip() != step.step_id:
-            raise UsageError(f"Type the step id {step.step_id} exactly to confirm it.")
+        if typed.strip() != step.confirmation:
+            raise UsageError(f"Type {step.confirmation} exactly to confirm step {step.step_id}.")
         if step.second_operator:
             other = (second_operator or "").strip()
             if not other or other == self.journal.operator:

@@ -38,7 +38,8 @@ INCIDENT = "INC-TMUX"
 PROGRAM = str(Path(sys.executable).with_name("lync-restore"))
 SLOW = 30.0  # probes, a step, the §7 checks against the lab on 2 cores: bounded, generous
 FOCUS_S = 0.5  # a focus change is applied by the app after the key that asked for it
-STEP_ID = re.compile(r"┃\s+([a-z0-9][a-z0-9.]*(?:-[a-z0-9.]+)+)\s+┃")
+#: the text a confirmation asks for, shown as its input's placeholder (a database, pool or step id)
+STEP_ID = re.compile(r"┃\s+([A-Za-z0-9][A-Za-z0-9._-]*)\s+┃")
 
 
 # ------------------------------------------------------------------------------ the lab
@@ -194,7 +195,7 @@ def answer_questions(pane: Pane) -> None:
 
 
 def confirm_dialogs(pane: Pane) -> str | None:
-    """Type the step id (and a second operator) while a confirmation shows; the step id or None."""
+    """Type the confirmation text (and a second operator) while a confirmation shows; that text or None."""
     text = pane.screen()
     if "Destructive step" in text:
         found = STEP_ID.search(text)

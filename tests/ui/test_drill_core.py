@@ -56,10 +56,10 @@ async def _play(app: WizardApp, pilot, answers: dict[int, int]) -> None:  # type
         await pilot.press("r")
         if step.destructive:
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
-            await pilot.press(*step.step_id, "enter")
+            await pilot.press(*step.confirmation, "enter")
             if step.second_operator:
                 await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SecondOperator")
-                await pilot.press(*"drill-partner", "enter", *step.step_id, "enter")
+                await pilot.press(*"drill-partner", "enter", *step.confirmation, "enter")
         sid = step.step_id
         await wait_for(pilot, lambda sid=sid: screen.running is None and app.session is not None  # type: ignore[misc]
                        and app.session.state.steps.get(sid) is not None

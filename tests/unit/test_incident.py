@@ -131,7 +131,7 @@ def test_skip_and_done_by_hand_need_reasons(tmp_path: Path) -> None:
 def test_destructive_confirmation_and_second_operator(tmp_path: Path) -> None:
     s = _start(tmp_path)
     step = BE_STEPS[0]
-    with pytest.raises(UsageError, match="Type the step id"):
+    with pytest.raises(UsageError, match="exactly to confirm step"):
         s.confirm_destructive(step, "yes")
     with pytest.raises(UsageError, match="second operator"):
         s.confirm_destructive(step, step.step_id, "alice")
