@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -495,10 +496,15 @@ class CoreBackend:
         index, real = self._step(loaded, step.step_id)
         grant = self.ctx.grant(step.step_id) if self.ctx is not None else StepGrant()
         engine = self._engine(loaded, index, {real.id}, _StepAnswers(real, grant, self.options.hands), cancel)
+        eta = _Eta()
         for event in engine.run():
             if getattr(event, "step_id", real.id) != real.id:
                 continue
+            if isinstance(event, eng.StepStarted):
+                eta = _Eta()
             out = _convert(event, step)
+            if isinstance(out, Progress):
+                out = Progress(out.step_id, out.percent, eta.remaining_s(out.percent))
             if out is not None:
                 yield out
 
@@ -566,6 +572,24 @@ def _check_view(step: Step, results: Sequence[eng.CheckResult], status: Health, 
     target = ", ".join(dict.fromkeys(c.command.where for c in checks)) or (step.manual.where if step.manual else "")
     detail = "; ".join(f"{r.title}: {r.detail}" for r in results) or message
     return CheckView(step.id, step.title, target, command, healthy, status, detail)
+
+
+class _Eta:
+    """Time left for a step reporting percentages (SQL RESTORE STATS, file copies): the pace so
+    far, measured from the first report so that connect and pre-checks do not skew it."""
+
+    def __init__(self) -> None:
+        self._first: tuple[float, float] | None = None
+
+    def remaining_s(self, percent: float) -> float | None:
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, percent)
+            return None
+        t0, p0 = self._first
+        if percent <= p0 or percent >= 100:
+            return 0.0 if percent >= 100 else None
+        return (now - t0) / (percent - p0) * (100 - percent)
 
 
 def _convert(event: eng.Event, view: StepView) -> StepEvent | None:
