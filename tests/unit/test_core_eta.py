@@ -15,5 +15,5 @@ def test_eta_from_the_pace_since_the_first_report(monkeypatch: pytest.MonkeyPatc
     now[0] = 110.0
     assert eta.remaining_s(30) == pytest.approx(10 / 20 * 70)  # 20 points in 10 s, 70 to go
     now[0] = 115.0
-    assert eta.remaining_s(30) is None  # no progress since the first report: unknown
+    assert eta.remaining_s(10) is None  # no progress past the first report: unknown
     assert eta.remaining_s(100) == 0.0
