@@ -265,10 +265,12 @@ def _run_steps(session: IncidentSession, steps: list[StepView], answers: Answers
             say(f"step {step.step_id} skipped by the answers file")
             continue
         if step.destructive:
-            confirmed = own.get("confirm") is not None or answers.confirm_all
-            if confirmed:
+            # the answers file types the confirmation as an operator would: its own text for this
+            # step if it gives one (a wrong one is refused), else, with confirm_all, the expected one
+            typed = own.get("confirm") or (step.confirmation if answers.confirm_all else None)
+            if typed is not None:
                 second = own.get("second_operator", answers.second_operator) if step.second_operator else None
-                session.confirm_destructive(step, step.step_id, second)
+                session.confirm_destructive(step, typed, second)
         status = "failed"
         for event in session.run_step(step, cancel):
             say(_line(event))
