@@ -173,7 +173,7 @@ EXTERNAL: list[tuple[str, str]] = [
     ("wizard.lab.bench", "bench_rows"),
     ("wizard.assess.bench", "bench_rows"),
     ("wizard.catalog.bench", "bench_rows"),
-    ("wizard.bench_ui", "bench_rows"),
+    ("screens.bench_ui", "bench_rows"),  # the UI figures live with the UI (they run Textual)
 ]
 
 
