@@ -197,6 +197,9 @@ def test_robocopy_gets_raw_arguments_and_sets_lastexitcode(host: PowerShellHost)
          ["1", "3"]),
         ("$i = 0; while ($i -lt 3) { $i++ }; $i; for ($j = 0; $j -lt 2; $j++) { \"j$j\" }",
          ["3", "j0", "j1"]),
+        ("$i = 0; while ($true) { $i++; if ($i -eq 2) { continue }; if ($i -gt 3) { break }; \"w$i\" }; "
+         "for ($j = 0; $j -lt 9; $j++) { if ($j -eq 1) { continue }; if ($j -eq 3) { break }; \"f$j\" }",
+         ["w1", "w3", "f0", "f2"]),
         ("if ($false) { 1 } elseif ($null) { 2 } else { 3 }", ["3"]),
         ("try { throw 'bad' } catch { \"caught $_\" } finally { 'fin' }", ["caught bad", "fin"]),
         ("try { Get-Nope } catch [System.Management.Automation.CommandNotFoundException] "

@@ -237,6 +237,16 @@ class Session:
 
     # -- execution --------------------------------------------------------------------------
 
+    def loop_body(self, body: list[ast.Node], emit: Emit) -> bool:
+        """One pass of a loop's body; False when ``break`` ends the loop (``continue`` does not)."""
+        try:
+            self.run_block(body, emit)
+        except BreakSignal:
+            return False
+        except ContinueSignal:
+            pass
+        return True
+
     def run_block(self, body: list[ast.Node], emit: Emit) -> None:
         for node in body:
             self.check_cancelled()
@@ -303,32 +313,20 @@ class Session:
             items = enumerate_value(ops.unwrap(self.collect(node.iterable)))
             for item in items:
                 self.set_var(node.var, item)
-                try:
-                    self.run_block(node.body, emit)
-                except BreakSignal:
+                if not self.loop_body(node.body, emit):
                     break
-                except ContinueSignal:
-                    continue
         elif isinstance(node, ast.While):
             while truthy(ops.scalar(self.collect(node.cond))):
                 self.check_cancelled()
-                try:
-                    self.run_block(node.body, emit)
-                except BreakSignal:
+                if not self.loop_body(node.body, emit):
                     break
-                except ContinueSignal:
-                    continue
         elif isinstance(node, ast.For):
             if node.init is not None:
                 self.collect(node.init)
             while node.cond is None or truthy(ops.scalar(self.collect(node.cond))):
                 self.check_cancelled()
-                try:
-                    self.run_block(node.body, emit)
-                except BreakSignal:
+                if not self.loop_body(node.body, emit):
                     break
-                except ContinueSignal:
-                    pass
                 if node.step is not None:
                     self.collect(node.step)
         elif isinstance(node, ast.Try):
