@@ -15,34 +15,28 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.worker import Worker
 
 from screens.base import StageScreen
 from screens.help import HelpScreen, keys_of
-from screens.journal_viewer import JournalViewer, stage_record
 from screens.modals import ErrorDialog, PasswordDialog, QuitDialog
 from screens.start import StartScreen
 from wizard.errors import ExitCode, WizardError
-from wizard.incident import (
-    Backend,
-    BackupChoice,
-    IncidentSession,
-    Mode,
-    Recommendation,
-    UnfinishedIncident,
-    unfinished_incidents,
-)
-from wizard.plan import LoadedPlan
-from wizard.remote.credentials import CredentialError, PromptBridge
-from wizard.report import build_report, render
-from wizard.session import STAGES, Stage
+from wizard.opening import Opening, Ready, prepare
+from wizard.remote.prompt import CredentialError, PromptBridge
+
+if TYPE_CHECKING:  # the core's heavier modules load after the first frame (see wizard.opening)
+    from wizard.incident import Backend, BackupChoice, IncidentSession, Mode, Recommendation
+    from wizard.plan import LoadedPlan
+    from wizard.session import Stage
 
 # Stage screens are imported when first entered: the start screen appears sooner (bench_ui).
 STAGE_SCREENS: dict[str, str] = {
@@ -62,20 +56,20 @@ STAGE_TITLES = {"assessment": "Assessment", "backup_set": "Backup set", "restore
                 "verify": "Verify", "summary": "Summary"}
 
 
-@dataclass(frozen=True)
-class Defaults:
-    operator: str
-    incident: str
-    mode: Mode
-
-
 class WizardApp(App[int]):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses may live elsewhere
     TITLE = "lync-restore"
+    # The 16 ANSI colours (TERM=linux safe). A class default, not set in __init__: setting it there
+    # queues a second parse of every stylesheet and a full restyle before the first frame.
+    theme: Reactive[str] = Reactive("ansi-dark")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "request_quit", "Quit", id="quit", priority=True),
         Binding("f1", "help", "Help", id="app-help", show=False),
     ]
+
+    @dataclass
+    class Prepared(Message):
+        ready: Ready
 
     @dataclass
     class Opened(Message):
@@ -93,19 +87,36 @@ class WizardApp(App[int]):
     class Leave(Message):
         code: int
 
-    def __init__(self, loaded: LoadedPlan, *, plan_label: str, journal_dir: Path, defaults: Defaults,
-                 backend: Backend | None = None, prompt_bridge: PromptBridge | None = None) -> None:
+    def __init__(self, opening: Opening, *, prompt_bridge: PromptBridge | None = None) -> None:
         super().__init__()
         if prompt_bridge is not None:  # passwords whose plan source is "prompt" are asked here
             prompt_bridge.answerer = self.ask_password
-        self.loaded = loaded
-        self.plan_label = plan_label
-        self.journal_dir = journal_dir
-        self.defaults = defaults
-        self.backend = backend
+        self.opening = opening
+        self.ready: Ready | None = None  # set once the plan is read (after the first frame)
+        self.failure: WizardError | None = None  # why the app left without an incident (a broken plan)
         self.session: IncidentSession | None = None
         self._hangups_watched = False
-        self.theme = "ansi-dark"  # before mount: one stylesheet pass, not two
+
+    @property
+    def plan_label(self) -> str:
+        return self.opening.plan_label
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.opening.journal_dir
+
+    @property
+    def loaded(self) -> LoadedPlan:
+        return self._prepared().loaded
+
+    @property
+    def backend(self) -> Backend | None:
+        return self._prepared().backend
+
+    def _prepared(self) -> Ready:
+        if self.ready is None:
+            raise WizardError("The plan is still being read.")
+        return self.ready
 
     def ask_password(self, cred_id: str, username: str, purpose: str) -> str:
         """Called from a thread worker (credentials are read where remote work starts): shows the
@@ -126,6 +137,22 @@ class WizardApp(App[int]):
     def on_mount(self) -> None:
         self._watch_hangups()
         self.push_screen(StartScreen())
+        self.call_after_refresh(self.prepare_plan)  # the start form first, then the plan
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prepare", description="reading the plan")
+    def prepare_plan(self) -> None:
+        try:
+            ready = prepare(self.opening)
+        except WizardError as exc:  # a broken plan: leave, and the command line prints why (exit 2)
+            self.failure = exc
+            self.call_from_thread(self.exit, int(exc.exit_code), int(exc.exit_code))
+            return
+        self.post_message(self.Prepared(ready))
+
+    def on_wizard_app_prepared(self, message: Prepared) -> None:
+        self.ready = message.ready
+        if isinstance(self.screen, StartScreen):
+            self.screen.show_ready(message.ready)
 
     # ------------------------------------------------------------------ the terminal goes away
     def _watch_hangups(self) -> None:
@@ -166,12 +193,11 @@ class WizardApp(App[int]):
             os._exit(int(ExitCode.INTERRUPTED))
         self.exit(int(ExitCode.INTERRUPTED))
 
-    def unfinished(self) -> list[UnfinishedIncident]:
-        return unfinished_incidents(self.journal_dir, self.loaded)
-
     # ------------------------------------------------------------------ journaled moves (thread workers)
     @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="starting the incident")
     def begin(self, operator: str, incident: str, mode: Mode, confirm: str | None) -> None:
+        from wizard.incident import IncidentSession
+
         session = IncidentSession.start(self.loaded.path, operator=operator, incident=incident, mode=mode,
                                         journal_dir=self.journal_dir, confirm_organisation=confirm,
                                         backend=self.backend, loaded=self.loaded)
@@ -180,6 +206,8 @@ class WizardApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="resuming the incident")
     def resume(self, folder: str, operator: str | None) -> None:
+        from wizard.incident import IncidentSession
+
         session = IncidentSession.resume(Path(folder), operator=operator, backend=self.backend, loaded=self.loaded)
         if session.state.stage == "start":
             session.change_stage("assessment")
@@ -209,6 +237,7 @@ class WizardApp(App[int]):
     def export_report(self, fmt: str) -> None:
         session = self._session()
         from wizard.journal import read_journal
+        from wizard.report import build_report, render
 
         report = build_report(read_journal(session.journal.path), rto_s=session.rto_s, rpo_s=session.rpo_s)
         out = session.journal.path.with_name(f"report.{fmt}")
@@ -306,8 +335,9 @@ class WizardApp(App[int]):
         if session is None:
             return
         yield SystemCommand("Journal viewer", "every entry of this incident's journal",
-                            lambda: self.push_screen(JournalViewer(f"Journal {session.state.incident}",
-                                                                   session.entries)))
+                            _opener(self, f"Journal {session.state.incident}", None))
+        from wizard.session import STAGES
+
         current = STAGES.index(session.state.stage)
         for stage in STAGES[1:current]:
             if stage in STAGE_TITLES:
@@ -316,10 +346,15 @@ class WizardApp(App[int]):
                                     _opener(self, f"Record: {title}", stage))
 
 
-def _opener(app: WizardApp, title: str, stage: str) -> Callable[[], None]:
+def _opener(app: WizardApp, title: str, stage: str | None) -> Callable[[], None]:
+    """Opens the journal viewer on the whole journal (stage None) or on one stage's record."""
+
     def open_record() -> None:
+        from screens.journal_viewer import JournalViewer, stage_record
+
         if app.session is not None:
-            app.push_screen(JournalViewer(title, stage_record(app.session.entries, stage)))
+            entries = app.session.entries
+            app.push_screen(JournalViewer(title, entries if stage is None else stage_record(entries, stage)))
 
     return open_record
 

@@ -1,4 +1,4 @@
-"""What every stage screen shares: the banner and status bar on top, the footer, F1 help, and
+"""What every stage screen shares: the banner and status bar on top, the key bar, F1 help, and
 forwarding of worker failures to the app's single error handler."""
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from screens.widgets import LiveBanner, StatusBar
+from screens.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from screens.app import WizardApp
@@ -37,13 +36,15 @@ class StageScreen(Screen[None]):
         return session
 
     def chrome(self) -> ComposeResult:
+        from screens.widgets.status import LiveBanner, StatusBar  # not needed for the start screen's frame
+
         session = self.wizard.session
         if session is not None and not session.drill:
             yield LiveBanner(session.organisation)
         yield StatusBar(session)
 
     def footer(self) -> ComposeResult:
-        yield Footer()
+        yield KeyBar()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

@@ -8,8 +8,9 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
+from screens.widgets.keybar import KeyBar
 from wizard.journal import Entry, Kind
 from wizard.report import describe_entry
 
@@ -41,7 +42,7 @@ class JournalViewer(Screen[None]):
         for e in self._entries:
             table.add_row(str(e.seq), e.time[11:19], e.operator[:10], describe_entry(e)[:200])
         yield table
-        yield Footer()
+        yield KeyBar()
 
     def action_close(self) -> None:
         self.dismiss(None)

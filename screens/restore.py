@@ -18,7 +18,8 @@ from textual.worker import get_current_worker
 
 from screens.base import StageScreen
 from screens.modals import ConfirmTyped, ReasonDialog, SecondOperator
-from screens.widgets import Checklist, CommandPanel
+from screens.widgets.checklist import Checklist
+from screens.widgets.command_panel import CommandPanel
 from wizard.incident import OutputLine, Progress, StepDone, StepEvent, StepFailed, StepStarted, StepView
 from wizard.report import fmt_duration
 
@@ -41,7 +42,7 @@ the running step. n goes on to verification once every step is done, skipped or 
         *StageScreen.BINDINGS,
         Binding("r", "run", "Run/Retry", id="run-step"),
         Binding("s", "skip", "Skip", id="skip-step"),
-        Binding("d", "by_hand", "Done by hand", id="done-by-hand"),
+        Binding("d", "by_hand", "Manual", id="done-by-hand"),
         Binding("x", "abort", "Abort", id="abort-step"),
         Binding("c", "copy", "Copy cmds", id="copy-commands"),
         Binding("n", "next", "Verify", id="to-verify"),

@@ -1,9 +1,14 @@
 """Start: the plan at a glance, who is at the keyboard, which incident, drill or live; or resume
-an unfinished incident of this plan (where it stopped, which steps are in doubt)."""
+an unfinished incident of this plan (where it stopped, which steps are in doubt).
+
+The form is on screen (and takes keys) before the plan is read: the app reads the plan, builds
+the backend and scans the journals in a thread worker after the first frame, then calls
+:meth:`StartScreen.show_ready`. Ctrl+S pressed before that starts the incident once it is ready.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,8 +19,10 @@ from textual.widgets.option_list import Option
 
 from screens.base import StageScreen
 from screens.modals import ConfirmTyped
-from wizard.incident import UnfinishedIncident
-from wizard.plan.commands import summary
+
+if TYPE_CHECKING:
+    from wizard.incident import UnfinishedIncident
+    from wizard.opening import Ready
 
 
 def resume_label(u: UnfinishedIncident) -> str:
@@ -42,28 +49,43 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
         Binding("ctrl+r", "resume", "Resume selected", id="resume-incident", priority=True),
     ]
 
+    _begin_when_ready = False
+
     def compose(self) -> ComposeResult:
-        app = self.wizard
-        yield Label(f"lync-restore: {app.loaded.plan.organisation.name}", classes="screen-title")
-        lines = summary(app.loaded.plan, app.plan_label)
-        yield Static("\n".join(lines[1:]), id="plan-summary", markup=False)
+        opening = self.wizard.opening
+        yield Label(f"lync-restore: {opening.plan_label}", classes="screen-title", id="start-title")
+        yield Static(f"Reading the plan {opening.plan_label}...", id="plan-summary", markup=False)
         with Horizontal(id="start-form"):
             with Vertical(classes="form-col"):
                 yield Label("Operator")
-                yield Input(app.defaults.operator, placeholder="your name", id="operator")
+                yield Input(opening.operator, placeholder="your name", id="operator")
                 yield Label("Incident id")
-                yield Input(app.defaults.incident, id="incident")
+                yield Input(opening.incident, id="incident")
             with RadioSet(id="mode"):
-                yield RadioButton("Drill", value=app.defaults.mode == "drill", id="mode-drill")
-                yield RadioButton("Live", value=app.defaults.mode == "live", id="mode-live")
-        unfinished = app.unfinished()
-        yield Label(f"Unfinished incidents of this plan: {len(unfinished)}"
-                    + ("  (ctrl+r resumes the highlighted one)" if unfinished else ""), id="resume-title")
-        yield OptionList(*[Option(resume_label(u), id=str(u.folder)) for u in unfinished], id="resume-list")
+                yield RadioButton("Drill", value=opening.mode == "drill", id="mode-drill")
+                yield RadioButton("Live", value=opening.mode == "live", id="mode-live")
+        yield Label("Unfinished incidents of this plan: looking...", id="resume-title")
+        yield OptionList(id="resume-list")
         yield from self.footer()
 
     def on_mount(self) -> None:
         self.query_one("#operator", Input).focus()
+        if self.wizard.ready is not None:  # the screen came back after the plan was read
+            self.show_ready(self.wizard.ready)
+
+    def show_ready(self, ready: Ready) -> None:
+        """The plan is read: show its summary and the unfinished incidents; start if asked to."""
+        self.query_one("#start-title", Label).update(f"lync-restore: {ready.organisation}")
+        self.query_one("#plan-summary", Static).update("\n".join(ready.summary))
+        self.query_one("#resume-title", Label).update(
+            f"Unfinished incidents of this plan: {len(ready.unfinished)}"
+            + ("  (ctrl+r resumes the highlighted one)" if ready.unfinished else ""))
+        lst = self.query_one("#resume-list", OptionList)
+        lst.clear_options()
+        lst.add_options([Option(resume_label(u), id=str(u.folder)) for u in ready.unfinished])
+        if self._begin_when_ready:
+            self._begin_when_ready = False
+            self.action_begin()
 
     @property
     def mode(self) -> str:
@@ -77,10 +99,14 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
             self.action_begin()
 
     def action_begin(self) -> None:
+        ready = self.wizard.ready
+        if ready is None:  # still reading the plan: start as soon as it is read
+            self._begin_when_ready = True  # the summary line already says the plan is being read
+            return
         operator = self.query_one("#operator", Input).value
         incident = self.query_one("#incident", Input).value.strip()
         if self.mode == "live":
-            org = self.wizard.loaded.plan.organisation.name
+            org = ready.organisation
             self.app.push_screen(
                 ConfirmTyped("LIVE incident", f"This runs commands against {org}'s production servers. "
                              f"Type the organisation name to confirm:", org),
@@ -89,6 +115,9 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
             self.wizard.begin(operator, incident, "drill", None)
 
     def action_resume(self) -> None:
+        if self.wizard.ready is None:
+            self.notify("Still reading the plan and looking for unfinished incidents.")
+            return
         lst = self.query_one("#resume-list", OptionList)
         if lst.highlighted is None:
             if lst.option_count:

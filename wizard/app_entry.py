@@ -16,12 +16,15 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from wizard.errors import ExitCode
-from wizard.incident import Backend, Mode, new_incident_id
-from wizard.journal import default_journal_dir
-from wizard.plan import LoadedPlan, load_plan
-from wizard.remote.credentials import PromptBridge
+from wizard.opening import Opening, loaded_source
+from wizard.remote.prompt import PromptBridge
+
+if TYPE_CHECKING:  # loaded after the first frame, in the app's thread worker (see wizard.opening)
+    from wizard.incident import Backend
+    from wizard.plan import LoadedPlan
 
 
 def bundled_plan(name: str = "lab.yaml") -> Path:
@@ -40,35 +43,71 @@ def default_operator(given: str | None) -> str:
         return ""
 
 
+def new_incident_id() -> str:
+    from wizard.incident import new_incident_id as make
+
+    return make()
+
+
 def _journal_dir(args: argparse.Namespace) -> Path:
     given = getattr(args, "drill_journal_dir", None) or getattr(args, "journal_dir", None)
-    return Path(given) if given else default_journal_dir()
+    if given:
+        return Path(given)
+    from wizard.journal import default_journal_dir
+
+    return default_journal_dir()
 
 
-def open_app(loaded: LoadedPlan, *, plan_label: str, journal_dir: Path, operator: str, incident: str,
-             mode: Mode, backend: Backend | None = None, prompt_bridge: PromptBridge | None = None) -> int:
-    """Build and run the Textual app (imported by name) and return its exit code."""
+class PlanReader:
+    """The plan source of ``lync-restore run``: reads the plan and builds the real backend (the
+    transports and the procedure library), in the app's worker after the first frame. Remembers
+    the backend so the command can close it when the app has left."""
+
+    def __init__(self, plan: Path | str, prompt: PromptBridge) -> None:
+        self.plan = Path(plan)
+        self.prompt = prompt
+        self.backend: Any = None
+
+    def __call__(self) -> tuple[LoadedPlan, Backend | None]:
+        from wizard.core_backend import BackendOptions, CoreBackend
+        from wizard.plan import load_plan
+        from wizard.remote.credentials import CredentialStore
+
+        loaded = load_plan(self.plan)
+        self.backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=self.prompt)))
+        return loaded, self.backend
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+
+def build_app(opening: Opening, prompt_bridge: PromptBridge | None = None) -> Any:
+    """The Textual app (imported by name: the core never imports Textual)."""
     app_module = importlib.import_module("screens.app")
-    defaults = app_module.Defaults(operator, incident, mode)
-    app = app_module.WizardApp(loaded, plan_label=plan_label, journal_dir=journal_dir, defaults=defaults,
-                               backend=backend, prompt_bridge=prompt_bridge)
+    return app_module.WizardApp(opening, prompt_bridge=prompt_bridge)
+
+
+def open_app(opening: Opening, prompt_bridge: PromptBridge | None = None) -> int:
+    """Run the app and return its exit code; a plan that could not be read is raised here (the
+    command line prints its FILE:LINE:COL lines, exit 2)."""
+    app = build_app(opening, prompt_bridge)
     code = app.run()
+    if app.failure is not None:
+        raise app.failure
     return int(code) if isinstance(code, int) else ExitCode.OK
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from wizard.core_backend import BackendOptions, CoreBackend
-    from wizard.remote.credentials import CredentialStore
-
-    loaded = load_plan(args.plan)
     bridge = PromptBridge()  # the app attaches its masked password dialog
-    backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=bridge)))
+    reader = PlanReader(args.plan, bridge)
     try:
-        return open_app(loaded, plan_label=str(args.plan), journal_dir=_journal_dir(args),
-                        operator=default_operator(args.operator), incident=args.incident or new_incident_id(),
-                        mode="drill" if args.drill else "live", backend=backend, prompt_bridge=bridge)
+        return open_app(Opening(reader, plan_label=str(args.plan), journal_dir=_journal_dir(args),
+                                operator=default_operator(args.operator),
+                                incident=args.incident or new_incident_id(),
+                                mode="drill" if args.drill else "live"), bridge)
     finally:
-        backend.close()
+        reader.close()
 
 
 def drill_command(args: argparse.Namespace) -> int:
@@ -80,6 +119,8 @@ def drill_command(args: argparse.Namespace) -> int:
     factor = getattr(args, "time_factor", None) or drill.DEFAULT_TIME_FACTOR
     with drill.LabDrill(name, time_factor=factor) as lab:
         assert lab.loaded is not None
-        return open_app(lab.loaded, plan_label=f"lab: {name}", journal_dir=_journal_dir(args),
-                        operator=default_operator(getattr(args, "operator", None)), incident=new_incident_id(),
-                        mode="drill", backend=lab.backend)
+        return open_app(Opening(loaded_source(lab.loaded, lab.backend), plan_label=f"lab: {name}",
+                                journal_dir=_journal_dir(args),
+                                operator=default_operator(getattr(args, "operator", None)),
+                                incident=new_incident_id(), mode="drill"))
+

@@ -1,7 +1,3 @@
-"""Widgets shared by every screen: status bar with the RTO clock, live banner, checklist, command panel."""
-
-from screens.widgets.checklist import Checklist
-from screens.widgets.command_panel import CommandPanel
-from screens.widgets.status import LiveBanner, StatusBar
-
-__all__ = ["Checklist", "CommandPanel", "LiveBanner", "StatusBar"]
+"""Widgets shared by the screens: status bar with the RTO clock and live banner (status), key bar
+(keybar), checklist and command panel (restore). Import each from its module: this package
+imports nothing itself, so the start screen's first frame does not pay for the restore widgets."""

@@ -332,3 +332,31 @@ def test_terminal_dies_mid_restore_then_resume_and_finish(tmp_path: Path) -> Non
     assert "1 interruption(s) and 1 resume(s)" in report.stdout
     assert f"interrupted during {dying}: terminal lost (SIGHUP)" in report.stdout, report.stdout
     assert f"resumed; in doubt: {dying}" in report.stdout, report.stdout
+
+
+def test_broken_plan_in_a_real_terminal_says_where_and_exits_2(tmp_path: Path) -> None:
+    """The start screen shows before the plan is read; a broken plan then ends the program with the
+    plan's FILE:LINE:COL lines on the restored terminal, exit 2, no traceback, no incident. (A shell
+    in the pane records the exit status: tmux does not always reap its pane's process at once.)"""
+    broken = Path(__file__).resolve().parents[1] / "data" / "broken_plans" / "bad-enum.yaml"
+    conf = tmp_path / "tmux.conf"
+    conf.write_text("set -g status off\nset -g remain-on-exit on\n", encoding="utf-8")
+    journals = tmp_path / "incidents"
+    status = tmp_path / "status"
+    program = shlex.join([PROGRAM, "--journal-dir", str(journals), "run", str(broken), "--operator", "alice"])
+    pane = Pane(tmp_path / "tmux.sock", conf, dict(os.environ))
+    try:
+        pane.start(["sh", "-c", f"{program}; echo $? > {shlex.quote(str(status))}"])
+        pane.wait(lambda s: "error in the plan" in s, "the plan's error", SLOW)
+        deadline = time.monotonic() + SLOW
+        while not status.exists() or not status.read_text().strip():
+            assert time.monotonic() < deadline, f"the program did not end:\n{pane.screen()}"
+            time.sleep(0.05)
+        text = pane.tmux("capture-pane", "-p", "-J", "-S", "-100")  # with the scrollback, wrapped lines joined
+    finally:
+        pane.kill_server()
+    assert status.read_text().strip() == "2"
+    assert f"{broken}:21:" in text and "expected one of standard, enterprise" in text, text
+    assert "lync-restore: 1 error in the plan" in text, text
+    assert not [s for s in pane.seen if "Traceback" in s] and "Traceback" not in text
+    assert not journals.exists()

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from screens.app import Defaults, WizardApp
+from screens.app import WizardApp
 from wizard.incident import Backend, Mode
+from wizard.opening import Opening, loaded_source
 from wizard.plan import load_plan
 
 PLAN = Path(__file__).resolve().parents[2] / "plans" / "lab.yaml"
@@ -33,8 +34,8 @@ def make_app(journal_dir: Path) -> AppFactory:
 
     def factory(backend: Backend | None = None, *, operator: str = "alice", incident: str = "INC-UI",
                 mode: Mode = "drill") -> WizardApp:
-        return WizardApp(loaded, plan_label="plans/lab.yaml", journal_dir=journal_dir,
-                         defaults=Defaults(operator, incident, mode), backend=backend)
+        return WizardApp(Opening(loaded_source(loaded, backend), "plans/lab.yaml", journal_dir, operator,
+                                 incident, mode))
 
     return factory
 

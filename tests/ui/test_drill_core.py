@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from screens.app import Defaults, WizardApp
+from screens.app import WizardApp
 from screens.assessment import AssessmentScreen
 from screens.backup import BackupScreen
 from screens.restore import RestoreScreen
@@ -23,6 +23,7 @@ from tests.ui.conftest import wait_for
 from tests.ui.screen_text import screen_text
 from wizard.drill import LabDrill
 from wizard.journal import Kind, read_journal
+from wizard.opening import Opening, loaded_source
 from wizard.session import replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -93,8 +94,8 @@ async def test_drill_by_keys_to_the_summary(name: str, answers: dict[int, int], 
     journal_dir = tmp_path / "incidents"
     with LabDrill(name, time_factor=600) as drill:
         assert drill.loaded is not None
-        app = WizardApp(drill.loaded, plan_label=f"lab: {name}", journal_dir=journal_dir,
-                        defaults=Defaults("alice", "INC-CORE", "drill"), backend=drill.backend)
+        app = WizardApp(Opening(loaded_source(drill.loaded, drill.backend), f"lab: {name}", journal_dir,
+                                "alice", "INC-CORE", "drill"))
         async with app.run_test(size=(80, 24)) as pilot:
             await _play(app, pilot, answers)
         assert drill.problems() == [], "the lab agrees service is restored"

@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from screens.app import Defaults, WizardApp
+from screens.app import WizardApp
 from screens.modals import PasswordDialog
 from tests.ui.conftest import wait_for
 from tests.ui.screen_text import screen_text
+from wizard.opening import Opening, loaded_source
 from wizard.plan import load_plan
 from wizard.remote.credentials import CredentialError, CredentialStore, PromptBridge
 from wizard.secrets import SecretRegistry
@@ -22,8 +23,8 @@ async def test_prompt_credential_is_asked_masked_and_cached(tmp_path: Path) -> N
     loaded = load_plan(PLAN)
     bridge = PromptBridge()
     store = CredentialStore(loaded.plan, prompt=bridge, registry=SecretRegistry())
-    app = WizardApp(loaded, plan_label="example-standard.yaml", journal_dir=tmp_path,
-                    defaults=Defaults("alice", "INC-PW", "live"), prompt_bridge=bridge)
+    app = WizardApp(Opening(loaded_source(loaded), "example-standard.yaml", tmp_path, "alice", "INC-PW", "live"),
+                    prompt_bridge=bridge)
     got: list[object] = []
 
     def worker() -> None:  # what a thread worker does when it first reaches a host
@@ -51,8 +52,8 @@ async def test_escape_gives_one_sentence(tmp_path: Path) -> None:
     loaded = load_plan(PLAN)
     bridge = PromptBridge()
     store = CredentialStore(loaded.plan, prompt=bridge, registry=SecretRegistry())
-    app = WizardApp(loaded, plan_label="example-standard.yaml", journal_dir=tmp_path,
-                    defaults=Defaults("alice", "INC-PW", "live"), prompt_bridge=bridge)
+    app = WizardApp(Opening(loaded_source(loaded), "example-standard.yaml", tmp_path, "alice", "INC-PW", "live"),
+                    prompt_bridge=bridge)
     got: list[object] = []
 
     def worker() -> None:

@@ -16,6 +16,7 @@ from screens.restore import RestoreScreen
 from screens.summary import SummaryScreen
 from screens.verify import VerifyScreen
 from tests.ui.conftest import AppFactory, wait_for
+from tests.ui.screen_text import screen_text
 from tests.ui.scripted_backend import ScriptedBackend
 
 SIZE = (80, 24)
@@ -71,13 +72,13 @@ async def _help(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
 
 
-async def _nothing(pilot: Pilot[Any]) -> None:
-    await pilot.pause()
+async def _plan_read(pilot: Pilot[Any]) -> None:
+    await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(pilot.app))
 
 
 @pytest.mark.parametrize(("name", "steps", "mode"), [
-    ("start", _nothing, "drill"),
-    ("start_live", _nothing, "live"),
+    ("start", _plan_read, "drill"),
+    ("start_live", _plan_read, "live"),
     ("assessment", _to_assessment, "drill"),
     ("backup", _to_backup, "drill"),
     ("restore", _to_restore, "drill"),

@@ -39,3 +39,18 @@ def test_importing_the_core_leaves_textual_out() -> None:
         assert module in loaded  # the import really happened
         leaked = sorted(m for m in loaded if m == "textual" or m.startswith(("textual.", "screens")))
         assert leaked == [], f"importing {module} loaded {leaked}"
+
+
+#: Loaded by the app's worker after the start screen's first frame (wizard.opening), never before.
+AFTER_FIRST_FRAME = ["yaml", "wizard.plan", "wizard.incident", "wizard.journal", "wizard.report",
+                     "wizard.core_backend", "wizard.remote.credentials", "wizard.remote.winrm", "winrm",
+                     "pyodbc", "screens.restore", "screens.widgets.checklist"]
+
+
+def test_the_first_frame_imports_none_of_the_heavy_core() -> None:
+    """What `lync-restore run` imports before the start screen shows: the console script's module,
+    the entry point and the app. The plan model, the journal and the transports come later."""
+    loaded = _modules_after_import("wizard.cli, wizard.app_entry, screens.app")
+    assert {"wizard.cli", "wizard.app_entry", "screens.app", "screens.start"} <= loaded
+    early = sorted(m for m in AFTER_FIRST_FRAME if m in loaded)
+    assert early == [], f"imported before the first frame: {early}"

@@ -20,18 +20,11 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from wizard.errors import WizardError
 from wizard.plan.model import Credential, HostConnection, Plan
+from wizard.remote.prompt import CredentialError, PromptBridge, PromptFn
 from wizard.secrets import MASK, REGISTRY, SecretRegistry
 
-#: Asks the operator for a password: (credential id, username, what it is for) -> password.
-PromptFn = Callable[[str, str, str], str]
-
-
-class CredentialError(WizardError):
-    title = "Credential unavailable"
-    exit_code = 2
-
+__all__ = ["CredentialError", "CredentialStore", "PromptBridge", "PromptFn", "Secret", "terminal_prompt"]
 
 class Secret:
     """A password that never shows itself in ``repr``/``str``; call :meth:`reveal` to use it."""
@@ -162,20 +155,6 @@ def _system_keyring() -> Callable[[str, str], str | None]:
         return value if isinstance(value, str) else None
 
     return get
-
-
-class PromptBridge:
-    """A prompt callback whose answerer is attached later: the CLI builds the credential store
-    before the UI exists, and the UI attaches its masked dialog when it starts."""
-
-    def __init__(self) -> None:
-        self.answerer: PromptFn | None = None
-
-    def __call__(self, cred_id: str, username: str, purpose: str) -> str:
-        if self.answerer is None:
-            raise CredentialError(f"credential '{cred_id}' ({username}) must be typed in, "
-                                  "but there is no terminal to ask on")
-        return self.answerer(cred_id, username, purpose)
 
 
 def terminal_prompt(cred_id: str, username: str, purpose: str) -> str:

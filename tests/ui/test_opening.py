@@ -1,0 +1,94 @@
+"""The start screen before the plan is read (wizard.opening): the form takes keys at once, Ctrl+S
+waits for the plan, and a broken plan ends the app with the plan's FILE:LINE:COL errors (exit 2)
+without creating an incident. The plan source here is the real one of ``lync-restore run``
+(:class:`wizard.app_entry.PlanReader`) where the test does not need to hold it back."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from screens.app import WizardApp
+from screens.assessment import AssessmentScreen
+from screens.start import StartScreen
+from tests.ui.conftest import wait_for
+from tests.ui.screen_text import screen_text
+from tests.ui.scripted_backend import ScriptedBackend
+from wizard.app_entry import PlanReader
+from wizard.errors import ExitCode, PlanError
+from wizard.incident import Backend
+from wizard.journal import read_journal
+from wizard.opening import Opening
+from wizard.plan import LoadedPlan, load_plan
+from wizard.remote.prompt import PromptBridge
+from wizard.session import replay
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / "plans" / "lab.yaml"
+BROKEN = ROOT / "tests" / "data" / "broken_plans" / "bad-enum.yaml"
+
+
+async def test_broken_plan_ends_the_app_with_its_lines_and_exit_2(tmp_path: Path) -> None:
+    bridge = PromptBridge()
+    reader = PlanReader(BROKEN, bridge)
+    app = WizardApp(Opening(reader, str(BROKEN), tmp_path / "incidents", "alice", "INC-BROKEN", "live"),
+                    prompt_bridge=bridge)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: not app.is_running)
+    assert app.return_code == ExitCode.INVALID_INPUT
+    assert isinstance(app.failure, PlanError)
+    assert any(line.startswith(f"{BROKEN}:21:") and "expected one of standard, enterprise" in line
+               for line in app.failure.errors), app.failure.errors
+    assert reader.backend is None  # the plan failed before a backend was built
+    assert not (tmp_path / "incidents").exists()  # no incident was opened
+
+
+class HeldSource:
+    """A plan source that waits until the test lets it go (a slow disk, a big plan)."""
+
+    def __init__(self, loaded: LoadedPlan, backend: Backend) -> None:
+        self.loaded, self.backend = loaded, backend
+        self.release = threading.Event()
+
+    def __call__(self) -> tuple[LoadedPlan, Backend | None]:
+        assert self.release.wait(20), "the test never released the plan"
+        return self.loaded, self.backend
+
+
+async def test_form_takes_keys_before_the_plan_is_read_and_ctrl_s_waits(tmp_path: Path) -> None:
+    journal_dir = tmp_path / "incidents"
+    source = HeldSource(load_plan(LAB), ScriptedBackend("be-lost"))
+    app = WizardApp(Opening(source, "plans/lab.yaml", journal_dir, "", "INC-EARLY", "drill"))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, StartScreen) and app.focused is not None)
+            assert app.focused.id == "operator"
+            text = screen_text(app)
+            assert "Reading the plan plans/lab.yaml..." in text and "looking..." in text, text
+            await pilot.press(*"carol", "ctrl+s")  # typed and asked for before the plan is read
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, StartScreen) and app.ready is None
+            assert not journal_dir.exists()
+            source.release.set()
+            await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
+            assert app.ready is not None and app.ready.organisation == "Fabrikam Lab"
+    finally:
+        source.release.set()
+    st = replay(read_journal(journal_dir / "INC-EARLY").entries)
+    assert st.operator == "carol" and st.incident == "INC-EARLY" and st.drill
+
+
+async def test_start_screen_fills_in_from_the_real_run_path(tmp_path: Path) -> None:
+    bridge = PromptBridge()
+    reader = PlanReader(LAB, bridge)
+    app = WizardApp(Opening(reader, "plans/lab.yaml", tmp_path, "alice", "INC-RUN", "drill"),
+                    prompt_bridge=bridge)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(app))
+            text = screen_text(app)
+            assert text.splitlines()[0].startswith("lync-restore: Fabrikam Lab")
+            assert "CMS:     on pool1.fabrikam.lab" in text and "Reading the plan" not in text
+            assert type(reader.backend).__name__ == "CoreBackend" and app.backend is reader.backend
+    finally:
+        reader.close()
