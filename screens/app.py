@@ -26,8 +26,6 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from screens.base import StageScreen
-from screens.help import HelpScreen, keys_of
-from screens.modals import ErrorDialog, PasswordDialog, QuitDialog
 from screens.start import StartScreen
 from wizard.errors import ExitCode, WizardError
 from wizard.opening import Opening, Ready, prepare
@@ -38,7 +36,8 @@ if TYPE_CHECKING:  # the core's heavier modules load after the first frame (see 
     from wizard.plan import LoadedPlan
     from wizard.session import Stage
 
-# Stage screens are imported when first entered: the start screen appears sooner (bench_ui).
+# Stage screens, dialogs and help are imported when first needed: the start screen's first frame
+# pays only for itself (bench_ui; tests/unit/test_import_hygiene.py).
 STAGE_SCREENS: dict[str, str] = {
     "assessment": "screens.assessment:AssessmentScreen", "backup_set": "screens.backup:BackupScreen",
     "restore": "screens.restore:RestoreScreen", "verify": "screens.verify:VerifyScreen",
@@ -128,6 +127,8 @@ class WizardApp(App[int]):
             result[0] = value
             answered.set()
 
+        from screens.modals import PasswordDialog
+
         self.call_from_thread(self.push_screen, PasswordDialog(username, purpose), done)
         answered.wait()
         if not result[0]:
@@ -149,10 +150,10 @@ class WizardApp(App[int]):
             return
         self.post_message(self.Prepared(ready))
 
-    def on_wizard_app_prepared(self, message: Prepared) -> None:
+    async def on_wizard_app_prepared(self, message: Prepared) -> None:
         self.ready = message.ready
         if isinstance(self.screen, StartScreen):
-            self.screen.show_ready(message.ready)
+            await self.screen.show_ready(message.ready)
 
     # ------------------------------------------------------------------ the terminal goes away
     def _watch_hangups(self) -> None:
@@ -291,6 +292,8 @@ class WizardApp(App[int]):
             self.log.error(repr(err))
         if self.session is not None and self.session.journal is not None:
             self.journal_error(title, text)
+        from screens.modals import ErrorDialog
+
         self.push_screen(ErrorDialog(title, text))
 
     @work(thread=True, exit_on_error=False, group="journal", description="journaling an error")
@@ -317,6 +320,8 @@ class WizardApp(App[int]):
         return None
 
     def action_request_quit(self) -> None:
+        from screens.modals import QuitDialog
+
         if isinstance(self.screen, QuitDialog):
             return
         running = self._running_step()
@@ -324,6 +329,8 @@ class WizardApp(App[int]):
 
     def action_help(self) -> None:
         screen = self.screen
+        from screens.help import HelpScreen, keys_of
+
         if isinstance(screen, HelpScreen):
             return
         guide = getattr(screen, "GUIDE", "") or "No help for this view."

@@ -3,6 +3,7 @@ forwarding of worker failures to the app's single error handler."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
@@ -17,10 +18,16 @@ if TYPE_CHECKING:
     from wizard.incident import IncidentSession
 
 
+#: The stylesheet of every screen but the start screen (app.tcss covers that one and what all share):
+#: parsed when the first screen naming it opens, not before the start screen's first frame.
+STAGES_CSS = str(Path(__file__).with_name("stages.tcss"))
+
+
 class StageScreen(Screen[None]):
     """A stage of the incident. Subclasses set GUIDE (F1 text) and compose their body."""
 
     GUIDE: ClassVar[str] = ""
+    CSS_PATH = STAGES_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "app.help", "Help", id="help"),
     ]

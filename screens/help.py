@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
+from screens.base import STAGES_CSS
+
 
 def keys_of(screen: Screen[object]) -> list[str]:
     lines = []
@@ -20,6 +22,8 @@ def keys_of(screen: Screen[object]) -> list[str]:
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = STAGES_CSS
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "close", "Close help", id="close-help")]
 
     def __init__(self, title: str, guide: str, keys: list[str]) -> None:

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Label
 
+from screens.base import STAGES_CSS
 from screens.widgets.keybar import KeyBar
 from wizard.journal import Entry, Kind
 from wizard.report import describe_entry
@@ -29,6 +30,8 @@ def stage_record(entries: Sequence[Entry], stage: str) -> list[Entry]:
 
 
 class JournalViewer(Screen[None]):
+    CSS_PATH = STAGES_CSS
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Back", id="close-journal")]
 
     def __init__(self, title: str, entries: Sequence[Entry]) -> None:

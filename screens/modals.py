@@ -12,11 +12,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from screens.base import STAGES_CSS
+
 _ESC: list[BindingType] = [Binding("escape", "cancel", "Cancel", id="cancel")]
 
 
 class ConfirmTyped(ModalScreen[str | None]):
     """Type ``expected`` exactly to confirm; returns what was typed, or None on Escape."""
+
+    CSS_PATH = STAGES_CSS
 
     BINDINGS: ClassVar[list[BindingType]] = _ESC
 
@@ -44,6 +48,8 @@ class ConfirmTyped(ModalScreen[str | None]):
 class ReasonDialog(ModalScreen[str | None]):
     """Ask why (override, skip, done by hand); an empty reason is refused."""
 
+    CSS_PATH = STAGES_CSS
+
     BINDINGS: ClassVar[list[BindingType]] = _ESC
 
     def __init__(self, title: str, prompt: str) -> None:
@@ -69,6 +75,8 @@ class ReasonDialog(ModalScreen[str | None]):
 
 class SecondOperator(ModalScreen[tuple[str, str] | None]):
     """A second operator types their name and the step's confirmation text; returns (name, typed)."""
+
+    CSS_PATH = STAGES_CSS
 
     BINDINGS: ClassVar[list[BindingType]] = _ESC
 
@@ -104,6 +112,8 @@ class SecondOperator(ModalScreen[tuple[str, str] | None]):
 class QuitDialog(ModalScreen[bool]):
     """Quit? The incident stays open and can be resumed; a running step is left in doubt."""
 
+    CSS_PATH = STAGES_CSS
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Quit", id="quit-yes"),
         Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
@@ -128,6 +138,8 @@ class QuitDialog(ModalScreen[bool]):
 class ErrorDialog(ModalScreen[None]):
     """One failure: its title and one sentence. Already journaled by the app."""
 
+    CSS_PATH = STAGES_CSS
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", "Close", id="close")]
 
     def __init__(self, title: str, message: str) -> None:
@@ -146,6 +158,8 @@ class ErrorDialog(ModalScreen[None]):
 
 class ChoiceDialog(ModalScreen[str | None]):
     """A question with fixed answers (the operator's observations during assessment)."""
+
+    CSS_PATH = STAGES_CSS
 
     BINDINGS: ClassVar[list[BindingType]] = _ESC
 
@@ -166,6 +180,7 @@ class ChoiceDialog(ModalScreen[str | None]):
 
 
 class PasswordDialog(ModalScreen[str | None]):
+    CSS_PATH = STAGES_CSS
     """A masked password prompt (credentials whose plan source is ``prompt``), asked once per
     incident; the value goes straight to the credential store, never to the journal or screen."""
 

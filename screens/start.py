@@ -14,11 +14,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, OptionList, RadioButton, RadioSet, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from screens.base import StageScreen
-from screens.modals import ConfirmTyped
+from screens.widgets.mode_switch import ModeSwitch
 
 if TYPE_CHECKING:
     from wizard.incident import UnfinishedIncident
@@ -34,11 +34,13 @@ def resume_label(u: UnfinishedIncident) -> str:
 
 
 class StartScreen(StageScreen):
+    CSS_PATH = None  # app.tcss has the start screen's rules: nothing more to parse for the first frame
     GUIDE = """Start a new incident, or resume one that was not closed.
 
 Type your name and check the incident id (generated from the clock; edit it if your ticketing
-system has one). Drill marks every journal entry as a drill. Live asks you to type the
-organisation's name, and shows a red banner on every screen.
+system has one). Tab to Mode: space, the arrows, d or l switch between drill and live. Drill
+marks every journal entry as a drill. Live asks you to type the organisation's name, and shows a
+red banner on every screen.
 
 Resumable incidents of this plan are listed with the stage they stopped at and any step whose
 outcome is in doubt (started, never finished): its pre-check runs again before it is offered."""
@@ -61,35 +63,34 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
                 yield Input(opening.operator, placeholder="your name", id="operator")
                 yield Label("Incident id")
                 yield Input(opening.incident, id="incident")
-            with RadioSet(id="mode"):
-                yield RadioButton("Drill", value=opening.mode == "drill", id="mode-drill")
-                yield RadioButton("Live", value=opening.mode == "live", id="mode-live")
+            with Vertical(id="mode-col"):
+                yield Label("Mode (space switches)")
+                yield ModeSwitch(opening.mode == "live", id="mode")
         yield Label("Unfinished incidents of this plan: looking...", id="resume-title")
-        yield OptionList(id="resume-list")
-        yield from self.footer()
+        yield from self.footer()  # the resume list is mounted when there is something to resume
 
     def on_mount(self) -> None:
         self.query_one("#operator", Input).focus()
         if self.wizard.ready is not None:  # the screen came back after the plan was read
-            self.show_ready(self.wizard.ready)
+            self.call_later(self.show_ready, self.wizard.ready)
 
-    def show_ready(self, ready: Ready) -> None:
+    async def show_ready(self, ready: Ready) -> None:
         """The plan is read: show its summary and the unfinished incidents; start if asked to."""
         self.query_one("#start-title", Label).update(f"lync-restore: {ready.organisation}")
         self.query_one("#plan-summary", Static).update("\n".join(ready.summary))
         self.query_one("#resume-title", Label).update(
             f"Unfinished incidents of this plan: {len(ready.unfinished)}"
             + ("  (ctrl+r resumes the highlighted one)" if ready.unfinished else ""))
-        lst = self.query_one("#resume-list", OptionList)
-        lst.clear_options()
-        lst.add_options([Option(resume_label(u), id=str(u.folder)) for u in ready.unfinished])
+        if ready.unfinished and not self.query("#resume-list"):
+            await self.mount(OptionList(*[Option(resume_label(u), id=str(u.folder)) for u in ready.unfinished],
+                                        id="resume-list"), after="#resume-title")
         if self._begin_when_ready:
             self._begin_when_ready = False
             self.action_begin()
 
     @property
     def mode(self) -> str:
-        return "live" if self.query_one("#mode-live", RadioButton).value else "drill"
+        return "live" if self.query_one("#mode", ModeSwitch).live else "drill"
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
@@ -106,6 +107,8 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
         operator = self.query_one("#operator", Input).value
         incident = self.query_one("#incident", Input).value.strip()
         if self.mode == "live":
+            from screens.modals import ConfirmTyped  # not needed for the first frame
+
             org = ready.organisation
             self.app.push_screen(
                 ConfirmTyped("LIVE incident", f"This runs commands against {org}'s production servers. "
@@ -118,7 +121,11 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
         if self.wizard.ready is None:
             self.notify("Still reading the plan and looking for unfinished incidents.")
             return
-        lst = self.query_one("#resume-list", OptionList)
+        found = self.query("#resume-list").results(OptionList)
+        lst = next(found, None)
+        if lst is None:
+            self.notify("There is no unfinished incident of this plan to resume.")
+            return
         if lst.highlighted is None:
             if lst.option_count:
                 lst.highlighted = 0

@@ -47,7 +47,10 @@ async def wait_for(pilot: Pilot[object], predicate: Callable[[], bool], timeout:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for the UI")
+            from tests.ui.screen_text import screen_text
+
+            raise AssertionError(f"timed out after {timeout}s waiting for the UI; the screen:\n"
+                                 + screen_text(pilot.app))
         await pilot.pause(0.02)
     await asyncio.sleep(0)
 

@@ -70,8 +70,10 @@ async def test_form_takes_keys_before_the_plan_is_read_and_ctrl_s_waits(tmp_path
             assert isinstance(app.screen, StartScreen) and app.ready is None
             assert not journal_dir.exists()
             source.release.set()
-            await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")  # the first question
             assert app.ready is not None and app.ready.organisation == "Fabrikam Lab"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None)
     finally:
         source.release.set()
     st = replay(read_journal(journal_dir / "INC-EARLY").entries)
@@ -92,3 +94,26 @@ async def test_start_screen_fills_in_from_the_real_run_path(tmp_path: Path) -> N
             assert type(reader.backend).__name__ == "CoreBackend" and app.backend is reader.backend
     finally:
         reader.close()
+
+
+async def test_mode_switch_by_keys_then_live_asks_for_the_organisation(make_app, journal_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(ScriptedBackend("be-lost"), incident="INC-LIVE")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(app))
+        await pilot.press("tab", "tab")  # operator -> incident id -> mode
+        assert app.focused is not None and app.focused.id == "mode"
+        assert "[x] Drill  [ ] LIVE" in screen_text(app)
+        await pilot.press("space")
+        assert "[ ] Drill  [x] LIVE" in screen_text(app)
+        await pilot.press("d")
+        assert "[x] Drill  [ ] LIVE" in screen_text(app)
+        await pilot.press("l", "ctrl+s")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped"
+                       and "LIVE incident" in screen_text(app))
+        await pilot.press(*"Fabrikam Lab", "enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")  # the first question
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None)
+        assert screen_text(app).splitlines()[0].startswith(" LIVE: commands run against Fabrikam Lab")
+    st = replay(read_journal(journal_dir / "INC-LIVE").entries)
+    assert st.drill is False

@@ -44,7 +44,7 @@ def test_importing_the_core_leaves_textual_out() -> None:
 #: Loaded by the app's worker after the start screen's first frame (wizard.opening), never before.
 AFTER_FIRST_FRAME = ["yaml", "wizard.plan", "wizard.incident", "wizard.journal", "wizard.report",
                      "wizard.core_backend", "wizard.remote.credentials", "wizard.remote.winrm", "winrm",
-                     "pyodbc", "screens.restore", "screens.widgets.checklist"]
+                     "pyodbc", "screens.restore", "screens.widgets.checklist", "screens.modals", "screens.help"]
 
 
 def test_the_first_frame_imports_none_of_the_heavy_core() -> None:
