@@ -27,7 +27,7 @@ HANDLERS: dict[str, str] = {
     "run": "wizard.app_entry:run_command",
     "drill": "wizard.app_entry:drill_command",
     "validate": "wizard.plan.commands:validate_command",
-    "check": "wizard.plan.commands:check_command",
+    "check": "wizard.readiness:check_command",
     "runbook": "wizard.procedures.runbook:runbook_command",
     "lab serve": "wizard.lab.serve:serve_command",
     "scenarios": "wizard.lab.scenarios:scenarios_command",

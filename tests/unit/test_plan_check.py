@@ -1,5 +1,7 @@
 """``lync-restore check PLAN``: exit 0 when the newest backup set is within the RPO, 1 when it
-is too old, missing or the mount is absent; locations read through a host are not checked."""
+is too old, missing, the mount is absent, or a location read through a host could not be checked
+(its credential is typed at a prompt or unset, its host unreachable). Listing through a host over
+real WinRM: tests/integration/test_check_lab.py."""
 
 from __future__ import annotations
 
@@ -52,7 +54,18 @@ def test_stale_missing_or_unmounted_is_not_ready(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "NOT READY" in proc.stdout and "Traceback" not in proc.stderr
 
 
-def test_read_via_locations_are_reported_not_checked() -> None:
+def test_read_via_without_a_usable_credential_is_not_checked(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("LYNC_LAB_PASSWORD", raising=False)
     proc = _check(REPO / "plans" / "lab.yaml")
-    assert proc.returncode == 0
-    assert "not checked (listed through fe01.fabrikam.lab; needs a session)" in proc.stdout
+    assert proc.returncode == 1, proc.stdout
+    assert ("\\\\bk01.fabrikam.lab\\LyncBackup: NOT CHECKED: the password of credential 'lab-admin' "
+            "(FABRIKAM\\lyncadmin) comes from the environment variable LYNC_LAB_PASSWORD, which is not set"
+            in proc.stdout), proc.stdout
+    # a prompt credential: a scheduler cannot answer it
+    text = (REPO / "plans" / "example-standard.yaml").read_text()
+    plan = tmp_path / "prompted.yaml"
+    plan.write_text(text.replace("local_path: /mnt/lyncbackup", "read_via: lync.corp.northwind.example"))
+    proc = _check(plan)
+    assert proc.returncode == 1, proc.stdout
+    assert "is typed at a prompt, which a scheduled check cannot answer" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stderr

@@ -1,4 +1,5 @@
-"""``lync-restore validate`` and ``lync-restore check``: plan commands for people and schedulers."""
+"""``lync-restore validate``: the plan checked and summarised on one screen (``check``, the
+scheduler's readiness check, is :mod:`wizard.readiness`)."""
 
 from __future__ import annotations
 
@@ -80,46 +81,3 @@ def validate_command(args: argparse.Namespace) -> int:
     loaded = load_plan(args.plan)
     print("\n".join(summary(loaded.plan, args.plan)))
     return ExitCode.OK
-
-
-def check_command(args: argparse.Namespace) -> int:
-    """Readiness for schedulers: the plan is valid and its newest backup set is within the RPO.
-
-    Locations mounted on this machine (``local_path``) are listed; a location read only through a
-    host (``read_via``) needs credentials and a WinRM session, which a scheduler's check does not
-    open: it is reported as not checked. Exit 0 when ready, 1 when a set is missing or too old.
-    """
-    import datetime as dt
-
-    from wizard.catalog.discover import CatalogError, list_sets
-
-    loaded = load_plan(args.plan)
-    plan = loaded.plan
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # set folder names are UTC, naive
-    print(f"{args.plan}: plan valid for {plan.organisation.name}")
-    problems = 0
-    for loc in plan.backup.locations:
-        if not loc.local_path:
-            print(f"{loc.unc}: not checked (listed through {loc.read_via or 'no host'}; needs a session)")
-            continue
-        try:
-            listing = list_sets(loc.local_path, plan.backup.layout, loc.unc)
-        except CatalogError as exc:
-            print(f"{loc.unc}: NOT READY: {exc.message}")
-            problems += 1
-            continue
-        if not listing.sets:
-            print(f"{loc.unc}: NOT READY: no backup set in {loc.local_path}")
-            problems += 1
-            continue
-        newest = listing.sets[0]
-        age_s = (now - newest.created).total_seconds()
-        hours = age_s / 3600
-        if age_s > plan.objectives.rpo.seconds:
-            print(f"{loc.unc}: NOT READY: the newest set {newest.name} is {hours:.1f} h old, over the "
-                  f"RPO of {plan.objectives.rpo}")
-            problems += 1
-        else:
-            print(f"{loc.unc}: newest set {newest.name}, {hours:.1f} h old (RPO {plan.objectives.rpo}); "
-                  f"{len(listing.sets)} sets")
-    return ExitCode.FAILED if problems else ExitCode.OK
