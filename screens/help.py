@@ -13,6 +13,13 @@ from textual.widgets import Label, Static
 from screens.base import STAGES_CSS
 
 
+def reflow(text: str) -> str:
+    """Paragraphs (blank-line separated) joined into single lines, so the dialog wraps them to its
+    own width instead of breaking each source line again (ragged lines at 80 columns)."""
+    paragraphs = [" ".join(line.strip() for line in block.splitlines()) for block in text.strip().split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 def keys_of(screen: Screen[object]) -> list[str]:
     lines = []
     for binding in screen.BINDINGS:
@@ -33,7 +40,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):
             yield Label(f"Help: {self._title}", classes="dialog-title")
-            yield Static(self._guide.strip(), markup=False)
+            yield Static(reflow(self._guide), markup=False)
             yield Static("Keys:\n" + "\n".join(self._keys) + "\n  ctrl+p     command palette (records, journal)"
                          "\n  ctrl+q     quit (asks; journaled)", markup=False)
 

@@ -169,8 +169,9 @@ class ChoiceDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._question, classes="dialog-title")
+            yield Static(self._question, classes="dialog-title", markup=False)  # wraps: a question is read whole
             yield OptionList(*[Option(c, id=c) for c in self._choices], id="choices")
+            yield Static("Up/Down, Enter answers; Esc leaves it unanswered", classes="dialog-hint", markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

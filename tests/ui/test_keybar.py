@@ -85,3 +85,4 @@ async def test_the_bar_follows_the_focus() -> None:
         await wait_for(pilot, lambda: "f6 Second only" in bar_text(app))
         assert "f5" not in bar_text(app)
         assert bar_text(app).rstrip().endswith("^p palette")
+
