@@ -68,7 +68,7 @@ recommendation."""
     def on_backup_screen_listed(self, message: Listed) -> None:
         choice = self._choice = message.choice
         table = self.query_one("#sets", DataTable)
-        now = self.session.now()
+        now = choice.judged_at()  # the clock the recommendation used (the lab's, in a drill)
         for s in choice.sets:
             table.add_row(*set_row(s, self.session.rpo_s, now, choice.recommended), key=s.name)
         names = [s.name for s in choice.sets]

@@ -419,7 +419,9 @@ class CoreBackend:
         for v in (*choice.passed_over, *([choice.chosen] if choice.chosen else [])):
             verdicts[v.name] = v
         views = sorted((_set_view(v) for v in verdicts.values()), key=lambda s: s.taken_at, reverse=True)
-        return BackupChoice(tuple(views), choice.chosen.name if choice.chosen else None, choice.summary)
+        as_of = (now if now.tzinfo else now.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        return BackupChoice(tuple(views), choice.chosen.name if choice.chosen else None, choice.summary,
+                            as_of=as_of.isoformat().replace("+00:00", "Z"))
 
     def _store(self, loaded: LoadedPlan, loc: BackupLocation) -> BackupStore:
         """The location as the plan configures it: ``local_path`` (mounted share) first, else

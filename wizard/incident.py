@@ -115,6 +115,12 @@ class BackupChoice:
     sets: tuple[BackupSetView, ...]
     recommended: str | None
     reason: str
+    #: ISO 8601 UTC time the backend judged the sets' ages against (in a drill, the lab's clock);
+    #: empty: the wall clock. The picker and the journal use it, so they agree with ``reason``.
+    as_of: str = ""
+
+    def judged_at(self) -> dt.datetime:
+        return parse_time(self.as_of) if self.as_of else utcnow()
 
 
 @dataclass(frozen=True)
@@ -603,7 +609,7 @@ class IncidentSession:
         chosen = next((s for s in choice.sets if s.name == name), None)
         if chosen is None:
             raise UsageError(f"{name} is not one of the backup sets found.")
-        age = chosen.age_s(now or utcnow())
+        age = chosen.age_s(now or choice.judged_at())
         evidence = [f"taken_at={chosen.taken_at}", f"age_s={int(age)}", f"integrity={chosen.integrity}",
                     "complete" if chosen.complete else "missing " + ", ".join(chosen.missing)]
         return self.decide("backup_set", name, alternatives=[s.name for s in choice.sets], reason=reason,

@@ -78,3 +78,19 @@ def test_drill_isolation_refuses_anything_but_loopback() -> None:
         with pytest.raises(RunnerIsolationError, match="loopback"):
             runners.powershell(host)
         assert isinstance(hosts[host], HostConnection)
+
+
+def test_backup_ages_in_a_drill_are_judged_by_the_lab_clock(tmp_path: Path) -> None:
+    """The lab lives at its own time; the picker's ages and the journal's evidence follow the same
+    clock as the recommendation's reason (found in a tmux walkthrough: the table said 1d16h OVER
+    while the reason said 9.3 h old, within the RPO)."""
+    from wizard.incident import parse_time
+
+    with LabDrill("be-lost-unpaired", time_factor=600) as drill:
+        assert drill.loaded is not None and drill.backend is not None
+        choice = drill.backend.backup_sets(drill.loaded, "be-restore")
+        lab_now = drill.now()
+    assert choice.as_of and abs((parse_time(choice.as_of) - lab_now).total_seconds()) < 600  # lab minutes
+    newest = next(s for s in choice.sets if s.name == choice.recommended)
+    hours = newest.age_s(choice.judged_at()) / 3600
+    assert f"{hours:.1f} h old" in choice.reason, (hours, choice.reason)

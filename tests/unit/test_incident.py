@@ -176,3 +176,20 @@ def test_state_is_the_replay_of_the_journal(tmp_path: Path) -> None:
     s.interrupt(None, "operator quit")
     assert replay(read_journal(s.journal.path).entries) == s.state
     s.detach()
+
+
+def test_backup_set_age_is_judged_against_the_backends_clock(tmp_path: Path) -> None:
+    """In a drill the backend judges ages against the lab's clock; the journal's evidence must use
+    the same clock as the recommendation's reason, not the wall clock."""
+    from wizard.incident import BackupChoice, BackupSetView
+
+    s = _start(tmp_path)
+    s.change_stage("assessment")
+    s.choose_path(s.recommend([], {}), "be-restore")
+    s.change_stage("backup_set")
+    view = BackupSetView("2026-11-24_0200", "2026-11-24T02:00:00Z", True, integrity="ok")
+    lab_clock = BackupChoice((view,), view.name, "the newest set, 9.3 h old", as_of="2026-11-24T11:18:00Z")
+    entry = s.choose_backup_set(lab_clock, view.name)
+    assert "age_s=33480" in entry.payload["evidence"]  # 9 h 18 min, not the age by the wall clock
+    wall = BackupChoice((view,), view.name, "")
+    assert abs((wall.judged_at() - dt.datetime.now(dt.UTC)).total_seconds()) < 5
