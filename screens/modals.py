@@ -24,16 +24,23 @@ class ConfirmTyped(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = _ESC
 
-    def __init__(self, title: str, prompt: str, expected: str) -> None:
+    def __init__(self, title: str, prompt: str, expected: str, commands: tuple[str, ...] = ()) -> None:
         super().__init__(classes="dialog-screen")
         self._title, self._prompt, self._expected = title, prompt, expected
+        self._commands = commands
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger"):
             yield Label(self._title, classes="dialog-title")
+            if self._commands:  # the exact commands, all of them, at the moment of decision
+                shown = [f"PS> {c}" for c in self._commands[:10]]
+                if len(self._commands) > 10:
+                    shown.append(f"... and {len(self._commands) - 10} more (c on the restore screen copies all)")
+                yield Static("\n".join(shown), classes="dialog-commands", markup=False)
             yield Static(self._prompt, markup=False)
             yield Input(placeholder=self._expected, id="typed")
             yield Label("", id="typed-error", classes="error-text")
+            yield Static("Enter confirms; Esc cancels (nothing runs)", classes="dialog-hint", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip() == self._expected:

@@ -4,6 +4,7 @@ typed confirmation for destructive steps and a second operator where the step ne
 
 from __future__ import annotations
 
+import textwrap
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,21 @@ from wizard.incident import OutputLine, Progress, StepDone, StepEvent, StepFaile
 from wizard.report import fmt_duration
 
 BATCH_S = 0.05  # streamed events reach the widgets at most 20 times a second, however fast they come
+
+
+def fold(lines: list[str], width: int) -> list[str]:
+    """Lines wider than the log folded at spaces (continuations indented two), so an operator
+    without a mouse reads the whole instruction or error instead of a line cut at the edge."""
+    if width < 20:  # not laid out yet, or absurdly narrow: leave the lines alone
+        return lines
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+        else:
+            out.extend(textwrap.wrap(line, width, subsequent_indent="  ", replace_whitespace=False,
+                                     break_on_hyphens=False) or [line[:width]])
+    return out
 
 
 class RestoreScreen(StageScreen):
@@ -140,7 +156,8 @@ the running step. n goes on to verification once every step is done, skipped or 
                 self.start_step(step, value, None)
 
         self.app.push_screen(ConfirmTyped("Destructive step", f"{step.title} on {step.host}. "
-                                          f"Type {step.confirmation} to run it:", step.confirmation), typed)
+                                          f"Type {step.confirmation} to run it:", step.confirmation,
+                                          step.commands), typed)
 
     def start_step(self, step: StepView, typed: str | None, second: str | None) -> None:
         assert self._checklist is not None
@@ -174,7 +191,7 @@ the running step. n goes on to verification once every step is done, skipped or 
         log = self.query_one("#output", Log)
         lines = [e.text for e in events if isinstance(e, OutputLine)]
         if lines:
-            log.write_lines(lines)
+            log.write_lines(fold(lines, log.scrollable_content_region.width - 1))
         last_progress = next((e for e in reversed(events) if isinstance(e, Progress)), None)
         for e in events:
             if isinstance(e, Progress) and e is not last_progress:
@@ -189,7 +206,8 @@ the running step. n goes on to verification once every step is done, skipped or 
                 self._checklist.set_status(e.step_id, "done")
             elif isinstance(e, StepFailed):
                 self._checklist.set_status(e.step_id, "failed")
-                log.write_line(f"FAILED: {e.message} (r retries, s skips, d done by hand)")
+                log.write_lines(fold([f"FAILED: {e.message} (r retries, s skips, d done by hand)"],
+                                     log.scrollable_content_region.width - 1))
 
     def on_restore_screen_ended(self, message: Ended) -> None:
         assert self._checklist is not None
