@@ -202,8 +202,12 @@ the running step. n goes on to verification once every step is done, skipped or 
                 self.query_one("#progress-text", Label).update(f"{e.step_id}: {e.percent:.0f}%{left}")
             elif isinstance(e, StepStarted):
                 self._checklist.set_status(e.step_id, "running")
+                self.query_one("#progress", ProgressBar).update(progress=0)  # this step's, not the last one's
+                self.query_one("#progress-text", Label).update(f"{e.step_id}: running")
             elif isinstance(e, StepDone):
                 self._checklist.set_status(e.step_id, "done")
+                self.query_one("#progress", ProgressBar).update(progress=100)
+                self.query_one("#progress-text", Label).update(f"{e.step_id}: done")
             elif isinstance(e, StepFailed):
                 self._checklist.set_status(e.step_id, "failed")
                 log.write_lines(fold([f"FAILED: {e.message} (r retries, s skips, d done by hand)"],

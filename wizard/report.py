@@ -92,7 +92,7 @@ class Report:
     restored_after_s: float | None  # incident opened -> service restored (verify reached / closed)
     elapsed_s: float  # opened -> last entry
     rto_s: int | None
-    data_loss_s: float | None  # backup taken -> incident opened
+    data_loss_s: float | None  # backup taken -> incident opened (by the clock the set was judged by)
     rpo_s: int | None
     decisions: tuple[DecisionRow, ...]
     skipped_or_overridden: tuple[DecisionRow, ...]
@@ -198,8 +198,11 @@ def build_report(result: ReadResult, *, rto_s: int | None = None, rpo_s: int | N
     data_loss: float | None = None
     for d in reversed(st.decisions):
         if d.payload.get("question") == "backup_set":
-            taken = _evidence_value(list(d.payload.get("evidence") or []), "taken_at")
-            if taken:
+            evidence = list(d.payload.get("evidence") or [])
+            taken, age = _evidence_value(evidence, "taken_at"), _evidence_value(evidence, "age_s")
+            if age and age.isdigit():  # the set's age when chosen, by the clock the choice was judged by
+                data_loss = int(age) - (_when(d.time) - t0).total_seconds()  # (a drill: the lab's)
+            elif taken:
                 data_loss = (t0 - _when(taken)).total_seconds()
             break
 

@@ -129,3 +129,21 @@ def test_report_command_writes_md_and_html(tmp_path: Path, capsys: pytest.Captur
 @pytest.mark.parametrize(("seconds", "text"), [(9, "9s"), (64, "1m04s"), (3900, "1h05m"), (90000, "1d01h")])
 def test_fmt_duration(seconds: float, text: str) -> None:
     assert fmt_duration(seconds) == text
+
+
+def test_data_loss_window_follows_the_clock_the_set_was_judged_by(tmp_path: Path) -> None:
+    """A drill's sets live at the lab's time: the window is the set's age when chosen (evidence
+    age_s), back-dated to the opening, not the wall clock minus the set's name."""
+    from wizard.incident import BackupChoice, BackupSetView
+
+    s = IncidentSession.start(PLAN, operator="alice", incident="INC-LAB", mode="drill", journal_dir=tmp_path,
+                              backend=ScriptedBackend())
+    s.change_stage("assessment")
+    s.choose_path(s.recommend([], {}), "be-restore")
+    s.change_stage("backup_set")
+    view = BackupSetView("2026-11-24_0200", "2026-11-24T02:00:00Z", True, integrity="ok")
+    s.choose_backup_set(BackupChoice((view,), view.name, "", as_of="2026-11-24T11:18:00Z"), view.name)
+    s.close("abandoned")
+    report = build_report(read_journal(tmp_path / "INC-LAB"))
+    assert report.data_loss_s is not None and 33_470 <= report.data_loss_s <= 33_480  # 9 h 18 min
+    assert "(within the RPO)" in render_markdown(report)
