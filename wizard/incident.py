@@ -415,7 +415,10 @@ class IncidentSession:
             raise LiveConfirmationError(f"Live mode needs the organisation name typed exactly as '{org}'.")
         journal = Journal.create(journal_dir, incident=incident, operator=operator.strip(), drill=mode == "drill",
                                  payload={"plan": str(Path(plan_path).resolve()), "plan_sha256": plan_sha256(loaded),
-                                          "organisation": org, "mode": mode})
+                                          "organisation": org, "mode": mode,
+                                          # the objectives in force, so a report needs no plan later
+                                          "rto_s": loaded.plan.objectives.rto.seconds,
+                                          "rpo_s": loaded.plan.objectives.rpo.seconds})
         entries = read_journal(journal.path).entries
         return cls(loaded, journal, entries, backend)
 

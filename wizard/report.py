@@ -162,12 +162,15 @@ def _plan_objectives(plan_path: str) -> tuple[int | None, int | None]:
 
 
 def build_report(result: ReadResult, *, rto_s: int | None = None, rpo_s: int | None = None) -> Report:
-    """Compute the report. RTO/RPO default to the plan named in the journal (if readable)."""
+    """Compute the report. RTO/RPO default to those journaled at the opening, else to the plan the
+    journal names (if still readable)."""
     entries = result.entries
     if not entries:
         raise InputFileError(f"{result.path}: holds no complete entry, so there is nothing to report")
     st = replay(entries)
-    if rto_s is None or rpo_s is None:
+    rto_s = st.rto_s if rto_s is None else rto_s  # journaled at the opening
+    rpo_s = st.rpo_s if rpo_s is None else rpo_s
+    if rto_s is None or rpo_s is None:  # an older journal: the plan it names, if still readable
         plan_rto, plan_rpo = _plan_objectives(st.plan_path)
         rto_s = plan_rto if rto_s is None else rto_s
         rpo_s = plan_rpo if rpo_s is None else rpo_s

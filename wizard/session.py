@@ -52,6 +52,8 @@ class SessionState:
     drill: bool = True
     organisation: str = ""
     plan_path: str = ""
+    rto_s: int | None = None  # the objectives journaled at the opening (journals before 0.1: None)
+    rpo_s: int | None = None
     plan_sha256: str = ""
     stage: Stage = "start"
     recovery_path: str | None = None
@@ -84,6 +86,8 @@ def replay(entries: Iterable[Entry]) -> SessionState:
             st.organisation = str(p.get("organisation", ""))
             st.plan_path = str(p.get("plan", ""))
             st.plan_sha256 = str(p.get("plan_sha256", ""))
+            st.rto_s = int(p["rto_s"]) if isinstance(p.get("rto_s"), int) else None
+            st.rpo_s = int(p["rpo_s"]) if isinstance(p.get("rpo_s"), int) else None
         elif e.kind == Kind.STAGE:
             st.stage = p["to"]
         elif e.kind == Kind.DECISION:

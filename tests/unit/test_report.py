@@ -147,3 +147,17 @@ def test_data_loss_window_follows_the_clock_the_set_was_judged_by(tmp_path: Path
     report = build_report(read_journal(tmp_path / "INC-LAB"))
     assert report.data_loss_s is not None and 33_470 <= report.data_loss_s <= 33_480  # 9 h 18 min
     assert "(within the RPO)" in render_markdown(report)
+
+
+def test_objectives_come_from_the_journal_when_the_plan_is_gone(tmp_path: Path) -> None:
+    """A drill's plan copy is deleted with the lab; the report still knows the RTO and RPO."""
+    import shutil
+
+    plan = tmp_path / "copy.yaml"
+    shutil.copy(PLAN, plan)
+    s = IncidentSession.start(plan, operator="alice", incident="INC-GONE", mode="drill",
+                              journal_dir=tmp_path / "j", backend=ScriptedBackend())
+    s.close("abandoned")
+    plan.unlink()
+    md = render_markdown(build_report(read_journal(tmp_path / "j" / "INC-GONE")))
+    assert "RTO of 4h00m" in md and "plan not readable" not in md, md
