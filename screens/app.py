@@ -63,6 +63,9 @@ class WizardApp(App[int]):
     theme: Reactive[str] = Reactive("ansi-dark")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "request_quit", "Quit", id="quit", priority=True),
+        # the reflex at 3 a.m.: the same journaled question (a second Ctrl+C answers yes), never a
+        # silent no-op (Textual's own ctrl+c only hints at an action named "quit")
+        Binding("ctrl+c", "request_quit", "Quit", id="quit-ctrl-c", show=False, priority=True),
         Binding("f1", "help", "Help", id="app-help", show=False),
     ]
 
@@ -322,10 +325,13 @@ class WizardApp(App[int]):
     def action_request_quit(self) -> None:
         from screens.modals import QuitDialog
 
-        if isinstance(self.screen, QuitDialog):
+        if isinstance(self.screen, QuitDialog):  # asked twice: that is the answer
+            self.screen.dismiss(True)
             return
         running = self._running_step()
-        self.push_screen(QuitDialog(running), lambda yes: self.quit_journaled(running) if yes else None)
+        incident_open = self.session is not None and not self.session.state.closed
+        self.push_screen(QuitDialog(running, incident_open),
+                         lambda yes: self.quit_journaled(running) if yes else None)
 
     def action_help(self) -> None:
         screen = self.screen

@@ -126,17 +126,23 @@ class QuitDialog(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
     ]
 
-    def __init__(self, running: str | None) -> None:
+    def __init__(self, running: str | None, incident_open: bool = True) -> None:
         super().__init__(classes="dialog-screen")
         self._running_step_id = running
+        self._incident_open = incident_open
 
     def compose(self) -> ComposeResult:
-        detail = (f"Step {self._running_step_id} is running: its outcome will be IN DOUBT and checked again on resume."
-                  if self._running_step_id else "The incident stays open; resume it from the start screen.")
+        if self._running_step_id:
+            detail = (f"Step {self._running_step_id} is running: its outcome will be IN DOUBT and checked "
+                      "again on resume.")
+        elif self._incident_open:
+            detail = "The incident stays open; resume it from the start screen."
+        else:
+            detail = "No incident was started, so there is nothing to journal or resume."
         with Vertical(classes="dialog"):
             yield Label("Quit the wizard?", classes="dialog-title")
             yield Static(detail, markup=False)
-            yield Static("y = quit (journaled)   n / Esc = stay", markup=False)
+            yield Static("y or Ctrl+C again = quit (journaled)   n / Esc = stay", markup=False)
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

@@ -242,3 +242,23 @@ async def test_help_palette_records_and_worker_failures(make_app: AppFactory, jo
         await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
     err = next(e for e in read_journal(folder).entries if e.kind == Kind.ERROR)
     assert err.payload["title"] == "Not built yet"
+
+
+async def test_ctrl_c_asks_and_a_second_ctrl_c_quits_journaled(make_app: AppFactory, journal_dir: Path) -> None:
+    """Ctrl+C is the reflex: it must not be a silent no-op (Textual's own hint looks for an action
+    named "quit"); it asks the journaled quit question, and pressing it again answers yes."""
+    app = make_app(ScriptedBackend("be-lost"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot)
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog) and "Ctrl+C again" in screen_text(app))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not app.is_running)
+    entries = read_journal(journal_dir / "INC-UI").entries
+    quits = [e for e in entries if e.kind == Kind.INTERRUPTED]
+    assert len(quits) == 1 and quits[0].payload["reason"] == "operator quit at assessment", quits
+    assert not replay(entries).closed  # resumable
