@@ -56,7 +56,8 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
     def compose(self) -> ComposeResult:
         opening = self.wizard.opening
         yield Label(f"lync-restore: {opening.plan_label}", classes="screen-title", id="start-title")
-        yield Static(f"Reading the plan {opening.plan_label}...", id="plan-summary", markup=False)
+        yield Static(opening.preparing or f"Reading the plan {opening.plan_label}...", id="plan-summary",
+                     markup=False)
         with Horizontal(id="start-form"):
             with Vertical(classes="form-col"):
                 yield Label("Operator")

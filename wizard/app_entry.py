@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wizard.errors import ExitCode
-from wizard.opening import Opening, loaded_source
+from wizard.opening import Opening
 from wizard.remote.prompt import PromptBridge
 
 if TYPE_CHECKING:  # loaded after the first frame, in the app's thread worker (see wizard.opening)
@@ -110,17 +110,42 @@ def run_command(args: argparse.Namespace) -> int:
         reader.close()
 
 
+class LabSource:
+    """The plan source of ``lync-restore drill``: starts the lab for the scenario (its WinRM and
+    TDS listeners, its plan copy) in the app's worker after the first frame, so the trainee sees
+    the start screen at once; :meth:`close` stops the lab when the app has left."""
+
+    def __init__(self, scenario: str, time_factor: float) -> None:
+        self.scenario = scenario
+        self.time_factor = time_factor
+        self.drill: Any = None
+
+    def __call__(self) -> tuple[LoadedPlan, Backend | None]:
+        from wizard.drill import LabDrill
+
+        self.drill = LabDrill(self.scenario, time_factor=self.time_factor).start()
+        assert self.drill.loaded is not None
+        return self.drill.loaded, self.drill.backend
+
+    def close(self) -> None:
+        if self.drill is not None:
+            self.drill.stop()
+
+
 def drill_command(args: argparse.Namespace) -> int:
-    from wizard import drill
-
     if getattr(args, "headless", False):
-        return drill.headless_command(args, _journal_dir(args), sys.stdout)
-    name = getattr(args, "scenario", None) or drill.DEFAULT_SCENARIO
-    factor = getattr(args, "time_factor", None) or drill.DEFAULT_TIME_FACTOR
-    with drill.LabDrill(name, time_factor=factor) as lab:
-        assert lab.loaded is not None
-        return open_app(Opening(loaded_source(lab.loaded, lab.backend), plan_label=f"lab: {name}",
-                                journal_dir=_journal_dir(args),
-                                operator=default_operator(getattr(args, "operator", None)),
-                                incident=new_incident_id(), mode="drill"))
+        from wizard import drill
 
+        return drill.headless_command(args, _journal_dir(args), sys.stdout)
+    from wizard.lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
+
+    name = getattr(args, "scenario", None) or DEFAULT_SCENARIO
+    factor = getattr(args, "time_factor", None) or DEFAULT_TIME_FACTOR
+    source = LabSource(name, factor)
+    try:
+        return open_app(Opening(source, plan_label=f"lab: {name}", journal_dir=_journal_dir(args),
+                                operator=default_operator(getattr(args, "operator", None)),
+                                incident=new_incident_id(), mode="drill",
+                                preparing=f"Starting the lab (scenario {name}) and reading its plan..."))
+    finally:
+        source.close()

@@ -39,6 +39,7 @@ from wizard.incident import (
     StepStarted,
     StepView,
 )
+from wizard.lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
 from wizard.lab.runtime import LabRuntime
 from wizard.lab.scenarios import Scenario, scenario
 from wizard.plan import LoadedPlan, load_plan
@@ -46,8 +47,6 @@ from wizard.plan.model import Plan
 from wizard.procedures.engine import AnswersFile, Question, read_answers
 from wizard.remote.credentials import CredentialStore
 
-DEFAULT_SCENARIO = "cms-lost-paired"
-DEFAULT_TIME_FACTOR = 600.0
 DRILL_PARTNER = "drill-partner"
 
 #: What the trainee is told in a scenario's briefing (answers to the assessment's questions).

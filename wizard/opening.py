@@ -36,6 +36,7 @@ class Opening:
     operator: str
     incident: str
     mode: Mode
+    preparing: str = ""  # what the start screen says while the source works (default: reading the plan)
 
 
 @dataclass(frozen=True)

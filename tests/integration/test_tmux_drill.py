@@ -360,3 +360,33 @@ def test_broken_plan_in_a_real_terminal_says_where_and_exits_2(tmp_path: Path) -
     assert "lync-restore: 1 error in the plan" in text, text
     assert not [s for s in pane.seen if "Traceback" in s] and "Traceback" not in text
     assert not journals.exists()
+
+
+def test_no_arguments_opens_a_drill_at_once_and_ctrl_c_twice_leaves(tmp_path: Path) -> None:
+    """`lync-restore` alone: the start screen shows while the lab starts in the background, then
+    the lab's plan fills it in; Ctrl+C twice leaves cleanly (exit 0, nothing journaled: no
+    incident was started)."""
+    conf = tmp_path / "tmux.conf"
+    conf.write_text("set -g status off\nset -g remain-on-exit on\n", encoding="utf-8")
+    status = tmp_path / "status"
+    home = tmp_path / "home"  # the default journal folder lives under the user's state directory
+    env = {**os.environ, "HOME": str(home), "XDG_STATE_HOME": str(home / "state")}
+    pane = Pane(tmp_path / "tmux.sock", conf, env)
+    try:
+        pane.start(["sh", "-c", f"{shlex.quote(PROGRAM)}; echo $? > {shlex.quote(str(status))}"])
+        pane.wait(lambda s: "Operator" in s, "the start screen", SLOW)
+        text = pane.wait_for("Unfinished incidents of this plan: 0")
+        assert "lync-restore: Fabrikam Lab" in text and "[x] Drill" in text, text
+        pane.keys("C-c")
+        pane.wait_for("Quit the wizard?", 5)
+        assert "No incident was started" in pane.screen()
+        pane.keys("C-c")
+        deadline = time.monotonic() + SLOW
+        while not status.exists() or not status.read_text().strip():
+            assert time.monotonic() < deadline, f"the program did not end:\n{pane.screen()}"
+            time.sleep(0.05)
+    finally:
+        pane.kill_server()
+    assert status.read_text().strip() == "0"
+    assert not [s for s in pane.seen if "Traceback" in s]
+    assert not list(home.rglob("journal.jsonl")), "no incident was started, so nothing is journaled"

@@ -117,3 +117,22 @@ async def test_mode_switch_by_keys_then_live_asks_for_the_organisation(make_app,
         assert screen_text(app).splitlines()[0].startswith(" LIVE: commands run against Fabrikam Lab")
     st = replay(read_journal(journal_dir / "INC-LIVE").entries)
     assert st.drill is False
+
+
+async def test_drill_source_starts_the_lab_after_the_first_frame_and_stops_it(tmp_path: Path) -> None:
+    from wizard.app_entry import LabSource
+
+    source = LabSource("be-lost-unpaired", 600)
+    app = WizardApp(Opening(source, "lab: be-lost-unpaired", tmp_path, "alice", "INC-LAB", "drill",
+                            preparing="Starting the lab (scenario be-lost-unpaired) and reading its plan..."))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+            await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(app))
+            assert source.drill is not None and source.drill.backend is app.backend
+            assert "lync-restore: Fabrikam Lab" in screen_text(app)
+            plan_copy = source.drill.lab.plan_path
+            assert plan_copy.exists() and source.drill.lab.wsman  # listening
+    finally:
+        source.close()
+    assert not source.drill.lab.wsman and not source.drill.lab.tds and not plan_copy.exists()  # stopped
