@@ -238,6 +238,13 @@ async def test_help_palette_records_and_worker_failures(make_app: AppFactory, jo
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, JournalViewer))
         assert "error: Not built yet" in screen_text(app)
+        for _ in range(30):  # down to the error entry: shown whole below the table
+            if "  title: Not built yet" in screen_text(app):
+                break
+            await pilot.press("down")
+            await pilot.pause(0.05)
+        assert "  title: Not built yet" in screen_text(app)
+        assert "  message: The assessment probing" in screen_text(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
     err = next(e for e in read_journal(folder).entries if e.kind == Kind.ERROR)
