@@ -195,12 +195,12 @@ def all_benchmarks() -> list[tuple[str, BenchFn]]:
 
 def bench_command(args: argparse.Namespace) -> int:
     rows: list[Row] = []
-    print(f"{'benchmark':<58} {'value':>10} {'unit':<10} goal")
-    print("-" * 92)
+    print(f"{'benchmark':<64} {'value':>10} {'unit':<10} goal")
+    print("-" * 98)
     for _, fn in all_benchmarks():
         for row in fn(bool(args.quick)):
             rows.append(row)
             value = (f"{row.value:.2f}" if row.value < 10 else
                      f"{row.value:,.1f}" if row.value < 1000 else f"{row.value:,.0f}")
-            print(f"{row.name:<58} {value:>10} {row.unit:<10} {row.goal}", flush=True)
+            print(f"{row.name:<64} {value:>10} {row.unit:<10} {row.goal}", flush=True)
     return ExitCode.OK if rows else ExitCode.FAILED
