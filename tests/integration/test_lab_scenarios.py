@@ -128,12 +128,16 @@ def test_fe_lost(c: Clients) -> None:
 @_sc("be-primary-lost-witness")
 def test_be_primary_lost_witness(c: Clients) -> None:
     fe = "fe01.fabrikam.lab"
+    # §6.5 steps 3-4 (Topology Builder, the trainee's hands): the pool's store is now the survivor
+    c.lab.perform_manual("be-mirror-topology-pool1.fabrikam.lab",
+                         "Set 'SQL Server store' to sql02.fabrikam.lab\\rtc; OK; Publish again.")
     for t in ("User", "Application", "CentralMgmt"):
         c.ps(fe, f"Uninstall-CsMirrorDatabase -DatabaseType {t} -SqlServerFqdn "
                  "'sql02.fabrikam.lab' -SqlInstanceName rtc")
     c.lab.rebuild("sql01.fabrikam.lab")
-    c.ps(fe, "Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn sql02.fabrikam.lab "
-             r"-FileShare \\fs01.fabrikam.lab\mirror")
+    # §6.5 step 8 (Topology Builder): the rebuilt server is the new mirror; Create Mirror Database
+    c.lab.perform_manual("be-mirror-create-pool1.fabrikam.lab",
+                          "Edit Properties: set the mirroring SQL Server store to sql01.fabrikam.lab\\rtc; OK.")
     rows = c.query("be1-mirror", "SELECT name, state_desc FROM sys.databases WHERE name = 'rtcxds'")
     assert rows == [("rtcxds", "ONLINE")]
     assert c.restored() == []

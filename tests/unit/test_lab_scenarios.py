@@ -83,13 +83,29 @@ def test_fe_lost(run: Run) -> None:
 @pytest.mark.parametrize("run", ["be-primary-lost-witness"], indirect=True)
 def test_be_primary_lost_witness(run: Run) -> None:
     fe = "fe01.fabrikam.lab"
+    run.lab.perform_manual("be-mirror-topology-pool1.fabrikam.lab",  # §6.5 steps 3-4 (Topology Builder)
+                           "Set 'SQL Server store' to sql02.fabrikam.lab\\rtc; OK; Publish again.")
     for t in ("User", "Application", "CentralMgmt"):
         run.ps(fe, f"Uninstall-CsMirrorDatabase -DatabaseType {t} -SqlServerFqdn "
                    "'sql02.fabrikam.lab' -SqlInstanceName rtc")
     run.lab.rebuild("sql01.fabrikam.lab")
-    run.ps(fe, "Install-CsMirrorDatabase -ConfiguredDatabases -SqlServerFqdn sql02.fabrikam.lab "
-               r"-FileShare \\fs01.fabrikam.lab\mirror")
+    # §6.5 step 8 (Topology Builder): the rebuilt server is the new mirror; Create Mirror Database
+    run.lab.perform_manual("be-mirror-create-pool1.fabrikam.lab",
+                            "Edit Properties: set the mirroring SQL Server store to sql01.fabrikam.lab\\rtc; OK.")
     assert run.lab.scenario and run.lab.scenario.service_restored(run.lab.dep) == []
+
+
+@pytest.mark.parametrize("run", ["be-primary-lost-witness"], indirect=True)
+def test_uninstalling_mirroring_leaves_the_topology_to_topology_builder(run: Run) -> None:
+    """Uninstall-CsMirrorDatabase removes SQL mirroring; the pool's SQL Server store is Topology
+    Builder's (§6.5 steps 3-4). Skipped, the topology still names the dead primary."""
+    fe = "fe01.fabrikam.lab"
+    primary = run.lab.dep.pool_sql("pool1.fabrikam.lab")
+    for t in ("User", "Application", "CentralMgmt"):
+        run.ps(fe, f"Uninstall-CsMirrorDatabase -DatabaseType {t} -SqlServerFqdn "
+                   "'sql02.fabrikam.lab' -SqlInstanceName rtc")
+    assert run.lab.dep.pool_sql("pool1.fabrikam.lab") is primary  # unchanged: still the lost server
+    assert run.lab.scenario and run.lab.scenario.service_restored(run.lab.dep)
 
 
 @pytest.mark.parametrize("run", ["be-primary-lost-no-witness"], indirect=True)

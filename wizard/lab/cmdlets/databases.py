@@ -207,9 +207,10 @@ def uninstall_mirror(dep: LabDeployment, host: str, inv: Invocation) -> None:
             other = dep.mirror_sql(pool) if pool else None
             if other is not None and other is not inst and dep.sql_up(other):
                 other.drop_database(name)
+    # The pool's SQL Server store is Topology Builder's to change (§6.5 steps 3-4, the hands'
+    # clear_mirroring), not this cmdlet's: skipping those steps leaves the topology pointing at
+    # the dead server, and the §7 checks see it.
     if pool is not None:
-        key = next(k for k, v in dep.instances.items() if v is inst)
-        dep.store_override[pool] = key  # Topology Builder: SQL store = the surviving server
         if pool == dep.cms_pool and "centralmgmt" in _types(inv) and inst.database("xds"):
             from wizard.lab.model import CmsPointer
 
