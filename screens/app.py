@@ -148,10 +148,19 @@ class WizardApp(App[int]):
         try:
             ready = prepare(self.opening)
         except WizardError as exc:  # a broken plan: leave, and the command line prints why (exit 2)
-            self.failure = exc
-            self.call_from_thread(self.exit, int(exc.exit_code), int(exc.exit_code))
+            self._leave_unopened(exc)
+            return
+        except Exception as exc:  # nothing can start without the plan: one sentence, no traceback
+            self.log.error(repr(exc))
+            self._leave_unopened(WizardError(f"{self.opening.plan_label} could not be opened: "
+                                             f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(self.Prepared(ready))
+
+    def _leave_unopened(self, exc: WizardError) -> None:
+        """From the worker: nothing can start without the plan; the command line says why."""
+        self.failure = exc
+        self.call_from_thread(self.exit, int(exc.exit_code), int(exc.exit_code))
 
     async def on_wizard_app_prepared(self, message: Prepared) -> None:
         self.ready = message.ready

@@ -136,3 +136,14 @@ async def test_drill_source_starts_the_lab_after_the_first_frame_and_stops_it(tm
     finally:
         source.close()
     assert not source.drill.lab.wsman and not source.drill.lab.tds and not plan_copy.exists()  # stopped
+
+
+async def test_an_unexpected_failure_opening_the_plan_is_one_sentence(tmp_path: Path) -> None:
+    def source() -> tuple[LoadedPlan, Backend | None]:
+        raise OSError(98, "Address already in use")  # e.g. the lab could not listen
+
+    app = WizardApp(Opening(source, "lab: fe-lost", tmp_path, "alice", "INC-X", "drill"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: not app.is_running)
+    assert app.return_code == ExitCode.FAILED and app.failure is not None
+    assert str(app.failure) == "lab: fe-lost could not be opened: OSError: [Errno 98] Address already in use"
