@@ -72,6 +72,29 @@ async def _help(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
 
 
+async def _confirm(pilot: Pilot[Any]) -> None:
+    await _to_restore(pilot)  # the highlight is back on step 1, destructive
+    await pilot.press("r")
+    await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ == "ConfirmTyped"
+                   and "Destructive step" in screen_text(pilot.app))
+
+
+async def _quit(pilot: Pilot[Any]) -> None:
+    await _to_assessment(pilot)
+    await pilot.press("ctrl+q")
+    await wait_for(pilot, lambda: "Quit the wizard?" in screen_text(pilot.app))
+
+
+async def _journal(pilot: Pilot[Any]) -> None:
+    await _to_backup(pilot)
+    await pilot.press("ctrl+p", *"journal viewer")
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ == "JournalViewer")
+    await pilot.press("down", "down", "down")  # an entry whose detail holds no machine-specific path
+    await wait_for(pilot, lambda: "#4 " in screen_text(pilot.app))
+
+
 async def _plan_read(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(pilot.app))
 
@@ -85,6 +108,9 @@ async def _plan_read(pilot: Pilot[Any]) -> None:
     ("verify", _to_verify, "drill"),
     ("summary", _to_summary, "drill"),
     ("help", _help, "drill"),
+    ("confirm_destructive", _confirm, "drill"),
+    ("quit", _quit, "drill"),
+    ("journal_viewer", _journal, "drill"),
 ])
 def test_screen_snapshot(name: str, steps: Callable[[Pilot[Any]], Awaitable[None]], mode: str,
                          make_app: AppFactory, pinned_clock: dt.datetime, snap_compare: Any) -> None:
