@@ -1,10 +1,12 @@
 """``lync-restore run`` and ``lync-restore drill``: the entry points that open the wizard.
 
 The Textual app lives in ``screens``; it is loaded by name only here (importlib), so importing
-the core never loads Textual (import-linter contract). ``run`` opens the organisation's plan;
-``drill`` starts the lab for a scenario (:class:`wizard.drill.LabDrill`), opens the wizard on the
-lab's plan copy in drill mode with the real core, and stops the lab on exit; ``drill --headless``
-plays the same session without Textual (:func:`wizard.drill.headless_command`).
+the core never loads Textual (import-linter contract). Both open the start screen first and
+hand the app a plan source (:mod:`wizard.opening`) that its worker runs after the first frame:
+``run`` reads the organisation's plan and builds the real backend (:class:`PlanReader`);
+``drill`` starts the lab for a scenario and opens its plan copy in drill mode with the real core
+(:class:`LabSource`), and stops the lab on exit; ``drill --headless`` plays the same session
+without Textual (:func:`wizard.drill.headless_command`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from wizard.opening import Opening
 from wizard.remote.prompt import PromptBridge
 
 if TYPE_CHECKING:  # loaded after the first frame, in the app's thread worker (see wizard.opening)
+    from wizard.core_backend import CoreBackend
+    from wizard.drill import LabDrill
     from wizard.incident import Backend
     from wizard.plan import LoadedPlan
 
@@ -66,7 +70,7 @@ class PlanReader:
     def __init__(self, plan: Path | str, prompt: PromptBridge) -> None:
         self.plan = Path(plan)
         self.prompt = prompt
-        self.backend: Any = None
+        self.backend: CoreBackend | None = None
 
     def __call__(self) -> tuple[LoadedPlan, Backend | None]:
         from wizard.core_backend import BackendOptions, CoreBackend
@@ -74,8 +78,8 @@ class PlanReader:
         from wizard.remote.credentials import CredentialStore
 
         loaded = load_plan(self.plan)
-        self.backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=self.prompt)))
-        return loaded, self.backend
+        backend = self.backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=self.prompt)))
+        return loaded, backend
 
     def close(self) -> None:
         if self.backend is not None:
@@ -118,14 +122,14 @@ class LabSource:
     def __init__(self, scenario: str, time_factor: float) -> None:
         self.scenario = scenario
         self.time_factor = time_factor
-        self.drill: Any = None
+        self.drill: LabDrill | None = None
 
     def __call__(self) -> tuple[LoadedPlan, Backend | None]:
         from wizard.drill import LabDrill
 
-        self.drill = LabDrill(self.scenario, time_factor=self.time_factor).start()
-        assert self.drill.loaded is not None
-        return self.drill.loaded, self.drill.backend
+        drill = self.drill = LabDrill(self.scenario, time_factor=self.time_factor).start()
+        assert drill.loaded is not None
+        return drill.loaded, drill.backend
 
     def close(self) -> None:
         if self.drill is not None:
