@@ -72,8 +72,6 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
 
     def on_mount(self) -> None:
         self.query_one("#operator", Input).focus()
-        if self.wizard.ready is not None:  # the screen came back after the plan was read
-            self.call_later(self.show_ready, self.wizard.ready)
 
     async def show_ready(self, ready: Ready) -> None:
         """The plan is read: show its summary and the unfinished incidents; start if asked to."""
