@@ -122,8 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="create or compare plans")
     plan_sub = plan.add_subparsers(dest="plan_command", metavar="PLAN_COMMAND", parser_class=_Parser)
-    ft = plan_sub.add_parser("from-topology", help="draft a plan from Get-CsTopology -AsXml output")
+    ft = plan_sub.add_parser("from-topology", help="draft a plan from Get-CsTopology -AsXml output "
+                             "(or an Export-CsConfiguration zip)")
     ft.add_argument("file", metavar="FILE")
+    ft.add_argument("--organisation", metavar="NAME", help="the organisation's name (default: the SIP domain)")
+    ft.add_argument("--output", "-o", metavar="OUT", help="write the draft to OUT instead of standard output")
     pd = plan_sub.add_parser("diff", help="compare a plan with a topology export")
     pd.add_argument("plan", metavar="PLAN")
     pd.add_argument("file", metavar="FILE")
