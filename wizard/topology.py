@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import TextIO
 from xml.etree import ElementTree as ET
 
-from wizard.errors import ExitCode, InputFileError, NotBuiltError
+from wizard.errors import ExitCode, InputFileError
+from wizard.plan.model import Plan
 
 MAX_BYTES = 50 * 1024 * 1024
 _LOCAL = re.compile(r"^\{[^}]*\}")
@@ -558,5 +559,90 @@ def from_topology_command(args: argparse.Namespace, out: TextIO | None = None) -
     return ExitCode.OK
 
 
+@dataclass(frozen=True)
+class Difference:
+    subject: str  # "pool pool01.example.test", "CMS", "SIP domains"
+    text: str
+    inferred: bool = False  # the topology side was inferred (T§2.8): a hint, not a certainty
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.text}" + (" (topology side inferred, T§2.8)" if self.inferred else "")
+
+
+def _sql_label(instances: dict[str, tuple[str, str]], ident: object) -> str | None:
+    if not ident:
+        return None
+    server, instance = instances.get(str(ident), ("?", ""))
+    return f"{server}\\{instance}" if instance else server
+
+
+def diff_plan(plan: Plan, draft: Draft) -> list[Difference]:
+    """What the plan says that the published topology does not (and the reverse), compared by FQDNs
+    and server names, never by the plan's own ids."""
+    out: list[Difference] = []
+    low = str.lower
+    if sorted(map(low, plan.organisation.sip_domains)) != sorted(map(low, draft.sip_domains)):
+        out.append(Difference("SIP domains", f"plan {', '.join(plan.organisation.sip_domains)}; "
+                                             f"topology {', '.join(draft.sip_domains)}"))
+    plan_sql = {s.id: (s.server.lower(), (s.instance or "").lower()) for s in plan.topology.sql_instances}
+    draft_sql = {e["id"]: (e["server"].lower(), e.get("instance", "").lower()) for e in draft.sql_instances}
+    plan_fs = {f.id: f"\\\\{f.server}\\{f.share}".lower() for f in plan.topology.file_stores}
+    draft_fs = {f["id"]: f"\\\\{f['server']}\\{f['share']}".lower() for f in draft.file_stores}
+    theirs = {str(p["fqdn"]).lower(): p for p in draft.pools}
+    ours = {p.fqdn.lower(): p for p in plan.topology.pools}
+    for fqdn in sorted(ours.keys() - theirs.keys()):
+        out.append(Difference(f"pool {fqdn}", "in the plan, not in the topology"))
+    for fqdn in sorted(theirs.keys() - ours.keys()):
+        out.append(Difference(f"pool {fqdn}", f"in the topology ({theirs[fqdn]['role']}), not in the plan"))
+    for fqdn in sorted(ours.keys() & theirs.keys()):
+        mine, top = ours[fqdn], theirs[fqdn]
+        subject = f"pool {fqdn}"
+        if mine.role != top["role"]:
+            out.append(Difference(subject, f"role: plan {mine.role}, topology {top['role']}"))
+        if mine.role == "front_end" and top.get("edition") and mine.edition != top["edition"]:
+            out.append(Difference(subject, f"edition: plan {mine.edition}, topology {top['edition']}"))
+        a, b = {s.lower() for s in mine.servers}, {str(s).lower() for s in top["servers"]}  # type: ignore[attr-defined]
+        if a - b:
+            out.append(Difference(subject, f"servers in the plan only: {', '.join(sorted(a - b))}"))
+        if b - a:
+            out.append(Difference(subject, f"servers in the topology only: {', '.join(sorted(b - a))}"))
+        pairs: list[tuple[str, object, object, bool]] = [
+            ("Back End", _sql_label(plan_sql, mine.back_end), _sql_label(draft_sql, top.get("back_end")), False),
+            ("Monitoring store", _sql_label(plan_sql, mine.monitoring_store),
+             _sql_label(draft_sql, top.get("monitoring_store")), False),
+            ("Archiving store", _sql_label(plan_sql, mine.archiving_store),
+             _sql_label(draft_sql, top.get("archiving_store")), False),
+            ("file store", plan_fs.get(mine.file_store or ""), draft_fs.get(str(top.get("file_store", ""))), False),
+            ("next hop", (mine.next_hop or "").lower() or None, str(top.get("next_hop", "")).lower() or None, False),
+            ("paired with", (mine.paired_with or "").lower() or None,
+             str(top.get("paired_with", "")).lower() or None, True),
+        ]
+        for what, x, y, inferred in pairs:
+            if x != y and not (inferred and y is None):  # an absent inference is no evidence
+                out.append(Difference(subject, f"{what}: plan {x or 'none'}, topology {y or 'none'}", inferred))
+        if mine.back_end and top.get("back_end"):
+            ps, ds = plan.sql(mine.back_end), next(e for e in draft.sql_instances if e["id"] == top["back_end"])
+            for what in ("mirror", "witness"):
+                x = _sql_label(plan_sql, getattr(ps, what))
+                y = _sql_label(draft_sql, ds.get(what))
+                if y is not None and x != y:
+                    out.append(Difference(subject, f"Back End {what}: plan {x or 'none'}, topology {y}", True))
+    if draft.cms_pool and plan.topology.central_management.pool.lower() != draft.cms_pool.lower():
+        out.append(Difference("CMS", f"plan {plan.topology.central_management.pool}, topology {draft.cms_pool}"))
+    return out
+
+
 def plan_diff_command(args: argparse.Namespace) -> int:
-    raise NotBuiltError("'lync-restore plan diff' is not built yet.")
+    """Exit 0 when the plan matches the published topology, 1 when it does not (one line each)."""
+    from wizard.plan import load_plan
+
+    loaded = load_plan(args.plan)
+    draft = draft_plan(read_topology(args.file), loaded.plan.organisation.name)
+    found = diff_plan(loaded.plan, draft)
+    for d in found:
+        print(d)
+    certain = [d for d in found if not d.inferred]
+    print(f"{args.plan} against {args.file}: " + (f"{len(found)} difference(s)" if found else "no differences")
+          + (f", {len(found) - len(certain)} of them on inferred topology facts" if len(found) != len(certain)
+             else ""))
+    return ExitCode.FAILED if found else ExitCode.OK

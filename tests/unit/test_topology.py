@@ -156,6 +156,17 @@ def test_standard_edition_director_pairing_and_server_order(tmp_path: Path) -> N
     assert any("organisation.name is the default SIP domain" in n for n in d.notes)
 
 
+def _fill(draft: Path) -> Path:
+    """What the administrator adds: a backup location, the objectives, the credential."""
+    text = draft.read_text(encoding="utf-8")
+    filled = (text.replace("  locations: []", '  locations:\n    - {name: nas, unc: "\\\\\\\\nas01.example.test'
+                                              '\\\\LyncBackup", local_path: /mnt/lync}\n    #', 1)
+              .replace("rpo: TODO", "rpo: 24h").replace("rto: TODO", "rto: 4h")
+              .replace("username: TODO", "username: EXAMPLE\\\\svc-lync").replace("source: TODO", "source: prompt"))
+    draft.write_text(filled, encoding="utf-8")
+    return draft
+
+
 def test_the_draft_is_refused_until_a_person_fills_it_in_then_it_validates(tmp_path: Path) -> None:
     draft = tmp_path / "draft.yaml"
     draft.write_text(render_yaml(_draft(FIXTURE), str(FIXTURE)), encoding="utf-8")
@@ -167,12 +178,7 @@ def test_the_draft_is_refused_until_a_person_fills_it_in_then_it_validates(tmp_p
     assert "plan.objectives.rto: 'TODO' is not a duration" in problems
     assert "plan.credentials.entries[0].source" in problems
     assert len(refused.value.errors) == 4, problems
-    text = draft.read_text(encoding="utf-8")
-    filled = (text.replace("  locations: []", '  locations:\n    - {name: nas, unc: "\\\\\\\\nas01.example.test'
-                                              '\\\\LyncBackup", local_path: /mnt/lync}\n    #', 1)
-              .replace("rpo: TODO", "rpo: 24h").replace("rto: TODO", "rto: 4h")
-              .replace("username: TODO", "username: EXAMPLE\\\\svc-lync").replace("source: TODO", "source: prompt"))
-    draft.write_text(filled, encoding="utf-8")
+    _fill(draft)
     plan = load_plan(draft).plan
     assert plan.organisation.name == "Example Corp" and plan.cms_pool.fqdn == "pool01.example.test"
     be = plan.sql(plan.pool("pool01.example.test").back_end or "")
@@ -221,3 +227,34 @@ def test_missing_file_folder_and_foreign_zip(tmp_path: Path) -> None:
         zf.writestr("readme.txt", "hello")
     with pytest.raises(TopologyError, match=r"without DocItemSet\.xml"):
         read_topology(z)
+
+
+def _diff(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wizard", "plan", "diff", *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+
+
+def test_plan_diff_finds_drift_by_fqdn_and_marks_inferred_facts(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(render_yaml(_draft(FIXTURE), str(FIXTURE)), encoding="utf-8")
+    _fill(plan)
+    same = _diff(str(plan), str(FIXTURE))
+    assert same.returncode == 0 and same.stdout.strip().endswith("no differences"), same.stdout + same.stderr
+    drifted = tmp_path / "drifted.yaml"
+    drifted.write_text(plan.read_text(encoding="utf-8")
+                       .replace("fe02.example.test]", "fe03.example.test]").replace("share: lyncshare", "share: old")
+                       .replace("      mirror: sql02  # inferred: review\n", "")
+                       .replace("      witness: sqlwit  # inferred: review\n", ""), encoding="utf-8")
+    proc = _diff(str(drifted), str(FIXTURE))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "pool pool01.example.test: servers in the plan only: fe03.example.test" in lines
+    assert "pool pool01.example.test: servers in the topology only: fe02.example.test" in lines
+    assert ("pool pool01.example.test: file store: plan \\\\fs01.example.test\\old, "
+            "topology \\\\fs01.example.test\\lyncshare") in lines
+    assert ("pool pool01.example.test: Back End mirror: plan none, topology sql02.example.test "
+            "(topology side inferred, T§2.8)") in lines
+    assert lines[-1].endswith("5 difference(s), 2 of them on inferred topology facts")
+    other = _diff(str(REPO / "plans" / "lab.yaml"), str(FIXTURE))
+    assert other.returncode == 1 and "pool pool1.fabrikam.lab: in the plan, not in the topology" in other.stdout
+    assert "CMS: plan pool1.fabrikam.lab, topology pool01.example.test" in other.stdout
