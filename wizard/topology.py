@@ -260,7 +260,7 @@ class Draft:
     notes: list[str] = field(default_factory=list)
 
 
-def _site_name(name: str) -> str:
+def _identifier(name: str) -> str:
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "site"
     return clean if clean[0].isalpha() else f"site-{clean}"
 
@@ -283,7 +283,7 @@ class _Builder:
     # -- helpers
     def site(self, site_id: str) -> str:
         name = self.doc.sites.get(site_id, (f"site-{site_id}", None))[0]
-        return _site_name(name)
+        return _identifier(name)
 
     def service(self, key: ServiceKey) -> Service | None:
         return self.doc.services.get(key)
@@ -302,7 +302,7 @@ class _Builder:
         cluster = self.doc.clusters.get(key[0])
         server = cluster.fqdn if cluster else f"cluster-{key[0][0]}-{key[0][1]}"
         base = server.split(".", 1)[0] + (f"-{key[1]}" if key[1] else "")
-        ident = _site_name(base)
+        ident = _identifier(base)
         while ident in self.sql_ids.values():
             ident += "x"
         self.sql_ids[key] = ident
@@ -312,10 +312,15 @@ class _Builder:
         self.draft.sql_instances.append(entry)
         return ident
 
+    def default_store(self, svc: Service, role: str) -> Service | None:
+        """The store ``svc`` uses: its Default dependency of that role, else the first one."""
+        found = self.deps(svc, role)
+        return next((t for usage, t in found if usage == "Default"), found[0][1] if found else None)
+
     def store_of(self, svc: Service, role: str) -> str | None:
-        """The SQL instance of the store ``svc`` uses by default (its Default dependency)."""
-        stores = [t for usage, t in self.deps(svc, role) if usage == "Default"] or [t for _, t in self.deps(svc, role)]
-        return self.sql_id(stores[0].sql) if stores and stores[0].sql else None
+        """The id of the SQL instance holding the store ``svc`` uses."""
+        store = self.default_store(svc, role)
+        return self.sql_id(store.sql) if store is not None and store.sql else None
 
     # -- build
     def build(self) -> Draft:
@@ -345,9 +350,8 @@ class _Builder:
         registrar = roles.get("Registrar", [])
         if roles.get("UserServices"):
             us = roles["UserServices"][0]
-            user_store = [t for usage, t in self.deps(us, "UserStore") if usage == "Default"] \
-                or [t for _, t in self.deps(us, "UserStore")]
-            store_sql = user_store[0].sql if user_store else None
+            user_store = self.default_store(us, "UserStore")
+            store_sql = user_store.sql if user_store is not None else None
             standard = (len(cluster.machines) <= 1 and (not cluster.machines or cluster.machines[0].lower()
                                                        == cluster.fqdn.lower())
                         and store_sql is not None and store_sql[0] == cluster.key)  # T§2.10
