@@ -86,61 +86,11 @@ def test_export_csconfiguration_zip_as_markup_and_as_escaped_text(tmp_path: Path
         assert _draft(f).pools == _draft(FIXTURE).pools, name
 
 
-SE = """<Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008">
-  <InternalDomains DefaultDomain="northwind.example"><InternalDomain Name="northwind.example" /></InternalDomains>
-  <Sites><CentralSite SiteId="1"><Name>Head Office</Name></CentralSite></Sites>
-  <Clusters>
-    <Cluster Fqdn="lync.corp.northwind.example"><ClusterId SiteId="1" Number="1" />
-      <Machine OrdinalInCluster="1" Fqdn="lync.corp.northwind.example" /></Cluster>
-    <Cluster Fqdn="dir01.corp.northwind.example"><ClusterId SiteId="1" Number="2" />
-      <Machine OrdinalInCluster="1" Fqdn="dir01.corp.northwind.example" /></Cluster>
-    <Cluster Fqdn="pool2.corp.northwind.example"><ClusterId SiteId="1" Number="3" />
-      <Machine OrdinalInCluster="2" Fqdn="fe22.corp.northwind.example" />
-      <Machine OrdinalInCluster="1" Fqdn="fe21.corp.northwind.example" /></Cluster>
-    <Cluster Fqdn="sql2.corp.northwind.example"><ClusterId SiteId="1" Number="4" />
-      <Machine OrdinalInCluster="1" Fqdn="sql2.corp.northwind.example" /></Cluster>
-  </Clusters>
-  <SqlInstances>
-    <SqlInstance><SqlInstanceId Name="rtc"><ClusterId SiteId="1" Number="1" /></SqlInstanceId></SqlInstance>
-    <SqlInstance><SqlInstanceId Name="lync"><ClusterId SiteId="1" Number="4" /></SqlInstanceId></SqlInstance>
-  </SqlInstances>
-  <Services>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="UserServices" Instance="1" />
-      <DependsOn><Dependency Usage="Default"><ServiceId SiteId="1" RoleName="UserStore" Instance="1" /></Dependency>
-      </DependsOn><InstalledOn><ClusterId SiteId="1" Number="1" /></InstalledOn></Service>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="UserStore" Instance="1" />
-      <InstalledOn><SqlInstanceId Name="rtc"><ClusterId SiteId="1" Number="1" /></SqlInstanceId></InstalledOn>
-    </Service>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="Registrar" Instance="1" />
-      <DependsOn><Dependency Usage="Default"><ServiceId SiteId="1" RoleName="Registrar" Instance="3" /></Dependency>
-      </DependsOn><InstalledOn><ClusterId SiteId="1" Number="1" /></InstalledOn>
-      <RegistrarService xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" IsDirector="false" />
-    </Service>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="Registrar" Instance="2" />
-      <InstalledOn><ClusterId SiteId="1" Number="2" /></InstalledOn>
-      <RegistrarService xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" IsDirector="true" />
-    </Service>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="UserServices" Instance="2" />
-      <DependsOn><Dependency Usage="Default"><ServiceId SiteId="1" RoleName="UserStore" Instance="2" /></Dependency>
-      </DependsOn><InstalledOn><ClusterId SiteId="1" Number="3" /></InstalledOn></Service>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="UserStore" Instance="2" />
-      <InstalledOn><SqlInstanceId Name="lync"><ClusterId SiteId="1" Number="4" /></SqlInstanceId></InstalledOn>
-    </Service>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="Registrar" Instance="3" />
-      <DependsOn><Dependency Usage="Default"><ServiceId SiteId="1" RoleName="Registrar" Instance="1" /></Dependency>
-      </DependsOn><InstalledOn><ClusterId SiteId="1" Number="3" /></InstalledOn></Service>
-    <Service ServiceVersion="6"><ServiceId SiteId="1" RoleName="CentralMgmt" Instance="1" />
-      <InstalledOn><ClusterId SiteId="1" Number="1" /></InstalledOn>
-      <CentralMgmtService xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.ServiceRoles.2008" IsActive="true" />
-    </Service>
-  </Services>
-</Topology>"""
+SE = REPO / "tests" / "data" / "topology" / "se-director-paired.xml"
 
 
-def test_standard_edition_director_pairing_and_server_order(tmp_path: Path) -> None:
-    f = tmp_path / "se.xml"
-    f.write_text(SE, encoding="utf-8")
-    d = _draft(f, None)
+def test_standard_edition_director_pairing_and_server_order() -> None:
+    d = _draft(SE, None)
     pools = _pools(d)
     se = pools["lync.corp.northwind.example"]
     assert (se["edition"], "back_end" in se) == ("standard", False)  # T§2.10: its store is on its own cluster
