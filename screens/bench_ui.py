@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -181,8 +182,12 @@ asyncio.run(main())
 
 
 def _run(code: str, *args: str) -> str:
+    # Byte-code is cached as an installed package has it (pip compiles at install): with
+    # PYTHONDONTWRITEBYTECODE set (some CI images), every child would compile our modules from
+    # source while Textual's came precompiled, and the ratio would measure the compiler.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
-                         check=False, cwd=str(Path(__file__).resolve().parent.parent))
+                         check=False, cwd=str(Path(__file__).resolve().parent.parent), env=env)
     if out.returncode != 0:
         tail = out.stderr.strip().splitlines()[-1:] or ["no output"]
         raise WizardError(f"A UI benchmark child process failed: {tail[0]}")
