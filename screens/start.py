@@ -75,14 +75,14 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
 
     async def show_ready(self, ready: Ready) -> None:
         """The plan is read: show its summary and the unfinished incidents; start if asked to."""
+        if ready.unfinished and not self.query("#resume-list"):  # the list first: the count never shows alone
+            await self.mount(OptionList(*[Option(resume_label(u), id=str(u.folder)) for u in ready.unfinished],
+                                        id="resume-list"), after="#resume-title")
         self.query_one("#start-title", Label).update(f"lync-restore: {ready.organisation}")
         self.query_one("#plan-summary", Static).update("\n".join(ready.summary))
         self.query_one("#resume-title", Label).update(
             f"Unfinished incidents of this plan: {len(ready.unfinished)}"
             + ("  (ctrl+r resumes the highlighted one)" if ready.unfinished else ""))
-        if ready.unfinished and not self.query("#resume-list"):
-            await self.mount(OptionList(*[Option(resume_label(u), id=str(u.folder)) for u in ready.unfinished],
-                                        id="resume-list"), after="#resume-title")
         if self._begin_when_ready:
             self._begin_when_ready = False
             self.action_begin()

@@ -285,8 +285,8 @@ def test_terminal_dies_mid_restore_then_resume_and_finish(tmp_path: Path) -> Non
 
         # ---- second run: the start screen offers the incident with its step in doubt; resume
         pane.start(command)
-        text = pane.wait_for("Unfinished incidents of this plan: 1")
-        assert INCIDENT in text and "IN DOUBT" in text, text
+        text = pane.wait(lambda s: "Unfinished incidents of this plan: 1" in s and INCIDENT in s and "IN DOUBT" in s,
+                         "the unfinished incident with its step in doubt")
         pane.keys("C-r")  # highlights the first unfinished incident
         time.sleep(FOCUS_S)
         pane.keys("C-r")

@@ -164,7 +164,8 @@ async def test_override_then_quit_mid_step_then_resume_and_finish(make_app: AppF
     app2 = make_app(ScriptedBackend("be-lost"), operator="bob", incident="INC-OTHER")
     async with app2.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app2.screen, StartScreen)
-                       and "Unfinished incidents of this plan: 1" in screen_text(app2))
+                       and "Unfinished incidents of this plan: 1" in screen_text(app2)
+                       and "INC-UI drill alice @restore" in screen_text(app2))  # the list is mounted, then drawn
         text = screen_text(app2)
         assert "INC-UI drill alice @restore" in text and "IN DOUBT: be-stop-services" in text, text
         await pilot.press("ctrl+r")
