@@ -191,7 +191,7 @@ the running step. n goes on to verification once every step is done, skipped or 
         log = self.query_one("#output", Log)
         lines = [e.text for e in events if isinstance(e, OutputLine)]
         if lines:
-            log.write_lines(fold(lines, log.scrollable_content_region.width - 1))
+            self._write(log, lines)
         last_progress = next((e for e in reversed(events) if isinstance(e, Progress)), None)
         for e in events:
             if isinstance(e, Progress) and e is not last_progress:
@@ -210,8 +210,11 @@ the running step. n goes on to verification once every step is done, skipped or 
                 self.query_one("#progress-text", Label).update(f"{e.step_id}: done")
             elif isinstance(e, StepFailed):
                 self._checklist.set_status(e.step_id, "failed")
-                log.write_lines(fold([f"FAILED: {e.message} (r retries, s skips, d done by hand)"],
-                                     log.scrollable_content_region.width - 1))
+                self._write(log, [f"FAILED: {e.message} (r retries, s skips, d done by hand)"])
+
+    @staticmethod
+    def _write(log: Log, lines: list[str]) -> None:
+        log.write_lines(fold(lines, log.scrollable_content_region.width - 1))
 
     def on_restore_screen_ended(self, message: Ended) -> None:
         assert self._checklist is not None

@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 from dataclasses import dataclass
 
+from wizard.assess.transports import winrm_endpoint
 from wizard.catalog.discover import CatalogError, Listing, list_sets, list_store_sets
 from wizard.errors import ExitCode, RemoteError
 from wizard.plan.loader import load_plan
@@ -49,8 +50,6 @@ class _Hosts:
         self.runners: dict[str, PowerShellRunner] = {}
 
     def runner(self, host: str) -> PowerShellRunner:
-        from wizard.assess.transports import winrm_endpoint
-
         key = host.lower()
         if key not in self.runners:
             cred = self.credentials.for_host(host)

@@ -19,23 +19,38 @@ PLAN = Path(__file__).resolve().parents[2] / "plans" / "example-standard.yaml"
 SECRET = "Pr0mpted-Canary-77"
 
 
-async def test_prompt_credential_is_asked_masked_and_cached(tmp_path: Path) -> None:
+HOST = "lync.corp.northwind.example"
+
+
+def _prompting_app(tmp_path: Path) -> tuple[WizardApp, CredentialStore]:
+    """The app with its masked dialog attached to the bridge of a credential store on the plan."""
     loaded = load_plan(PLAN)
     bridge = PromptBridge()
     store = CredentialStore(loaded.plan, prompt=bridge, registry=SecretRegistry())
     app = WizardApp(Opening(loaded_source(loaded), "example-standard.yaml", tmp_path, "alice", "INC-PW", "live"),
                     prompt_bridge=bridge)
-    got: list[object] = []
+    return app, store
 
-    def worker() -> None:  # what a thread worker does when it first reaches a host
+
+def _lookup_in_a_thread(store: CredentialStore, got: list[object]) -> threading.Thread:
+    """What a thread worker does when it first reaches a host: the password, or the error."""
+
+    def worker() -> None:
         try:
-            got.append(store.for_host("lync.corp.northwind.example").password.reveal())
+            got.append(store.for_host(HOST).password.reveal())
         except CredentialError as exc:
             got.append(exc)
 
+    t = threading.Thread(target=worker)
+    t.start()
+    return t
+
+
+async def test_prompt_credential_is_asked_masked_and_cached(tmp_path: Path) -> None:
+    app, store = _prompting_app(tmp_path)
+    got: list[object] = []
     async with app.run_test(size=(80, 24)) as pilot:
-        t = threading.Thread(target=worker)
-        t.start()
+        t = _lookup_in_a_thread(store, got)
         await wait_for(pilot, lambda: isinstance(app.screen, PasswordDialog), 10)
         assert "NORTHWIND\\svc-lyncrestore" in screen_text(app)
         await pilot.press(*SECRET)
@@ -44,27 +59,15 @@ async def test_prompt_credential_is_asked_masked_and_cached(tmp_path: Path) -> N
         await wait_for(pilot, lambda: not t.is_alive(), 10)
         assert got == [SECRET]
         # once per incident: the second lookup does not ask again
-        assert store.for_host("lync.corp.northwind.example").password.reveal() == SECRET
+        assert store.for_host(HOST).password.reveal() == SECRET
         assert not isinstance(app.screen, PasswordDialog)
 
 
 async def test_escape_gives_one_sentence(tmp_path: Path) -> None:
-    loaded = load_plan(PLAN)
-    bridge = PromptBridge()
-    store = CredentialStore(loaded.plan, prompt=bridge, registry=SecretRegistry())
-    app = WizardApp(Opening(loaded_source(loaded), "example-standard.yaml", tmp_path, "alice", "INC-PW", "live"),
-                    prompt_bridge=bridge)
+    app, store = _prompting_app(tmp_path)
     got: list[object] = []
-
-    def worker() -> None:
-        try:
-            got.append(store.for_host("lync.corp.northwind.example"))
-        except CredentialError as exc:
-            got.append(exc)
-
     async with app.run_test(size=(80, 24)) as pilot:
-        t = threading.Thread(target=worker)
-        t.start()
+        t = _lookup_in_a_thread(store, got)
         await wait_for(pilot, lambda: isinstance(app.screen, PasswordDialog), 10)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not t.is_alive(), 10)
