@@ -112,7 +112,7 @@ class WizardApp(App[int]):
         return self._prepared().loaded
 
     @property
-    def backend(self) -> Backend | None:
+    def backend(self) -> Backend:
         return self._prepared().backend
 
     def _prepared(self) -> Ready:

@@ -1,12 +1,11 @@
-"""``lync-restore run`` and ``lync-restore drill``: the entry points that open the wizard.
+"""``lync-restore run``: the entry point that opens the wizard on an organisation's plan.
 
 The Textual app lives in ``screens``; it is loaded by name only here (importlib), so importing
-the core never loads Textual (import-linter contract). Both open the start screen first and
-hand the app a plan source (:mod:`wizard.opening`) that its worker runs after the first frame:
-``run`` reads the organisation's plan and builds the real backend (:class:`PlanReader`);
-``drill`` starts the lab for a scenario and opens its plan copy in drill mode with the real core
-(:class:`LabSource`), and stops the lab on exit; ``drill --headless`` plays the same session
-without Textual (:func:`wizard.drill.headless_command`).
+the core never loads Textual (import-linter contract). The app opens on the start screen and
+runs a plan source (:mod:`wizard.opening`) in its worker after the first frame: ``run`` reads the
+plan and builds the real backend (:class:`PlanReader`). ``lync-restore drill`` (in the ``lab``
+package, loaded by name by the command line) opens the same app through :func:`open_app` with a
+source that starts the lab first.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import argparse
 import getpass
 import importlib
 import os
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +24,6 @@ from wizard.remote.prompt import PromptBridge
 
 if TYPE_CHECKING:  # loaded after the first frame, in the app's thread worker (see wizard.opening)
     from wizard.core_backend import CoreBackend
-    from wizard.drill import LabDrill
     from wizard.incident import Backend
     from wizard.plan import LoadedPlan
 
@@ -53,7 +50,7 @@ def new_incident_id() -> str:
     return make()
 
 
-def _journal_dir(args: argparse.Namespace) -> Path:
+def journal_dir(args: argparse.Namespace) -> Path:
     given = getattr(args, "drill_journal_dir", None) or getattr(args, "journal_dir", None)
     if given:
         return Path(given)
@@ -72,7 +69,7 @@ class PlanReader:
         self.prompt = prompt
         self.backend: CoreBackend | None = None
 
-    def __call__(self) -> tuple[LoadedPlan, Backend | None]:
+    def __call__(self) -> tuple[LoadedPlan, Backend]:
         from wizard.core_backend import BackendOptions, CoreBackend
         from wizard.plan import load_plan
         from wizard.remote.credentials import CredentialStore
@@ -106,50 +103,9 @@ def run_command(args: argparse.Namespace) -> int:
     bridge = PromptBridge()  # the app attaches its masked password dialog
     reader = PlanReader(args.plan, bridge)
     try:
-        return open_app(Opening(reader, plan_label=str(args.plan), journal_dir=_journal_dir(args),
+        return open_app(Opening(reader, plan_label=str(args.plan), journal_dir=journal_dir(args),
                                 operator=default_operator(args.operator),
                                 incident=args.incident or new_incident_id(),
                                 mode="drill" if args.drill else "live"), bridge)
     finally:
         reader.close()
-
-
-class LabSource:
-    """The plan source of ``lync-restore drill``: starts the lab for the scenario (its WinRM and
-    TDS listeners, its plan copy) in the app's worker after the first frame, so the trainee sees
-    the start screen at once; :meth:`close` stops the lab when the app has left."""
-
-    def __init__(self, scenario: str, time_factor: float) -> None:
-        self.scenario = scenario
-        self.time_factor = time_factor
-        self.drill: LabDrill | None = None
-
-    def __call__(self) -> tuple[LoadedPlan, Backend | None]:
-        from wizard.drill import LabDrill
-
-        drill = self.drill = LabDrill(self.scenario, time_factor=self.time_factor).start()
-        assert drill.loaded is not None
-        return drill.loaded, drill.backend
-
-    def close(self) -> None:
-        if self.drill is not None:
-            self.drill.stop()
-
-
-def drill_command(args: argparse.Namespace) -> int:
-    if getattr(args, "headless", False):
-        from wizard import drill
-
-        return drill.headless_command(args, _journal_dir(args), sys.stdout)
-    from wizard.lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
-
-    name = getattr(args, "scenario", None) or DEFAULT_SCENARIO
-    factor = getattr(args, "time_factor", None) or DEFAULT_TIME_FACTOR
-    source = LabSource(name, factor)
-    try:
-        return open_app(Opening(source, plan_label=f"lab: {name}", journal_dir=_journal_dir(args),
-                                operator=default_operator(getattr(args, "operator", None)),
-                                incident=new_incident_id(), mode="drill",
-                                preparing=f"Starting the lab (scenario {name}) and reading its plan..."))
-    finally:
-        source.close()

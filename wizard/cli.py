@@ -18,24 +18,25 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from wizard import __version__
-from wizard.errors import ExitCode, NotBuiltError, PlanError, UsageError, WizardError
+from wizard.errors import ExitCode, PlanError, UsageError, WizardError
 
 Handler = Callable[[argparse.Namespace], int]
 
-# subcommand -> "module:function". A missing module means "not built yet".
+# subcommand -> "module:function", imported when the subcommand runs. The lab's commands (drill,
+# lab serve, scenarios, bench) live in the ``lab`` package: loaded by name, never imported.
 HANDLERS: dict[str, str] = {
     "run": "wizard.app_entry:run_command",
-    "drill": "wizard.app_entry:drill_command",
+    "drill": "lab.entry:drill_command",
     "validate": "wizard.plan.commands:validate_command",
     "check": "wizard.readiness:check_command",
     "runbook": "wizard.procedures.runbook:runbook_command",
-    "lab serve": "wizard.lab.serve:serve_command",
-    "scenarios": "wizard.lab.scenarios:scenarios_command",
+    "lab serve": "lab.serve:serve_command",
+    "scenarios": "lab.scenarios:scenarios_command",
     "report": "wizard.report:report_command",
     "journal verify": "wizard.journal:verify_command",
     "plan from-topology": "wizard.topology:from_topology_command",
     "plan diff": "wizard.topology:plan_diff_command",
-    "bench": "wizard.bench:bench_command",
+    "bench": "lab.bench.table:bench_command",
 }
 
 
@@ -148,15 +149,8 @@ def _command_key(args: argparse.Namespace) -> str | None:
 
 
 def _resolve(key: str) -> Handler:
-    target = HANDLERS[key]
-    module_name, func_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise NotBuiltError(f"'lync-restore {key}' is not built yet.") from None
-        raise
-    handler: Handler = getattr(module, func_name)
+    module_name, func_name = HANDLERS[key].split(":")
+    handler: Handler = getattr(importlib.import_module(module_name), func_name)
     return handler
 
 

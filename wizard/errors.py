@@ -17,7 +17,6 @@ class ExitCode:
     INVALID_INPUT = 2  # bad command line, invalid plan, unreadable file
     REMOTE = 3  # a host or SQL instance could not be reached or refused us
     JOURNAL = 4  # a journal is damaged (broken chain) or cannot be written
-    NOT_BUILT = 10  # the subcommand exists but is not built yet
     INTERRUPTED = 130  # Ctrl+C
 
 
@@ -72,6 +71,3 @@ class RemoteError(WizardError):
     exit_code = ExitCode.REMOTE
 
 
-class NotBuiltError(WizardError):
-    title = "Not built yet"
-    exit_code = ExitCode.NOT_BUILT

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from wizard.errors import NotBuiltError, UsageError, WizardError
+from wizard.errors import UsageError, WizardError
 from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, read_journal
 from wizard.journal import incidents as incident_folders
 from wizard.plan import LoadedPlan, load_plan
@@ -289,45 +289,6 @@ class SessionAware(Protocol):
     def attach(self, ctx: Any) -> None: ...
 
 
-class NotBuiltBackend:
-    """A backend for a core that is not there: every stage says so (NotBuiltError), never fakes data."""
-
-    @staticmethod
-    def _missing(what: str, module: str) -> NotBuiltError:
-        return NotBuiltError(f"The {what} ({module}) is not built yet, so this stage cannot run here.")
-
-    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
-        raise self._missing("assessment probing", "wizard.assess")
-
-    def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
-        raise self._missing("assessment questions", "wizard.assess")
-
-    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeResult],
-                  answers: dict[str, str]) -> Recommendation:
-        raise self._missing("path recommendation", "wizard.assess")
-
-    def backup_sets(self, loaded: LoadedPlan, path_id: str) -> BackupChoice:
-        raise self._missing("backup catalogue", "wizard.catalog")
-
-    def compose(self, loaded: LoadedPlan, path_id: str, backup_set: str | None) -> Sequence[StepView]:
-        raise self._missing("procedure library", "wizard.procedures")
-
-    def run_step(self, loaded: LoadedPlan, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
-        raise self._missing("procedure engine", "wizard.procedures")
-
-    def verify(self, loaded: LoadedPlan, path_id: str) -> Iterator[CheckView]:
-        raise self._missing("verification checks", "wizard.procedures")
-
-
-def default_backend(loaded: LoadedPlan) -> Backend:
-    """The real core with the plan's own credential sources (no prompt: the UI passes one)."""
-    from wizard.core_backend import BackendOptions, CoreBackend
-    from wizard.remote.credentials import CredentialStore
-
-    return CoreBackend(BackendOptions(CredentialStore(loaded.plan)))
-
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -388,11 +349,10 @@ class IncidentSession:
 
     OUTPUT_BATCH = 50  # streamed lines per journal ``output`` entry
 
-    def __init__(self, loaded: LoadedPlan, journal: Journal, entries: list[Entry],
-                 backend: Backend | None = None) -> None:
+    def __init__(self, loaded: LoadedPlan, journal: Journal, entries: list[Entry], backend: Backend) -> None:
         self.loaded = loaded
         self.journal = journal
-        self.backend: Backend = backend if backend is not None else default_backend(loaded)
+        self.backend = backend
         self._cache = _Cache(list(entries))
         self._lock = threading.Lock()
         self.skip_done_work = True  # take the offer to skip work a pre-check finds already done
@@ -402,7 +362,7 @@ class IncidentSession:
     # ------------------------------------------------------------------ opening
     @classmethod
     def start(cls, plan_path: str | Path, *, operator: str, incident: str, mode: Mode, journal_dir: Path,
-              confirm_organisation: str | None = None, backend: Backend | None = None,
+              backend: Backend, confirm_organisation: str | None = None,
               loaded: LoadedPlan | None = None) -> IncidentSession:
         """Start a new incident. Live mode needs the organisation's name typed back exactly."""
         loaded = loaded or load_plan(plan_path)
@@ -423,7 +383,7 @@ class IncidentSession:
         return cls(loaded, journal, entries, backend)
 
     @classmethod
-    def resume(cls, folder: Path, *, operator: str | None = None, backend: Backend | None = None,
+    def resume(cls, folder: Path, *, backend: Backend, operator: str | None = None,
                loaded: LoadedPlan | None = None) -> IncidentSession:
         """Reopen an unfinished incident; a torn tail is set aside and the resume is journaled."""
         journal, result = Journal.open(folder, operator=operator)

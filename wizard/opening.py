@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from wizard.incident import Backend, Mode, UnfinishedIncident
     from wizard.plan import LoadedPlan
 
-#: Reads the plan and builds the backend (None: the app's default backend). Runs in a thread.
-PlanSource = Callable[[], "tuple[LoadedPlan, Backend | None]"]
+#: Reads the plan and builds the backend. Runs in a thread.
+PlanSource = Callable[[], "tuple[LoadedPlan, Backend]"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,13 @@ class Ready:
     """The plan read and checked, the backend built, the journal folder scanned."""
 
     loaded: LoadedPlan
-    backend: Backend | None
+    backend: Backend
     organisation: str
     summary: tuple[str, ...]  # the plan at a glance (``validate``'s summary without its first line)
     unfinished: tuple[UnfinishedIncident, ...]
 
 
-def loaded_source(loaded: LoadedPlan, backend: Backend | None = None) -> PlanSource:
+def loaded_source(loaded: LoadedPlan, backend: Backend) -> PlanSource:
     """A source for a plan already read (drills: the lab read it; tests)."""
     return lambda: (loaded, backend)
 

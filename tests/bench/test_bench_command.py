@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from lab.bench.table import generated_plan
 from tests.conftest import REPO
-from wizard.bench import generated_plan
 
 
 def test_generated_plan_is_valid_and_has_500_servers(tmp_path: object) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.runtime import LabRuntime
+from lab.scenarios import SCENARIOS, Scenario
 from wizard.assess.classify import classify
 from wizard.assess.events import AssessmentFinished, ProbeFinished
 from wizard.assess.findings import build_findings
@@ -19,8 +21,6 @@ from wizard.assess.probes import ProbeTimeouts, plan_probes
 from wizard.assess.recommend import Recommendation, recommend
 from wizard.assess.runner import ProbeRunner
 from wizard.assess.transports import RealTransports
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import SCENARIOS, Scenario
 from wizard.paths import get as get_path
 from wizard.plan import load_plan
 from wizard.remote.credentials import CredentialStore

@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from wizard.remote.backup_store import LocalBackupStore, RemoteBackupStore, runner_stdout
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.tds import TdsServer
+from lab.tds.toy import ToyBackend
+from lab.wsman import WsmanServer
+from lab.wsman.toyhost import ToyHost
 from wizard.errors import RemoteError
 from wizard.journal import Journal, Kind
-from wizard.lab.tds import TdsServer
-from wizard.lab.tds.toy import ToyBackend
-from wizard.lab.wsman import WsmanServer
-from wizard.lab.wsman.toyhost import ToyHost
 from wizard.remote.sql import SqlEndpoint, SqlRunner
 from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
 from wizard.secrets import REGISTRY

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from wizard.assess.transports import sql_endpoint
 from wizard.catalog.discover import list_sets
 from wizard.catalog.integrity import SqlBakVerifier
 from wizard.catalog.recommend import choose_set
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
 from wizard.plan import load_plan
 from wizard.remote.credentials import CredentialStore
 from wizard.remote.sql import SqlRunner

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from wizard.assess.transports import sql_endpoint
 from wizard.catalog.discover import list_store_sets
 from wizard.catalog.integrity import SqlBakVerifier
 from wizard.catalog.recommend import SetChoice, choose_set
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
 from wizard.plan import load_plan
 from wizard.remote.backup_store import RemoteBackupStore, runner_stdout
 from wizard.remote.credentials import CredentialStore
@@ -85,7 +85,7 @@ def test_file_store_copy_checked_by_far_side_hashes() -> None:
 
 def test_listing_thirty_sets_through_the_remote_store_figure() -> None:
     """Figure (printed): list and recognise 30 sets through WinRM against the lab."""
-    from wizard.catalog.bench import remote_rows
+    from lab.bench.catalog import remote_rows
 
     rows = list(remote_rows(30))
     assert rows[0].value > 0 and "30" in rows[0].name

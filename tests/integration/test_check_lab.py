@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from tests.conftest import REPO
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
 from wizard.plan import load_plan
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import run_headless
 from wizard.cli import main
-from wizard.drill import run_headless
 from wizard.journal import Kind, read_journal
 from wizard.session import replay
 

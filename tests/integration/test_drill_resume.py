@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import DrillIsolationError, LabDrill, check_isolation
 from wizard.core_backend import DrillIsolationError as RunnerIsolationError
-from wizard.drill import DrillIsolationError, LabDrill, check_isolation
 from wizard.incident import IncidentSession, StepDone
 from wizard.journal import Kind, read_journal
 from wizard.plan.model import HostConnection

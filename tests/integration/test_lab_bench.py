@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wizard.bench import all_benchmarks
-from wizard.lab.bench import bench_rows
+from lab.bench.runtime import bench_rows
+from lab.bench.table import all_benchmarks
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 from winrm.protocol import Protocol
 
-from wizard.lab.backupset import read_user_data_zip, user_data_format, write_backup_sets
-from wizard.lab.cmdlets import ALL_CMDLETS
-from wizard.lab.model import LabDeployment
-from wizard.lab.runtime import LabRuntime
+from lab.backupset import read_user_data_zip, user_data_format, write_backup_sets
+from lab.cmdlets import ALL_CMDLETS
+from lab.model import LabDeployment
+from lab.runtime import LabRuntime
 from wizard.remote.errors import BadCredentialsError
 from wizard.remote.winrm import OutputLine, PowerShellRunner, PsResult, RunnerEvent
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 import winrm
 
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import Scenario, scenario
+from lab.runtime import LabRuntime
+from lab.scenarios import Scenario, scenario
 from wizard.remote.errors import WinRMFailure
 from wizard.remote.odbc import FREETDS_PATHS
 from wizard.remote.winrm import PsResult

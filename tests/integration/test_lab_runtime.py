@@ -14,8 +14,8 @@ import pyodbc
 import pytest
 import winrm
 
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from wizard.plan import load_plan
 
 pytestmark = pytest.mark.integration

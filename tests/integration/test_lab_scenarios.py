@@ -17,8 +17,8 @@ from typing import Literal
 import pyodbc
 import pytest
 
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import SCENARIOS, scenario
+from lab.runtime import LabRuntime
+from lab.scenarios import SCENARIOS, scenario
 from wizard.remote.odbc import FREETDS_PATHS, bundled_msodbc18
 from wizard.remote.winrm import PowerShellRunner, PsResult
 

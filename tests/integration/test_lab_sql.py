@@ -10,10 +10,10 @@ from pathlib import Path
 import pyodbc
 import pytest
 
-from wizard.lab.clock import LabClock
-from wizard.lab.sqlengine import SqlEngine, folder_resolver
-from wizard.lab.sqlstate import SqlInstanceState, write_bak
-from wizard.lab.tds import TdsServer
+from lab.clock import LabClock
+from lab.sqlengine import SqlEngine, folder_resolver
+from lab.sqlstate import SqlInstanceState, write_bak
+from lab.tds import TdsServer
 from wizard.remote.odbc import FREETDS_PATHS, bundled_msodbc18
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyodbc
 import pytest
 
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from wizard.remote.odbc import FREETDS_PATHS, bundled_msodbc18
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from wizard.errors import RemoteError
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
 from wizard.procedures.compose import compose
 from wizard.procedures.engine import AnswersFile, Engine, ProcedureFinished, Question, StepDone, StepFailed, StepSkipped
 from wizard.remote.sql import SqlRunner

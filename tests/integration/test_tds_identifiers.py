@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from wizard.lab.tds import TdsServer
-from wizard.lab.tds.toy import ToyBackend
+from lab.tds import TdsServer
+from lab.tds.toy import ToyBackend
 from wizard.remote.odbc import FREETDS_PATHS, bundled_msodbc18
 from wizard.remote.sql import SqlEndpoint, SqlRunner, quote_identifier
 

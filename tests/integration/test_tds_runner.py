@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from wizard.lab.tds import TdsServer
-from wizard.lab.tds.toy import TYPES_ROW, ToyBackend, ToyBackup, ToyDatabase
+from lab.tds import TdsServer
+from lab.tds.toy import TYPES_ROW, ToyBackend, ToyBackup, ToyDatabase
 from wizard.remote import sqlerrors as se
 from wizard.remote.odbc import FREETDS_PATHS, bundled_msodbc18
 from wizard.remote.sql import Finished, Message, Progress, SqlEndpoint, SqlEvent, SqlRunner

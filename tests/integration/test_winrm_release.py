@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from wizard.lab.wsman import WsmanServer
-from wizard.lab.wsman.toyhost import ToyHost
+from lab.wsman import WsmanServer
+from lab.wsman.toyhost import ToyHost
 from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
 
 pytestmark = pytest.mark.integration

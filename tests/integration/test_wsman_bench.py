@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wizard.remote.bench_winrm import bench_cmdlet_reused_shell, bench_runner_vs_run_ps
+from lab.bench.winrm import bench_cmdlet_reused_shell, bench_runner_vs_run_ps
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.wsman import CommandIO, WsmanServer
+from lab.wsman.toyhost import ToyHost
 from wizard.errors import RemoteError
-from wizard.lab.wsman import CommandIO, WsmanServer
-from wizard.lab.wsman.toyhost import ToyHost
 from wizard.remote import psbuild
 from wizard.remote.errors import (
     BadCredentialsError,

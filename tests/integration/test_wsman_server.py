@@ -12,8 +12,8 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WSManFaultError
 from winrm.protocol import Protocol
 
-from wizard.lab.wsman import CommandIO, WsmanServer
-from wizard.lab.wsman.toyhost import ToyHost
+from lab.wsman import CommandIO, WsmanServer
+from lab.wsman.toyhost import ToyHost
 
 pytestmark = pytest.mark.integration
 

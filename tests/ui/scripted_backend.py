@@ -1,7 +1,7 @@
 """A scripted implementation of our own port ``wizard.incident.Backend`` for UI and unit tests.
 
-It stands in for the assessment, catalogue and procedure modules (not built yet) so the screens
-and the session facade can be driven end to end. It is a fake of *our* port, not of a transport:
+It stands in for the assessment, catalogue and procedure modules so the screens and the session
+facade can be driven end to end without a lab. It is a fake of *our* port, not of a transport:
 the integration tests of the transports use the real clients. Commands quoted here are the
 domain reference's (§6.4, §6.16, §7.2).
 """
@@ -30,6 +30,7 @@ from wizard.incident import (
     StepView,
 )
 from wizard.plan import LoadedPlan
+from wizard.remote.errors import HostUnreachableError
 
 BE_STEPS = (
     StepView("be-install-databases", "Recreate the Back End databases", "The Back End SQL was lost; the "
@@ -141,3 +142,13 @@ class ScriptedBackend:
         for check in CHECKS:
             bad = check.check_id in self.failing_checks
             yield replace(check, status="fail" if bad else "ok", detail="Stopped: RTCSRV" if bad else "")
+
+
+@dataclass
+class UnreachableBackend(ScriptedBackend):
+    """Every probe fails the way the real transports fail when a host refuses connections: the
+    UI must show the sentence, journal it, and stay usable."""
+
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+        raise HostUnreachableError("Cannot reach fe01.fabrikam.lab on port 5986: the connection was refused.")
+        yield  # a generator, like the real backend's

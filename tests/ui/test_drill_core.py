@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import LabDrill
 from screens.app import WizardApp
 from screens.assessment import AssessmentScreen
 from screens.backup import BackupScreen
@@ -21,7 +22,6 @@ from screens.summary import SummaryScreen
 from screens.verify import VerifyScreen
 from tests.ui.conftest import wait_for
 from tests.ui.screen_text import screen_text
-from wizard.drill import LabDrill
 from wizard.journal import Kind, read_journal
 from wizard.opening import Opening, loaded_source
 from wizard.session import replay

@@ -120,7 +120,7 @@ async def test_mode_switch_by_keys_then_live_asks_for_the_organisation(make_app,
 
 
 async def test_drill_source_starts_the_lab_after_the_first_frame_and_stops_it(tmp_path: Path) -> None:
-    from wizard.app_entry import LabSource
+    from lab.entry import LabSource
 
     source = LabSource("be-lost-unpaired", 600)
     app = WizardApp(Opening(source, "lab: be-lost-unpaired", tmp_path, "alice", "INC-LAB", "drill",

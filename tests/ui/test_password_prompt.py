@@ -10,6 +10,7 @@ from screens.app import WizardApp
 from screens.modals import PasswordDialog
 from tests.ui.conftest import wait_for
 from tests.ui.screen_text import screen_text
+from tests.ui.scripted_backend import ScriptedBackend
 from wizard.opening import Opening, loaded_source
 from wizard.plan import load_plan
 from wizard.remote.credentials import CredentialError, CredentialStore, PromptBridge
@@ -27,7 +28,8 @@ def _prompting_app(tmp_path: Path) -> tuple[WizardApp, CredentialStore]:
     loaded = load_plan(PLAN)
     bridge = PromptBridge()
     store = CredentialStore(loaded.plan, prompt=bridge, registry=SecretRegistry())
-    app = WizardApp(Opening(loaded_source(loaded), "example-standard.yaml", tmp_path, "alice", "INC-PW", "live"),
+    app = WizardApp(Opening(loaded_source(loaded, ScriptedBackend()), "example-standard.yaml", tmp_path, "alice",
+                            "INC-PW", "live"),
                     prompt_bridge=bridge)
     return app, store
 

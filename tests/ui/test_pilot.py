@@ -16,8 +16,7 @@ from screens.summary import SummaryScreen
 from screens.verify import VerifyScreen
 from tests.ui.conftest import AppFactory, wait_for
 from tests.ui.screen_text import screen_text
-from tests.ui.scripted_backend import ScriptedBackend
-from wizard.incident import NotBuiltBackend
+from tests.ui.scripted_backend import ScriptedBackend, UnreachableBackend
 from wizard.journal import Kind, read_journal
 from wizard.session import replay
 
@@ -216,7 +215,7 @@ async def test_live_mode_needs_the_organisation_and_shows_a_banner(make_app: App
 
 
 async def test_help_palette_records_and_worker_failures(make_app: AppFactory, journal_dir: Path) -> None:
-    app = make_app(NotBuiltBackend())
+    app = make_app(UnreachableBackend())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
@@ -224,8 +223,8 @@ async def test_help_palette_records_and_worker_failures(make_app: AppFactory, jo
         await pilot.press("escape")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog))
-        assert "Not built yet" in screen_text(app)
-        assert "The assessment probing (wizard.assess) is not built yet" in app.screen._message
+        assert "Host unreachable" in screen_text(app)
+        assert "Cannot reach fe01.fabrikam.lab on port 5986" in screen_text(app)
         await pilot.press("enter")
         folder = journal_dir / "INC-UI"
         await wait_for(pilot, lambda: any(e.kind == Kind.ERROR for e in read_journal(folder).entries))
@@ -238,18 +237,18 @@ async def test_help_palette_records_and_worker_failures(make_app: AppFactory, jo
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, JournalViewer))
-        assert "error: Not built yet" in screen_text(app)
+        assert "error: Host unreachable" in screen_text(app)
         for _ in range(30):  # down to the error entry: shown whole below the table
-            if "  title: Not built yet" in screen_text(app):
+            if "  title: Host unreachable" in screen_text(app):
                 break
             await pilot.press("down")
             await pilot.pause(0.05)
-        assert "  title: Not built yet" in screen_text(app)
-        assert "  message: The assessment probing" in screen_text(app)
+        assert "  title: Host unreachable" in screen_text(app)
+        assert "  message: Cannot reach fe01.fabrikam.lab" in screen_text(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen))
     err = next(e for e in read_journal(folder).entries if e.kind == Kind.ERROR)
-    assert err.payload["title"] == "Not built yet"
+    assert err.payload["title"] == "Host unreachable"
 
 
 async def test_ctrl_c_asks_and_a_second_ctrl_c_quits_journaled(make_app: AppFactory, journal_dir: Path) -> None:

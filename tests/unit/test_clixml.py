@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wizard.lab.wsman.toyhost import clixml_error_block, error_record_lines
+from lab.wsman.toyhost import clixml_error_block, error_record_lines
 from wizard.remote.clixml import (
     ClixmlStreamDecoder,
     clixml_to_text,

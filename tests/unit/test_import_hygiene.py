@@ -1,9 +1,15 @@
-"""The core must never pull in Textual (ground rule 6; DESIGN.md layers)."""
+"""The layers hold at run time as well as in import-linter's static graph: the core never pulls in
+Textual, the product (``wizard``, ``screens``) never loads the lab, the lab uses only public names
+of the core, and the first frame of ``run`` and ``drill`` loads none of the heavy core."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 CORE_MODULES = [
     "wizard",
@@ -21,7 +27,6 @@ CORE_MODULES = [
     "wizard.procedures.engine",
     "wizard.remote.winrm",
     "wizard.remote.sql",
-    "wizard.lab.runtime",
 ]
 
 
@@ -54,3 +59,55 @@ def test_the_first_frame_imports_none_of_the_heavy_core() -> None:
     assert {"wizard.cli", "wizard.app_entry", "screens.app", "screens.start"} <= loaded
     early = sorted(m for m in AFTER_FIRST_FRAME if m in loaded)
     assert early == [], f"imported before the first frame: {early}"
+
+
+def test_the_drill_command_shows_its_first_frame_before_starting_the_lab() -> None:
+    """`lync-restore drill` (and `lync-restore` alone) load ``lab.entry``; the lab itself, its
+    servers and the core behind it start in the app's worker."""
+    loaded = _modules_after_import("wizard.cli, lab.entry, screens.app")
+    assert {"lab.entry", "screens.start"} <= loaded
+    early = sorted(m for m in [*AFTER_FIRST_FRAME, "lab.drill", "lab.runtime", "lab.model"] if m in loaded)
+    assert early == [], f"imported before the first frame: {early}"
+
+
+def _product_modules() -> list[str]:
+    names = []
+    for package in ("wizard", "screens"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            if path.name == "__main__.py":  # runs the command line when imported
+                continue
+            parts = path.relative_to(REPO).with_suffix("").parts
+            names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_no_product_module_loads_the_lab() -> None:
+    """Every module of ``wizard`` and ``screens`` imported in one process: nothing of ``lab`` is
+    loaded (the command line names the lab's handlers as strings and imports them only to run them)."""
+    modules = _product_modules()
+    assert "wizard.core_backend" in modules and "screens.app" in modules and len(modules) > 60
+    loaded = _modules_after_import(", ".join(modules))
+    assert set(modules) <= loaded
+    leaked = sorted(m for m in loaded if m == "lab" or m.startswith("lab."))
+    assert leaked == [], f"the product loaded the lab: {leaked}"
+
+
+def _private_core_names(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("wizard", "screens"):
+            if any(part.startswith("_") for part in node.module.split(".")[1:]):
+                found.append(node.module)
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    return found
+
+
+def test_private_names_are_found_by_the_scan() -> None:
+    tree = ast.parse("from wizard.procedures.library.common import _private, public\nfrom wizard._x import y\n")
+    assert _private_core_names(tree) == ["wizard.procedures.library.common._private", "wizard._x"]
+
+
+def test_the_lab_uses_only_public_names_of_the_core() -> None:
+    private = {str(path.relative_to(REPO)): names for path in sorted((REPO / "lab").rglob("*.py"))
+               if (names := _private_core_names(ast.parse(path.read_text(encoding="utf-8"))))}
+    assert private == {}

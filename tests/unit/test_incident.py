@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.ui.scripted_backend import BE_STEPS, ScriptedBackend
-from wizard.errors import NotBuiltError, UsageError
+from wizard.errors import UsageError
 from wizard.incident import (
     IncidentSession,
     LiveConfirmationError,
-    NotBuiltBackend,
     StepDone,
     StepFailed,
     new_incident_id,
@@ -48,19 +47,21 @@ def test_start_journals_the_opening_with_plan_hash(tmp_path: Path) -> None:
 def test_live_mode_needs_the_organisation_typed(tmp_path: Path) -> None:
     with pytest.raises(LiveConfirmationError, match="Fabrikam Lab"):
         IncidentSession.start(PLAN, operator="alice", incident="LIVE-1", mode="live", journal_dir=tmp_path,
-                              confirm_organisation="fabrikam")
+                              confirm_organisation="fabrikam", backend=ScriptedBackend())
     assert not (tmp_path / "LIVE-1").exists()
     s = IncidentSession.start(PLAN, operator="alice", incident="LIVE-1", mode="live", journal_dir=tmp_path,
-                              confirm_organisation="Fabrikam Lab")
+                              confirm_organisation="Fabrikam Lab", backend=ScriptedBackend())
     assert s.drill is False
     s.detach()
 
 
 def test_bad_incident_id_and_empty_operator_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="incident id"):
-        IncidentSession.start(PLAN, operator="a", incident="bad id/", mode="drill", journal_dir=tmp_path)
+        IncidentSession.start(PLAN, operator="a", incident="bad id/", mode="drill", journal_dir=tmp_path,
+                              backend=ScriptedBackend())
     with pytest.raises(UsageError, match="operator"):
-        IncidentSession.start(PLAN, operator="  ", incident="X1", mode="drill", journal_dir=tmp_path)
+        IncidentSession.start(PLAN, operator="  ", incident="X1", mode="drill", journal_dir=tmp_path,
+                              backend=ScriptedBackend())
 
 
 def test_override_needs_a_reason_and_is_journaled_before_the_effect(tmp_path: Path) -> None:
@@ -158,15 +159,7 @@ def test_unfinished_lists_where_it_stopped_and_resume_journals(tmp_path: Path) -
     assert last.operator == "bob"
     r.detach()
     with pytest.raises(UsageError, match="already closed"):
-        IncidentSession.resume(tmp_path / "INC-B")
-
-
-def test_not_built_backend_says_what_is_not_built(tmp_path: Path) -> None:
-    s = IncidentSession.start(PLAN, operator="alice", incident="NB", mode="drill", journal_dir=tmp_path,
-                              backend=NotBuiltBackend())
-    with pytest.raises(NotBuiltError, match=r"wizard\.assess"):
-        list(s.probe(threading.Event()))
-    s.detach()
+        IncidentSession.resume(tmp_path / "INC-B", backend=ScriptedBackend())
 
 
 def test_state_is_the_replay_of_the_journal(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wizard.lab.runtime import LabRuntime
+from lab.runtime import LabRuntime
 
 FE = "fe01.fabrikam.lab"
 SET = r"\\bk01.fabrikam.lab\LyncBackup\2026-11-24_0200"
@@ -15,7 +15,7 @@ SET = r"\\bk01.fabrikam.lab\LyncBackup\2026-11-24_0200"
 
 @pytest.fixture
 def lab(tmp_path: Path) -> LabRuntime:
-    from wizard.lab.backupset import write_backup_sets
+    from lab.backupset import write_backup_sets
 
     runtime = LabRuntime(None, state_dir=tmp_path, time_factor=float("inf"))
     write_backup_sets(runtime.dep)

@@ -1,4 +1,4 @@
-"""The trainee's hands (wizard.lab.hands), in-process: each manual step does to the lab what the
+"""The trainee's hands (lab.hands), in-process: each manual step does to the lab what the
 real tool does, follows the step's own instructions, and never makes up for a skipped step."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wizard.lab.hands import LabHands
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import scenario
+from lab.hands import LabHands
+from lab.runtime import LabRuntime
+from lab.scenarios import scenario
 from wizard.procedures.compose import compose
 from wizard.procedures.library.common import edge_export_path
 from wizard.procedures.model import Step

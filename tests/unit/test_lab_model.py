@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from wizard.lab.backupset import (
+from lab.backupset import (
     BackupFormatError,
     SetFaults,
     read_config_zip,
     write_backup_sets,
 )
-from wizard.lab.model import LabDeployment
-from wizard.lab.paths import LabPaths
-from wizard.lab.sqlstate import read_bak
+from lab.model import LabDeployment
+from lab.paths import LabPaths
+from lab.sqlstate import read_bak
 from wizard.plan import load_plan
 
 PLANS = sorted((Path(__file__).resolve().parents[2] / "plans").glob("*.yaml"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wizard.lab.runtime import LabRuntime
-from wizard.lab.scenarios import SCENARIOS, scenario
-from wizard.lab.sqlengine import SqlEngine
+from lab.runtime import LabRuntime
+from lab.scenarios import SCENARIOS, scenario
+from lab.sqlengine import SqlEngine
 
 SET = r"\\bk01.fabrikam.lab\LyncBackup\2026-11-24_0200"
 
@@ -35,7 +35,7 @@ class Run:
         engine = SqlEngine(inst, resolve_path=self.lab.dep.paths.resolver_for(inst.server),
                            clock=self.lab.clock)
         session = engine.login(self.lab.sql_user, self.lab.sql_password, "master", "test")
-        from wizard.lab.tds.api import Column, SqlError
+        from lab.tds.api import Column, SqlError
 
         class Sink:
             import threading

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wizard.lab.powershell import (
+from lab.powershell import (
     CmdletSpec,
     Invocation,
     ParamSpec,
@@ -15,7 +15,7 @@ from wizard.lab.powershell import (
     PSObject,
     VirtualFS,
 )
-from wizard.lab.powershell.testing import Result, run
+from lab.powershell.testing import Result, run
 
 CALLS: list[dict[str, Any]] = []
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wizard.lab.powershell import (
+from lab.powershell import (
     CmdletSpec,
     Invocation,
     NativeContext,
@@ -23,7 +23,7 @@ from wizard.lab.powershell import (
     VirtualFS,
     split_command_line,
 )
-from wizard.lab.powershell.testing import Capture, run
+from lab.powershell.testing import Capture, run
 
 STATUS = "System.ServiceProcess.ServiceControllerStatus"
 CALLS: list[tuple[str, dict[str, Any]]] = []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import winrm
 
-from wizard.lab.powershell import (
+from lab.powershell import (
     CANCELLED_EXIT_CODE,
     CmdletSpec,
     Invocation,
@@ -23,7 +23,7 @@ from wizard.lab.powershell import (
     PSObject,
     VirtualFS,
 )
-from wizard.lab.powershell.testing import Capture, clixml_errors, run
+from lab.powershell.testing import Capture, clixml_errors, run
 
 RUNNING = PSEnum("Running", 4, "System.ServiceProcess.ServiceControllerStatus")
 STOPPED = PSEnum("Stopped", 1, "System.ServiceProcess.ServiceControllerStatus")

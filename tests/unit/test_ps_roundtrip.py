@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wizard.lab.powershell import (
+from lab.powershell import (
     CmdletSpec,
     Invocation,
     ParamSpec,
@@ -22,7 +22,7 @@ from wizard.lab.powershell import (
     PSObject,
     VirtualFS,
 )
-from wizard.lab.powershell.testing import clixml_errors, run_lines
+from lab.powershell.testing import clixml_errors, run_lines
 from wizard.remote.psbuild import (
     CMD_LINE_LIMIT,
     Cmd,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from wizard.lab.clock import LabClock
-from wizard.lab.sqlengine import EngineSession, SqlEngine, folder_resolver
-from wizard.lab.sqlstate import SqlInstanceState, corrupt_bak, read_bak, write_bak
-from wizard.lab.tds.api import Column, SqlError
+from lab.clock import LabClock
+from lab.sqlengine import EngineSession, SqlEngine, folder_resolver
+from lab.sqlstate import SqlInstanceState, corrupt_bak, read_bak, write_bak
+from lab.tds.api import Column, SqlError
 
 PASSWORD = "Lab-Pa55word!"
 

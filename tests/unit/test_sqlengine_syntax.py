@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from wizard.lab.clock import LabClock
-from wizard.lab.sqlengine import SqlEngine, folder_resolver
-from wizard.lab.sqllex import tokenize
-from wizard.lab.sqlstate import BackupHistory, DatabaseState, SqlInstanceState
-from wizard.lab.tds.api import SqlError
+from lab.clock import LabClock
+from lab.sqlengine import SqlEngine, folder_resolver
+from lab.sqllex import tokenize
+from lab.sqlstate import BackupHistory, DatabaseState, SqlInstanceState
+from lab.tds.api import SqlError
 
 from .test_sqlengine import Sink
 

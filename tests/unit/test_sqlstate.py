@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wizard.lab.sqlstate import (
+from lab.sqlstate import (
     BakError,
     DatabaseState,
     SqlInstanceState,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wizard.lab.tds import codec
-from wizard.lab.tds.api import Column
-from wizard.lab.tds.toy import parse_bracketed
+from lab.tds import codec
+from lab.tds.api import Column
+from lab.tds.toy import parse_bracketed
 
 
 @given(st.text(st.characters(exclude_categories=("Cs",)), max_size=64))

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from winrm.protocol import Protocol
 
-from wizard.lab.wsman import decode_powershell
-from wizard.lab.wsman.soap import (
+from lab.wsman import decode_powershell
+from lab.wsman.soap import (
     ACTION_COMMAND,
     SoapError,
     command_line_of,

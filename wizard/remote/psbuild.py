@@ -11,7 +11,7 @@ run) and, when a result is wanted, in a JSON envelope between two marker lines t
 :func:`parse_envelope` reads back. :func:`command_lines` turns a script into cmd.exe command
 lines, staging it through a temporary file when it does not fit in one line.
 
-The lab's interpreter (``wizard.lab.powershell``) runs exactly these scripts; the round-trip
+The lab's interpreter (``lab.powershell``) runs exactly these scripts; the round-trip
 tests prove the quoting contract end to end.
 """
 

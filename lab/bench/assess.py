@@ -1,0 +1,171 @@
+"""Benchmark of the assessment's probe runner against loopback WinRM hosts that answer slowly.
+
+200 simulated hosts, each its own WS-Management listener on 127.0.0.1 that waits 150 ms
+before every answer (the latency is in the servers, not in the prober); each host gets a TCP
+probe and a real pywinrm session running the Lync host probe script. A second run adds one
+hung host (it accepts TCP and never answers) probed with a 2 s timeout. Figures are printed,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+from lab.bench.table import Row
+from lab.wsman import CommandIO, WsmanServer
+from wizard.assess.events import AssessmentFinished, ProbeResult
+from wizard.assess.probes import HostTarget, PowerShell, SqlQuery, lync_host_probe, tcp_probe
+from wizard.assess.runner import Probe, ProbeRunner
+from wizard.remote import psbuild
+from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
+
+_USER = "LAB\\bench"
+# throwaway lab account, new every run; the host process gets it through its environment
+_PASSWORD = os.environ.setdefault("LYNC_RESTORE_BENCH_PASSWORD", secrets.token_urlsafe(16))
+_ANSWER = (f"{psbuild.JSON_BEGIN}\r\n"
+           + json.dumps([{"Services": [{"Name": "RTCSRV", "Status": 4}],
+                          "Replica": {"UpToDate": True}}])
+           + f"\r\n{psbuild.JSON_END}\r\n")
+
+
+class _LyncHost:
+    """Answers every command with a healthy Lync host probe result."""
+
+    def run(self, command: str, arguments: Sequence[str], io: CommandIO) -> int:
+        io.write_stdout(_ANSWER)
+        return 0
+
+
+class _Transports:
+    def __init__(self, ports: dict[str, int]) -> None:
+        self.ports = ports
+        self.runners: list[PowerShellRunner] = []
+
+    def resolve(self, host: str, timeout_s: float) -> list[str]:
+        return ["127.0.0.1"]
+
+    def tcp_connect(self, address: str, port: int, timeout_s: float) -> None:
+        socket.create_connection((address, port), timeout=timeout_s).close()
+
+    def powershell(self, host: str, timeout_s: float) -> PowerShell:
+        endpoint = WinRMEndpoint(host, address="127.0.0.1", port=self.ports[host], scheme="http",
+                                 auth="basic", insecure=True)
+        runner = PowerShellRunner(endpoint, _USER, _PASSWORD, operation_timeout_s=max(
+            1, int(timeout_s)), connect_timeout_s=timeout_s, read_margin_s=2)
+        self.runners.append(runner)
+        return runner
+
+    def sql(self, sql_id: str, timeout_s: float) -> SqlQuery:
+        raise NotImplementedError("no SQL in this benchmark")
+
+
+@contextmanager
+def _hosts(n: int, delay_s: float) -> Iterator[dict[str, int]]:
+    """``n`` slow hosts served by a child process: the simulated network has its own CPU and
+    interpreter lock, as real hosts would, so the figure is the prober's, not the servers'."""
+    proc = subprocess.Popen([sys.executable, "-m", "lab.bench.assess", "serve", str(n), str(delay_s)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark's host process did not start")
+        yield {k: int(v) for k, v in json.loads(line).items()}
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _serve(n: int, delay_s: float) -> None:
+    """Child process: start the hosts, print their ports, serve until stdin closes."""
+    with ExitStack() as stack:
+        ports: dict[str, int] = {}
+        for i in range(n):
+            fqdn = f"fe{i:03d}.bench.example"
+            server = stack.enter_context(WsmanServer(fqdn, _LyncHost(), {_USER: _PASSWORD},
+                                                     auth=("basic",)))
+            server.faults.delay_s = delay_s
+            ports[fqdn] = server.port
+        sys.stdout.write(json.dumps(ports) + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()
+
+
+@contextmanager
+def _hung_host() -> Iterator[int]:
+    """A port that accepts connections (kernel backlog) and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def _probes(t: _Transports, ports: dict[str, int], timeout_s: float) -> list[Probe]:
+    probes = []
+    for fqdn, port in ports.items():
+        target = HostTarget(fqdn, ("lync",), "127.0.0.1", port, ())
+        probes.append(Probe(f"tcp-winrm:{fqdn}", "tcp", fqdn, timeout_s,
+                            tcp_probe(t, target, port, "winrm")))
+        probes.append(Probe(f"lync:{fqdn}", "lync_host", fqdn, timeout_s,
+                            lync_host_probe(t, fqdn, ("Lync",))))
+    return probes
+
+
+def _run(probes: list[Probe], workers: int) -> tuple[float, tuple[ProbeResult, ...]]:
+    t0 = time.perf_counter()
+    done: AssessmentFinished | None = None
+    for event in ProbeRunner(workers).run(probes):
+        if isinstance(event, AssessmentFinished):
+            done = event
+    assert done is not None
+    return time.perf_counter() - t0, done.results
+
+
+def _close_all(runners: Sequence[PowerShellRunner]) -> None:
+    """Delete every shell at once (one by one, 200 hosts at 150 ms each took 30 s)."""
+    threads = [threading.Thread(target=r.close, daemon=True) for r in runners]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=10)
+
+
+def bench_rows(quick: bool) -> Iterable[Row]:
+    n, delay, workers = 200, 0.15, 256
+    with _hosts(n, delay) as ports:
+        t = _Transports(ports)
+        elapsed, results = _run(_probes(t, ports, 10.0), workers)
+        ok = sum(r.ok for r in results)
+        yield Row(f"assess {n} hosts, 150 ms/answer, pool {workers} ({ok} ok)", elapsed, "s",
+                  "<= 1.5 s")
+        _close_all(t.runners)
+        with _hung_host() as hung_port:
+            t = _Transports({**ports, "hung.bench.example": hung_port})
+            probes = _probes(t, ports, 10.0) + [
+                p for p in _probes(t, {"hung.bench.example": hung_port}, 2.0)]
+            elapsed, results = _run(probes, workers)
+            timeouts = sum(r.status == "timeout" for r in results)
+            yield Row(f"same + 1 hung host, 2 s timeout ({timeouts} timed out)", elapsed, "s",
+                      "<= 2 s + run")
+            _close_all([r for r in t.runners if r.endpoint.host != "hung.bench.example"])
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "serve":
+    _serve(int(sys.argv[2]), float(sys.argv[3]))

@@ -1,0 +1,315 @@
+"""Drills: a lab scenario served on loopback, played through the same session and core as a real
+incident, in the UI or headless.
+
+:class:`LabDrill` starts a :class:`~lab.runtime.LabRuntime` for a scenario and wires a
+:class:`~wizard.core_backend.CoreBackend` to it: credentials through a
+:class:`~wizard.remote.credentials.CredentialStore` fed the lab's passwords as its environment,
+drill isolation (any endpoint that is not loopback is refused, DESIGN decision 5), and the
+trainee's hands for the manual steps the lab can play (a "prepare" step, §6.1: the lab rebuilds
+the machine with the same FQDN; its runners are reopened on the new listener).
+
+:func:`run_headless` plays a whole drill without Textual - assess, accept the recommendation,
+pick the recommended set, compose, run every step (answers from a file, or the drill defaults:
+confirm everything, second operator "drill-partner"), verify, close - printing one line per
+event. Service is restored when the scenario's own scoring finds nothing wrong and every §7
+check passed; the exit code says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TextIO
+
+from lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
+from lab.runtime import LabRuntime
+from lab.scenarios import Scenario, scenario
+from wizard.core_backend import BackendOptions, CoreBackend, is_loopback
+from wizard.errors import ExitCode, UsageError
+from wizard.incident import (
+    IncidentSession,
+    OutputLine,
+    Progress,
+    StepDone,
+    StepEvent,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepView,
+)
+from wizard.plan import LoadedPlan, load_plan
+from wizard.plan.model import Plan
+from wizard.procedures.engine import AnswersFile, Question, read_answers
+from wizard.remote.credentials import CredentialStore
+
+DRILL_PARTNER = "drill-partner"
+
+#: What the trainee is told in a scenario's briefing (answers to the assessment's questions).
+BRIEFINGS: dict[str, dict[str, str]] = {"bad-config-change": {"bad_change": "yes"}}
+
+
+class DrillIsolationError(UsageError):
+    title = "Drill isolation"
+
+
+def check_isolation(plan: Plan) -> None:
+    """Every endpoint the drill plan gives must be loopback (DESIGN decision 5)."""
+    for name, hc in plan.connections.hosts.items():
+        if hc.address is not None and not is_loopback(hc.address):
+            raise DrillIsolationError(f"The drill plan points {name} at {hc.address}, which is not loopback; "
+                                      "a drill never leaves this machine.")
+
+
+@dataclass(frozen=True)
+class DrillAnswers:
+    """The headless drill's answers: the engine's :class:`AnswersFile` plus the assessment's."""
+
+    steps: AnswersFile
+    assessment: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def defaults(cls, operator: str, scenario_name: str) -> DrillAnswers:
+        return cls(AnswersFile(operator=operator, second_operator=DRILL_PARTNER, confirm_all=True),
+                   dict(BRIEFINGS.get(scenario_name, {})))
+
+    @classmethod
+    def load(cls, path: str | Path, operator: str | None, scenario_name: str) -> DrillAnswers:
+        """YAML/JSON: the keys of :class:`AnswersFile` plus ``assessment: {question id: yes|no}``."""
+        p = Path(path)
+        data = read_answers(p)
+        assessment = data.pop("assessment", None) or dict(BRIEFINGS.get(scenario_name, {}))
+        if operator and "operator" not in data:
+            data["operator"] = operator
+        data.setdefault("second_operator", DRILL_PARTNER)
+        return cls(AnswersFile.from_mapping(data, where=str(p)), {str(k): str(v) for k, v in assessment.items()})
+
+
+class LabDrill:
+    """A scenario on loopback and the core wired to it. Use ``with LabDrill(...) as drill:``."""
+
+    def __init__(self, name: str = DEFAULT_SCENARIO, *, time_factor: float = DEFAULT_TIME_FACTOR,
+                 answers: AnswersFile | None = None, state_dir: Path | None = None) -> None:
+        try:
+            self.scenario: Scenario = scenario(name)
+        except KeyError:
+            raise UsageError(f"There is no drill scenario '{name}' (see 'lync-restore scenarios').") from None
+        self.lab = LabRuntime(self.scenario, time_factor=time_factor, state_dir=state_dir)
+        self.answers = answers or AnswersFile(operator="trainee", second_operator=DRILL_PARTNER, confirm_all=True)
+        self.time_factor = time_factor
+        self._plan: Plan | None = None
+        self.loaded: LoadedPlan | None = None
+        self._backend: CoreBackend | None = None
+
+    def __enter__(self) -> LabDrill:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> LabDrill:
+        self.lab.start()
+        try:
+            loaded = self.loaded = load_plan(self.lab.plan_path)
+            check_isolation(loaded.plan)
+            self._plan = loaded.plan
+            env = {e.env: (self.lab.sql_password if e.kind == "sql" else self.lab.win_password)
+                   for e in loaded.plan.credentials.entries if e.source == "env" and e.env}
+            self._backend = CoreBackend(BackendOptions(
+                CredentialStore(loaded.plan, env=env), loopback_only=True, hands=self.hands,
+                now=self.lab.clock.now,
+                plan=self.plan, wait_scale=min(1.0, 6.0 / self.time_factor)))
+        except BaseException:
+            self.lab.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+        self.lab.stop()
+
+    @property
+    def backend(self) -> CoreBackend:
+        """The core wired to the lab (after :meth:`start`)."""
+        if self._backend is None:
+            raise UsageError("The drill has not started.")
+        return self._backend
+
+    def plan(self) -> Plan:
+        """The drill plan as the lab last wrote it (a rebuilt host listens on a new port)."""
+        if self._plan is None:
+            raise UsageError("The drill has not started.")
+        return self._plan
+
+    def hands(self, q: Question) -> str:
+        """The trainee's hands for a manual step: the lab does what the real tool would
+        (:meth:`lab.runtime.LabRuntime.perform_manual`: §6.1 rebuilds, the Deployment
+        Wizard, Topology Builder...), then the answers file answers the question. A host whose
+        listener moved (a rebuilt machine) gets fresh runners."""
+        if q.kind == "manual":
+            before = self._endpoints()
+            if self.lab.perform_manual(q.step_id, q.prompt) is not None:
+                self._plan = load_plan(self.lab.plan_path).plan
+                check_isolation(self._plan)
+                after = self._endpoints()
+                if self._backend is not None and self._backend.runners is not None:
+                    for host in before.keys() | after.keys():
+                        if before.get(host) != after.get(host):
+                            self.backend.runners.forget(host)
+        return self.answers.answer(q)
+
+    def _endpoints(self) -> dict[str, object]:
+        return {h.lower(): hc for h, hc in self.plan().connections.hosts.items()}
+
+    def now(self) -> dt.datetime:
+        """The lab's clock, as an aware UTC time."""
+        now = self.lab.clock.now()
+        return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+
+    def problems(self) -> list[str]:
+        """The scenario's own scoring: empty when service is restored."""
+        return self.scenario.service_restored(self.lab.dep)
+
+
+# ------------------------------------------------------------------------------ headless
+
+
+def _line(event: StepEvent) -> str:
+    if isinstance(event, StepStarted):
+        return f"step {event.step_id} started on {event.host}"
+    if isinstance(event, OutputLine):
+        return f"  {event.step_id}: {event.text}"
+    if isinstance(event, Progress):
+        return f"  {event.step_id}: {event.percent:.0f}%"
+    if isinstance(event, StepDone):
+        return f"step {event.step_id} done"
+    if isinstance(event, StepSkipped):
+        return f"step {event.step_id} skipped: {event.reason}"
+    return f"step {event.step_id} FAILED: {event.message}"
+
+
+@dataclass
+class DrillResult:
+    restored: bool
+    folder: Path
+    failed_step: str | None = None
+    failed_checks: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def play(session: IncidentSession, drill: LabDrill, answers: DrillAnswers, out: TextIO) -> DrillResult:
+    """One drill, start to close, through the session (every decision journaled first)."""
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    cancel = threading.Event()
+    session.change_stage("assessment")
+    probes = []
+    for r in session.probe(cancel):
+        probes.append(r)
+        say(f"probe {r.host} {r.check}: {r.status}" + (f" ({r.detail})" if r.status != "ok" else ""))
+    given: dict[str, str] = {}
+    for q in session.questions():
+        picked = answers.assessment.get(q.id, "unknown")
+        session.answer(q, picked)
+        given[q.id] = picked
+        say(f"question {q.id}: {picked}")
+    rec = session.recommend(probes, given)
+    chosen = rec.recommended
+    say(f"recommended {chosen.path_id}: {chosen.reason}")
+    for ev in chosen.evidence:
+        say(f"  evidence: {ev}")
+    say("plan of action: " + ", ".join(f"{p.path_id}({p.pool or p.server or '-'})" for p in chosen.plan))
+    session.choose_path(rec, chosen.path_id)
+    if session.needs_backup_set():
+        session.change_stage("backup_set")
+        choice = session.backup_sets()
+        for s in choice.sets:
+            say(f"backup set {s.name}: complete={s.complete} integrity={s.integrity}")
+        say(f"catalogue: {choice.reason}")
+        if choice.recommended is None:
+            session.close("no usable backup set")
+            return DrillResult(False, session.journal.path, problems=tuple(drill.problems()))
+        session.choose_backup_set(choice, choice.recommended, now=drill.now())
+        say(f"backup set chosen: {choice.recommended}")
+    session.change_stage("restore")
+    steps = list(session.compose())
+    say(f"composed {len(steps)} steps: " + ", ".join(s.step_id for s in steps))
+    failed = _run_steps(session, steps, answers.steps, cancel, say)
+    if failed is not None:
+        session.close(f"stopped: step {failed} failed")
+        return DrillResult(False, session.journal.path, failed, problems=tuple(drill.problems()))
+    session.change_stage("verify")
+    bad: list[str] = []
+    for check in session.verify():
+        say(f"check {check.check_id}: {check.status}" + (f" ({check.detail})" if check.status != "ok" else ""))
+        if check.status != "ok":
+            bad.append(check.check_id)
+    problems = tuple(drill.problems())
+    for p in problems:
+        say(f"lab: {p}")
+    restored = not bad and not problems
+    session.change_stage("summary")
+    session.close("service restored" if restored else "verification failed")
+    say("service restored" if restored else "service NOT restored")
+    return DrillResult(restored, session.journal.path, None, tuple(bad), problems)
+
+
+def _run_steps(session: IncidentSession, steps: list[StepView], answers: AnswersFile,
+               cancel: threading.Event, say: Callable[[str], None]) -> str | None:
+    for step in steps:
+        own = answers.steps.get(step.step_id, {})
+        if step.step_id in answers.skip or own.get("run") == "skip":
+            session.skip_step(step, "skipped as the answers file says")
+            say(f"step {step.step_id} skipped by the answers file")
+            continue
+        if step.destructive:
+            # the answers file types the confirmation as an operator would: its own text for this
+            # step if it gives one (a wrong one is refused), else, with confirm_all, the expected one
+            typed = own.get("confirm") or (step.confirmation if answers.confirm_all else None)
+            if typed is not None:
+                second = own.get("second_operator", answers.second_operator) if step.second_operator else None
+                session.confirm_destructive(step, typed, second)
+        status = "failed"
+        for event in session.run_step(step, cancel):
+            say(_line(event))
+            if isinstance(event, (StepDone, StepSkipped)):
+                status = "ok"
+            elif isinstance(event, StepFailed):
+                status = "failed"
+        if status != "ok":
+            return step.step_id
+    return None
+
+
+def run_headless(name: str, *, answers_file: str | None, journal_dir: Path, time_factor: float,
+                 operator: str | None, out: TextIO) -> DrillResult:
+    operator = operator or "trainee"
+    answers = (DrillAnswers.load(answers_file, operator, name) if answers_file
+               else DrillAnswers.defaults(operator, name))
+    with LabDrill(name, time_factor=time_factor, answers=answers.steps) as drill:
+        assert drill.loaded is not None
+        incident = f"DRILL-{name}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S-%f}"
+        session = IncidentSession.start(drill.lab.plan_path, operator=answers.steps.operator, incident=incident,
+                                        mode="drill", journal_dir=journal_dir, backend=drill.backend,
+                                        loaded=drill.loaded)
+        print(f"drill {name}: {drill.scenario.summary} (journal {session.journal.path})", file=out, flush=True)
+        try:
+            return play(session, drill, answers, out)
+        except BaseException:
+            session.detach()
+            raise
+
+
+def headless_command(args: argparse.Namespace, journal_dir: Path, out: TextIO) -> int:
+    result = run_headless(args.scenario or DEFAULT_SCENARIO, answers_file=getattr(args, "answers", None),
+                          journal_dir=journal_dir, time_factor=args.time_factor or DEFAULT_TIME_FACTOR,
+                          operator=getattr(args, "operator", None), out=out)
+    return ExitCode.OK if result.restored else 1

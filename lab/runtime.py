@@ -1,0 +1,251 @@
+"""The running lab: one deployment, one WinRM listener per reachable Windows host, one SQL
+Server per reachable instance, all on 127.0.0.1, and a copy of the plan pointing at them.
+
+``LabRuntime`` is what ``lync-restore lab serve`` runs and what integration tests use
+in-process (it is a context manager). Every host's WinRM listener hands commands to its own
+:class:`~lab.powershell.host.PowerShellHost` loaded with the lab's Lync cmdlets and
+native programs; every SQL listener is a :class:`~lab.tds.server.TdsServer` backed by a
+:class:`~lab.sqlengine.SqlEngine` over the deployment's own instance state, so both
+protocols change one world.
+
+Passwords are generated per run unless ``LYNC_LAB_PASSWORD`` / ``LYNC_LAB_SQL_PASSWORD`` are set
+(the lab plan's credential sources); they are handed out by :meth:`LabRuntime.info` only.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import yaml
+
+from lab.clock import LabClock
+from lab.cmdlets import lync_cmdlets
+from lab.hands import LabHands
+from lab.model import LAB_EPOCH, LabDeployment
+from lab.natives import lab_natives
+from lab.paths import LabFS
+from lab.powershell.host import PowerShellHost
+from lab.scenarios import Scenario
+from lab.sqlengine import SqlEngine
+from lab.tds.server import TdsServer
+from lab.wsman import CommandIO, WsmanServer
+from wizard.plan import load_plan
+from wizard.remote.odbc import SqlEndpoint, classify, connection_string
+from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
+
+PLANS_DIR = Path(str(resources.files("plans")))  # the shipped plans (a package: installed with the wizard)
+
+
+class _HostAdapter:
+    """The WS-Management CommandHost of one simulated machine."""
+
+    def __init__(self, ps: PowerShellHost) -> None:
+        self.ps = ps
+
+    def run(self, command: str, arguments: Sequence[str], io: CommandIO) -> int:
+        return self.ps.run_command_line(command, arguments, io)  # type: ignore[arg-type]
+
+
+class LabRuntime:
+    """A scenario served on loopback. Use as ``with LabRuntime(scenario) as lab: ...``."""
+
+    def __init__(self, scenario: Scenario | None = None, *, state_dir: Path | None = None,
+                 time_factor: float = 60.0, plan_path: Path | None = None,
+                 auth: Sequence[str] = ("basic", "ntlm")) -> None:
+        self.scenario = scenario
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="lync-lab-")
+            state_dir = Path(self._tmp.name)
+        self.state_dir = Path(state_dir)
+        self.source_plan = plan_path or PLANS_DIR / (scenario.plan if scenario else "lab.yaml")
+        loaded = load_plan(self.source_plan)
+        self.plan = loaded.plan
+        self.clock = LabClock(time_factor, start=LAB_EPOCH)
+        self.dep = LabDeployment.from_plan(self.plan, self.state_dir, self.clock)
+        self.auth = tuple(auth)
+        creds = {c.id: c for c in self.plan.credentials.entries}
+        win = creds[self.plan.credentials.winrm_default]
+        sql = creds[self.plan.credentials.sql_default or self.plan.credentials.winrm_default]
+        self.win_user = win.username
+        self.sql_user = sql.username
+        self.win_password = os.environ.get(win.env or "", "") or secrets.token_urlsafe(12)
+        self.sql_password = os.environ.get(sql.env or "", "") or secrets.token_urlsafe(12)
+        short_user = self.win_user.split("\\")[-1]
+        self.users = {self.win_user: self.win_password, short_user: self.win_password}
+        self.wsman: dict[str, WsmanServer] = {}
+        self.tds: dict[str, TdsServer] = {}
+        self.hosts: dict[str, PowerShellHost] = {}
+        self.plan_path = self.state_dir / "lab-plan.yaml"
+        if scenario is not None:
+            scenario.apply(self.dep)
+        self._hands = LabHands(self.dep, self.powershell, self.rebuild, self._listen)
+        for inst in self.dep.instances.values():
+            inst.logins[self.sql_user] = self.sql_password
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LabRuntime:
+        with self.dep.lock:
+            for srv in self.dep.servers.values():
+                if srv.reachable:
+                    self._start_host(srv.fqdn)
+        self.write_plan()
+        return self
+
+    def _start_host(self, fqdn: str) -> None:
+        if fqdn not in self.wsman:
+            ps = self.powershell(fqdn)
+            server = WsmanServer(fqdn, _HostAdapter(ps), self.users, auth=self.auth).start()
+            if self.scenario is not None and self.scenario.faults.flaky_host == fqdn:
+                server.faults.drop_probability = 0.2  # one request in five, at random (seeded)
+            self.wsman[fqdn] = server
+        for inst in self.dep.instances_on(fqdn):
+            key = next(k for k, v in self.dep.instances.items() if v is inst)
+            if key in self.tds or not inst.up:
+                continue
+            engine = SqlEngine(inst, resolve_path=self.dep.paths.resolver_for(inst.server),
+                               clock=self.clock)
+            self.tds[key] = TdsServer(engine, server_name=inst.name).start()
+
+    def stop(self) -> None:
+        for server in self.wsman.values():
+            server.stop()
+        for tds in self.tds.values():
+            tds.stop()
+        self.wsman.clear()
+        self.tds.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> LabRuntime:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ drill actions
+    def rebuild(self, fqdn: str) -> None:
+        """§6.1 done by hand: a clean machine with the same FQDN comes up (and its listeners)."""
+        self.dep.rebuild_server(fqdn)
+        for inst in self.dep.instances_on(fqdn):
+            inst.logins[self.sql_user] = self.sql_password
+        self._start_host(self.dep.paths.fqdn(fqdn))
+        self.write_plan()
+
+    def perform_manual(self, step_id: str, question_text: str) -> str | None:
+        """The trainee's hands for a manual step (Windows/SQL set-up, Deployment Wizard, Topology
+        Builder, a share): does on the lab what the real tool would and returns a one-line note
+        of what was (or could not be) done, or None when the step needs no hands. It never makes
+        up for a skipped step: the step's post-check or the §7 verification judges the result."""
+        note = self._hands.perform(step_id, question_text)
+        if note is not None:
+            self.write_plan()
+        return note
+
+    def _listen(self, fqdn: str) -> None:
+        """(Re)start the listeners of a reachable host (a SQL instance may have come up)."""
+        fqdn = self.dep.paths.fqdn(fqdn)
+        srv = self.dep.servers.get(fqdn)
+        if srv is not None and srv.reachable:
+            self._start_host(fqdn)
+
+    def powershell(self, fqdn: str) -> PowerShellHost:
+        """The PowerShell of one simulated host (in-process use by tests and drills)."""
+        fqdn = self.dep.paths.fqdn(fqdn)
+        if fqdn not in self.hosts:
+            self.hosts[fqdn] = PowerShellHost(
+                lync_cmdlets(self.dep, fqdn), lab_natives(self.dep, fqdn),
+                LabFS(self.dep.paths, fqdn), fqdn, clock=self.clock.now)
+        return self.hosts[fqdn]
+
+    # ------------------------------------------------------------------ endpoints
+    def winrm_urls(self) -> dict[str, str]:
+        return {fqdn: server.url for fqdn, server in self.wsman.items()}
+
+    def sql_endpoints(self) -> dict[str, str]:
+        return {self.dep.instances[key].data_source: f"127.0.0.1,{tds.port}"
+                for key, tds in self.tds.items()}
+
+    def winrm_endpoint(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm") -> WinRMEndpoint:
+        """How the wizard's runner reaches ``fqdn``'s listener (plain HTTP on loopback)."""
+        fqdn = self.dep.paths.fqdn(fqdn)
+        server = self.wsman.get(fqdn)
+        if server is None:
+            raise KeyError(f"{fqdn} has no WinRM listener (lost or not a Windows host)")
+        return WinRMEndpoint(fqdn, address="127.0.0.1", port=server.port, scheme="http",
+                             auth=auth, insecure=True)
+
+    def runner(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm",
+               **kwargs: Any) -> PowerShellRunner:
+        """The wizard's real PowerShell runner (pywinrm underneath) on one lab host; NTLM
+        seals every message, Basic sends them in clear (loopback only)."""
+        return PowerShellRunner(self.winrm_endpoint(fqdn, auth), self.win_user,
+                                self.win_password, **kwargs)
+
+    def sql_key(self, sql: str) -> str:
+        """The instance key of a plan SQL id (``be1``), an SE pool FQDN or ``server\\inst``."""
+        key = self.dep.sql_ids.get(sql)
+        if key is None and sql.lower() in self.dep.instances:
+            key = sql.lower()
+        if key is None:
+            raise KeyError(f"no SQL instance {sql} in the lab")
+        return key
+
+    def sql_endpoint(self, sql: str) -> SqlEndpoint:
+        """The loopback endpoint of a running lab SQL instance (no encryption)."""
+        key = self.sql_key(sql)
+        tds = self.tds.get(key)
+        if tds is None:
+            raise KeyError(f"the SQL instance {sql} is not running")
+        inst = self.dep.instances[key]
+        return SqlEndpoint(inst.server, inst.instance, port=tds.port, address="127.0.0.1",
+                           driver=None, encrypt="off", trust_server_certificate=True)
+
+    def odbc_connection_string(self, sql: str, driver: str) -> str:
+        """A full ODBC connection string for ``driver`` (a path or registered name) to a lab
+        instance with the lab's SQL login. It holds the password: tests and drills only."""
+        return connection_string(self.sql_endpoint(sql), classify(driver), self.sql_user,
+                                 self.sql_password)
+
+    def write_plan(self) -> Path:
+        """The plan copy: the source plan plus per-host loopback endpoints and a lab block."""
+        data: dict[str, Any] = yaml.safe_load(self.source_plan.read_text(encoding="utf-8"))
+        connections = data.setdefault("connections", {})
+        hosts: dict[str, Any] = {}
+        for fqdn, server in self.wsman.items():
+            hosts[fqdn] = {"address": "127.0.0.1", "winrm": {"port": server.port}}
+        for key, tds in self.tds.items():
+            inst = self.dep.instances[key]
+            hosts.setdefault(inst.server, {"address": "127.0.0.1"})["sql"] = {"port": tds.port}
+        # the plan validator knows topology hosts only (not the backup share's server)
+        topo = self.plan.topology
+        known = {s.lower() for p in topo.pools for s in p.servers} | {
+            p.fqdn.lower() for p in topo.pools} | {s.server.lower() for s in topo.sql_instances} | {
+            f.server.lower() for f in topo.file_stores}
+        connections["hosts"] = {h: v for h, v in hosts.items() if h in known}
+        data["lab"] = {"scenario": self.scenario.name if self.scenario else "healthy",
+                       "state_dir": str(self.state_dir)}
+        self.plan_path.write_text(
+            "# Written by lync-restore lab serve: loopback endpoints of a simulated deployment.\n"
+            + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return self.plan_path
+
+    def info(self) -> dict[str, Any]:
+        """What ``lab serve --json`` prints (includes the passwords: lab only)."""
+        return {
+            "winrm": self.winrm_urls(),
+            "sql": self.sql_endpoints(),
+            "users": {"winrm": self.win_user, "sql": self.sql_user},
+            "passwords": {"winrm": self.win_password, "sql": self.sql_password},
+            "plan": str(self.plan_path),
+            "scenario": self.scenario.name if self.scenario else "healthy",
+        }

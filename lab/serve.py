@@ -1,0 +1,57 @@
+"""``lync-restore lab serve``: run a scenario in the foreground until interrupted.
+
+With ``--json`` it prints exactly one line, a JSON object with the WinRM URLs, the SQL
+endpoints, the user names and passwords and the plan to use, so a script or a test can start
+the lab as a subprocess and read how to reach it. SIGINT and SIGTERM stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from wizard.errors import UsageError
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from lab.runtime import LabRuntime
+    from lab.scenarios import scenario
+
+    try:
+        chosen = scenario(args.scenario)
+    except KeyError:
+        raise UsageError(f"There is no lab scenario named {args.scenario!r}; "
+                         "'lync-restore scenarios' lists them.") from None
+    factor = float(getattr(args, "time_factor", 60.0) or 60.0)
+    if not factor > 0:
+        raise UsageError("The time factor must be a positive number.")
+    state_dir = Path(args.state_dir) if getattr(args, "state_dir", None) else None
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with LabRuntime(chosen, state_dir=state_dir, time_factor=factor) as lab:
+            if getattr(args, "json", False):
+                sys.stdout.write(json.dumps(lab.info(), sort_keys=True) + "\n")
+            else:
+                sys.stdout.write(f"Lab scenario {chosen.name}: {chosen.summary}\n"
+                                 f"Plan: {lab.plan_path}\n"
+                                 f"{len(lab.wsman)} WinRM hosts, {len(lab.tds)} SQL instances "
+                                 "on 127.0.0.1. Ctrl+C stops.\n")
+            sys.stdout.flush()
+            while not stop.wait(0.2):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

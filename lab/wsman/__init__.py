@@ -1,0 +1,21 @@
+"""The lab's WS-Management listener: one loopback port per simulated Windows host."""
+
+from __future__ import annotations
+
+from lab.wsman.server import (
+    CommandHost,
+    CommandIO,
+    Faults,
+    TranscriptEntry,
+    WsmanServer,
+)
+from lab.wsman.soap import decode_powershell
+
+__all__ = [
+    "CommandHost",
+    "CommandIO",
+    "Faults",
+    "TranscriptEntry",
+    "WsmanServer",
+    "decode_powershell",
+]
