@@ -29,7 +29,7 @@ from typing import TextIO
 from lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
 from lab.runtime import LabRuntime
 from lab.scenarios import Scenario, scenario
-from wizard.core_backend import BackendOptions, CoreBackend, is_loopback
+from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
 from wizard.errors import ExitCode, UsageError
 from wizard.incident import (
     IncidentSession,
@@ -44,25 +44,14 @@ from wizard.incident import (
 )
 from wizard.plan import LoadedPlan, load_plan
 from wizard.plan.model import Plan
-from wizard.procedures.engine import AnswersFile, Question, read_answers
+from wizard.procedures.engine import AnswersFile, read_answers
+from wizard.procedures.events import StepQuestion
 from wizard.remote.credentials import CredentialStore
 
 DRILL_PARTNER = "drill-partner"
 
 #: What the trainee is told in a scenario's briefing (answers to the assessment's questions).
 BRIEFINGS: dict[str, dict[str, str]] = {"bad-config-change": {"bad_change": "yes"}}
-
-
-class DrillIsolationError(UsageError):
-    title = "Drill isolation"
-
-
-def check_isolation(plan: Plan) -> None:
-    """Every endpoint the drill plan gives must be loopback (DESIGN decision 5)."""
-    for name, hc in plan.connections.hosts.items():
-        if hc.address is not None and not is_loopback(hc.address):
-            raise DrillIsolationError(f"The drill plan points {name} at {hc.address}, which is not loopback; "
-                                      "a drill never leaves this machine.")
 
 
 @dataclass(frozen=True)
@@ -147,7 +136,7 @@ class LabDrill:
             raise UsageError("The drill has not started.")
         return self._plan
 
-    def hands(self, q: Question) -> str:
+    def hands(self, q: StepQuestion) -> str:
         """The trainee's hands for a manual step: the lab does what the real tool would
         (:meth:`lab.runtime.LabRuntime.perform_manual`: §6.1 rebuilds, the Deployment
         Wizard, Topology Builder...), then the answers file answers the question. A host whose
@@ -161,7 +150,7 @@ class LabDrill:
                 if self._backend is not None and self._backend.runners is not None:
                     for host in before.keys() | after.keys():
                         if before.get(host) != after.get(host):
-                            self.backend.runners.forget(host)
+                            self._backend.runners.forget(host)
         return self.answers.answer(q)
 
     def _endpoints(self) -> dict[str, object]:

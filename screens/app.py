@@ -32,9 +32,9 @@ from wizard.opening import Opening, Ready, prepare
 from wizard.remote.prompt import CredentialError, PromptBridge
 
 if TYPE_CHECKING:  # the core's heavier modules load after the first frame (see wizard.opening)
-    from wizard.incident import Backend, BackupChoice, IncidentSession, Mode, Recommendation
+    from wizard.incident import Backend, BackupChoice, IncidentSession, Mode, PathChoice
+    from wizard.incident_state import Stage
     from wizard.plan import LoadedPlan
-    from wizard.session import Stage
 
 # Stage screens, dialogs and help are imported when first needed: the start screen's first frame
 # pays only for itself (bench_ui; tests/unit/test_import_hygiene.py).
@@ -227,7 +227,7 @@ class WizardApp(App[int]):
         self.post_message(self.Opened(session))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="choosing a path")
-    def choose_path(self, rec: Recommendation, path_id: str, reason: str) -> None:
+    def choose_path(self, rec: PathChoice, path_id: str, reason: str) -> None:
         session = self._session()
         session.choose_path(rec, path_id, reason)
         target: Stage = "backup_set" if session.needs_backup_set() else "restore"
@@ -358,7 +358,7 @@ class WizardApp(App[int]):
             return
         yield SystemCommand("Journal viewer", "every entry of this incident's journal",
                             _opener(self, f"Journal {session.state.incident}", None))
-        from wizard.session import STAGES
+        from wizard.incident_state import STAGES
 
         current = STAGES.index(session.state.stage)
         for stage in STAGES[1:current]:

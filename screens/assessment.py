@@ -17,7 +17,7 @@ from textual.worker import get_current_worker
 
 from screens.base import StageScreen
 from screens.modals import ChoiceDialog, ReasonDialog
-from wizard.incident import OperatorQuestion, ProbeResult, Recommendation
+from wizard.incident import OperatorQuestion, PathChoice, ProbeView
 
 MARK = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "unknown": "?"}
 
@@ -38,7 +38,7 @@ you will be asked why, and both the choice and the reason are journaled."""
 
     @dataclass
     class Probed(Message):
-        result: ProbeResult
+        result: ProbeView
 
     @dataclass
     class ProbesDone(Message):
@@ -46,15 +46,15 @@ you will be asked why, and both the choice and the reason are journaled."""
 
     @dataclass
     class Recommended(Message):
-        recommendation: Recommendation
+        recommendation: PathChoice
 
     def __init__(self) -> None:
         super().__init__()
-        self._results: list[ProbeResult] = []
+        self._results: list[ProbeView] = []
         self._rows: set[str] = set()
         self._cols: set[str] = set()
         self._answers: dict[str, str] = {}
-        self._rec: Recommendation | None = None
+        self._rec: PathChoice | None = None
         self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:

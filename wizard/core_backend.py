@@ -23,20 +23,19 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 from wizard import paths
 from wizard.assess import classify as assess_classify
-from wizard.assess.events import AssessmentFinished, ProbeFinished
-from wizard.assess.events import ProbeResult as RawProbe
+from wizard.assess.events import AssessmentFinished, ProbeFinished, ProbeResult
 from wizard.assess.findings import build_findings
 from wizard.assess.probes import ProbeTimeouts, plan_probes
 from wizard.assess.recommend import Consequence
 from wizard.assess.recommend import recommend as assess_recommend
 from wizard.assess.runner import ProbeRunner
-from wizard.assess.transports import RealTransports, sql_endpoint, winrm_endpoint
+from wizard.assess.transports import RealTransports
 from wizard.catalog.discover import list_store_sets, local_root
 from wizard.catalog.integrity import SqlBakVerifier
 from wizard.catalog.recommend import SetVerdict, choose_set, overview
@@ -47,30 +46,35 @@ from wizard.incident import (
     CheckView,
     Health,
     OperatorQuestion,
-    OutputLine,
+    PathChoice,
     PathOption,
     PlannedPath,
     PreCheckView,
-    ProbeResult,
-    Progress,
-    Recommendation,
-    StepDone,
-    StepEvent,
-    StepFailed,
+    ProbeView,
     StepGrant,
-    StepSkipped,
-    StepStarted,
     StepView,
 )
 from wizard.plan import LoadedPlan
 from wizard.plan.model import BackupLocation, Plan
 from wizard.procedures import engine as eng
 from wizard.procedures.compose import Procedure, compose
-from wizard.procedures.model import Manual, PsCommand, Step, evaluate
+from wizard.procedures.events import (
+    CheckResult,
+    EngineEvent,
+    OutputLine,
+    Progress,
+    StepDone,
+    StepEvent,
+    StepFailed,
+    StepQuestion,
+    StepSkipped,
+    StepStarted,
+)
+from wizard.procedures.model import PsCommand, Step, evaluate
 from wizard.remote import psbuild
 from wizard.remote.backup_store import BackupStore, LocalBackupStore, RemoteBackupStore, runner_stdout
 from wizard.remote.credentials import CredentialStore
-from wizard.remote.odbc import SqlEndpoint
+from wizard.remote.endpoints import server_sql_endpoint, sql_endpoint, winrm_endpoint
 from wizard.remote.sql import SqlRunner, quote_identifier
 from wizard.remote.winrm import PowerShellRunner
 
@@ -78,7 +82,17 @@ ANSWER_CHOICES = ("unknown", "yes", "no")  # Enter on the first keeps "unknown" 
 
 
 class DrillIsolationError(RemoteError):
+    """A drill was about to reach something that is not this machine (DESIGN decision 5)."""
+
     title = "Drill isolation"
+
+
+def check_isolation(plan: Plan) -> None:
+    """Every endpoint a drill plan gives must be loopback (DESIGN decision 5)."""
+    for name, hc in plan.connections.hosts.items():
+        if hc.address is not None and not is_loopback(hc.address):
+            raise DrillIsolationError(f"The drill plan points {name} at {hc.address}, which is not loopback; "
+                                      "a drill never leaves this machine.")
 
 
 class SessionContext(Protocol):
@@ -92,7 +106,7 @@ class SessionContext(Protocol):
 
 
 #: Plays a manual step in a drill (the trainee's hands); returns "done" or "failed".
-Hands = Callable[[eng.Question], str]
+Hands = Callable[[StepQuestion], str]
 
 
 # ------------------------------------------------------------------------------ endpoints
@@ -140,26 +154,12 @@ class PlanRunners:
         with self._lock:
             return self._ps.setdefault(key, runner)
 
-    def sql_endpoint(self, server: str, instance: str | None, timeout_s: float = 30) -> tuple[str, SqlEndpoint]:
-        plan = self._plan()
-        for inst in plan.topology.sql_instances:
-            if inst.server.lower() == server.lower() and (inst.instance or "").lower() == (instance or "").lower():
-                return inst.id, sql_endpoint(plan, inst.id, timeout_s)
-        # a Standard Edition server's own SQL Express (rtc) is not a plan SQL instance
-        hc = next((h for n, h in plan.connections.hosts.items() if n.lower() == server.lower()), None)
-        d = plan.connections.sql
-        port = (hc.sql.port if hc and hc.sql and hc.sql.port else None) or d.port
-        return server, SqlEndpoint(server, instance, port=port, address=hc.address if hc else None,
-                                   driver=d.driver, encrypt=d.encrypt or "mandatory",
-                                   trust_server_certificate=bool(d.trust_server_certificate),
-                                   login_timeout_s=timeout_s, query_timeout_s=timeout_s)
-
     def sql(self, server: str, instance: str | None) -> SqlRunner:
         key = f"{server}\\{instance}".lower() if instance else server.lower()
         with self._lock:
             if key in self._sql:
                 return self._sql[key]
-        sql_id, endpoint = self.sql_endpoint(server, instance)
+        sql_id, endpoint = server_sql_endpoint(self._plan(), server, instance, 30)
         self._guard(f"SQL Server {endpoint.display}", endpoint.address or endpoint.server)
         cred = self.credentials.for_sql(sql_id)
         runner = SqlRunner(endpoint, cred.username, cred.password.reveal())
@@ -233,9 +233,9 @@ def needs_backup_set(path_id: str) -> bool:
 _STATUS: dict[str, Health] = {"ok": "ok", "failed": "fail", "timeout": "fail", "error": "warn", "skipped": "unknown"}
 
 
-def probe_view(r: RawProbe) -> ProbeResult:
+def probe_view(r: ProbeResult) -> ProbeView:
     """One health-matrix cell from a probe result (check = the probe id's prefix)."""
-    return ProbeResult(r.subject, r.probe_id.split(":")[0], _STATUS.get(r.status, "unknown"), r.summary)
+    return ProbeView(r.subject, r.probe_id.split(":")[0], _STATUS.get(r.status, "unknown"), r.summary)
 
 
 def target_of(plan: Plan, subject: str) -> tuple[str | None, str | None]:
@@ -262,12 +262,7 @@ def _option(plan: Plan, c: Consequence, reason: str, evidence: Sequence[str],
 
 
 def step_view(step: Step) -> StepView:
-    lines = [line for c in step.commands for line in c.lines()]
-    manual: Manual | None = step.manual
-    if manual is not None:
-        lines = [f"[by hand: {manual.tool} on {manual.where}]", *manual.instructions, *lines]
-    host = ", ".join(step.hosts) or (manual.where if manual else "")
-    return StepView(step.id, step.title, step.why, step.section, host, tuple(lines),
+    return StepView(step.id, step.title, step.why, step.section, step.shown_host, step.shown_lines(),
                     destructive=step.destructive, second_operator=step.second_operator, estimate_s=step.duration_s,
                     confirm_text=step.confirm_text)
 
@@ -287,7 +282,7 @@ class _StepAnswers:
     def __init__(self, step: Step, grant: StepGrant, hands: Hands | None) -> None:
         self.step, self.grant, self.hands = step, grant, hands
 
-    def answer(self, q: eng.Question) -> str:
+    def answer(self, q: StepQuestion) -> str:
         if q.kind == "proceed":
             return "run"
         if q.kind == "skip_done":
@@ -339,7 +334,7 @@ class CoreBackend:
         self.ctx: SessionContext | None = None
         self._plan_fn: Callable[[], Plan] | None = options.plan
         self.runners: PlanRunners | None = None
-        self._raw: list[RawProbe] = []
+        self._raw: list[ProbeResult] = []
         self._procedures: list[Procedure] = []
         self._where: dict[str, int] = {}  # step id -> index of its procedure
         self._composed_for: tuple[tuple[PlannedPath, ...], str | None] | None = None
@@ -362,7 +357,7 @@ class CoreBackend:
             self.runners.close()
 
     # ------------------------------------------------------------------ assessment
-    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeView]:
         plan = self._plan(loaded)
         cls = IsolatedTransports if self.options.loopback_only else RealTransports
         transports = cls(plan, self.options.credentials)
@@ -380,8 +375,8 @@ class CoreBackend:
     def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
         return tuple(OperatorQuestion(q.id, q.text, ANSWER_CHOICES) for q in assess_classify.QUESTIONS)
 
-    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeResult],
-                  answers: dict[str, str]) -> Recommendation:
+    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeView],
+                  answers: dict[str, str]) -> PathChoice:
         plan = self._plan(loaded)
         if not self._raw:
             for _ in self.probe(loaded, threading.Event()):
@@ -401,7 +396,7 @@ class CoreBackend:
             alt_plan = (PlannedPath(c.path, order[0].pool, order[0].server), *order[1:])
             alts.append(_option(plan, c, f"instead of {first.failure.path}: {c.source}",
                                 [e.text for e in first.failure.evidence], alt_plan))
-        return Recommendation(recommended, tuple(alts))
+        return PathChoice(recommended, tuple(alts))
 
     # ------------------------------------------------------------------ catalogue
     def backup_sets(self, loaded: LoadedPlan, path_id: str) -> BackupChoice:
@@ -502,11 +497,11 @@ class CoreBackend:
         for event in engine.run():
             if getattr(event, "step_id", real.id) != real.id:
                 continue
-            if isinstance(event, eng.StepStarted):
+            if isinstance(event, StepStarted):
                 eta = _Eta()
-            out = _convert(event, step)
+            out = _convert(event)
             if isinstance(out, Progress):
-                out = Progress(out.step_id, out.percent, eta.remaining_s(out.percent))
+                out = replace(out, eta_s=eta.remaining_s(out.percent))
             if out is not None:
                 yield out
 
@@ -550,15 +545,15 @@ class CoreBackend:
             for sid in sorted(wanted):
                 if steps[sid].manual is not None and self.options.hands is None:
                     runnable.discard(sid)
-            results: dict[str, list[eng.CheckResult]] = {}
+            results: dict[str, list[CheckResult]] = {}
             engine = self._engine(loaded, i, runnable, _StepAnswers(steps[next(iter(wanted))], StepGrant(),
                                                                    self.options.hands), None)
             for event in engine.run():
-                if isinstance(event, eng.CheckResult):
+                if isinstance(event, CheckResult):
                     results.setdefault(event.step_id, []).append(event)
-                elif isinstance(event, (eng.StepDone, eng.StepFailed)) and event.step_id in runnable:
+                elif isinstance(event, (StepDone, StepFailed)) and event.step_id in runnable:
                     yield _check_view(steps[event.step_id], results.get(event.step_id, []),
-                                      "ok" if isinstance(event, eng.StepDone) else "fail",
+                                      "ok" if isinstance(event, StepDone) else "fail",
                                       getattr(event, "message", ""))
             for sid in [s.id for s in proc.steps if s.id in wanted - runnable]:
                 manual = steps[sid].manual
@@ -566,7 +561,7 @@ class CoreBackend:
                                   "confirm by hand: " + " ".join(manual.instructions if manual else ()))
 
 
-def _check_view(step: Step, results: Sequence[eng.CheckResult], status: Health, message: str) -> CheckView:
+def _check_view(step: Step, results: Sequence[CheckResult], status: Health, message: str) -> CheckView:
     checks = step.post_checks
     healthy = "; ".join(c.expect.describe() for c in checks) or "the operator confirms it"
     command = "\n".join(line for c in checks for line in c.command.lines()) or "\n".join(
@@ -594,25 +589,16 @@ class _Eta:
         return (now - t0) / (percent - p0) * (100 - percent)
 
 
-def _convert(event: eng.Event, view: StepView) -> StepEvent | None:
-    if isinstance(event, eng.StepStarted):
-        return StepStarted(view.step_id, view.host, "\n".join(view.commands))
-    if isinstance(event, eng.OutputLine):
-        return OutputLine(view.step_id, event.text)
-    if isinstance(event, eng.Progress):
-        return Progress(view.step_id, float(event.percent))
-    if isinstance(event, eng.CheckResult):
+def _convert(event: EngineEvent) -> StepEvent | None:
+    """What the UI is shown of an engine event for one step: step events as they are, a check's
+    verdict and manual work as output lines, the engine's other questions not at all (the facade
+    asked them before the step ran)."""
+    if isinstance(event, StepStarted | OutputLine | Progress | StepDone | StepFailed | StepSkipped):
+        return event
+    if isinstance(event, CheckResult):
         verdict = "holds" if event.ok else ("does not hold" if event.role == "already_done" else "FAILED")
-        return OutputLine(view.step_id, f"check ({event.role.replace('_', ' ')}): {event.title} {verdict}: "
+        return OutputLine(event.step_id, f"check ({event.role.replace('_', ' ')}): {event.title} {verdict}: "
                           f"{event.detail}")
-    if isinstance(event, eng.Question):
-        if event.kind == "manual":
-            return OutputLine(view.step_id, "by hand: " + event.prompt.replace("\n", " / "))
-        return None
-    if isinstance(event, eng.StepDone):
-        return StepDone(view.step_id, 0)
-    if isinstance(event, eng.StepFailed):
-        return StepFailed(view.step_id, event.message)
-    if isinstance(event, eng.StepSkipped):
-        return StepSkipped(view.step_id, event.reason)
+    if isinstance(event, StepQuestion) and event.kind == "manual":
+        return OutputLine(event.step_id, "by hand: " + event.prompt.replace("\n", " / "))
     return None

@@ -7,7 +7,7 @@ an :class:`IncidentSession`, which
   organisation's name typed back), or resumes an unfinished one (:func:`unfinished_incidents`
   lists them for a plan, with where they stopped and which steps are in doubt);
 - journals every decision *before* it takes effect (DESIGN decision 3), every stage change
-  (checked with :func:`wizard.session.check_transition`), notes, errors, interruptions and the
+  (checked with :func:`wizard.incident_state.check_transition`), notes, errors, interruptions and the
   close;
 - wraps the assessment, catalogue, procedure and verification work behind one small port,
   :class:`Backend`, whose results are the frozen view dataclasses below. The real backend is
@@ -30,10 +30,55 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from wizard.errors import UsageError, WizardError
+from wizard.incident_state import IncidentState, Stage, check_transition, replay
 from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, read_journal
 from wizard.journal import incidents as incident_folders
 from wizard.plan import LoadedPlan, load_plan
-from wizard.session import SessionState, Stage, check_transition, replay
+from wizard.procedures.events import (
+    OutputLine,
+    Progress,
+    StepDone,
+    StepEvent,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+)
+
+#: The facade's vocabulary: what the screens (and drills) may use. The step events are the
+#: procedure engine's own (:mod:`wizard.procedures.events`), handed on unchanged.
+__all__ = [
+    "Backend",
+    "BackupChoice",
+    "BackupSetView",
+    "CheckView",
+    "Health",
+    "IncidentSession",
+    "LiveConfirmationError",
+    "Mode",
+    "OperatorQuestion",
+    "OutputLine",
+    "PathChoice",
+    "PathOption",
+    "PlannedPath",
+    "PreCheckView",
+    "ProbeView",
+    "Progress",
+    "SessionAware",
+    "StepCancelled",
+    "StepDone",
+    "StepEvent",
+    "StepFailed",
+    "StepGrant",
+    "StepSkipped",
+    "StepStarted",
+    "StepView",
+    "UnfinishedIncident",
+    "new_incident_id",
+    "parse_time",
+    "plan_sha256",
+    "unfinished_incidents",
+    "utcnow",
+]
 
 Mode = Literal["drill", "live"]
 Health = Literal["ok", "warn", "fail", "unknown"]
@@ -42,7 +87,7 @@ Health = Literal["ok", "warn", "fail", "unknown"]
 
 
 @dataclass(frozen=True)
-class ProbeResult:
+class ProbeView:
     """One cell of the health matrix: a check on one host."""
 
     host: str
@@ -90,7 +135,7 @@ class PathOption:
 
 
 @dataclass(frozen=True)
-class Recommendation:
+class PathChoice:
     recommended: PathOption
     alternatives: tuple[PathOption, ...] = ()
 
@@ -144,48 +189,6 @@ class StepView:
         return self.confirm_text or self.step_id
 
 
-@dataclass(frozen=True)
-class StepStarted:
-    step_id: str
-    host: str
-    command: str
-
-
-@dataclass(frozen=True)
-class OutputLine:
-    step_id: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Progress:
-    step_id: str
-    percent: float
-    eta_s: float | None = None
-
-
-@dataclass(frozen=True)
-class StepDone:
-    step_id: str
-    exit_code: int = 0
-
-
-@dataclass(frozen=True)
-class StepFailed:
-    step_id: str
-    message: str
-    exit_code: int | None = None
-
-
-@dataclass(frozen=True)
-class StepSkipped:
-    """The step did not run: its pre-check found the work already done (the offer was taken)."""
-
-    step_id: str
-    reason: str
-
-
-StepEvent = StepStarted | OutputLine | Progress | StepDone | StepFailed | StepSkipped
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,7 @@ class StepCancelled(WizardError):
 class Backend(Protocol):
     """The core work behind the stages. Every method may raise WizardError (RemoteError for hosts)."""
 
-    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeView]:
         """Probe every host; yields results as they arrive."""
         ...
 
@@ -260,8 +263,8 @@ class Backend(Protocol):
         """What to ask the operator during assessment."""
         ...
 
-    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeResult],
-                  answers: dict[str, str]) -> Recommendation:
+    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeView],
+                  answers: dict[str, str]) -> PathChoice:
         """Classify and recommend a recovery path with its evidence and alternatives."""
         ...
 
@@ -341,7 +344,7 @@ def _digest(lines: Sequence[str]) -> str:
 @dataclass
 class _Cache:
     entries: list[Entry] = field(default_factory=list)
-    state: SessionState | None = None
+    state: IncidentState | None = None
 
 
 class IncidentSession:
@@ -416,7 +419,7 @@ class IncidentSession:
             return list(self._cache.entries)
 
     @property
-    def state(self) -> SessionState:
+    def state(self) -> IncidentState:
         with self._lock:
             if self._cache.state is None:
                 self._cache.state = replay(self._cache.entries)
@@ -485,7 +488,7 @@ class IncidentSession:
         self.journal.close()
 
     # ------------------------------------------------------------------ stages
-    def probe(self, cancel: threading.Event) -> Iterator[ProbeResult]:
+    def probe(self, cancel: threading.Event) -> Iterator[ProbeView]:
         return self.backend.probe(self.loaded, cancel)
 
     def questions(self) -> Sequence[OperatorQuestion]:
@@ -494,10 +497,10 @@ class IncidentSession:
     def answer(self, question: OperatorQuestion, choice: str) -> Entry:
         return self.decide(f"observation:{question.id}", choice, alternatives=question.choices)
 
-    def recommend(self, probes: Sequence[ProbeResult], answers: dict[str, str]) -> Recommendation:
+    def recommend(self, probes: Sequence[ProbeView], answers: dict[str, str]) -> PathChoice:
         return self.backend.recommend(self.loaded, probes, answers)
 
-    def choose_path(self, rec: Recommendation, path_id: str, reason: str = "") -> Entry:
+    def choose_path(self, rec: PathChoice, path_id: str, reason: str = "") -> Entry:
         options = [rec.recommended, *rec.alternatives]
         chosen = next((o for o in options if o.path_id == path_id), None)
         if chosen is None:

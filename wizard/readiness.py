@@ -17,13 +17,13 @@ import argparse
 import datetime as dt
 from dataclasses import dataclass
 
-from wizard.assess.transports import winrm_endpoint
 from wizard.catalog.discover import CatalogError, Listing, list_sets, list_store_sets
 from wizard.errors import ExitCode, RemoteError
 from wizard.plan.loader import load_plan
 from wizard.plan.model import BackupLocation, Plan
 from wizard.remote.backup_store import BackupStoreError, RemoteBackupStore, runner_stdout
 from wizard.remote.credentials import CredentialStore
+from wizard.remote.endpoints import winrm_endpoint
 from wizard.remote.prompt import CredentialError
 from wizard.remote.winrm import PowerShellRunner
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from wizard.errors import ExitCode, InputFileError
+from wizard.incident_state import replay
 from wizard.journal import Entry, Kind, ReadResult, read_journal
 from wizard.paths import BY_ID
-from wizard.session import replay
 
 
 def _when(text: str) -> dt.datetime:

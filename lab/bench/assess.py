@@ -23,9 +23,10 @@ from contextlib import ExitStack, contextmanager
 from lab.bench.table import Row
 from lab.wsman import CommandIO, WsmanServer
 from wizard.assess.events import AssessmentFinished, ProbeResult
-from wizard.assess.probes import HostTarget, PowerShell, SqlQuery, lync_host_probe, tcp_probe
+from wizard.assess.probes import HostTarget, PowerShell, lync_host_probe, tcp_probe
 from wizard.assess.runner import Probe, ProbeRunner
 from wizard.remote import psbuild
+from wizard.remote.ports import SqlQuery
 from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
 
 _USER = "LAB\\bench"

@@ -13,7 +13,7 @@ from typing import Any
 from lab.tds import TdsServer
 from lab.tds.toy import ToyBackend, ToyBackup
 from wizard.remote.odbc import FREETDS_PATHS, SqlEndpoint, discover
-from wizard.remote.sql import Progress, SqlEvent, SqlRunner
+from wizard.remote.sql import SqlEvent, SqlProgress, SqlRunner
 
 _PASSWORD = "bench-Lab-pw1"  # noqa: S105 -- the toy lab login, not a secret
 _BACKUP = "\\\\bk\\bench\\rtc.bak"
@@ -69,7 +69,7 @@ def bench_sql_select(n: int = 200, rows: int = 1, driver: str | None = None) -> 
 
 def bench_progress_latency(steps: int = 20, step_delay_s: float = 0.02,
                            driver: str | None = None) -> dict[str, Any]:
-    """Milliseconds from the server flushing a 3211 INFO to the runner's Progress event."""
+    """Milliseconds from the server flushing a 3211 INFO to the runner's SqlProgress event."""
     sent: dict[int, float] = {}
     backend = ToyBackend(users={"sa": _PASSWORD}, step_delay_s=step_delay_s)
     backend.backups[_BACKUP] = ToyBackup("rtc")
@@ -77,7 +77,7 @@ def bench_progress_latency(steps: int = 20, step_delay_s: float = 0.02,
     received: dict[int, float] = {}
 
     def on_event(event: SqlEvent) -> None:
-        if isinstance(event, Progress):
+        if isinstance(event, SqlProgress):
             received[event.percent] = time.monotonic()
 
     stats = max(1, 100 // steps)

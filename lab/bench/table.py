@@ -104,9 +104,9 @@ def bench_plan(quick: bool) -> Iterable[Row]:
 
 
 def bench_journal(quick: bool) -> Iterable[Row]:
+    from wizard.incident_state import replay
     from wizard.journal import Journal, Kind, read_journal
     from wizard.secrets import SecretRegistry
-    from wizard.session import replay
 
     n_append = 200 if quick else 1000
     n_replay = 10_000

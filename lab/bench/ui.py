@@ -97,7 +97,7 @@ from textual import events
 from textual.binding import Binding
 from screens.app import WizardApp, screen_for
 from wizard.app_entry import bundled_plan
-from wizard.incident import (BackupChoice, IncidentSession, OutputLine, PathOption, Recommendation, StepDone,
+from wizard.incident import (BackupChoice, IncidentSession, OutputLine, PathOption, PathChoice, StepDone,
                              StepView)
 from wizard.opening import Opening, loaded_source
 from wizard.plan import load_plan
@@ -112,7 +112,7 @@ class StreamingBackend:
     def questions(self, loaded):
         return ()
     def recommend(self, loaded, probes, answers):
-        return Recommendation(PathOption("be-restore", "Restore the back end", "bench"))
+        return PathChoice(PathOption("be-restore", "Restore the back end", "bench"))
     def backup_sets(self, loaded, path_id):
         return BackupChoice((), None, "none")
     def compose(self, loaded, path_id, backup_set):

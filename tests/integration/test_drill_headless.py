@@ -15,8 +15,8 @@ import pytest
 
 from lab.drill import run_headless
 from wizard.cli import main
+from wizard.incident_state import replay
 from wizard.journal import Kind, read_journal
-from wizard.session import replay
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.drill import DrillIsolationError, LabDrill, check_isolation
-from wizard.core_backend import DrillIsolationError as RunnerIsolationError
+from lab.drill import LabDrill
+from wizard.core_backend import DrillIsolationError, check_isolation
 from wizard.incident import IncidentSession, StepDone
 from wizard.journal import Kind, read_journal
 from wizard.plan.model import HostConnection
@@ -75,7 +75,7 @@ def test_drill_isolation_refuses_anything_but_loopback() -> None:
         runners = drill.backend._runners(drill.loaded)  # type: ignore[arg-type]
         drill._plan = bad  # as if a rebuild had pointed the host elsewhere
         runners.forget(host)
-        with pytest.raises(RunnerIsolationError, match="loopback"):
+        with pytest.raises(DrillIsolationError, match="loopback"):
             runners.powershell(host)
         assert isinstance(hosts[host], HostConnection)
 

@@ -25,7 +25,7 @@ from lab.cmdlets import ALL_CMDLETS
 from lab.model import LabDeployment
 from lab.runtime import LabRuntime
 from wizard.remote.errors import BadCredentialsError
-from wizard.remote.winrm import OutputLine, PowerShellRunner, PsResult, RunnerEvent
+from wizard.remote.winrm import PowerShellRunner, PsResult, RunnerEvent, ShellOutput
 
 pytestmark = pytest.mark.integration
 
@@ -304,7 +304,7 @@ def test_long_cmdlet_streams_line_by_line(tmp_path: Path) -> None:
         arrivals: list[tuple[float, str]] = []
 
         def on_event(event: RunnerEvent) -> None:
-            if isinstance(event, OutputLine) and event.stream == "stdout":
+            if isinstance(event, ShellOutput) and event.stream == "stdout":
                 arrivals.append((time.monotonic(), event.text))
 
         script = "; ".join(f"Stop-CsWindowsService -ComputerName {FE3} -Name RTCCAA; "

@@ -18,7 +18,8 @@ from lab.runtime import LabRuntime
 from lab.scenarios import scenario
 from wizard.errors import RemoteError
 from wizard.procedures.compose import compose
-from wizard.procedures.engine import AnswersFile, Engine, ProcedureFinished, Question, StepDone, StepFailed, StepSkipped
+from wizard.procedures.engine import AnswersFile, Engine
+from wizard.procedures.events import ProcedureFinished, StepDone, StepFailed, StepQuestion, StepSkipped
 from wizard.remote.sql import SqlRunner
 
 pytestmark = pytest.mark.integration
@@ -83,7 +84,7 @@ class DrillAnswers:
         self.lab, self.base = lab, base
         self.notes: dict[str, str] = {}
 
-    def answer(self, q: Question) -> str:
+    def answer(self, q: StepQuestion) -> str:
         if q.kind == "manual":
             note = self.lab.perform_manual(q.step_id, q.prompt)
             if note is not None:

@@ -20,7 +20,7 @@ from lab.tds import TdsServer
 from lab.tds.toy import TYPES_ROW, ToyBackend, ToyBackup, ToyDatabase
 from wizard.remote import sqlerrors as se
 from wizard.remote.odbc import FREETDS_PATHS, bundled_msodbc18
-from wizard.remote.sql import Finished, Message, Progress, SqlEndpoint, SqlEvent, SqlRunner
+from wizard.remote.sql import SqlEndpoint, SqlEvent, SqlFinished, SqlMessage, SqlProgress, SqlRunner
 
 pytestmark = pytest.mark.integration
 
@@ -101,12 +101,12 @@ def test_restore_progress_arrives_during_the_statement(
     outcome = runner.execute_with_progress(
         f"RESTORE DATABASE [rtc] FROM DISK = N'{BACKUP}' WITH REPLACE, RECOVERY, STATS = 10",
         on_event=lambda e: seen.append((e, time.monotonic())), deadline_s=20)
-    progress = [(e.percent, t) for e, t in seen if isinstance(e, Progress)]
+    progress = [(e.percent, t) for e, t in seen if isinstance(e, SqlProgress)]
     assert [p for p, _ in progress] == list(range(10, 101, 10))
     assert outcome.completed and outcome.last_percent == 100
     assert outcome.finished_message is not None
     assert outcome.finished_message.startswith("RESTORE DATABASE successfully processed 1256 pages")
-    assert isinstance(seen[-1][0], Finished)
+    assert isinstance(seen[-1][0], SqlFinished)
     # Events arrive one by one while the server is still working: each percentage reaches
     # the runner before the server has produced the one after the next (FreeTDS: at once;
     # Microsoft's driver holds one message back).
@@ -123,7 +123,7 @@ def test_cancel_mid_restore_sends_attention(runner: SqlRunner, server: TdsServer
 
     def on_event(e: SqlEvent) -> None:
         events.append(e)
-        if isinstance(e, Progress) and e.percent == 30:
+        if isinstance(e, SqlProgress) and e.percent == 30:
             cancel.set()
 
     backend.step_delay_s = 0.2
@@ -137,7 +137,7 @@ def test_cancel_mid_restore_sends_attention(runner: SqlRunner, server: TdsServer
     assert outcome.cancelled and not outcome.completed
     assert outcome.last_percent is not None and outcome.last_percent < 100
     assert outcome.note is not None and "rtc" in outcome.note and "RESTORING" in outcome.note
-    assert any(isinstance(e, Message) and e.number is None and "RESTORING" in e.text
+    assert any(isinstance(e, SqlMessage) and e.number is None and "RESTORING" in e.text
                for e in events)
     assert took < 1.6, f"cancel took {took:.2f}s"  # far below the 2 s the whole restore needs
     assert server.attentions == before + 1

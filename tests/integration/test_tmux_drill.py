@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
+from wizard.incident_state import replay
 from wizard.journal import Entry, Kind, read_journal
-from wizard.session import replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

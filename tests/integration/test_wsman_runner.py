@@ -26,9 +26,9 @@ from wizard.remote.errors import (
 from wizard.remote.winrm import (
     CommandFinished,
     CommandStarted,
-    OutputLine,
     PowerShellRunner,
     RunnerEvent,
+    ShellOutput,
     WinRMEndpoint,
 )
 
@@ -101,7 +101,7 @@ def test_lines_stream_in_order_while_the_command_runs(server: WsmanServer, host:
     with _runner(server) as runner:
         result = runner.run("ticker", deadline_s=10,
                             on_event=lambda e: events.append((time.monotonic() - started, e)))
-    lines = [(t, e.text) for t, e in events if isinstance(e, OutputLine)]
+    lines = [(t, e.text) for t, e in events if isinstance(e, ShellOutput)]
     assert [text for _t, text in lines] == [f"line {i}" for i in range(10)]
     assert lines[0][0] < 0.25  # the first line arrived long before the command's ~0.5 s end
     assert result.duration_s >= 0.45

@@ -19,10 +19,10 @@ from wizard.incident import (
     CheckView,
     OperatorQuestion,
     OutputLine,
+    PathChoice,
     PathOption,
-    ProbeResult,
+    ProbeView,
     Progress,
-    Recommendation,
     StepDone,
     StepEvent,
     StepFailed,
@@ -76,7 +76,7 @@ class ScriptedBackend:
     failing_checks: set[str] = field(default_factory=set)
     attempts: dict[str, int] = field(default_factory=dict)
 
-    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeView]:
         hosts = ["fe01.fabrikam.lab", "fe02.fabrikam.lab", "sql01.fabrikam.lab", "fe11.fabrikam.lab"]
         for host in hosts:
             if cancel.is_set():
@@ -84,14 +84,14 @@ class ScriptedBackend:
             down = (self.scenario == "be-lost" and host.startswith("sql01")) or (
                 self.scenario == "pool-lost" and host.startswith(("fe01", "fe02", "sql01")))
             for check in ("dns", "winrm", "services"):
-                yield ProbeResult(host, check, "fail" if down and check != "dns" else "ok",
+                yield ProbeView(host, check, "fail" if down and check != "dns" else "ok",
                                   "no answer on 5985" if down else "")
 
     def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
         return (OperatorQuestion("users", "Can users sign in?", ("no", "some", "yes")),)
 
-    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeResult],
-                  answers: dict[str, str]) -> Recommendation:
+    def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeView],
+                  answers: dict[str, str]) -> PathChoice:
         failover = PathOption("pool-failover", "Fail the pool over to its paired pool",
                               "pool1 is paired with pool2, which answers.", ("pool2 healthy",),
                               "RTO ~30 min", "RPO ~30 min")
@@ -100,8 +100,8 @@ class ScriptedBackend:
                              ("sql01.fabrikam.lab: winrm fail", "sql02 mirror: no answer"),
                              "RTO hours", "RPO = backup age")
         if self.scenario == "pool-lost":
-            return Recommendation(failover, (restore,))
-        return Recommendation(restore, (failover,))
+            return PathChoice(failover, (restore,))
+        return PathChoice(restore, (failover,))
 
     def backup_sets(self, loaded: LoadedPlan, path_id: str) -> BackupChoice:
         sets = (
@@ -149,6 +149,6 @@ class UnreachableBackend(ScriptedBackend):
     """Every probe fails the way the real transports fail when a host refuses connections: the
     UI must show the sentence, journal it, and stay usable."""
 
-    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeResult]:
+    def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeView]:
         raise HostUnreachableError("Cannot reach fe01.fabrikam.lab on port 5986: the connection was refused.")
         yield  # a generator, like the real backend's

@@ -22,9 +22,9 @@ from screens.summary import SummaryScreen
 from screens.verify import VerifyScreen
 from tests.ui.conftest import wait_for
 from tests.ui.screen_text import screen_text
+from wizard.incident_state import replay
 from wizard.journal import Kind, read_journal
 from wizard.opening import Opening, loaded_source
-from wizard.session import replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

@@ -17,11 +17,11 @@ from tests.ui.scripted_backend import ScriptedBackend
 from wizard.app_entry import PlanReader
 from wizard.errors import ExitCode, PlanError
 from wizard.incident import Backend
+from wizard.incident_state import replay
 from wizard.journal import read_journal
 from wizard.opening import Opening
 from wizard.plan import LoadedPlan, load_plan
 from wizard.remote.prompt import PromptBridge
-from wizard.session import replay
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "plans" / "lab.yaml"

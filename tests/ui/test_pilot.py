@@ -17,8 +17,8 @@ from screens.verify import VerifyScreen
 from tests.ui.conftest import AppFactory, wait_for
 from tests.ui.screen_text import screen_text
 from tests.ui.scripted_backend import ScriptedBackend, UnreachableBackend
+from wizard.incident_state import replay
 from wizard.journal import Kind, read_journal
-from wizard.session import replay
 
 
 def _decisions(folder: Path) -> list[tuple[str, str, str]]:

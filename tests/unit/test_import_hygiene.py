@@ -19,7 +19,7 @@ CORE_MODULES = [
     "wizard.report",
     "wizard.app_entry",
     "wizard.journal",
-    "wizard.session",
+    "wizard.incident_state",
     "wizard.plan",
     "wizard.assess.recommend",
     "wizard.catalog.recommend",

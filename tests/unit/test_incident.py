@@ -18,9 +18,9 @@ from wizard.incident import (
     new_incident_id,
     unfinished_incidents,
 )
+from wizard.incident_state import replay
 from wizard.journal import Kind, read_journal
 from wizard.plan import load_plan
-from wizard.session import replay
 
 PLAN = Path(__file__).resolve().parents[2] / "plans" / "lab.yaml"
 

@@ -15,9 +15,9 @@ import pytest
 
 from tests.conftest import REPO
 from wizard.errors import JournalError
+from wizard.incident_state import replay
 from wizard.journal import GENESIS, Journal, Kind, read_journal
 from wizard.secrets import SecretRegistry
-from wizard.session import replay
 
 CANARY = "Canary-Pa55word-7f3e!"
 

@@ -14,15 +14,8 @@ from wizard.errors import InputFileError
 from wizard.journal import Kind
 from wizard.plan import load_plan
 from wizard.procedures.compose import Procedure, compose
-from wizard.procedures.engine import (
-    AnswersFile,
-    Engine,
-    ProcedureFinished,
-    Question,
-    StepDone,
-    StepFailed,
-    StepSkipped,
-)
+from wizard.procedures.engine import AnswersFile, Engine
+from wizard.procedures.events import ProcedureFinished, StepDone, StepFailed, StepQuestion, StepSkipped
 from wizard.remote.psbuild import JSON_BEGIN, JSON_END
 
 BACKUP = "amspool.corp.contoso.com"
@@ -163,7 +156,7 @@ def test_resume_skips_finished_steps_and_rechecks_in_doubt() -> None:
 
 def test_questions_are_yielded_for_the_ui() -> None:
     events, _ = _run(FakeLync())
-    kinds = {e.kind for e in events if isinstance(e, Question)}
+    kinds = {e.kind for e in events if isinstance(e, StepQuestion)}
     assert kinds == {"proceed", "confirm", "second_operator", "manual"}
 
 
@@ -171,12 +164,12 @@ def test_answers_file_yaml_json_and_errors(tmp_path: Path) -> None:
     y = tmp_path / "a.yaml"
     y.write_text("operator: alice\nsecond_operator: bob\nconfirm_all: true\nskip: [x]\nsteps:\n  s1: {confirm: xds}\n")
     a = AnswersFile.load(y)
-    assert a.answer(Question("s1", "confirm", "p", expected="other")) == "xds"
-    assert a.answer(Question("s2", "confirm", "p", expected="pool")) == "pool"
-    assert a.answer(Question("x", "proceed", "p")) == "skip"
+    assert a.answer(StepQuestion("s1", "confirm", "p", expected="other")) == "xds"
+    assert a.answer(StepQuestion("s2", "confirm", "p", expected="pool")) == "pool"
+    assert a.answer(StepQuestion("x", "proceed", "p")) == "skip"
     j = tmp_path / "a.json"
     j.write_text(json.dumps({"manual": "failed"}))
-    assert AnswersFile.load(j).answer(Question("s", "manual", "p")) == "failed"
+    assert AnswersFile.load(j).answer(StepQuestion("s", "manual", "p")) == "failed"
     bad = tmp_path / "b.yaml"
     bad.write_text("nonsense_key: 1\n")
     with pytest.raises(InputFileError, match="unknown keys"):

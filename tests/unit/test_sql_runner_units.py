@@ -11,9 +11,9 @@ from wizard.errors import RemoteError, UsageError
 from wizard.remote import sqlerrors as se
 from wizard.remote.odbc import OdbcDriver, SqlEndpoint, connection_string, discover
 from wizard.remote.sql import (
-    Finished,
-    Message,
-    Progress,
+    SqlFinished,
+    SqlMessage,
+    SqlProgress,
     classify_message,
     quote_identifier,
     restored_database,
@@ -95,11 +95,11 @@ def test_discovery_names_the_missing_driver() -> None:
 
 @pytest.mark.parametrize(("state", "text", "expected"), [
     ("[01000] (3211)", "[FreeTDS][SQL Server]40 percent processed.",
-     Progress(40, "40 percent processed.")),
+     SqlProgress(40, "40 percent processed.")),
     ("[01000] (3014)", "[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]RESTORE DATABASE "
      "successfully processed 5 pages in 0.1 seconds (0.3 MB/sec).",
-     Finished("RESTORE DATABASE successfully processed 5 pages in 0.1 seconds (0.3 MB/sec).")),
-    ("[01000] (4035)", "[FreeTDS][SQL Server]Processed 5 pages.", Message(4035, "Processed 5 pages.")),
+     SqlFinished("RESTORE DATABASE successfully processed 5 pages in 0.1 seconds (0.3 MB/sec).")),
+    ("[01000] (4035)", "[FreeTDS][SQL Server]Processed 5 pages.", SqlMessage(4035, "Processed 5 pages.")),
 ])
 def test_classify_message(state: str, text: str, expected: object) -> None:
     assert classify_message(state, text) == expected

@@ -29,25 +29,25 @@ CLASS_ORDER: dict[str, int] = {"C": 0, "E": 1, "B": 2, "A": 3, "D": 4, "F": 5, "
 
 
 @dataclass(frozen=True)
-class Question:
+class AssessmentQuestion:
     id: str
     text: str
     why: str  # the rule it feeds, with its domain reference
 
 
-QUESTIONS: tuple[Question, ...] = (
-    Question("recoverable", "Can the failed servers be repaired in place (is troubleshooting "
+QUESTIONS: tuple[AssessmentQuestion, ...] = (
+    AssessmentQuestion("recoverable", "Can the failed servers be repaired in place (is troubleshooting "
              "still an option)?", "§5.1 rules 1 and 3: restore only when troubleshooting fails; "
              "an unrecoverable paired pool is failed over, then rebuilt or replaced (ABC)."),
-    Question("urgent", "Do users need service back sooner than a restore from backup can give "
+    AssessmentQuestion("urgent", "Do users need service back sooner than a restore from backup can give "
              "it (within the RTO)?", "§5.1 rule 2: paired pools fail over when users need "
              "service quickly (30 min RTO/RPO, §6.16)."),
-    Question("bad_change", "Did the trouble start right after a configuration or topology "
+    AssessmentQuestion("bad_change", "Did the trouble start right after a configuration or topology "
              "change?", "§5.3 I: roll the configuration back from the export taken before it."),
-    Question("routing_group_quorum", "Does Get-CsPoolFabricState show routing groups without "
+    AssessmentQuestion("routing_group_quorum", "Does Get-CsPoolFabricState show routing groups without "
              "a primary or a secondary?", "§5.3 A and §5.4: QuorumLossRecovery when routing "
              "groups lost quorum but the pool did not."),
-    Question("pchat_log_shipping", "Is the Persistent Chat database log-shipped to a backup "
+    AssessmentQuestion("pchat_log_shipping", "Is the Persistent Chat database log-shipped to a backup "
              "instance (stretched pool)?", "§5.3 H and §6.20: then fail Persistent Chat over."),
 )
 

@@ -26,34 +26,19 @@ from typing import Any, Protocol
 from wizard.assess.events import ProbeKind, ProbeResult, ProbeStatus
 from wizard.assess.runner import Probe
 from wizard.errors import WizardError
-from wizard.plan.model import HostConnection, Plan
+from wizard.plan.model import Plan
 from wizard.remote import psbuild
+from wizard.remote.endpoints import host_connection, sql_port, winrm_port
+from wizard.remote.ports import PsOutcome, SqlQuery
 from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Var
 
 # ------------------------------------------------------------------------------ transports
-
-
-class PsOutcome(Protocol):
-    """What a PowerShell run returns (``wizard.remote.winrm.PsResult`` fits)."""
-
-    @property
-    def exit_code(self) -> int: ...
-    @property
-    def stdout(self) -> str: ...
-    @property
-    def stderr(self) -> str: ...
 
 
 class PowerShell(Protocol):
     def run(self, script: str, *, deadline_s: float, idempotent: bool = False) -> PsOutcome:
         """Run a script; raises a WizardError (RemoteError) when the host fails or times out.
         Probes are read-only: they pass ``idempotent=True`` so a dropped connection is retried."""
-        ...
-
-
-class SqlQuery(Protocol):
-    def query(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
-        """Rows of the first result set; raises a WizardError (RemoteError) on any failure."""
         ...
 
 
@@ -100,35 +85,6 @@ class HostTarget:
     sql_ports: tuple[int, ...]
 
 
-def _host_settings(plan: Plan, fqdn: str) -> HostConnection | None:
-    for name, hc in plan.connections.hosts.items():
-        if name.lower() == fqdn.lower():
-            return hc
-    return None
-
-
-def winrm_port(plan: Plan, fqdn: str) -> int:
-    hc = _host_settings(plan, fqdn)
-    over = hc.winrm if hc else None
-    default = plan.connections.winrm
-    port = (over.port if over and over.port else None) or default.port
-    if port:
-        return port
-    scheme = (over.scheme if over and over.scheme else None) or default.scheme or "https"
-    return 5986 if scheme == "https" else 5985
-
-
-def sql_port(plan: Plan, sql_id: str) -> int | None:
-    """The TCP port of a SQL instance, or None for a named instance found via SQL Browser."""
-    inst = plan.sql(sql_id)
-    hc = _host_settings(plan, inst.server)
-    over = hc.sql if hc else None
-    port = (over.port if over and over.port else None) or plan.connections.sql.port
-    if port:
-        return port
-    return 1433 if inst.instance is None else None
-
-
 def host_targets(plan: Plan) -> list[HostTarget]:
     """Every host of the plan once (Lync servers, SQL servers, file servers), in plan order."""
     roles: dict[str, list[str]] = {}
@@ -149,7 +105,7 @@ def host_targets(plan: Plan) -> list[HostTarget]:
         add(fs.server, "file")
     targets = []
     for key, fqdn in names.items():
-        hc = _host_settings(plan, fqdn)
+        hc = host_connection(plan, fqdn)
         ports = sorted({p for s in plan.topology.sql_instances if s.server.lower() == key
                         if (p := sql_port(plan, s.id)) is not None})
         targets.append(HostTarget(fqdn, tuple(roles[key]), hc.address if hc else None,

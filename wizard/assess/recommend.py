@@ -48,7 +48,7 @@ class Consequence:
 
 
 @dataclass(frozen=True)
-class Step:
+class FailureStep:
     """One failure to work on, in order, with its path."""
 
     failure: Failure
@@ -58,7 +58,7 @@ class Step:
 @dataclass(frozen=True)
 class Recommendation:
     path: str | None  # None: nothing failed that a path answers
-    steps: tuple[Step, ...]
+    steps: tuple[FailureStep, ...]
     alternatives: tuple[Consequence, ...]
     evidence: tuple[Evidence, ...]
     answers: Mapping[str, str]
@@ -135,7 +135,7 @@ def recommend(plan: Plan, failures: Sequence[Failure], answers: Answers, *,
     steps = []
     for f in failures:
         witness = any("witness is up" in n for n in f.notes)
-        steps.append(Step(f, consequence(plan, f.path, backup_age_s=backup_age_s,
+        steps.append(FailureStep(f, consequence(plan, f.path, backup_age_s=backup_age_s,
                                          witness=witness)))
     first = failures[0]
     seen = {first.path}

@@ -1,7 +1,8 @@
 """The real transports behind the assessment's probes: DNS, TCP, WinRM and SQL from the plan.
 
-Endpoints come from the plan (defaults, then ``connections.hosts.<fqdn>`` overrides, the
-address used instead of DNS when the plan gives one); credentials from the incident's
+Endpoints come from the plan through :mod:`wizard.remote.endpoints` (defaults, then
+``connections.hosts.<fqdn>`` overrides, the address used instead of DNS when the plan gives one);
+credentials from the incident's
 :class:`~wizard.remote.credentials.CredentialStore`. One PowerShell runner and one SQL runner
 per target are opened on first use and kept: the restore stages reuse them, which spares every
 later command a new shell (PROTOCOLS.md).
@@ -13,57 +14,14 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 
-from wizard.assess.probes import PowerShell, SqlQuery
+from wizard.assess.probes import PowerShell
 from wizard.errors import WizardError
-from wizard.plan.model import HostConnection, Plan
+from wizard.plan.model import Plan
 from wizard.remote.credentials import CredentialStore
-from wizard.remote.odbc import SqlEndpoint
+from wizard.remote.endpoints import sql_endpoint, winrm_endpoint
+from wizard.remote.ports import SqlQuery
 from wizard.remote.sql import SqlRunner
-from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
-
-
-def _host(plan: Plan, fqdn: str) -> HostConnection | None:
-    for name, hc in plan.connections.hosts.items():
-        if name.lower() == fqdn.lower():
-            return hc
-    return None
-
-
-def winrm_endpoint(plan: Plan, fqdn: str) -> WinRMEndpoint:
-    hc = _host(plan, fqdn)
-    over = hc.winrm if hc else None
-    d = plan.connections.winrm
-
-    def pick(name: str) -> object:
-        value = getattr(over, name, None) if over else None
-        return value if value is not None else getattr(d, name)
-
-    scheme = pick("scheme") or "https"
-    port = pick("port") or (5986 if scheme == "https" else 5985)
-    return WinRMEndpoint(
-        fqdn, address=hc.address if hc else None, port=int(port),  # type: ignore[call-overload]
-        scheme=scheme, auth=pick("auth") or "ntlm",  # type: ignore[arg-type]
-        path=str(pick("path") or "/wsman"), ca_bundle=pick("ca_bundle"),  # type: ignore[arg-type]
-        insecure=bool(pick("insecure")))
-
-
-def sql_endpoint(plan: Plan, sql_id: str, timeout_s: float) -> SqlEndpoint:
-    inst = plan.sql(sql_id)
-    hc = _host(plan, inst.server)
-    over = hc.sql if hc else None
-    d = plan.connections.sql
-
-    def pick(name: str) -> object:
-        value = getattr(over, name, None) if over else None
-        return value if value is not None else getattr(d, name)
-
-    return SqlEndpoint(
-        server=inst.server, instance=inst.instance, port=pick("port"),  # type: ignore[arg-type]
-        address=hc.address if hc else None, driver=pick("driver"),  # type: ignore[arg-type]
-        encrypt=pick("encrypt") or "mandatory",  # type: ignore[arg-type]
-        trust_server_certificate=bool(pick("trust_server_certificate")),
-        login_timeout_s=float(pick("login_timeout") or timeout_s),  # type: ignore[arg-type]
-        query_timeout_s=float(pick("query_timeout") or timeout_s))  # type: ignore[arg-type]
+from wizard.remote.winrm import PowerShellRunner
 
 
 class RealTransports:

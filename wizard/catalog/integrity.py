@@ -30,15 +30,10 @@ from typing import Any, Protocol
 
 from wizard.catalog.components import Part, SetContents
 from wizard.errors import WizardError
+from wizard.remote.ports import SqlQuery
 
 #: Files above this size are not hashed against the manifest (zip CRCs still are).
 HASH_LIMIT = 256 * 1024 * 1024
-
-
-class SqlQuery(Protocol):
-    def query(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
-        """Rows of the first result set; raises a WizardError on any failure."""
-        ...
 
 
 @dataclass(frozen=True)

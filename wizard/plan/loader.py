@@ -16,14 +16,14 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from wizard.errors import InputFileError, PlanError
-from wizard.plan.model import Plan, Pool, WinRMSettings
+from wizard.plan.model import Credential, FileStore, Plan, Pool, SqlInstance, WinRMSettings
 from wizard.plan.schema import Issue, Pos, TooLarge, Validator, where
 
 Report = Callable[[object, str | None, str], None]
@@ -161,22 +161,59 @@ def load_plan(path: str | os.PathLike[str]) -> LoadedPlan:
 
 
 # --------------------------------------------------------------------------- meaning
+#
+# One rule function per part of the plan; each reads the shared indexes of :class:`_Meaning`
+# and reports through ``m.err``. The rules run in a fixed order (issues at one position keep it).
+
+
+@dataclass
+class _Meaning:
+    """A well-shaped plan, the indexes the meaning rules share, and the issues found so far."""
+
+    plan: Plan
+    sites: set[str]
+    sql_ids: dict[str, SqlInstance]
+    fs_ids: dict[str, FileStore]
+    #: Pools by lower-case FQDN.
+    pools: dict[str, Pool]
+    creds: dict[str, Credential]
+    #: Lync servers by lower-case FQDN -> "pool X" (the last pool that lists it).
+    servers: dict[str, str]
+    #: Every host the topology and the backup locations name, lower-case.
+    known_hosts: set[str]
+    issues: list[Issue] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, plan: Plan) -> _Meaning:
+        topo = plan.topology
+        servers = {server.lower(): f"pool {pool.fqdn}" for pool in topo.pools for server in pool.servers}
+        known_hosts = set(servers) | {s.server.lower() for s in topo.sql_instances} \
+            | {f.server.lower() for f in topo.file_stores} | {p.fqdn.lower() for p in topo.pools}
+        known_hosts |= {(loc.read_via or "").lower() for loc in plan.backup.locations}
+        known_hosts |= {loc.unc.lstrip("\\").split("\\", 1)[0].lower() for loc in plan.backup.locations}
+        return cls(plan=plan,
+                   sites={s.name for s in topo.sites},
+                   sql_ids={s.id: s for s in topo.sql_instances},
+                   fs_ids={f.id: f for f in topo.file_stores},
+                   pools={p.fqdn.lower(): p for p in topo.pools},
+                   creds={c.id: c for c in plan.credentials.entries},
+                   servers=servers,
+                   known_hosts=known_hosts)
+
+    def err(self, obj: object, field: str | None, msg: str) -> None:
+        self.issues.append(Issue(where(obj, field), msg))
 
 
 def check_meaning(plan: Plan) -> list[Issue]:
     """Cross-reference and domain rules over a well-shaped plan."""
-    out: list[Issue] = []
+    m = _Meaning.of(plan)
+    for rule in _MEANING_RULES:
+        rule(m)
+    return m.issues
 
-    def err(obj: object, field: str | None, msg: str) -> None:
-        out.append(Issue(where(obj, field), msg))
 
-    topo = plan.topology
-    sites = {s.name for s in topo.sites}
-    sql_ids = {s.id: s for s in topo.sql_instances}
-    fs_ids = {f.id: f for f in topo.file_stores}
-    pools = {p.fqdn.lower(): p for p in topo.pools}
-    creds = {c.id: c for c in plan.credentials.entries}
-
+def _check_duplicate_ids(m: _Meaning) -> None:
+    plan, topo = m.plan, m.plan.topology
     for kind, items in (("site", [s.name for s in topo.sites]),
                         ("SQL instance id", [s.id for s in topo.sql_instances]),
                         ("file store id", [f.id for f in topo.file_stores]),
@@ -184,124 +221,160 @@ def check_meaning(plan: Plan) -> list[Issue]:
                         ("custom step id", [c.id for c in plan.custom_steps])):
         for name, n in Counter(items).items():
             if n > 1:
-                obj = _find_named(plan, kind, name)
-                err(obj, None, f"duplicate {kind} '{name}'")
+                m.err(_find_named(plan, kind, name), None, f"duplicate {kind} '{name}'")
 
-    # Duplicate FQDNs: servers across pools, pool FQDNs, SQL and file servers are distinct
-    # machines unless collocation is explicit (SE pool FQDN = its server FQDN).
+
+def _check_duplicate_fqdns(m: _Meaning) -> None:
+    """Servers across pools, pool FQDNs, SQL and file servers are distinct machines unless
+    collocation is explicit (SE pool FQDN = its server FQDN)."""
+    pools = m.plan.topology.pools
     seen: dict[str, str] = {}
-    for pool in topo.pools:
+    for pool in pools:
         for server in pool.servers:
             key = server.lower()
             if key in seen:
-                err(pool, "servers", f"server {server} is listed twice ({seen[key]} and pool {pool.fqdn})")
+                m.err(pool, "servers", f"server {server} is listed twice ({seen[key]} and pool {pool.fqdn})")
             seen[key] = f"pool {pool.fqdn}"
-    pool_names = Counter(p.fqdn.lower() for p in topo.pools)
-    for pool in topo.pools:
+    pool_names = Counter(p.fqdn.lower() for p in pools)
+    for pool in pools:
         if pool_names[pool.fqdn.lower()] > 1:
-            err(pool, "fqdn", f"pool FQDN {pool.fqdn} is defined more than once")
+            m.err(pool, "fqdn", f"pool FQDN {pool.fqdn} is defined more than once")
             pool_names[pool.fqdn.lower()] = 0
-        elif pool.fqdn.lower() in seen and pool.fqdn.lower() not in {s.lower() for s in pool.servers}:
-            err(pool, "fqdn", f"pool FQDN {pool.fqdn} is also the FQDN of a server in {seen[pool.fqdn.lower()]}")
+        elif pool.fqdn.lower() in m.servers and pool.fqdn.lower() not in {s.lower() for s in pool.servers}:
+            m.err(pool, "fqdn",
+                  f"pool FQDN {pool.fqdn} is also the FQDN of a server in {m.servers[pool.fqdn.lower()]}")
 
-    for s in topo.sql_instances:
-        if s.site not in sites:
-            err(s, "site", f"SQL instance '{s.id}' is in site '{s.site}', which is not defined")
-        for field, ref in (("mirror", s.mirror), ("witness", s.witness)):
-            if ref is not None and ref not in sql_ids:
-                err(s, field, f"SQL instance '{s.id}' names {field} '{ref}', which is not a defined SQL instance")
+
+def _check_sql_instances(m: _Meaning) -> None:
+    for s in m.plan.topology.sql_instances:
+        if s.site not in m.sites:
+            m.err(s, "site", f"SQL instance '{s.id}' is in site '{s.site}', which is not defined")
+        for field_, ref in (("mirror", s.mirror), ("witness", s.witness)):
+            if ref is not None and ref not in m.sql_ids:
+                m.err(s, field_, f"SQL instance '{s.id}' names {field_} '{ref}', which is not a defined SQL instance")
             elif ref == s.id:
-                err(s, field, f"SQL instance '{s.id}' cannot be its own {field}")
+                m.err(s, field_, f"SQL instance '{s.id}' cannot be its own {field_}")
         if s.witness and not s.mirror:
-            err(s, "witness", f"SQL instance '{s.id}' has a witness but no mirror")
-        if s.credential and s.credential not in creds:
-            err(s, "credential", f"SQL instance '{s.id}' uses credential '{s.credential}', which is not defined")
-        if s.server.lower() in seen:
-            err(s, "server", f"SQL server {s.server} is also a Lync server in {seen[s.server.lower()]}")
+            m.err(s, "witness", f"SQL instance '{s.id}' has a witness but no mirror")
+        if s.credential and s.credential not in m.creds:
+            m.err(s, "credential", f"SQL instance '{s.id}' uses credential '{s.credential}', which is not defined")
+        if s.server.lower() in m.servers:
+            m.err(s, "server", f"SQL server {s.server} is also a Lync server in {m.servers[s.server.lower()]}")
 
-    for f in topo.file_stores:
-        if f.site not in sites:
-            err(f, "site", f"file store '{f.id}' is in site '{f.site}', which is not defined")
 
-    for pool in topo.pools:
-        _check_pool(pool, plan, sites, sql_ids, fs_ids, pools, err)
+def _check_file_stores(m: _Meaning) -> None:
+    for f in m.plan.topology.file_stores:
+        if f.site not in m.sites:
+            m.err(f, "site", f"file store '{f.id}' is in site '{f.site}', which is not defined")
 
-    cms = topo.central_management
-    cms_pool = pools.get(cms.pool.lower())
+
+def _check_pools(m: _Meaning) -> None:
+    for pool in m.plan.topology.pools:
+        _check_pool(pool, m)
+
+
+def _check_cms(m: _Meaning) -> None:
+    cms = m.plan.topology.central_management
+    cms_pool = m.pools.get(cms.pool.lower())
     if cms_pool is None:
-        err(cms, "pool", f"the Central Management store is placed on pool {cms.pool}, which is not defined")
+        m.err(cms, "pool", f"the Central Management store is placed on pool {cms.pool}, which is not defined")
     elif cms_pool.role != "front_end":
-        err(cms, "pool", f"the Central Management store must live on a Front End pool or Standard "
-                         f"Edition server; {cms.pool} is a {cms_pool.role} pool (§1)")
+        m.err(cms, "pool", f"the Central Management store must live on a Front End pool or Standard "
+                           f"Edition server; {cms.pool} is a {cms_pool.role} pool (§1)")
 
-    # Backup
-    names = Counter(loc.name for loc in plan.backup.locations)
-    for loc in plan.backup.locations:
+
+def _check_backup(m: _Meaning) -> None:
+    backup = m.plan.backup
+    names = Counter(loc.name for loc in backup.locations)
+    for loc in backup.locations:
         if names[loc.name] > 1:
-            err(loc, "name", f"backup location name '{loc.name}' is used twice")
+            m.err(loc, "name", f"backup location name '{loc.name}' is used twice")
             names[loc.name] = 0
-    comps = Counter(e.component for e in plan.backup.schedule)
-    for e in plan.backup.schedule:
+    comps = Counter(e.component for e in backup.schedule)
+    for e in backup.schedule:
         if comps[e.component] > 1:
-            err(e, "component", f"backup schedule lists '{e.component}' more than once")
+            m.err(e, "component", f"backup schedule lists '{e.component}' more than once")
             comps[e.component] = 0
     for required in ("config", "lis", "user_data"):
         if required not in comps:
-            err(plan.backup, "schedule", f"the backup schedule has no '{required}' entry; "
-                                         "Lync cannot be restored without it (§2.1, §2.2)")
-    rpo = plan.objectives.rpo
-    for e in plan.backup.schedule:
+            m.err(backup, "schedule", f"the backup schedule has no '{required}' entry; "
+                                      "Lync cannot be restored without it (§2.1, §2.2)")
+
+
+def _check_objectives(m: _Meaning) -> None:
+    """The RPO against the backup schedule."""
+    rpo = m.plan.objectives.rpo
+    for e in m.plan.backup.schedule:
         if e.every.seconds > rpo.seconds and e.component in ("config", "lis", "user_data", "rgs",
                                                               "persistent_chat", "file_store"):
-            err(e, "every", f"the RPO is {rpo} but '{e.component}' is backed up only every "
-                            f"{e.every}: a restore could lose more than the RPO allows")
+            m.err(e, "every", f"the RPO is {rpo} but '{e.component}' is backed up only every "
+                              f"{e.every}: a restore could lose more than the RPO allows")
 
-    # Credentials
-    for c in plan.credentials.entries:
+
+def _check_credentials(m: _Meaning) -> None:
+    credentials = m.plan.credentials
+    for c in credentials.entries:
         if c.source == "env" and not c.env:
-            err(c, None, f"credential '{c.id}' has source env but no 'env' variable name")
+            m.err(c, None, f"credential '{c.id}' has source env but no 'env' variable name")
         if c.source == "keyring" and not c.keyring_service:
-            err(c, None, f"credential '{c.id}' has source keyring but no 'keyring_service'")
+            m.err(c, None, f"credential '{c.id}' has source keyring but no 'keyring_service'")
         if c.source != "env" and c.env:
-            err(c, "env", f"credential '{c.id}' names an env variable but its source is {c.source}")
-    for field in ("winrm_default", "sql_default"):
-        ref = getattr(plan.credentials, field)
-        if ref is not None and ref not in creds:
-            err(plan.credentials, field, f"{field} names credential '{ref}', which is not defined")
+            m.err(c, "env", f"credential '{c.id}' names an env variable but its source is {c.source}")
+    for field_ in ("winrm_default", "sql_default"):
+        ref = getattr(credentials, field_)
+        if ref is not None and ref not in m.creds:
+            m.err(credentials, field_, f"{field_} names credential '{ref}', which is not defined")
 
-    # Connections
-    known_hosts = {h.lower() for h in seen} | {s.server.lower() for s in topo.sql_instances} \
-        | {f.server.lower() for f in topo.file_stores} | {p.fqdn.lower() for p in topo.pools}
-    known_hosts |= {(loc.read_via or "").lower() for loc in plan.backup.locations}
-    known_hosts |= {loc.unc.lstrip("\\").split("\\", 1)[0].lower() for loc in plan.backup.locations}
-    for host, hc in plan.connections.hosts.items():
-        hc_pos = where(plan.connections, "hosts")
-        if host.lower() not in known_hosts:
-            out.append(Issue(where(hc, None) if hc else hc_pos,
-                             f"connection settings for {host}, which is not a host in the topology"))
-        if hc.credential and hc.credential not in creds:
-            err(hc, "credential", f"host {host} uses credential '{hc.credential}', which is not defined")
+
+def _check_connections(m: _Meaning) -> None:
+    connections = m.plan.connections
+    for host, hc in connections.hosts.items():
+        hc_pos = where(connections, "hosts")
+        if host.lower() not in m.known_hosts:
+            m.issues.append(Issue(where(hc, None) if hc else hc_pos,
+                                  f"connection settings for {host}, which is not a host in the topology"))
+        if hc.credential and hc.credential not in m.creds:
+            m.err(hc, "credential", f"host {host} uses credential '{hc.credential}', which is not defined")
         if hc.winrm is not None:
-            _check_winrm(hc.winrm, plan.connections.winrm.insecure, f"host {host}", err)
-    _check_winrm(plan.connections.winrm, None, "the WinRM defaults", err)
+            _check_winrm(hc.winrm, connections.winrm.insecure, f"host {host}", m.err)
+    _check_winrm(connections.winrm, None, "the WinRM defaults", m.err)
 
-    # Custom steps
-    for step in plan.custom_steps:
+
+def _check_custom_steps(m: _Meaning) -> None:
+    for step in m.plan.custom_steps:
         if step.kind == "powershell":
             if not step.script:
-                err(step, None, f"custom step '{step.id}' runs PowerShell but has no 'script'")
+                m.err(step, None, f"custom step '{step.id}' runs PowerShell but has no 'script'")
             if not step.host:
-                err(step, None, f"custom step '{step.id}' runs PowerShell but names no 'host'")
-            elif step.host.lower() not in known_hosts:
-                err(step, "host", f"custom step '{step.id}' runs on {step.host}, which is not in the topology")
+                m.err(step, None, f"custom step '{step.id}' runs PowerShell but names no 'host'")
+            elif step.host.lower() not in m.known_hosts:
+                m.err(step, "host", f"custom step '{step.id}' runs on {step.host}, which is not in the topology")
         elif not step.instructions:
-            err(step, None, f"custom step '{step.id}' is manual but has no 'instructions'")
+            m.err(step, None, f"custom step '{step.id}' is manual but has no 'instructions'")
 
-    for loc in plan.backup.locations:
-        if loc.read_via and loc.read_via.lower() not in known_hosts:
-            err(loc, "read_via",
-                f"backup location '{loc.name}' is read via {loc.read_via}, which is not in the topology")
-    return out
+
+def _check_backup_readers(m: _Meaning) -> None:
+    for loc in m.plan.backup.locations:
+        if loc.read_via and loc.read_via.lower() not in m.known_hosts:
+            m.err(loc, "read_via",
+                  f"backup location '{loc.name}' is read via {loc.read_via}, which is not in the topology")
+
+
+#: The meaning rules, in the order their issues are reported.
+_MEANING_RULES: tuple[Callable[[_Meaning], None], ...] = (
+    _check_duplicate_ids,
+    _check_duplicate_fqdns,
+    _check_sql_instances,
+    _check_file_stores,
+    _check_pools,
+    _check_cms,
+    _check_backup,
+    _check_objectives,
+    _check_credentials,
+    _check_connections,
+    _check_custom_steps,
+    _check_backup_readers,
+)
 
 
 def _check_winrm(w: WinRMSettings, default_insecure: bool | None, what: str, err: Report) -> None:
@@ -311,58 +384,80 @@ def _check_winrm(w: WinRMSettings, default_insecure: bool | None, what: str, err
                          "(credentials would cross the network unprotected)")
 
 
-def _check_pool(pool: Pool, plan: Plan, sites: set[str], sql_ids: Mapping[str, object],
-                fs_ids: Mapping[str, object], pools: Mapping[str, Pool], e: Report) -> None:
-    if pool.site not in sites:
-        e(pool, "site", f"pool {pool.fqdn} is in site '{pool.site}', which is not defined")
-    for field in ("back_end", "monitoring_store", "archiving_store", "persistent_chat_store"):
-        ref = getattr(pool, field)
-        if ref is not None and ref not in sql_ids:
-            e(pool, field, f"pool {pool.fqdn} names {field.replace('_', ' ')} '{ref}', "
-                           "which is not a defined SQL instance")
-    if pool.file_store is not None and pool.file_store not in fs_ids:
-        e(pool, "file_store", f"pool {pool.fqdn} uses file store '{pool.file_store}', which is not defined")
+# --------------------------------------------------------------------------- meaning: one pool
+
+
+def _check_pool(pool: Pool, m: _Meaning) -> None:
+    _check_pool_references(pool, m)
     if pool.role == "front_end":
-        if pool.edition == "standard":
-            if len(pool.servers) != 1 or pool.servers[0].lower() != pool.fqdn.lower():
-                e(pool, "servers", f"Standard Edition pool {pool.fqdn} must list exactly one server "
-                                   "with the pool's own FQDN")
-            if pool.back_end is not None:
-                e(pool, "back_end", f"Standard Edition pool {pool.fqdn} keeps its databases in SQL "
-                                    "Express on the server itself (§1); remove back_end")
-        elif pool.back_end is None:
-            e(pool, None, f"Enterprise pool {pool.fqdn} needs a back_end SQL instance")
-        elif pool.fqdn.lower() in {s.lower() for s in pool.servers}:
-            e(pool, "fqdn", f"Enterprise pool {pool.fqdn} must have an FQDN of its own, not a server's")
+        _check_front_end(pool, m.err)
     else:
         if pool.back_end is not None:
-            e(pool, "back_end", f"only Front End pools have a Back End; {pool.fqdn} is {pool.role}")
+            m.err(pool, "back_end", f"only Front End pools have a Back End; {pool.fqdn} is {pool.role}")
         if pool.paired_with is not None:
-            e(pool, "paired_with", f"only Front End pools can be paired; {pool.fqdn} is {pool.role}")
+            m.err(pool, "paired_with", f"only Front End pools can be paired; {pool.fqdn} is {pool.role}")
     if pool.role == "persistent_chat" and pool.persistent_chat_store is None:
-        e(pool, None, f"Persistent Chat pool {pool.fqdn} needs persistent_chat_store")
-    if pool.role == "edge":
-        if pool.next_hop is None:
-            e(pool, None, f"Edge pool {pool.fqdn} needs next_hop (a Front End pool or Director)")
-        else:
-            hop = pools.get(pool.next_hop.lower())
-            if hop is None:
-                e(pool, "next_hop", f"Edge pool {pool.fqdn} has next hop {pool.next_hop}, which is not a defined pool")
-            elif hop.role not in ("front_end", "director"):
-                e(pool, "next_hop", f"Edge pool {pool.fqdn} has next hop {pool.next_hop}, a {hop.role} pool")
-    elif pool.next_hop is not None:
-        e(pool, "next_hop", f"only Edge pools have a next hop; {pool.fqdn} is {pool.role}")
+        m.err(pool, None, f"Persistent Chat pool {pool.fqdn} needs persistent_chat_store")
+    _check_next_hop(pool, m)
     if pool.paired_with is not None and pool.role == "front_end":
-        partner = pools.get(pool.paired_with.lower())
-        if partner is None:
-            e(pool, "paired_with", f"pool {pool.fqdn} is paired with {pool.paired_with}, which is not a defined pool")
-        elif partner is pool:
-            e(pool, "paired_with", f"pool {pool.fqdn} cannot be paired with itself")
-        elif (partner.paired_with or "").lower() != pool.fqdn.lower():
-            e(pool, "paired_with", f"pairing is 1:1 and reciprocal (§1): {pool.paired_with} must "
+        _check_pairing(pool, m)
+
+
+def _check_pool_references(pool: Pool, m: _Meaning) -> None:
+    if pool.site not in m.sites:
+        m.err(pool, "site", f"pool {pool.fqdn} is in site '{pool.site}', which is not defined")
+    for field_ in ("back_end", "monitoring_store", "archiving_store", "persistent_chat_store"):
+        ref = getattr(pool, field_)
+        if ref is not None and ref not in m.sql_ids:
+            m.err(pool, field_, f"pool {pool.fqdn} names {field_.replace('_', ' ')} '{ref}', "
+                                "which is not a defined SQL instance")
+    if pool.file_store is not None and pool.file_store not in m.fs_ids:
+        m.err(pool, "file_store", f"pool {pool.fqdn} uses file store '{pool.file_store}', which is not defined")
+
+
+def _check_front_end(pool: Pool, e: Report) -> None:
+    """Edition rules of a Front End pool (§2.10 of the topology doc)."""
+    if pool.edition == "standard":
+        if len(pool.servers) != 1 or pool.servers[0].lower() != pool.fqdn.lower():
+            e(pool, "servers", f"Standard Edition pool {pool.fqdn} must list exactly one server "
+                               "with the pool's own FQDN")
+        if pool.back_end is not None:
+            e(pool, "back_end", f"Standard Edition pool {pool.fqdn} keeps its databases in SQL "
+                                "Express on the server itself (§1); remove back_end")
+    elif pool.back_end is None:
+        e(pool, None, f"Enterprise pool {pool.fqdn} needs a back_end SQL instance")
+    elif pool.fqdn.lower() in {s.lower() for s in pool.servers}:
+        e(pool, "fqdn", f"Enterprise pool {pool.fqdn} must have an FQDN of its own, not a server's")
+
+
+def _check_next_hop(pool: Pool, m: _Meaning) -> None:
+    if pool.role != "edge":
+        if pool.next_hop is not None:
+            m.err(pool, "next_hop", f"only Edge pools have a next hop; {pool.fqdn} is {pool.role}")
+        return
+    if pool.next_hop is None:
+        m.err(pool, None, f"Edge pool {pool.fqdn} needs next_hop (a Front End pool or Director)")
+        return
+    hop = m.pools.get(pool.next_hop.lower())
+    if hop is None:
+        m.err(pool, "next_hop", f"Edge pool {pool.fqdn} has next hop {pool.next_hop}, which is not a defined pool")
+    elif hop.role not in ("front_end", "director"):
+        m.err(pool, "next_hop", f"Edge pool {pool.fqdn} has next hop {pool.next_hop}, a {hop.role} pool")
+
+
+def _check_pairing(pool: Pool, m: _Meaning) -> None:
+    """Pairing rules of a Front End pool that names a partner (§1, §11.36)."""
+    assert pool.paired_with is not None
+    partner = m.pools.get(pool.paired_with.lower())
+    if partner is None:
+        m.err(pool, "paired_with", f"pool {pool.fqdn} is paired with {pool.paired_with}, which is not a defined pool")
+    elif partner is pool:
+        m.err(pool, "paired_with", f"pool {pool.fqdn} cannot be paired with itself")
+    elif (partner.paired_with or "").lower() != pool.fqdn.lower():
+        m.err(pool, "paired_with", f"pairing is 1:1 and reciprocal (§1): {pool.paired_with} must "
                                    f"name {pool.fqdn} as its paired_with")
-        elif partner.edition != pool.edition:
-            e(pool, "paired_with", f"pools {pool.fqdn} and {partner.fqdn} mix Standard and "
+    elif partner.edition != pool.edition:
+        m.err(pool, "paired_with", f"pools {pool.fqdn} and {partner.fqdn} mix Standard and "
                                    "Enterprise Edition; pair like with like (§11.36)")
 
 

@@ -1,6 +1,6 @@
 """The headless engine: runs a composed procedure against any PowerShell and SQL runners.
 
-It is a generator of small frozen events (StepStarted, OutputLine, Progress, Question, CheckResult,
+It is a generator of small frozen events (StepStarted, OutputLine, Progress, StepQuestion, CheckResult,
 StepDone, StepFailed, StepSkipped, ProcedureFinished) so the Textual UI can iterate it in a thread
 worker and a drill or test can run it without a UI. Questions (run or skip, typed confirmation,
 second operator, "done" for manual work, skipping work found already done) are answered by an
@@ -27,17 +27,24 @@ import yaml
 from wizard.errors import InputFileError, WizardError
 from wizard.journal import Kind
 from wizard.procedures.compose import Procedure
+from wizard.procedures.events import (
+    CheckResult,
+    EngineEvent,
+    OutputLine,
+    ProcedureFinished,
+    Progress,
+    StepDone,
+    StepFailed,
+    StepQuestion,
+    StepSkipped,
+    StepStarted,
+)
 from wizard.procedures.model import Check, Command, PsCommand, Step, evaluate
 from wizard.remote import psbuild
+from wizard.remote.ports import PsOutcome, SqlQuery
 from wizard.remote.sql import quote_identifier
 
 # ---------------------------------------------------------------------------------- ports
-
-
-class PsOutcome(Protocol):
-    exit_code: int
-    stdout: str
-    stderr: str
 
 
 class PsPort(Protocol):
@@ -47,10 +54,8 @@ class PsPort(Protocol):
             cancel: threading.Event | None = None) -> PsOutcome: ...
 
 
-class SqlPort(Protocol):
-    """One SQL instance. Both methods raise a WizardError subclass on failure."""
-
-    def query(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]: ...
+class SqlPort(SqlQuery, Protocol):
+    """One SQL instance that also runs long statements with progress. Raises a WizardError subclass on failure."""
 
     def execute_with_progress(self, sql: str, *, on_event: Callable[[Any], None],
                               cancel: threading.Event | None = None,
@@ -67,87 +72,11 @@ class JournalPort(Protocol):
     def append(self, kind: str, payload: Mapping[str, Any] | None = None) -> object: ...
 
 
-# ---------------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class StepStarted:
-    step_id: str
-    title: str
-    index: int
-    total: int
-
-
-@dataclass(frozen=True)
-class OutputLine:
-    step_id: str
-    host: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Progress:
-    step_id: str
-    percent: int
-    text: str
-
-
-QuestionKind = Literal["proceed", "skip_done", "confirm", "second_operator", "manual"]
-
-
-@dataclass(frozen=True)
-class Question:
-    step_id: str
-    kind: QuestionKind
-    prompt: str
-    expected: str | None = None  # typed confirmation text
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    step_id: str
-    title: str
-    role: Literal["already_done", "requires", "post"]
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class StepDone:
-    step_id: str
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class StepFailed:
-    step_id: str
-    message: str
-
-
-@dataclass(frozen=True)
-class StepSkipped:
-    step_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ProcedureFinished:
-    restored: bool  # every step done or knowingly skipped, and every verification passed
-    failed_step: str | None
-    skipped: tuple[str, ...]
-    failed_checks: tuple[str, ...]
-
-
-Event = (StepStarted | OutputLine | Progress | Question | CheckResult | StepDone | StepFailed | StepSkipped
-         | ProcedureFinished)
-
-
 # ---------------------------------------------------------------------------------- answers
 
 
 class Answerer(Protocol):
-    def answer(self, question: Question) -> str: ...
+    def answer(self, question: StepQuestion) -> str: ...
 
 
 def read_answers(path: str | Path) -> dict[str, Any]:
@@ -209,7 +138,7 @@ class AnswersFile:
                    skip_done_work=bool(data.get("skip_done_work", True)),
                    skip=tuple(str(s) for s in data.get("skip") or ()), steps=steps)
 
-    def answer(self, question: Question) -> str:
+    def answer(self, question: StepQuestion) -> str:
         own = self.steps.get(question.step_id, {})
         if question.kind == "proceed":
             return "skip" if question.step_id in self.skip or own.get("run") == "skip" else "run"
@@ -247,7 +176,7 @@ class Engine:
         self.wait_scale = wait_scale
         self.sleep = sleep
         self.cancel = cancel
-        self._pending: list[Event] = []
+        self._pending: list[EngineEvent] = []
 
     # ------------------------------------------------------------------ journal helpers
     def _log(self, kind: str, payload: Mapping[str, Any]) -> None:
@@ -258,7 +187,7 @@ class Engine:
         self._log(Kind.DECISION, {"question": question, "step": step.id, "choice": choice,
                                   "alternatives": list(alternatives), "reason": reason})
 
-    def _ask(self, q: Question) -> Iterator[Event]:
+    def _ask(self, q: StepQuestion) -> Iterator[EngineEvent]:
         yield q
         self._answer = self.answers.answer(q).strip()
 
@@ -270,7 +199,7 @@ class Engine:
             def on_event(ev: object) -> None:
                 text = getattr(ev, "text", None)
                 if isinstance(text, str) and not quiet:
-                    self._pending.append(OutputLine(step.id, command.host, text))
+                    self._pending.append(OutputLine(step.id, text, host=command.host))
 
             result = runner.run(command.script(), deadline_s=command.timeout_s, on_event=on_event, cancel=self.cancel)
             if result.exit_code != 0 or (result.stderr.strip() and command.json_result is None):
@@ -287,9 +216,9 @@ class Engine:
                 pct = getattr(ev, "percent", None)
                 msg = getattr(ev, "message", None) or getattr(ev, "text", None) or ""
                 if isinstance(pct, int):
-                    self._pending.append(Progress(step.id, pct, str(msg)))
+                    self._pending.append(Progress(step.id, pct, text=str(msg)))
                 elif msg and not quiet:
-                    self._pending.append(OutputLine(step.id, command.where, str(msg)))
+                    self._pending.append(OutputLine(step.id, str(msg), host=command.where))
 
             outcome = sql_port.execute_with_progress(text, on_event=on_sql, cancel=self.cancel,
                                                      deadline_s=command.timeout_s)
@@ -299,7 +228,7 @@ class Engine:
         return list(sql_port.query(text, command.params))
 
     def _check(self, step: Step, check: Check, role: Literal["already_done", "requires", "post"],
-               *, poll: bool) -> Iterator[Event]:
+               *, poll: bool) -> Iterator[EngineEvent]:
         deadline = time.monotonic() + (check.wait_s * self.wait_scale if poll else 0)
         while True:
             try:
@@ -316,12 +245,12 @@ class Engine:
         self._check_ok = ok
         yield CheckResult(step.id, check.title, role, ok, detail)
 
-    def _flush(self) -> Iterator[Event]:
+    def _flush(self) -> Iterator[EngineEvent]:
         while self._pending:
             yield self._pending.pop(0)
 
     # ------------------------------------------------------------------ the run
-    def run(self) -> Iterator[Event]:
+    def run(self) -> Iterator[EngineEvent]:
         skipped: list[str] = []
         failed_checks: list[str] = []
         steps = self.procedure.steps
@@ -331,7 +260,8 @@ class Engine:
                 skipped.append(step.id)
                 yield StepSkipped(step.id, f"already {prior.replace('_', ' ')} in this incident (journal)")
                 continue
-            yield StepStarted(step.id, step.title, index, len(steps))
+            yield StepStarted(step.id, host=step.shown_host, command="\n".join(step.shown_lines()), title=step.title,
+                              index=index, total=len(steps))
             outcome = yield from self._run_step(step, in_doubt=prior == "running")
             if outcome == "skipped":
                 skipped.append(step.id)
@@ -351,11 +281,11 @@ class Engine:
         self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": status, "reason": reason})
         return StepSkipped(step.id, reason)
 
-    def _run_step(self, step: Step, *, in_doubt: bool) -> Generator[Event, None, str]:
+    def _run_step(self, step: Step, *, in_doubt: bool) -> Generator[EngineEvent, None, str]:
         started = time.monotonic()
         hosts = step.hosts or ([step.manual.where] if step.manual else [])
         if step.phase != "verify":
-            yield from self._ask(Question(step.id, "proceed", f"Run step '{step.title}'?", choices=("run", "skip")))
+            yield from self._ask(StepQuestion(step.id, "proceed", f"Run step '{step.title}'?", choices=("run", "skip")))
             if self._answer == "skip":
                 self._decide(step, "run_step", "skip", ["run", "skip"], "the operator chose not to run it")
                 self._log(Kind.ACTION_STARTED, {"step": step.id, "host": ", ".join(hosts), "command": "(skipped)"})
@@ -368,7 +298,7 @@ class Engine:
             if step.already_done is not None:
                 yield from self._check(step, step.already_done, "already_done", poll=False)
                 if self._check_ok:
-                    yield from self._ask(Question(step.id, "skip_done",
+                    yield from self._ask(StepQuestion(step.id, "skip_done",
                                                   f"'{step.already_done.title}' already holds: skip this step?",
                                                   choices=("skip", "run")))
                     if self._answer == "skip":
@@ -382,15 +312,16 @@ class Engine:
                 if not self._check_ok:
                     raise _StepFailure(f"It is not safe to run this step yet: {check.title} failed.")
             if step.destructive:
-                yield from self._ask(Question(step.id, "confirm", f"Type '{step.confirm_text}' to run: {step.title}",
-                                              expected=step.confirm_text))
+                yield from self._ask(StepQuestion(step.id, "confirm",
+                                                  f"Type '{step.confirm_text}' to run: {step.title}",
+                                                  expected=step.confirm_text))
                 if self._answer != step.confirm_text:
                     self._decide(step, "confirm", "refused", [str(step.confirm_text)],
                                  "confirmation text did not match")
                     raise _StepFailure("The confirmation text did not match, so the step did not run.")
                 self._decide(step, "confirm", "confirmed", [str(step.confirm_text)], "typed confirmation")
             if step.second_operator:
-                yield from self._ask(Question(step.id, "second_operator",
+                yield from self._ask(StepQuestion(step.id, "second_operator",
                                               "A second operator must confirm: enter their name."))
                 second = self._answer
                 if not second or second.lower() == self.operator.lower():
@@ -398,7 +329,7 @@ class Engine:
                     raise _StepFailure("A second operator (not the one at the keyboard) must confirm this step.")
                 self._decide(step, "second_operator", second, [], "second operator confirmed")
             if step.manual is not None:
-                yield from self._ask(Question(step.id, "manual", "\n".join(step.manual.instructions),
+                yield from self._ask(StepQuestion(step.id, "manual", "\n".join(step.manual.instructions),
                                               choices=("done", "failed")))
                 if self._answer != "done":
                     self._decide(step, "manual", self._answer or "failed", ["done", "failed"], "operator report")
@@ -425,7 +356,7 @@ class Engine:
             return "failed"
         duration = time.monotonic() - started
         self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": "done", "duration_s": round(duration, 3)})
-        yield StepDone(step.id, duration)
+        yield StepDone(step.id, duration_s=duration)
         return "done"
 
     _answer: str = ""

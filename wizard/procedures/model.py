@@ -271,6 +271,18 @@ class Step:
     def hosts(self) -> list[str]:
         return list(dict.fromkeys(c.where for c in self.commands))
 
+    @property
+    def shown_host(self) -> str:
+        """Where the step acts, as the operator is shown it: its hosts, or where the manual work is."""
+        return ", ".join(self.hosts) or (self.manual.where if self.manual else "")
+
+    def shown_lines(self) -> tuple[str, ...]:
+        """The step's commands as the operator is shown them, the manual work first."""
+        lines = [line for c in self.commands for line in c.lines()]
+        if self.manual is not None:
+            lines = [f"[by hand: {self.manual.tool} on {self.manual.where}]", *self.manual.instructions, *lines]
+        return tuple(lines)
+
     def all_commands(self) -> list[Command]:
         """Every command the step can emit: its own, and those of its checks."""
         cmds: list[Command] = list(self.commands)

@@ -20,7 +20,8 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from wizard.plan.model import Credential, HostConnection, Plan
+from wizard.plan.model import Credential, Plan
+from wizard.remote.endpoints import host_connection
 from wizard.remote.prompt import CredentialError, PromptBridge, PromptFn
 from wizard.secrets import MASK, REGISTRY, SecretRegistry
 
@@ -74,7 +75,7 @@ class CredentialStore:
 
     # ------------------------------------------------------------------ lookups
     def for_host(self, fqdn: str) -> ResolvedCredential:
-        hc = _host_settings(self._plan, fqdn)
+        hc = host_connection(self._plan, fqdn)
         cred_id = hc.credential if hc and hc.credential else self._plan.credentials.winrm_default
         return self.get(cred_id, purpose=f"WinRM on {fqdn}")
 
@@ -132,13 +133,6 @@ class CredentialStore:
         if not value:
             raise CredentialError(f"no password was given for {entry.username} (credential '{entry.id}')")
         return value
-
-
-def _host_settings(plan: Plan, fqdn: str) -> HostConnection | None:
-    for host, hc in plan.connections.hosts.items():
-        if host.lower() == fqdn.lower():
-            return hc
-    return None
 
 
 def _system_keyring() -> Callable[[str, str], str | None]:

@@ -28,12 +28,12 @@ from .sqlerrors import (
 )
 
 __all__ = [
-    "Finished",
-    "Message",
-    "Progress",
     "SqlEndpoint",
     "SqlEvent",
+    "SqlFinished",
+    "SqlMessage",
     "SqlOutcome",
+    "SqlProgress",
     "SqlRunner",
     "quote_identifier",
 ]
@@ -58,7 +58,7 @@ def quote_identifier(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Progress:
+class SqlProgress:
     """SQL Server message 3211: ``percent`` of the statement done."""
 
     percent: int
@@ -66,7 +66,7 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Message:
+class SqlMessage:
     """Any other message from the server (or the runner's own note); ``number`` None = ours."""
 
     number: int | None
@@ -74,13 +74,13 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Finished:
+class SqlFinished:
     """SQL Server message 3014: the RESTORE/BACKUP completed (pages, seconds, MB/s)."""
 
     message: str
 
 
-SqlEvent = Progress | Message | Finished
+SqlEvent = SqlProgress | SqlMessage | SqlFinished
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,10 @@ def classify_message(state: str, text: str) -> SqlEvent:
     if number == 3211:
         pct = _PERCENT.search(body)
         if pct:
-            return Progress(int(pct.group(1)), body)
+            return SqlProgress(int(pct.group(1)), body)
     if number == 3014:
-        return Finished(body)
-    return Message(number, body)
+        return SqlFinished(body)
+    return SqlMessage(number, body)
 
 
 def restored_database(sql: str) -> str | None:
@@ -233,7 +233,7 @@ class SqlRunner:
     ) -> SqlOutcome:
         """Run a long statement (RESTORE/BACKUP ... WITH STATS), reporting as it goes.
 
-        ``on_event`` gets each :class:`Progress`, :class:`Message` and :class:`Finished` in the
+        ``on_event`` gets each :class:`SqlProgress`, :class:`SqlMessage` and :class:`SqlFinished` in the
         runner's thread as soon as the driver hands it over. Setting ``cancel`` sends ATTENTION
         and returns an outcome with ``cancelled=True``; passing ``deadline_s`` does the same and
         then raises :class:`SqlTimeoutError`. Server errors raise :mod:`.sqlerrors` exceptions.
@@ -273,7 +273,7 @@ class SqlRunner:
                 return state.outcome(completed=True, cancelled=False, elapsed=elapsed)
             note = self._cancel_note(sql)
             if note:
-                on_event(Message(None, note))
+                on_event(SqlMessage(None, note))
             if why[0] == "deadline":
                 raise SqlTimeoutError(
                     f"The statement on {self.endpoint.display} did not finish within "
@@ -319,10 +319,10 @@ class _Progress:
     def drain(self, messages: Sequence[tuple[str, str]]) -> None:
         for state, text in messages:
             event = classify_message(state, text)
-            if isinstance(event, Progress):
+            if isinstance(event, SqlProgress):
                 self.last_percent = event.percent
                 self.texts.append(event.message)
-            elif isinstance(event, Finished):
+            elif isinstance(event, SqlFinished):
                 self.finished = event.message
                 self.texts.append(event.message)
             else:

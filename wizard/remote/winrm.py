@@ -77,7 +77,7 @@ class WinRMEndpoint:
 
 
 @dataclass(frozen=True)
-class OutputLine:
+class ShellOutput:
     stream: Literal["stdout", "stderr"]
     text: str
 
@@ -96,7 +96,7 @@ class CommandFinished:
     cancelled: bool
 
 
-RunnerEvent = OutputLine | CommandStarted | CommandFinished
+RunnerEvent = ShellOutput | CommandStarted | CommandFinished
 
 
 @dataclass(frozen=True)
@@ -522,12 +522,12 @@ class PowerShellRunner:
                 except WinRMOperationTimeoutError:
                     continue  # nothing new yet: a normal, held Receive that timed out
                 for text in out.feed(stdout, final=done):
-                    emit(OutputLine("stdout", text))
+                    emit(ShellOutput("stdout", text))
                 err_text = err.decode(stderr, final=done)
                 err_chunks.append(err_text)
                 lines = err_lines.feed(err_text) + (err_lines.flush() if done else [])
                 for text in lines:
-                    emit(OutputLine("stderr", text))
+                    emit(ShellOutput("stderr", text))
                 if done:
                     exit_code = code
         except MAPPED_EXCEPTIONS as exc:

@@ -46,7 +46,7 @@ class StepRecord:
 
 
 @dataclass
-class SessionState:
+class IncidentState:
     incident: str = ""
     operator: str = ""
     drill: bool = True
@@ -74,9 +74,9 @@ class SessionState:
         return [s.step_id for s in self.steps.values() if s.status == "running"]
 
 
-def replay(entries: Iterable[Entry]) -> SessionState:
+def replay(entries: Iterable[Entry]) -> IncidentState:
     """Rebuild the session from journal entries (pure; the UI and resume both use it)."""
-    st = SessionState()
+    st = IncidentState()
     for e in entries:
         st.last_seq = e.seq
         st.last_at = e.time
