@@ -50,7 +50,7 @@ class _HostAdapter:
         self.ps = ps
 
     def run(self, command: str, arguments: Sequence[str], io: CommandIO) -> int:
-        return self.ps.run_command_line(command, arguments, io)  # type: ignore[arg-type]
+        return self.ps.run_command_line(command, arguments, io)
 
 
 class LabRuntime:

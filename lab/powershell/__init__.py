@@ -74,7 +74,6 @@ from lab.powershell.evaluator import NativeContext, NativeHandler, Session
 from lab.powershell.formatting import convert_to_json
 from lab.powershell.host import (
     CANCELLED_EXIT_CODE,
-    CommandIO,
     PowerShellHost,
     split_command_line,
 )
@@ -86,7 +85,6 @@ from lab.powershell.vfs import VirtualFS
 __all__ = [
     "CANCELLED_EXIT_CODE",
     "CmdletSpec",
-    "CommandIO",
     "ErrorRecord",
     "Hashtable",
     "Invocation",

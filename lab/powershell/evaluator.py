@@ -263,7 +263,7 @@ class Session:
                 self.report(exc.record)
                 self.set_status(False)
             else:
-                if not isinstance(node, ast.Assign):
+                if not isinstance(node, ast.Assignment):
                     self.set_status(not self.error_in_statement and self.scopes[0]["?"] is True)
 
     def _exec_checked(self, node: ast.Node, emit: Emit) -> None:
@@ -300,7 +300,7 @@ class Session:
         self.scopes[0]["?"] = True
         if isinstance(node, ast.PipelineNode):
             self.run_pipeline(node, emit)
-        elif isinstance(node, ast.Assign):
+        elif isinstance(node, ast.Assignment):
             self.assign(node)
         elif isinstance(node, ast.If):
             for cond, body in node.clauses:
@@ -381,7 +381,7 @@ class Session:
         if node.final is not None:
             self.run_block(node.final, emit)
 
-    def assign(self, node: ast.Assign) -> None:
+    def assign(self, node: ast.Assignment) -> None:
         values = self.collect(node.value)
         value = ops.unwrap(values) if not isinstance(node.value, ast.ArrayExpr) else values
         if isinstance(node.value, ast.ArrayExpr | ast.ArrayLit) and isinstance(value, list):

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from lab.powershell.binding import CmdletSpec
 from lab.powershell.builtins import ALIASES, builtin_cmdlets
@@ -38,20 +38,13 @@ from lab.powershell.records import (
 )
 from lab.powershell.vfs import VirtualFS
 
+if TYPE_CHECKING:  # the WS-Management server hands each command its streams
+    from lab.wsman.server import CommandIO
+
 #: STATUS_CONTROL_C_EXIT: what powershell.exe returns when it is stopped by Ctrl+C.
 CANCELLED_EXIT_CODE = -1073741510
 #: cmd.exe's exit code for an unknown program.
 NOT_FOUND_EXIT_CODE = 9009
-
-
-class CommandIO(Protocol):
-    """What the lab's WS-Man server hands to :meth:`PowerShellHost.run_command_line`."""
-
-    cancelled: threading.Event | None
-
-    def write_stdout(self, text: str) -> None: ...
-
-    def write_stderr(self, text: str) -> None: ...
 
 
 def split_command_line(line: str) -> list[str]:

@@ -126,7 +126,7 @@ def evaluate(session: Session, node: ast.Node) -> Any:
         return out
     if isinstance(node, ast.Paren):
         inner = node.inner
-        if isinstance(inner, ast.Assign):
+        if isinstance(inner, ast.Assignment):
             session.assign(inner)
             return evaluate(session, inner.target)
         if isinstance(inner, ast.PipelineNode | ast.Command) or _is_statement(inner):
@@ -176,7 +176,7 @@ def evaluate(session: Session, node: ast.Node) -> Any:
 def _is_statement(node: ast.Node) -> bool:
     return isinstance(
         node, ast.If | ast.Foreach | ast.While | ast.For | ast.Try | ast.Throw | ast.Exit
-        | ast.Return | ast.Assign | ast.FunctionDef
+        | ast.Return | ast.Assignment | ast.FunctionDef
     )
 
 

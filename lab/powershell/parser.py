@@ -29,7 +29,7 @@ from lab.powershell.lexer import (
     parse_number,
 )
 from lab.powershell.syntax import (
-    Assign,
+    Assignment,
     Break,
     Cast,
     Command,
@@ -136,7 +136,7 @@ class Parser(ExpressionParser):
                 self.s.advance(len(op))
                 self.s.skip_space(newlines=True)
                 value = self.statement()
-                return self.mk(Assign(target, op, value), start)
+                return self.mk(Assignment(target, op, value), start)
         return pipeline
 
     def keyword_statement(self, keyword: str, start: int) -> Node:

@@ -161,7 +161,7 @@ class PipelineNode(Node):
 
 
 @dataclass
-class Assign(Node):
+class Assignment(Node):
     target: Node
     op: str
     value: Node

@@ -1,7 +1,7 @@
 """Helpers to run scripts and command lines against a host and look at what came out.
 
 Used by the interpreter's tests and handy for the lab's: :class:`Capture` is a ready
-:class:`~lab.powershell.host.CommandIO`, :func:`run` returns exit code, stdout and
+:class:`~lab.wsman.server.CommandIO`, :func:`run` returns exit code, stdout and
 stderr of one script, :func:`clixml_errors` decodes the CLIXML error lines the way pywinrm does.
 """
 
@@ -20,7 +20,7 @@ from lab.powershell.host import PowerShellHost
 class Capture:
     """Collects stdout and stderr; ``cancelled`` can be set to stop the run."""
 
-    cancelled: threading.Event | None = field(default_factory=threading.Event)
+    cancelled: threading.Event = field(default_factory=threading.Event)
     out: list[str] = field(default_factory=list)
     err: list[str] = field(default_factory=list)
 
@@ -54,7 +54,7 @@ def run(
     host: PowerShellHost, script: str, clixml: bool = False, cancelled: threading.Event | None = None
 ) -> Result:
     """Run ``script`` and capture everything (plain-text errors unless ``clixml``)."""
-    capture = Capture(cancelled=cancelled)
+    capture = Capture(cancelled=cancelled or threading.Event())
     code = host.run_script(
         script, capture.write_stdout, capture.write_stderr, cancelled, clixml_errors=clixml
     )

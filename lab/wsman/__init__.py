@@ -5,8 +5,8 @@ from __future__ import annotations
 from lab.wsman.server import (
     CommandHost,
     CommandIO,
-    Faults,
     TranscriptEntry,
+    TransportFaults,
     WsmanServer,
 )
 from lab.wsman.soap import decode_powershell
@@ -14,8 +14,8 @@ from lab.wsman.soap import decode_powershell
 __all__ = [
     "CommandHost",
     "CommandIO",
-    "Faults",
     "TranscriptEntry",
+    "TransportFaults",
     "WsmanServer",
     "decode_powershell",
 ]

@@ -4,7 +4,7 @@ pywinrm's NTLM transport authenticates the TCP connection (three legs over keep-
 seals every SOAP body in a ``multipart/encrypted`` MIME envelope. pyspnego's NTLM acceptor does
 the cryptography but reads its accounts from the file named by the process-wide environment
 variable ``NTLM_USER_FILE``. Several lab hosts run in one process with different accounts, so
-each :class:`CredentialStore` writes its own private file (0600, NT hashes, never plain text)
+each :class:`AccountStore` writes its own private file (0600, NT hashes, never plain text)
 and the acceptor steps run under one lock with the variable pointing at that file.
 """
 
@@ -57,7 +57,7 @@ def same_user(left: str, right: str) -> bool:
     )
 
 
-class CredentialStore:
+class AccountStore:
     """The accounts of one lab host, plus the private NTLM hash file pyspnego reads."""
 
     def __init__(self, users: Mapping[str, str]) -> None:
@@ -125,7 +125,7 @@ class CredentialStore:
 class NtlmConnection:
     """The NTLM state of one TCP connection: the acceptor context once it has started."""
 
-    store: CredentialStore
+    store: AccountStore
     context: spnego.ContextProxy | None = None
     user: str | None = None
 

@@ -26,8 +26,8 @@ from typing import Literal, Protocol
 from lab.wsman import soap
 from lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
+    AccountStore,
     AuthFailed,
-    CredentialStore,
     EncryptionFailed,
     NtlmConnection,
 )
@@ -75,7 +75,7 @@ class TranscriptEntry:
 
 
 @dataclass
-class Faults:
+class TransportFaults:
     """Failures to inject; change them at any time, they apply to the next request."""
 
     #: close the TCP connection without answering every Nth request (counted from start).
@@ -297,10 +297,10 @@ class WsmanServer:
         self.host_name = host_name
         self.command_host = command_host
         self.auth = frozenset(auth)
-        self.faults = Faults()
+        self.faults = TransportFaults()
         self._bind = bind
         self._port = port
-        self._store = CredentialStore(users)
+        self._store = AccountStore(users)
         self._lock = threading.Lock()
         self._shells: dict[str, _Shell] = {}
         self._transcript: list[TranscriptEntry] = []
