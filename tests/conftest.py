@@ -25,3 +25,17 @@ def _sealed_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+_TIERS = {"integration": pytest.mark.integration, "bench": pytest.mark.slow}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The folder decides the tier as well as the file's own marks: everything under
+    ``tests/integration`` drives real clients against the lab (``integration``), ``tests/bench``
+    runs the benchmark command (``slow``). The fast tier is ``-m "not integration and not slow"``."""
+    for item in items:
+        folder = Path(str(item.path)).relative_to(REPO / "tests").parts[0]
+        mark = _TIERS.get(folder)
+        if mark is not None and mark.name not in {m.name for m in item.iter_markers()}:
+            item.add_marker(mark)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from lab.bench.table import generated_plan
 from tests.conftest import REPO
 
@@ -21,6 +23,7 @@ def test_generated_plan_is_valid_and_has_500_servers(tmp_path: object) -> None:
     assert all(p.paired_with for p in plan.topology.pools)
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_a_table() -> None:
     proc = subprocess.run([sys.executable, "-m", "wizard", "bench", "--quick"], capture_output=True,
                           text=True, cwd=REPO, timeout=600)

@@ -295,60 +295,13 @@ class Engine:
                                         "command": "\n".join(line for c in step.commands for line in c.lines()),
                                         "in_doubt": in_doubt})
         try:
-            if step.already_done is not None:
-                yield from self._check(step, step.already_done, "already_done", poll=False)
-                if self._check_ok:
-                    yield from self._ask(StepQuestion(step.id, "skip_done",
-                                                  f"'{step.already_done.title}' already holds: skip this step?",
-                                                  choices=("skip", "run")))
-                    if self._answer == "skip":
-                        reason = f"work already done: {step.already_done.describe()}"
-                        self._decide(step, "skip_done_work", "skip", ["skip", "run"], reason)
-                        yield self._skip(step, reason)
-                        return "skipped"
-                    self._decide(step, "skip_done_work", "run", ["skip", "run"], "the operator runs it again")
-            for check in step.requires:
-                yield from self._check(step, check, "requires", poll=True)
-                if not self._check_ok:
-                    raise _StepFailure(f"It is not safe to run this step yet: {check.title} failed.")
-            if step.destructive:
-                yield from self._ask(StepQuestion(step.id, "confirm",
-                                                  f"Type '{step.confirm_text}' to run: {step.title}",
-                                                  expected=step.confirm_text))
-                if self._answer != step.confirm_text:
-                    self._decide(step, "confirm", "refused", [str(step.confirm_text)],
-                                 "confirmation text did not match")
-                    raise _StepFailure("The confirmation text did not match, so the step did not run.")
-                self._decide(step, "confirm", "confirmed", [str(step.confirm_text)], "typed confirmation")
-            if step.second_operator:
-                yield from self._ask(StepQuestion(step.id, "second_operator",
-                                              "A second operator must confirm: enter their name."))
-                second = self._answer
-                if not second or second.lower() == self.operator.lower():
-                    self._decide(step, "second_operator", "missing", [], "no second operator confirmed")
-                    raise _StepFailure("A second operator (not the one at the keyboard) must confirm this step.")
-                self._decide(step, "second_operator", second, [], "second operator confirmed")
-            if step.manual is not None:
-                yield from self._ask(StepQuestion(step.id, "manual", "\n".join(step.manual.instructions),
-                                              choices=("done", "failed")))
-                if self._answer != "done":
-                    self._decide(step, "manual", self._answer or "failed", ["done", "failed"], "operator report")
-                    raise _StepFailure(f"The operator reported the {step.manual.tool} work as not done.")
-                self._decide(step, "manual", "done", ["done", "failed"], "operator confirmed the manual work")
-            for command in step.commands:
-                self._run_command(step, command)
-                yield from self._flush()
-            for check in step.post_checks:
-                yield from self._check(step, check, "post", poll=True)
-                if not self._check_ok:
-                    raise _StepFailure(f"The post-check '{check.title}' failed.")
-        except _StepFailure as exc:
-            yield from self._flush()
-            self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": "failed", "reason": exc.message,
-                                             "duration_s": round(time.monotonic() - started, 3)})
-            yield StepFailed(step.id, exc.message)
-            return "failed"
-        except WizardError as exc:
+            skip_reason = yield from self._offer_skip_done(step)
+            if skip_reason is not None:
+                yield self._skip(step, skip_reason)
+                return "skipped"
+            yield from self._gates(step)
+            yield from self._work(step)
+        except (_StepFailure, WizardError) as exc:
             yield from self._flush()
             self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": "failed", "reason": exc.message,
                                              "duration_s": round(time.monotonic() - started, 3)})
@@ -358,6 +311,64 @@ class Engine:
         self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": "done", "duration_s": round(duration, 3)})
         yield StepDone(step.id, duration_s=duration)
         return "done"
+
+    def _offer_skip_done(self, step: Step) -> Generator[EngineEvent, None, str | None]:
+        """The step's "already done" pre-check; the reason to skip when it holds and the operator
+        takes the offer, else None."""
+        if step.already_done is None:
+            return None
+        yield from self._check(step, step.already_done, "already_done", poll=False)
+        if not self._check_ok:
+            return None
+        yield from self._ask(StepQuestion(step.id, "skip_done",
+                                          f"'{step.already_done.title}' already holds: skip this step?",
+                                          choices=("skip", "run")))
+        if self._answer == "skip":
+            reason = f"work already done: {step.already_done.describe()}"
+            self._decide(step, "skip_done_work", "skip", ["skip", "run"], reason)
+            return reason
+        self._decide(step, "skip_done_work", "run", ["skip", "run"], "the operator runs it again")
+        return None
+
+    def _gates(self, step: Step) -> Iterator[EngineEvent]:
+        """What must hold before the step changes anything: its required checks, the typed
+        confirmation of a destructive step, a second operator, the manual work done."""
+        for check in step.requires:
+            yield from self._check(step, check, "requires", poll=True)
+            if not self._check_ok:
+                raise _StepFailure(f"It is not safe to run this step yet: {check.title} failed.")
+        if step.destructive:
+            yield from self._ask(StepQuestion(step.id, "confirm", f"Type '{step.confirm_text}' to run: {step.title}",
+                                              expected=step.confirm_text))
+            if self._answer != step.confirm_text:
+                self._decide(step, "confirm", "refused", [str(step.confirm_text)], "confirmation text did not match")
+                raise _StepFailure("The confirmation text did not match, so the step did not run.")
+            self._decide(step, "confirm", "confirmed", [str(step.confirm_text)], "typed confirmation")
+        if step.second_operator:
+            yield from self._ask(StepQuestion(step.id, "second_operator",
+                                              "A second operator must confirm: enter their name."))
+            second = self._answer
+            if not second or second.lower() == self.operator.lower():
+                self._decide(step, "second_operator", "missing", [], "no second operator confirmed")
+                raise _StepFailure("A second operator (not the one at the keyboard) must confirm this step.")
+            self._decide(step, "second_operator", second, [], "second operator confirmed")
+        if step.manual is not None:
+            yield from self._ask(StepQuestion(step.id, "manual", "\n".join(step.manual.instructions),
+                                              choices=("done", "failed")))
+            if self._answer != "done":
+                self._decide(step, "manual", self._answer or "failed", ["done", "failed"], "operator report")
+                raise _StepFailure(f"The operator reported the {step.manual.tool} work as not done.")
+            self._decide(step, "manual", "done", ["done", "failed"], "operator confirmed the manual work")
+
+    def _work(self, step: Step) -> Iterator[EngineEvent]:
+        """The step's commands, then its post-checks."""
+        for command in step.commands:
+            self._run_command(step, command)
+            yield from self._flush()
+        for check in step.post_checks:
+            yield from self._check(step, check, "post", poll=True)
+            if not self._check_ok:
+                raise _StepFailure(f"The post-check '{check.title}' failed.")
 
     _answer: str = ""
     _check_ok: bool = False
