@@ -339,8 +339,12 @@ class WizardApp(App[int]):
             return
         running = self._running_step()
         incident_open = self.session is not None and not self.session.state.closed
-        self.push_screen(QuitDialog(running, incident_open),
-                         lambda yes: self.quit_journaled(running) if yes else None)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.quit_journaled(running)
+
+        self.push_screen(QuitDialog(running, incident_open), answered)
 
     def action_help(self) -> None:
         screen = self.screen

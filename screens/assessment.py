@@ -57,6 +57,11 @@ you will be asked why, and both the choice and the reason are journaled."""
         self._rec: PathChoice | None = None
         self._cancel = threading.Event()
 
+    @property
+    def recommendation(self) -> PathChoice | None:
+        """The recommended path and its alternatives, once shown (None while probing and asking)."""
+        return self._rec
+
     def compose(self) -> ComposeResult:
         yield from self.chrome()
         yield Label("Assessment: health matrix", classes="screen-title")
@@ -164,9 +169,14 @@ you will be asked why, and both the choice and the reason are journaled."""
         if choice == rec.recommended.path_id:
             self.action_accept()
             return
+
+        def given(reason: str | None) -> None:
+            if reason:
+                self.wizard.choose_path(rec, choice, reason)
+
         self.app.push_screen(
             ReasonDialog("Override the recommendation", f"Why {choice} instead of {rec.recommended.path_id}?"),
-            lambda reason: self.wizard.choose_path(rec, choice, reason) if reason else None)
+            given)
 
     def on_unmount(self) -> None:
         self._cancel.set()

@@ -49,6 +49,11 @@ recommendation."""
         super().__init__()
         self._choice: BackupChoice | None = None
 
+    @property
+    def choice(self) -> BackupChoice | None:
+        """The backup sets and the recommended one, once listed (None while the location is read)."""
+        return self._choice
+
     def compose(self) -> ComposeResult:
         yield from self.chrome()
         yield Label(f"Backup set for {self.session.state.recovery_path}", classes="screen-title")
@@ -98,9 +103,13 @@ recommendation."""
         if name == choice.recommended:
             self.wizard.choose_backup_set(choice, name, "")
             return
+
+        def given(reason: str | None) -> None:
+            if reason:
+                self.wizard.choose_backup_set(choice, name, reason)
+
         self.app.push_screen(
-            ReasonDialog("Another backup set", f"Why {name} instead of {choice.recommended}?"),
-            lambda reason: self.wizard.choose_backup_set(choice, name, reason) if reason else None)
+            ReasonDialog("Another backup set", f"Why {name} instead of {choice.recommended}?"), given)
 
     def action_accept(self) -> None:
         if self._choice is not None and self._choice.recommended:

@@ -27,7 +27,7 @@ class StageScreen(Screen[None]):
     """A stage of the incident. Subclasses set GUIDE (F1 text) and compose their body."""
 
     GUIDE: ClassVar[str] = ""
-    CSS_PATH = STAGES_CSS
+    CSS_PATH: ClassVar[str | None] = STAGES_CSS  # None in a subclass: no stylesheet of its own (StartScreen)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "app.help", "Help", id="help"),
     ]

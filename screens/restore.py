@@ -79,6 +79,11 @@ the running step. n goes on to verification once every step is done, skipped or 
         self._checklist: Checklist | None = None
         self._pending: deque[StepEvent] = deque()  # filled by the step worker, drained by a UI timer
 
+    @property
+    def checklist(self) -> Checklist | None:
+        """The steps with their status, once the steps are composed (None before)."""
+        return self._checklist
+
     def compose(self) -> ComposeResult:
         yield from self.chrome()
         yield Label(f"Restore: {self.session.state.recovery_path}", classes="screen-title")
@@ -239,8 +244,12 @@ the running step. n goes on to verification once every step is done, skipped or 
             return
         title, prompt = (("Skip step", f"Why skip {step.step_id}?") if kind == "skip" else
                          ("Done by hand", f"What was done by hand for {step.step_id}?"))
-        self.app.push_screen(ReasonDialog(title, prompt),
-                             lambda reason: self.resolve_step(step, kind, reason) if reason else None)
+
+        def given(reason: str | None) -> None:
+            if reason:
+                self.resolve_step(step, kind, reason)
+
+        self.app.push_screen(ReasonDialog(title, prompt), given)
 
     def action_skip(self) -> None:
         self._resolve("skip")

@@ -109,10 +109,15 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
             from screens.modals import ConfirmTyped  # not needed for the first frame
 
             org = ready.organisation
+
+            def confirmed(typed: str | None) -> None:
+                if typed:
+                    self.wizard.begin(operator, incident, "live", typed)
+
             self.app.push_screen(
                 ConfirmTyped("LIVE incident", f"This runs commands against {org}'s production servers. "
                              f"Type the organisation name to confirm:", org),
-                lambda typed: self.wizard.begin(operator, incident, "live", typed) if typed else None)
+                confirmed)
         else:
             self.wizard.begin(operator, incident, "drill", None)
 

@@ -24,9 +24,9 @@ class Checklist(OptionList):
     def __init__(self, steps: Sequence[StepView], status: dict[str, str]) -> None:
         self.steps = list(steps)
         self.status = dict(status)
-        super().__init__(*self._options(), id="checklist")
+        super().__init__(*self._step_options(), id="checklist")
 
-    def _options(self) -> list[Option]:
+    def _step_options(self) -> list[Option]:  # not _options: OptionList keeps its options list there
         return [Option(self._label(i, s), id=s.step_id) for i, s in enumerate(self.steps)]
 
     def _label(self, i: int, s: StepView) -> Text:

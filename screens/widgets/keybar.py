@@ -59,11 +59,11 @@ def fit_keys(entries: list[KeyEntry], width: int) -> tuple[list[KeyEntry], int]:
         cut(i, shown[i].description.split(" ")[0])
         if fits(2):
             return shown, 2
-    for i in (None, *by_length):
-        if i is not None:
+    if not fits(1):  # a one-space gap is not enough: keys lose their words, longest first
+        for i in by_length:
             cut(i, "")
-        if fits(1):
-            break
+            if fits(1):
+                break
     return shown, 1
 
 

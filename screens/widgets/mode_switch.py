@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 class ModeSwitch(Static, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space,left,right", "toggle", "Drill/live", show=False),
+        Binding("space,left,right", "flip_mode", "Drill/live", show=False),
         Binding("d", "choose(False)", "Drill", show=False),
         Binding("l", "choose(True)", "Live", show=False),
     ]
@@ -29,7 +29,7 @@ class ModeSwitch(Static, can_focus=True):
         super().__init__(id=id, markup=False)
         self.set_reactive(ModeSwitch.live, live)
 
-    def action_toggle(self) -> None:
+    def action_flip_mode(self) -> None:  # not action_toggle: DOMNode has one (toggle an attribute)
         self.live = not self.live
 
     def action_choose(self, live: bool) -> None:

@@ -39,17 +39,17 @@ async def _play(app: WizardApp, pilot, answers: dict[int, int]) -> None:  # type
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog", SLOW)
         await pilot.press(*(["down"] * answers.get(i, 0)), "enter")
         await pilot.pause(0.05)
-    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None, SLOW)
+    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None, SLOW)
     assert "Recommended:" in screen_text(app)
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(app.screen, (BackupScreen, RestoreScreen)), SLOW)
     if isinstance(app.screen, BackupScreen):
-        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen._choice is not None, SLOW)
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None, SLOW)
         await pilot.press("a")
-    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None, SLOW)
+    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None, SLOW)
     screen = app.screen
-    assert isinstance(screen, RestoreScreen) and screen._checklist is not None
-    checklist = screen._checklist
+    assert isinstance(screen, RestoreScreen) and screen.checklist is not None
+    checklist = screen.checklist
     for step in list(checklist.steps):
         await wait_for(pilot, lambda: screen.running is None and checklist.current is not None, SLOW)
         current = checklist.current

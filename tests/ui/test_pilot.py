@@ -30,7 +30,7 @@ async def _through_assessment(app, pilot, answer_keys: tuple[str, ...] = ("enter
     await pilot.press("ctrl+s")
     await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")
     await pilot.press(*answer_keys)
-    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None)
+    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None)
 
 
 async def _step_done(app, pilot, step_id: str) -> None:  # type: ignore[no-untyped-def]
@@ -46,10 +46,10 @@ async def test_be_lost_accept_everything_with_second_operator_and_retry(make_app
         await _through_assessment(app, pilot)
         assert "sql01.fabrikam.lab" in screen_text(app) and "FAIL" in screen_text(app)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen._choice is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None)
         assert "*2026-11-24_0200" in screen_text(app)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
         # step 1: destructive, typed confirmation then a second operator
         await pilot.press("r")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
@@ -103,7 +103,7 @@ async def test_pool_lost_failover_skips_the_backup_stage_and_exports(make_app: A
     async with app.run_test(size=(80, 24)) as pilot:
         await _through_assessment(app, pilot, ("down", "enter"))  # users: "some"
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
         await pilot.press("c")  # copy the commands (OSC 52)
         assert app.clipboard.startswith("Invoke-CsPoolFailover -PoolFqdn pool1.fabrikam.lab")
         await pilot.press("r")
@@ -142,11 +142,11 @@ async def test_override_then_quit_mid_step_then_resume_and_finish(make_app: AppF
         assert "A reason is required" in screen_text(app)
         await pilot.press("escape")
         await pilot.press("home", "enter")  # back to the recommended one after all
-        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen._choice is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None)
         await pilot.press("down", "enter")  # the older set, with a reason
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ReasonDialog")
         await pilot.press(*"newest set failed a test restore", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
         await pilot.press("down", "r")  # stop services: held mid-step
         await wait_for(pilot, lambda: app.session.state.steps.get("be-stop-services") is not None)
         await pilot.press("ctrl+q")
@@ -169,7 +169,7 @@ async def test_override_then_quit_mid_step_then_resume_and_finish(make_app: AppF
         assert "INC-UI drill alice @restore" in text and "IN DOUBT: be-stop-services" in text, text
         await pilot.press("ctrl+r")
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen._checklist is not None)
+        await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
         assert "[?]  2. Stop Lync services" in screen_text(app2)
         await pilot.press("s")
         await wait_for(pilot, lambda: app2.screen.__class__.__name__ == "ReasonDialog")

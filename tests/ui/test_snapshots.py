@@ -27,20 +27,20 @@ async def _to_assessment(pilot: Pilot[Any]) -> None:
     await pilot.press("ctrl+s")
     await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")
     await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen._rec is not None)
+    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None)
 
 
 async def _to_backup(pilot: Pilot[Any]) -> None:
     await _to_assessment(pilot)
     await pilot.press("a")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, BackupScreen) and pilot.app.screen._choice is not None)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, BackupScreen) and pilot.app.screen.choice is not None)
 
 
 async def _to_restore(pilot: Pilot[Any]) -> None:
     await _to_backup(pilot)
     await pilot.press("a")
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen._checklist is not None)
+    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
     await pilot.press("down", "r")
     await wait_for(pilot, lambda: app.screen.running is None and "be-stop-services" in app.session.state.steps
                    and app.session.state.steps["be-stop-services"].status == "done")
