@@ -24,8 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab.cmdlets.databases import _create as create_databases
-from lab.cmdlets.databases import _topology_stores
+from lab.cmdlets.databases import create_databases, topology_stores
 from lab.model import LabDeployment, LabServer, LabStateError
 from lab.powershell.host import PowerShellHost
 from lab.sqlstate import STORE_DATABASES, SqlInstanceState
@@ -242,7 +241,7 @@ class LabHands:
                 down = store if not self.dep.sql_up(store) else mirror
                 raise HandsError(f"Install Database could not connect to {down.data_source}; the "
                                  "topology was published but no database was created.")
-            stores = _topology_stores(self.dep, store)
+            stores = topology_stores(self.dep, store)
             _create_stores(self.dep, store, stores)  # "Create databases" (missing ones only)
             names = [n for s in stores for n in _store_databases(s)]
             mirrored: list[str] = []

@@ -160,7 +160,7 @@ def _bootstrapper(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
         if pool is not None and pool.spec.role == "front_end" and pool.spec.edition == "standard":
             inst = dep.pool_sql(pool.fqdn)
             if inst is not None:
-                from lab.cmdlets.databases import _create, _topology_stores
+                from lab.cmdlets.databases import create_databases, topology_stores
 
                 class _Quiet:
                     name = "Bootstrapper"
@@ -171,8 +171,8 @@ def _bootstrapper(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
                     def error(self, message: str, *a: object, **k: object) -> Exception:
                         raise RuntimeError(message)
 
-                stores = [s for s in _topology_stores(dep, inst) if s != "CentralMgmtStore"]
-                _create(dep, inst, stores, False, _Quiet())  # type: ignore[arg-type]
+                stores = [s for s in topology_stores(dep, inst) if s != "CentralMgmtStore"]
+                create_databases(dep, inst, stores, False, _Quiet())  # type: ignore[arg-type]
         ctx.write_stdout(f"Bootstrapper: Lync Server components installed on {srv.fqdn}; "
                          "services are stopped.")
         dep.log(srv.fqdn, "Deployment Wizard steps 1-2 (Bootstrapper)")

@@ -50,7 +50,7 @@ def _instance(dep: LabDeployment, inv: Invocation, server: str, instance: str | 
     return inst
 
 
-def _create(dep: LabDeployment, inst: SqlInstanceState, stores: Iterable[str], clean: bool,
+def create_databases(dep: LabDeployment, inst: SqlInstanceState, stores: Iterable[str], clean: bool,
             inv: Invocation) -> list[str]:
     domain = (dep.plan.organisation.ad_domain or "fabrikam").split(".")[0].upper()
     group = f"{domain}\\{LYNC_SERVICES_GROUP}"
@@ -76,7 +76,7 @@ def _create(dep: LabDeployment, inst: SqlInstanceState, stores: Iterable[str], c
     return made
 
 
-def _topology_stores(dep: LabDeployment, inst: SqlInstanceState) -> list[str]:
+def topology_stores(dep: LabDeployment, inst: SqlInstanceState) -> list[str]:
     """The stores the topology places on ``inst`` (its primary role only)."""
     stores: list[str] = []
     for pool in dep.plan.topology.pools:
@@ -111,7 +111,7 @@ def install_database(dep: LabDeployment, host: str, inv: Invocation) -> None:
                             "MissingMandatoryParameter")
         inst = _instance(dep, inv, dep.paths.fqdn(str(server)),
                          str(instance).lower() if instance else None)
-        _create(dep, inst, ["CentralMgmtStore"], clean, inv)
+        create_databases(dep, inst, ["CentralMgmtStore"], clean, inv)
         dep.log(host, f"Install-CsDatabase -CentralManagementDatabase on {inst.data_source}")
         return
     if inv.get("LocalDatabases"):
@@ -137,13 +137,13 @@ def install_database(dep: LabDeployment, host: str, inv: Invocation) -> None:
         for inst in targets:
             if not dep.sql_up(inst):
                 _instance(dep, inv, inst.server, inst.instance)
-            stores = _topology_stores(dep, inst)
-            _create(dep, inst, stores, clean, inv)
+            stores = topology_stores(dep, inst)
+            create_databases(dep, inst, stores, clean, inv)
         dep.log(host, f"Install-CsDatabase -ConfiguredDatabases on {fqdn}")
         return
     db_type = str(inv.get("DatabaseType") or "").lower()
     inst = _instance(dep, inv, fqdn, str(instance).lower() if instance else None)
-    _create(dep, inst, TYPE_STORES.get(db_type, ()), clean, inv)
+    create_databases(dep, inst, TYPE_STORES.get(db_type, ()), clean, inv)
 
 
 def _types(inv: Invocation) -> list[str]:
@@ -280,7 +280,7 @@ def test_database(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[An
             raise inv.error(f"The topology defines no SQL Server store on {server}.",
                             "ObjectNotFound", "NoConfiguredStore")
         for inst in insts:
-            stores = _topology_stores(dep, inst)
+            stores = topology_stores(dep, inst)
             if inv.get("DatabaseType"):
                 wanted = set(TYPE_STORES.get(str(inv.get("DatabaseType")).lower(), ()))
                 stores = [s for s in stores if s in wanted]

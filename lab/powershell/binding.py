@@ -385,7 +385,7 @@ def convert(spec: CmdletSpec, param: ParamSpec, value: Any) -> Any:
                 '"Input string was not in a correct format."'
             ) from None
     if kind == "timespan":
-        return _to_timespan(value, fail)
+        return to_timespan(value, fail)
     if kind == "scriptblock":
         if isinstance(value, ScriptBlock):
             return value
@@ -396,7 +396,7 @@ def convert(spec: CmdletSpec, param: ParamSpec, value: Any) -> Any:
     raise AssertionError(kind)
 
 
-def _to_timespan(value: Any, fail: Callable[[str], PSRuntimeError]) -> timedelta:
+def to_timespan(value: Any, fail: Callable[[str], PSRuntimeError]) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int) and not isinstance(value, bool):

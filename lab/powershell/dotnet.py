@@ -54,7 +54,7 @@ class MethodError(Exception):
         self.error_id = error_id
 
 
-def _error(message: str, category: str, error_id: str, target: Any = None) -> PSRuntimeError:
+def runtime_error(message: str, category: str, error_id: str, target: Any = None) -> PSRuntimeError:
     return PSRuntimeError(ErrorRecord(message, category, error_id, target, "RuntimeException"))
 
 
@@ -86,7 +86,7 @@ def canonical_type(name: str) -> str:
     key = name.strip().lower().replace(" ", "")
     if key in _TYPE_ALIASES:
         return _TYPE_ALIASES[key]
-    raise _error(f"Unable to find type [{name}].", "InvalidOperation", "TypeNotFound", name)
+    raise runtime_error(f"Unable to find type [{name}].", "InvalidOperation", "TypeNotFound", name)
 
 
 def is_type(value: Any, type_name: str) -> bool:
@@ -159,12 +159,12 @@ def convert_to(canonical: str, value: Any) -> Any:
     if canonical == "timespan":
         if isinstance(value, timedelta):
             return value
-        from lab.powershell.binding import _to_timespan
+        from lab.powershell.binding import to_timespan
 
         def fail(detail: str) -> PSRuntimeError:
             raise ConversionError(detail)
 
-        return _to_timespan(value, fail)
+        return to_timespan(value, fail)
     if canonical == "object[]":
         return None if value is None else list(enumerate_value(value))
     if canonical == "string[]":
@@ -264,7 +264,7 @@ def static_member(type_name: str, name: str) -> Any:
             return "LAB"
     if type_name == "math" and key == "pi":
         return math.pi
-    raise _error(
+    raise runtime_error(
         f"The static member '{name}' was not found on type [{type_name}].",
         "InvalidOperation",
         "PropertyNotFound",
@@ -349,7 +349,7 @@ def call_static(session: Session, type_name: str, name: str, args: list[Any]) ->
             return "." + base.rsplit(".", 1)[1] if "." in base else ""
         if key == "gettemppath":
             return to_string(session.get_var("TEMP", "env")) + "\\"
-    raise _error(
+    raise runtime_error(
         f"Method invocation failed because [{type_name}] does not contain a method named "
         f"'{name}'.",
         "InvalidOperation",
@@ -373,7 +373,7 @@ def dotnet_format(fmt: str, args: list[Any]) -> str:
             return "}"
         position = int(match.group(1))
         if position >= len(args):
-            raise _error(
+            raise runtime_error(
                 "Error formatting a string: Index (zero based) must be greater than or equal to "
                 "zero and less than the size of the argument list..",
                 "InvalidOperation",

@@ -57,11 +57,11 @@ _CASE_PREFIXED = {
 }
 _LOGICAL = {"and", "or", "xor"}
 _BITWISE = {"band", "bor", "bxor"}
-_KEYWORDS = {
+KEYWORDS = {
     "if", "foreach", "while", "for", "try", "throw", "exit", "return", "break", "continue",
     "function", "filter", "do", "switch", "param",
 }
-_ASSIGN_OPS = ("+=", "-=", "*=", "/=", "%=", "=")
+ASSIGN_OPS = ("+=", "-=", "*=", "/=", "%=", "=")
 
 
 _NUMBER_PREFIX = re.compile(
@@ -69,7 +69,7 @@ _NUMBER_PREFIX = re.compile(
 )
 
 
-def _number_prefix(text: str, pos: int) -> int:
+def number_prefix(text: str, pos: int) -> int:
     """Length of the numeric literal starting at ``pos`` (0 if none)."""
     match = _NUMBER_PREFIX.match(text, pos)
     return match.end() - pos if match else 0
@@ -361,7 +361,7 @@ class ExpressionParser:
             type_name = s.read_type_name()
             return self.mk(TypeLit(type_name), start)
         if char.isdigit() or (char == "." and s.peek(1).isdigit()):
-            length = _number_prefix(s.text, s.pos)
+            length = number_prefix(s.text, s.pos)
             token = s.text[s.pos : s.pos + length]
             number = parse_number(token)
             if number is None:

@@ -318,11 +318,11 @@ def to_json_compact(value: Any, depth: int, max_depth: int) -> str:
     if depth > max_depth:
         return _json_string(to_string(value))
     if isinstance(value, timedelta):
-        from lab.powershell.members import _timespan_member
+        from lab.powershell.members import timespan_member
 
         keys = ["Ticks", "Days", "Hours", "Milliseconds", "Minutes", "Seconds", "TotalDays",
                 "TotalHours", "TotalMilliseconds", "TotalMinutes", "TotalSeconds"]
-        members = [(k, _timespan_member(value, k.lower())) for k in keys]
+        members = [(k, timespan_member(value, k.lower())) for k in keys]
         return "{" + ",".join(
             f"{_json_string(k)}:{to_json_compact(v, depth + 1, max_depth)}" for k, v in members
         ) + "}"

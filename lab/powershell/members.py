@@ -35,13 +35,13 @@ from lab.powershell.dotnet import (
     NO_VALUE,
     Encoding,
     MethodError,
-    _error,
     call_static,
     canonical_type,
     convert_to,
     dotnet_datetime_format,
     dotnet_format,
     is_type,
+    runtime_error,
     static_member,
 )
 
@@ -67,7 +67,7 @@ def _datetime_member(value: datetime, key: str) -> Any:
     return None
 
 
-def _timespan_member(value: timedelta, key: str) -> Any:
+def timespan_member(value: timedelta, key: str) -> Any:
     total = value.total_seconds()
     sign = -1 if total < 0 else 1
     whole = abs(value)
@@ -124,7 +124,7 @@ def get_member(target: Any, name: str) -> Any:
     if isinstance(target, datetime):
         return _datetime_member(target, key)
     if isinstance(target, timedelta):
-        return _timespan_member(target, key)
+        return timespan_member(target, key)
     if isinstance(target, PSEnum):
         return target.value if key == "value__" else None
     if isinstance(target, ErrorRecord):
@@ -157,7 +157,7 @@ def _error_record_member(record: ErrorRecord, key: str) -> Any:
 def call_method(session: Session, target: Any, name: str, args: list[Any]) -> Any:
     key = name.lower()
     if target is None:
-        raise _error("You cannot call a method on a null-valued expression.",
+        raise runtime_error("You cannot call a method on a null-valued expression.",
                      "InvalidOperation", "InvokeMethodOnNull")
     if key == "tostring" and not args:
         if isinstance(target, float):
@@ -225,7 +225,7 @@ def call_method(session: Session, target: Any, name: str, args: list[Any]) -> An
             return target
         if key == "tolocaltime" and not args:
             return target
-    raise _error(
+    raise runtime_error(
         f"Method invocation failed because [{type_name_of(target)}] does not contain a method "
         f"named '{name}'.",
         "InvalidOperation",
@@ -292,7 +292,7 @@ def _string_method(text: str, key: str, name: str, args: list[Any]) -> Any:
         return text[:at] + text[at + count :]
     if key == "compareto" and len(strs) == 1:
         return (text > strs[0]) - (text < strs[0])
-    raise _error(
+    raise runtime_error(
         f"Method invocation failed because [System.String] does not contain a method named "
         f"'{name}'.",
         "InvalidOperation",
@@ -304,7 +304,7 @@ def index(target: Any, key: Any) -> Any:
     """``target[key]``: arrays (negative from the end, out of range -> $null), strings,
     hashtables; an array of keys gives an array of results."""
     if target is None:
-        raise _error("Cannot index into a null array.", "InvalidOperation", "NullArray")
+        raise runtime_error("Cannot index into a null array.", "InvalidOperation", "NullArray")
     if isinstance(key, list) and not isinstance(target, Hashtable):
         return [index(target, k) for k in key]
     if isinstance(target, Hashtable):

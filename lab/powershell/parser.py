@@ -10,10 +10,10 @@ extent for error messages ("At line:1 char:1").
 from __future__ import annotations
 
 from lab.powershell.exprparser import (
-    _ASSIGN_OPS,
-    _KEYWORDS,
+    ASSIGN_OPS,
+    KEYWORDS,
     ExpressionParser,
-    _number_prefix,
+    number_prefix,
 )
 from lab.powershell.lexer import (
     ARG_DELIMITERS,
@@ -69,7 +69,7 @@ class Parser(ExpressionParser):
         while index < len(s.text) and (s.text[index].isalpha()):
             index += 1
         word = s.text[s.pos : index].lower()
-        if word in _KEYWORDS:
+        if word in KEYWORDS:
             nxt = s.text[index] if index < len(s.text) else ""
             if nxt == "" or not (nxt.isalnum() or nxt in "-_.\\:"):
                 return word
@@ -126,7 +126,7 @@ class Parser(ExpressionParser):
             return self.keyword_statement(keyword, start)
         pipeline = self.pipeline()
         self.s.skip_space()
-        for op in _ASSIGN_OPS:
+        for op in ASSIGN_OPS:
             if self.s.startswith(op) and not (op == "=" and self.s.peek(1) == "="):
                 target = pipeline
                 if isinstance(pipeline, PipelineNode) and len(pipeline.elements) == 1:
@@ -259,7 +259,7 @@ class Parser(ExpressionParser):
         if char == "." and s.peek(1).isdigit():
             return True
         if char.isdigit():
-            length = _number_prefix(s.text, s.pos)
+            length = number_prefix(s.text, s.pos)
             after = s.peek(length)
             return (
                 after == ""
