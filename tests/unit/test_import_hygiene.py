@@ -92,12 +92,14 @@ def test_no_product_module_loads_the_lab() -> None:
     assert leaked == [], f"the product loaded the lab: {leaked}"
 
 
+OURS = ("wizard", "screens", "lab")
+
+
 def _private_names(tree: ast.AST) -> list[str]:
     """Private names (``_x``) imported from another module of ours."""
     found = []
     for node in ast.walk(tree):
-        ours = isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("wizard", "screens", "lab")
-        if ours and isinstance(node, ast.ImportFrom) and node.module:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in OURS:
             if any(part.startswith("_") for part in node.module.split(".")[1:]):
                 found.append(node.module)
             found += [f"{node.module}.{a.name}" for a in node.names
