@@ -34,6 +34,7 @@ HANDLERS: dict[str, str] = {
     "scenarios": "lab.scenarios:scenarios_command",
     "report": "wizard.report:report_command",
     "journal verify": "wizard.journal:verify_command",
+    "journal key": "wizard.journal:key_command",
     "plan from-topology": "wizard.topology:from_topology_command",
     "plan diff": "wizard.topology:plan_diff_command",
     "bench": "lab.bench.table:bench_command",
@@ -118,8 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     jr = sub.add_parser("journal", help="incident journals")
     jr_sub = jr.add_subparsers(dest="journal_command", metavar="JOURNAL_COMMAND", parser_class=_Parser)
-    ver = jr_sub.add_parser("verify", help="check a journal's hash chain")
+    ver = jr_sub.add_parser("verify", help="check a journal: sealed/open, intact or what is wrong, its final hash")
     ver.add_argument("journal", metavar="PATH")
+    ver.add_argument("--expect", metavar="HASH",
+                     help="the final hash kept outside the journal (the report prints it): fail if it differs")
+    jr_sub.add_parser("key", help="make this installation's journal key (HMAC chain); never overwrites one")
 
     plan = sub.add_parser("plan", help="create or compare plans")
     plan_sub = plan.add_subparsers(dest="plan_command", metavar="PLAN_COMMAND", parser_class=_Parser)

@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from wizard.errors import UsageError, WizardError
 from wizard.incident_state import IncidentState, Stage, check_transition, replay
-from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, read_journal
+from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, installation_key, read_journal
 from wizard.journal import incidents as incident_folders
 from wizard.plan import LoadedPlan, load_plan
 from wizard.procedures.events import (
@@ -377,6 +377,7 @@ class IncidentSession:
         if mode == "live" and (confirm_organisation or "").strip() != org:
             raise LiveConfirmationError(f"Live mode needs the organisation name typed exactly as '{org}'.")
         journal = Journal.create(journal_dir, incident=incident, operator=operator.strip(), drill=mode == "drill",
+                                 key=installation_key(),
                                  payload={"plan": str(Path(plan_path).resolve()), "plan_sha256": plan_sha256(loaded),
                                           "organisation": org, "mode": mode,
                                           # the objectives in force, so a report needs no plan later
@@ -389,6 +390,8 @@ class IncidentSession:
     def resume(cls, folder: Path, *, backend: Backend, operator: str | None = None,
                loaded: LoadedPlan | None = None) -> IncidentSession:
         """Reopen an unfinished incident; a torn tail is set aside and the resume is journaled."""
+        if replay(read_journal(folder).entries).closed:
+            raise UsageError(f"Incident {folder.name} is already closed; open its report instead.")
         journal, result = Journal.open(folder, operator=operator)
         try:
             st = replay(result.entries)
@@ -478,10 +481,16 @@ class IncidentSession:
     def interrupt(self, step_id: str | None, reason: str) -> Entry:
         return self._append(Kind.INTERRUPTED, {"step": step_id, "reason": reason})
 
-    def close(self, outcome: str) -> None:
+    def close(self, outcome: str) -> str | None:
+        """Close the incident and seal its journal; returns the final hash (None when it was
+        already closed)."""
+        final = None
         if not self.state.closed:
             self._append(Kind.CLOSED, {"outcome": outcome})
+            with self._lock:
+                final = self.journal.seal()
         self.journal.close()
+        return final
 
     def detach(self) -> None:
         """Close the journal file without closing the incident (quit; resumable)."""

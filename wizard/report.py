@@ -18,7 +18,7 @@ from typing import Any
 
 from wizard.errors import ExitCode, InputFileError
 from wizard.incident_state import replay
-from wizard.journal import Entry, Kind, ReadResult, read_journal
+from wizard.journal import Entry, Kind, ReadResult, chain_words, read_journal, verdict, write_private
 from wizard.paths import BY_ID
 
 
@@ -103,6 +103,9 @@ class Report:
     torn_tails: int
     torn_now: bool
     chain_intact: bool
+    integrity: str  # journal verify's verdict: "sealed, intact", "open, intact (N entries)" or what is wrong
+    chain: str  # keyed or unkeyed, in words
+    final_hash: str  # the anchor to keep outside the journal (the change ticket)
     timeline: tuple[TimelineRow, ...]
 
 
@@ -225,7 +228,8 @@ def build_report(result: ReadResult, *, rto_s: int | None = None, rpo_s: int | N
         steps=steps, in_doubt=tuple(st.in_doubt),
         interruptions=tuple(row(e) for e in entries if e.kind == Kind.INTERRUPTED),
         resumes=st.resumes, torn_tails=st.torn_tails, torn_now=result.torn is not None,
-        chain_intact=result.intact, timeline=timeline,
+        chain_intact=result.intact, integrity=verdict(result).text, chain=chain_words(result),
+        final_hash=result.last_hash, timeline=timeline,
     )
 
 
@@ -257,7 +261,9 @@ def data_loss_sentence(r: Report) -> str:
 
 
 def integrity_sentence(r: Report) -> str:
-    parts = ["Journal hash chain intact." if r.chain_intact else "JOURNAL HASH CHAIN BROKEN."]
+    parts = [f"Journal {r.integrity}." if r.chain_intact else f"JOURNAL HASH CHAIN BROKEN: {r.integrity}.",
+             f"Chain {r.chain}.", f"Final hash {r.final_hash} (keep it in the change ticket: "
+             "`lync-restore journal verify --expect` checks the journal against it)."]
     if r.torn_tails:
         parts.append(f"{r.torn_tails} torn tail(s) set aside after a crash.")
     if r.torn_now:
@@ -370,7 +376,7 @@ def report_command(args: argparse.Namespace) -> int:
     text = render(build_report(result), args.format)
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_private(Path(args.output), text.encode("utf-8"))
         except OSError as exc:
             raise InputFileError(f"cannot write the report to {args.output}: {exc.strerror}") from None
     else:

@@ -320,7 +320,7 @@ def test_terminal_dies_mid_restore_then_resume_and_finish(tmp_path: Path) -> Non
 
     assert not [s for s in pane.seen if "Traceback" in s], "a traceback reached the screen"
     verify = subprocess.run([PROGRAM, "journal", "verify", str(folder)], capture_output=True, text=True, timeout=30)
-    assert verify.returncode == 0 and "chain intact" in verify.stdout, verify
+    assert verify.returncode == 0 and "sealed, intact" in verify.stdout, verify
     st = replay(read_journal(folder).entries)
     assert st.closed and st.resumes == 1 and st.interruptions == 1
     closed = [e for e in read_journal(folder).entries if e.kind == Kind.CLOSED]

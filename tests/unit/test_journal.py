@@ -42,7 +42,8 @@ def test_entries_carry_every_field_and_chain(tmp_path: Path) -> None:
     assert first["time"].endswith("Z") and first["operator"] == "alice" and first["drill"] is True
 
 
-def test_tampering_is_reported_at_the_first_broken_entry(tmp_path: Path) -> None:
+def test_tampering_names_the_entry_that_was_changed(tmp_path: Path) -> None:
+    """#17 item 5: the message names the edited entry (it used to name the one after it)."""
     with _new(tmp_path) as j:
         for i in range(5):
             j.append(Kind.NOTE, {"i": i})
@@ -51,8 +52,9 @@ def test_tampering_is_reported_at_the_first_broken_entry(tmp_path: Path) -> None
     lines[3] = lines[3].replace('"i":2', '"i":9')
     path.write_text("\n".join(lines) + "\n")
     result = read_journal(path)
-    assert result.broken is not None and result.broken.seq == 5  # entry 5 no longer matches 4
-    with pytest.raises(JournalError, match="breaks at entry 5"):
+    assert result.broken is not None and result.broken.seq == 4 and result.broken.more == 0  # line 4 is entry 4
+    assert "entry 4 (line 4) was changed" in result.broken.describe()
+    with pytest.raises(JournalError, match=r"entry 4 \(line 4\) was changed"):
         Journal.open(path)
 
 
@@ -121,12 +123,13 @@ def test_verify_command_output(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "wizard", "journal", "verify", str(tmp_path / "INC-1")],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert "2 entries" in proc.stdout and "chain intact" in proc.stdout and "first:" in proc.stdout
+    assert "2 entries" in proc.stdout and "open, intact (2 entries)" in proc.stdout and "first:" in proc.stdout
+    assert "chain: unkeyed" in proc.stdout and "final hash: " in proc.stdout
     path = tmp_path / "INC-1" / "journal.jsonl"
     path.write_text(path.read_text().replace('"text":"x"', '"text":"y"').replace('"seq":1', '"seq":7'))
     proc = subprocess.run([sys.executable, "-m", "wizard", "journal", "verify", str(path)],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert proc.returncode == 4 and "chain broken at entry 7" in proc.stdout
+    assert proc.returncode == 4 and "TAMPERED: entry 1 (line 1) is missing" in proc.stdout
 
 
 @pytest.mark.slow

@@ -13,14 +13,14 @@ import pytest
 from tests.ui.scripted_backend import BE_STEPS, ScriptedBackend
 from wizard.errors import ExitCode
 from wizard.incident import IncidentSession
-from wizard.journal import Journal, read_journal
+from wizard.journal import read_journal
 from wizard.report import build_report, fmt_duration, render_html, render_markdown, report_command
 from wizard.secrets import REGISTRY
 
 PLAN = Path(__file__).resolve().parents[2] / "plans" / "lab.yaml"
 
 
-def _incident(tmp_path: Path) -> Path:
+def _incident(tmp_path: Path, note: str | None = None) -> Path:
     s = IncidentSession.start(PLAN, operator="alice", incident="INC-R", mode="drill", journal_dir=tmp_path,
                               backend=ScriptedBackend(fail_first={"be-stop-services"}))
     s.change_stage("assessment")
@@ -40,6 +40,8 @@ def _incident(tmp_path: Path) -> Path:
     r.done_by_hand(BE_STEPS[2], "imported on fe01 by hand")
     r.change_stage("verify")
     r.change_stage("summary")
+    if note is not None:
+        r.note(note)
     r.close("restored")
     return tmp_path / "INC-R"
 
@@ -59,14 +61,13 @@ def test_markdown_report_names_objectives_overrides_and_interruptions(tmp_path: 
     assert "1 interruption(s) and 1 resume(s)" in md
     assert "interrupted during be-import-user-data: operator quit mid-step" in md
     assert "| be-stop-services | done | 2 |" in md
-    assert "Journal hash chain intact." in md
+    assert "Journal sealed, intact." in md and "Chain unkeyed (SHA-256)" in md
+    final = read_journal(tmp_path / "INC-R").last_hash
+    assert f"Final hash {final}" in md
 
 
 def test_html_report_is_well_formed_and_escaped(tmp_path: Path) -> None:
-    folder = _incident(tmp_path)
-    j, _ = Journal.open(folder)
-    j.append("note", {"text": "<script>alert(1)</script> & co"})
-    j.close()
+    folder = _incident(tmp_path, note="<script>alert(1)</script> & co")
     page = render_html(build_report(read_journal(folder)))
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
