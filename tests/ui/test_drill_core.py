@@ -39,7 +39,8 @@ async def _play(app: WizardApp, pilot, answers: dict[int, int]) -> None:  # type
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog", SLOW)
         await pilot.press(*(["down"] * answers.get(i, 0)), "enter")
         await pilot.pause(0.05)
-    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None, SLOW)
+    await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None,
+                   SLOW)
     assert "Recommended:" in screen_text(app)
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(app.screen, (BackupScreen, RestoreScreen)), SLOW)

@@ -73,7 +73,8 @@ async def test_form_takes_keys_before_the_plan_is_read_and_ctrl_s_waits(tmp_path
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")  # the first question
             assert app.ready is not None and app.ready.organisation == "Fabrikam Lab"
             await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None)
+            await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen)
+                           and app.screen.recommendation is not None)
     finally:
         source.release.set()
     st = replay(read_journal(journal_dir / "INC-EARLY").entries)
@@ -113,7 +114,8 @@ async def test_mode_switch_by_keys_then_live_asks_for_the_organisation(make_app,
         await pilot.press(*"Fabrikam Lab", "enter")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")  # the first question
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, AssessmentScreen)
+                       and app.screen.recommendation is not None)
         assert screen_text(app).splitlines()[0].startswith(" LIVE: commands run against Fabrikam Lab")
     st = replay(read_journal(journal_dir / "INC-LIVE").entries)
     assert st.drill is False
