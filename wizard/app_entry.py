@@ -64,18 +64,22 @@ class PlanReader:
     transports and the procedure library), in the app's worker after the first frame. Remembers
     the backend so the command can close it when the app has left."""
 
-    def __init__(self, plan: Path | str, prompt: PromptBridge) -> None:
+    def __init__(self, plan: Path | str, prompt: PromptBridge, *, drill: bool = False) -> None:
         self.plan = Path(plan)
         self.prompt = prompt
+        self.drill = drill
         self.backend: CoreBackend | None = None
 
     def __call__(self) -> tuple[LoadedPlan, Backend]:
-        from wizard.core_backend import BackendOptions, CoreBackend
+        from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
         from wizard.plan import load_plan
         from wizard.remote.credentials import CredentialStore
 
         loaded = load_plan(self.plan)
-        backend = self.backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=self.prompt)))
+        if self.drill:  # the same guard as `lync-restore drill`, before any name is resolved
+            check_isolation(loaded.plan)
+        backend = self.backend = CoreBackend(BackendOptions(CredentialStore(loaded.plan, prompt=self.prompt),
+                                                            loopback_only=self.drill))
         return loaded, backend
 
     def close(self) -> None:
@@ -101,7 +105,7 @@ def open_app(opening: Opening, prompt_bridge: PromptBridge | None = None) -> int
 
 def run_command(args: argparse.Namespace) -> int:
     bridge = PromptBridge()  # the app attaches its masked password dialog
-    reader = PlanReader(args.plan, bridge)
+    reader = PlanReader(args.plan, bridge, drill=bool(args.drill))
     try:
         return open_app(Opening(reader, plan_label=str(args.plan), journal_dir=journal_dir(args),
                                 operator=default_operator(args.operator),

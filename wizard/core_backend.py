@@ -88,7 +88,10 @@ class DrillIsolationError(RemoteError):
 
 
 def check_isolation(plan: Plan) -> None:
-    """Every endpoint a drill plan gives must be loopback (DESIGN decision 5)."""
+    """A drill reaches this machine only (DESIGN decision 5): every address the plan gives must be
+    loopback. Called before anything is resolved or connected, whichever command starts the
+    drill; a host without an address is then refused by :class:`IsolatedTransports` and
+    :class:`PlanRunners` (no DNS look-up), as a lost host would be."""
     for name, hc in plan.connections.hosts.items():
         if hc.address is not None and not is_loopback(hc.address):
             raise DrillIsolationError(f"The drill plan points {name} at {hc.address}, which is not loopback; "

@@ -280,26 +280,41 @@ def interruption_sentence(r: Report) -> str:
 # --------------------------------------------------------------------------- renderers
 
 
+_MD_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "`": "\\`", "*": "\\*",
+                            "[": "\\[", "]": "\\]", "\n": " ", "\r": " "})
+
+
+def _md(text: object) -> str:
+    """Text that came from people or servers, safe in Markdown: no raw HTML (``<``, ``>``, ``&`` as
+    entities), no emphasis, links or code spans of its own, one line."""
+    return str(text).translate(_MD_ESCAPES)
+
+
 def _md_cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("|", "\\|")
+
+
+def _md_code(text: object) -> str:
+    """A path in a code span (backticks cannot close it early; nothing inside is HTML)."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
 
 
 def render_markdown(r: Report) -> str:
-    out: list[str] = [f"# Incident {r.incident}: {r.organisation}", ""]
+    out: list[str] = [f"# Incident {_md(r.incident)}: {_md(r.organisation)}", ""]
     out.append(f"- Mode: **{r.mode.upper()}**")
-    out.append(f"- Operators: {', '.join(r.operators)}")
-    out.append(f"- Plan: `{r.plan}`")
+    out.append(f"- Operators: {', '.join(_md(o) for o in r.operators)}")
+    out.append(f"- Plan: {_md_code(r.plan)}")
     out.append(f"- Opened: {_short_time(r.opened)} UTC")
-    out.append(f"- Closed: {_short_time(r.closed) + ' UTC, ' + str(r.outcome) if r.closed else 'not closed'}")
-    out.append(f"- Recovery path: {r.recovery_path or 'none chosen'}; backup set: {r.backup_set or 'none'}")
-    out += ["", "## Objectives", "", f"- {restore_sentence(r)}", f"- {data_loss_sentence(r)}", ""]
-    out += ["## Interruptions", "", f"- {interruption_sentence(r)}"]
-    out += [f"- {_short_time(i.time)} {i.what}" for i in r.interruptions]
+    out.append(f"- Closed: {_short_time(r.closed) + ' UTC, ' + _md(r.outcome) if r.closed else 'not closed'}")
+    out.append(f"- Recovery path: {_md(r.recovery_path or 'none chosen')}; backup set: {_md(r.backup_set or 'none')}")
+    out += ["", "## Objectives", "", f"- {_md(restore_sentence(r))}", f"- {_md(data_loss_sentence(r))}", ""]
+    out += ["## Interruptions", "", f"- {_md(interruption_sentence(r))}"]
+    out += [f"- {_short_time(i.time)} {_md(i.what)}" for i in r.interruptions]
     out += ["", "## Skipped and overridden decisions", ""]
     if r.skipped_or_overridden:
-        out += [f"- #{d.seq} {d.question}: **{d.choice}**"
-                + (f" over the recommended {d.recommended}" if d.overridden else "")
-                + f". Reason: {d.reason or '(none given)'}" for d in r.skipped_or_overridden]
+        out += [f"- #{d.seq} {_md(d.question)}: **{_md(d.choice)}**"
+                + (f" over the recommended {_md(d.recommended)}" if d.overridden else "")
+                + f". Reason: {_md(d.reason or '(none given)')}" for d in r.skipped_or_overridden]
     else:
         out.append("- None: every recommendation was followed and no step was skipped.")
     out += ["", "## Decisions", "", "| # | time | question | choice | recommended | reason |",
@@ -307,12 +322,12 @@ def render_markdown(r: Report) -> str:
     out += [f"| {d.seq} | {_short_time(d.time)} | {_md_cell(d.question)} | {_md_cell(d.choice)} | "
             f"{_md_cell(d.recommended or '')} | {_md_cell(d.reason)} |" for d in r.decisions]
     out += ["", "## Steps", "", "| step | status | attempts | duration |", "|---|---|---|---|"]
-    out += [f"| {_md_cell(s.step_id)} | {s.status} | {s.attempts} | "
+    out += [f"| {_md_cell(s.step_id)} | {_md_cell(s.status)} | {s.attempts} | "
             f"{fmt_duration(s.duration_s) if s.duration_s is not None else ''} |" for s in r.steps]
     out += ["", "## Timeline", "", "| # | time (UTC) | +elapsed | operator | what |", "|---|---|---|---|---|"]
     out += [f"| {t.seq} | {_short_time(t.time)} | +{fmt_duration(t.offset_s)} | {_md_cell(t.operator)} | "
             f"{_md_cell(t.what)} |" for t in r.timeline]
-    out += ["", "## Journal", "", f"- `{r.path}`", f"- {integrity_sentence(r)}", ""]
+    out += ["", "## Journal", "", f"- {_md_code(r.path)}", f"- {integrity_sentence(r)}", ""]
     return "\n".join(out)
 
 

@@ -162,3 +162,20 @@ def test_objectives_come_from_the_journal_when_the_plan_is_gone(tmp_path: Path) 
     plan.unlink()
     md = render_markdown(build_report(read_journal(tmp_path / "j" / "INC-GONE")))
     assert "RTO of 4h00m" in md and "plan not readable" not in md, md
+
+
+def test_markdown_report_escapes_what_came_from_people_and_servers(tmp_path: Path) -> None:
+    """#17 finding 7: an operator named <script>, a note and a decision reason reached report.md
+    verbatim (the HTML report escaped them)."""
+    s = IncidentSession.start(PLAN, operator="<script>alert(1)</script>", incident="INC-X", mode="drill",
+                              journal_dir=tmp_path, backend=ScriptedBackend())
+    s.change_stage("assessment")
+    rec = s.recommend([], {})
+    s.choose_path(rec, rec.alternatives[0].path_id, reason="<img src=x onerror=alert(2)> [click](javascript:x) `rm`")
+    s.note("<b>bold</b> | pipe\nsecond line")
+    s.close("restored")
+    md = render_markdown(build_report(read_journal(tmp_path / "INC-X")))
+    assert "<script>" not in md and "<img" not in md and "<b>" not in md
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert "&lt;img src=x onerror=alert(2)&gt; \\[click\\](javascript:x) \\`rm\\`" in md
+    assert "&lt;b&gt;bold&lt;/b&gt; \\| pipe second line" in md  # one table cell, one line
