@@ -7,6 +7,7 @@ import argparse
 import pytest
 
 from tests.conftest import DATA, REPO
+from wizard.cli import main
 from wizard.plan import load_plan
 from wizard.procedures.compose import compose
 from wizard.procedures.model import PsCommand
@@ -57,3 +58,14 @@ def test_runbook_command_prints(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "Install-CsDatabase -CentralManagementDatabase -Clean -SqlServerFqdn 'lync.corp.northwind.example'" in out
     assert "<backup-set>" in out
+
+
+@pytest.mark.parametrize("name", ["..\\..\\Windows", "..", "a/b", "set\x00", "x\x01y", 'x"y'])
+def test_a_backup_set_name_is_one_folder(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """#17 finding 6: `runbook --backup-set '..\\..\\Windows'` printed an Import-CsConfiguration
+    reading outside the backup location."""
+    rc = main(["runbook", str(REPO / "plans" / "example-two-site.yaml"), "--path", "cms-restore",
+               "--backup-set", name])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is not a backup set folder name" in err and "Traceback" not in err
+    assert "\x00" not in err and "\x01" not in err

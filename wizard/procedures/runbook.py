@@ -13,10 +13,11 @@ import html
 import sys
 from pathlib import Path
 
-from wizard.errors import ExitCode, InputFileError
+from wizard.errors import ExitCode, InputFileError, UsageError
 from wizard.plan import load_plan
 from wizard.procedures.compose import Procedure, compose
 from wizard.procedures.model import Check, PsCommand, Step
+from wizard.remote.backup_store import BackupStoreError, check_set_name
 from wizard.remote.psbuild import PREAMBLE
 
 
@@ -142,6 +143,11 @@ def runbook_command(args: argparse.Namespace) -> int:
     """``lync-restore runbook PLAN --path P [--pool F] [--server S] [--backup-set S] [--format md|html]``."""
     loaded = load_plan(args.plan)
     opt = vars(args)  # tests and callers may pass a Namespace with only what they need
+    if opt.get("backup_set") is not None:
+        try:
+            check_set_name(opt["backup_set"])
+        except BackupStoreError as exc:
+            raise UsageError(f"--backup-set {exc.message}") from None
     proc = compose(loaded.plan, args.path, pool=opt.get("pool"), server=opt.get("server"),
                    backup_set=opt.get("backup_set"), new_pool=opt.get("new_pool"))
     text = render_html(proc) if opt.get("format") == "html" else render_markdown(proc)

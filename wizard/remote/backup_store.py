@@ -68,9 +68,14 @@ class BackupStore(Protocol):
         ...
 
 
-def _check_set_name(set_name: str) -> str:
-    if not set_name or set_name in (".", "..") or any(c in set_name for c in "\\/:*?\"<>|\0"):
-        raise BackupStoreError(f"'{set_name}' is not a backup set folder name")
+def check_set_name(set_name: str) -> str:
+    """A backup set is one folder of its location: a single path component, nothing that climbs
+    out of it or that Windows forbids in a name (no separators, no ``..``, no control characters)."""
+    if (not set_name or set_name in (".", "..") or any(c in set_name for c in '\\/:*?"<>|')
+            or any(ord(c) < 32 or ord(c) == 127 for c in set_name)):
+        shown = "".join(c if 32 <= ord(c) != 127 else f"\\x{ord(c):02x}" for c in set_name)
+        raise BackupStoreError(f"'{shown}' is not a backup set folder name (one folder: no \\ / : * ? \" < > | "
+                               "or control characters, not . or ..)")
     return set_name
 
 
@@ -104,7 +109,7 @@ class LocalBackupStore:
                                    f"{exc.strerror}") from None
 
     def list_files(self, set_name: str) -> list[StoredFile]:
-        base = self.root / _check_set_name(set_name)
+        base = self.root / check_set_name(set_name)
         out: list[StoredFile] = []
         try:
             for dirpath, _dirs, files in os.walk(base):
@@ -121,7 +126,7 @@ class LocalBackupStore:
         return sorted(out, key=lambda f: f.path.lower())
 
     def local_path(self, set_name: str, path: str) -> Path | None:
-        return self.root / _check_set_name(set_name) / Path(*path.split("\\"))
+        return self.root / check_set_name(set_name) / Path(*path.split("\\"))
 
     def read_text(self, set_name: str, path: str) -> str:
         local = self.local_path(set_name, path)
@@ -200,7 +205,7 @@ class RemoteBackupStore:
                        for r in rows), key=lambda s: s.name)
 
     def _set_unc(self, set_name: str) -> str:
-        return f"{self.unc}\\{_check_set_name(set_name)}"
+        return f"{self.unc}\\{check_set_name(set_name)}"
 
     def list_files(self, set_name: str) -> list[StoredFile]:
         base = self._set_unc(set_name)
