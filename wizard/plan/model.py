@@ -18,8 +18,13 @@ from wizard.plan.schema import Duration, spec
 FQDN = r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 IDENT = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 SQL_INSTANCE_NAME = r"^[A-Za-z_][A-Za-z0-9_$#]{0,15}$"
-SHARE = r"^[^\\/:*?\"<>|]{1,80}$"
-UNC = r"^\\\\[^\\]+\\[^\\]+(\\[^\\]+)*\\?$"
+# Values that reach commands (Import-CsConfiguration -FileName '...', robocopy "..." ...): no control
+# characters and no double quote (Windows PowerShell 5.1 does not escape one for a native program),
+# nor the other characters Windows forbids in a file name.
+_NAME_CHARS = r'[^\\/:*?"<>|\x00-\x1f\x7f]'
+SHARE = rf"^{_NAME_CHARS}{{1,80}}$"
+UNC = rf"^\\\\[A-Za-z0-9._-]+(\\{_NAME_CHARS}+)+\\?$"
+FILE_NAME = rf"^{_NAME_CHARS}{{1,120}}$"  # one file or folder name inside a backup set
 
 PoolRole = Literal["front_end", "director", "edge", "mediation", "persistent_chat"]
 Edition = Literal["standard", "enterprise"]
@@ -156,19 +161,19 @@ class BackupLocation:
 class SetLayout:
     """File names inside one backup set (§3, inferred layout); ``{pool}`` is a pool FQDN."""
 
-    folder_format: str = spec("strftime format of a set's folder name", default="%Y-%m-%d_%H%M")
-    config: str = spec("Export-CsConfiguration zip", default="Config.zip")
-    lis: str = spec("Export-CsLisConfiguration zip", default="E911Config.zip")
-    user_data: str = spec("Export-CsUserData zip per pool", default="UserData_{pool}.zip")
-    rgs: str = spec("Export-CsRgsConfiguration zip per Response Group pool", default="Rgs_{pool}.zip")
+    folder_format: str = spec("strftime format of a set's folder name", default="%Y-%m-%d_%H%M", pattern=FILE_NAME)
+    config: str = spec("Export-CsConfiguration zip", default="Config.zip", pattern=FILE_NAME)
+    lis: str = spec("Export-CsLisConfiguration zip", default="E911Config.zip", pattern=FILE_NAME)
+    user_data: str = spec("Export-CsUserData zip per pool", default="UserData_{pool}.zip", pattern=FILE_NAME)
+    rgs: str = spec("Export-CsRgsConfiguration zip per Response Group pool", default="Rgs_{pool}.zip", pattern=FILE_NAME)
     persistent_chat_export: str = spec("Export-CsPersistentChatData zip per PChat pool",
-                                       default="PChat_{pool}.zip")
+                                       default="PChat_{pool}.zip", pattern=FILE_NAME)
     sql_folder: str = spec("folder of SQL .bak files (LcsLog, LcsCDR, QoEMetrics, mgc)",
-                           default="sql")
+                           default="sql", pattern=FILE_NAME)
     filestore_folder: str = spec("folder of the robocopy'd file stores, one sub-folder per share",
-                                 default="filestore")
-    audio_folder: str = spec("folder of custom audio copies", default="audio")
-    manifest: str = spec("wizard metadata file", default="manifest.json")
+                                 default="filestore", pattern=FILE_NAME)
+    audio_folder: str = spec("folder of custom audio copies", default="audio", pattern=FILE_NAME)
+    manifest: str = spec("wizard metadata file", default="manifest.json", pattern=FILE_NAME)
 
 
 @dataclass(frozen=True, kw_only=True)
