@@ -46,9 +46,9 @@ def _plan(tmp_path: Path, hosts: dict[str, dict[str, str]]) -> Path:
 
 
 def _run(plan: Path, mode: str, action: str) -> dict[str, object]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(plan.parent)}
     proc = subprocess.run([sys.executable, "-c", CHILD, str(plan), mode, action], capture_output=True, text=True,
-                          cwd=REPO, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(plan.parent),
-                                                      "LYNC_RESTORE_SQL_PASSWORD": "x", "LYNC_RESTORE_WINRM_PASSWORD": "x"})
+                          cwd=REPO, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
     return result
