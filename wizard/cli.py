@@ -67,7 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="where incident journals live (default: the user state directory)",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # One function per group of subcommands, called in the order --help lists them.
+    _add_incident_commands(sub)
+    _add_plan_check_commands(sub)
+    _add_lab_commands(sub)
+    _add_journal_commands(sub)
+    _add_plan_commands(sub)
+    _add_bench_command(sub)
+    return p
 
+
+#: What ``add_subparsers`` returns; each function below adds one group of subcommands to it.
+_Subparsers = argparse._SubParsersAction
+
+
+def _add_incident_commands(sub: _Subparsers[_Parser]) -> None:
+    """run (a real incident) and drill (a rehearsal against the lab)."""
     run = sub.add_parser("run", help="open a plan and start (or resume) an incident")
     run.add_argument("plan", metavar="PLAN", help="the organisation's restore plan (YAML)")
     run.add_argument("--operator", help="who is at the keyboard (default: $LYNC_RESTORE_OPERATOR or the login name)")
@@ -85,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--journal-dir", metavar="DIR", dest="drill_journal_dir",
                        help="where the drill's journal is written")
 
+
+def _add_plan_check_commands(sub: _Subparsers[_Parser]) -> None:
+    """validate, check and runbook: read a plan, run nothing."""
     val = sub.add_parser("validate", help="check a plan; print a one-screen summary")
     val.add_argument("plan", metavar="PLAN")
 
@@ -102,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--new-pool", metavar="FQDN", help="the new pool C of an ABC failover (§6.19)")
     rb.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
 
+
+def _add_lab_commands(sub: _Subparsers[_Parser]) -> None:
+    """lab serve and scenarios: the simulated deployment."""
     lab = sub.add_parser("lab", help="the simulated Lync 2013 deployment")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
     serve = lab_sub.add_parser("serve", help="serve a scenario on loopback until interrupted")
@@ -112,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("scenarios", help="list the lab's drill scenarios")
 
+
+def _add_journal_commands(sub: _Subparsers[_Parser]) -> None:
+    """report, journal verify and journal key: what an incident leaves behind."""
     rep = sub.add_parser("report", help="write the incident report from a journal")
     rep.add_argument("journal", metavar="JOURNAL")
     rep.add_argument("--format", choices=("md", "html"), default="md")
@@ -125,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the final hash kept outside the journal (the report prints it): fail if it differs")
     jr_sub.add_parser("key", help="make this installation's journal key (HMAC chain); never overwrites one")
 
+
+def _add_plan_commands(sub: _Subparsers[_Parser]) -> None:
+    """plan from-topology and plan diff."""
     plan = sub.add_parser("plan", help="create or compare plans")
     plan_sub = plan.add_subparsers(dest="plan_command", metavar="PLAN_COMMAND", parser_class=_Parser)
     ft = plan_sub.add_parser("from-topology", help="draft a plan from Get-CsTopology -AsXml output "
@@ -136,9 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     pd.add_argument("plan", metavar="PLAN")
     pd.add_argument("file", metavar="FILE")
 
+
+def _add_bench_command(sub: _Subparsers[_Parser]) -> None:
     bench = sub.add_parser("bench", help="run every benchmark and print a table of figures")
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    return p
 
 
 def _command_key(args: argparse.Namespace) -> str | None:

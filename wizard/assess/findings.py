@@ -102,64 +102,96 @@ def build_findings(plan: Plan, results: Iterable[ProbeResult]) -> Findings:
     for r in by_id.values():
         if r.kind in ("dns", "tcp", "lync_host"):
             by_host.setdefault(r.subject.lower(), []).append(r)
-    hosts: dict[str, Host] = {}
-    for fqdn, rs in by_host.items():
-        dns = next((r for r in rs if r.kind == "dns"), None)
-        winrm = next((r for r in rs if r.kind == "tcp" and r.data.get("service") == "winrm"), None)
-        sqltcp = [r for r in rs if r.kind == "tcp" and r.data.get("service") == "sql"]
-        session = next((r for r in rs if r.kind == "lync_host"), None)
-        evidence: list[Evidence] = []
-        state: HostState
-        running = False
-        stopped: tuple[str, ...] = ()
-        replica: bool | None = None
-        if session is not None and session.ok:
-            state = "up"
-            services = session.data.get("services") or {}
-            running = services.get("RTCSRV") == "RUNNING"
-            stopped = tuple(session.data.get("stopped") or ())
-            rep = session.data.get("replica") or {}
-            replica = rep.get("UpToDate") if isinstance(rep.get("UpToDate"), bool) else None
-            evidence += _ev(session)
-        elif dns is not None and dns.status in ("failed", "timeout"):
-            state = "down"
-            evidence += _ev(dns)
-        elif winrm is not None and winrm.status in ("failed", "timeout") and all(
-                r.status in ("failed", "timeout") for r in sqltcp):
-            state = "down"
-            evidence += _ev(winrm) + [e for r in sqltcp for e in _ev(r)] + _ev(session)
-        elif session is not None and session.status == "timeout":
-            state = "down"
-            evidence += _ev(session)
-        elif session is not None and session.status == "failed":
-            state = "refused"
-            evidence += _ev(winrm) + _ev(session)
-        elif (winrm is not None and winrm.ok) or any(r.ok for r in sqltcp):
-            state = "up"
-            evidence += _ev(winrm) + [e for r in sqltcp for e in _ev(r)]
-        else:
-            state = "unknown"
-            evidence += _ev(winrm) + _ev(session)
-        hosts[fqdn] = Host(fqdn, state, running, stopped, replica, tuple(evidence))
-    sql: dict[str, SqlInstanceFacts] = {}
-    for inst in plan.topology.sql_instances:
-        sr = by_id.get(f"sql:{inst.id}")
-        host = hosts.get(inst.server.lower())
-        sstate: SqlState
-        evidence = _ev(sr)
-        dbs: dict[str, str] = {}
-        if sr is not None and sr.ok:
-            sstate = "up"
-            dbs = dict(sr.data.get("databases") or {})
-        elif host is not None and host.state == "down":
-            sstate = "down"
-            evidence += list(host.evidence)
-        elif sr is not None and sr.status == "timeout":
-            sstate = "down"
-        elif sr is not None and sr.status == "failed":
-            err = str(sr.data.get("error", ""))
-            sstate = "refused" if "Login" in err or "Credential" in err else "down"
-        else:
-            sstate = "unknown"
-        sql[inst.id] = SqlInstanceFacts(inst.id, sstate, dbs, tuple(evidence))
+    hosts = {fqdn: _host_facts(fqdn, rs) for fqdn, rs in by_host.items()}
+    sql = {inst.id: _sql_facts(inst.id, by_id.get(f"sql:{inst.id}"), hosts.get(inst.server.lower()))
+           for inst in plan.topology.sql_instances}
     return Findings(hosts, sql, by_id)
+
+
+def _host_facts(fqdn: str, rs: list[ProbeResult]) -> Host:
+    """One host from its DNS, TCP (WinRM, SQL ports) and Lync session probes."""
+    dns = next((r for r in rs if r.kind == "dns"), None)
+    winrm = next((r for r in rs if r.kind == "tcp" and r.data.get("service") == "winrm"), None)
+    sqltcp = [r for r in rs if r.kind == "tcp" and r.data.get("service") == "sql"]
+    session = next((r for r in rs if r.kind == "lync_host"), None)
+    if session is not None and session.ok:
+        return _host_with_session(fqdn, session)
+    state: HostState
+    evidence: list[Evidence]
+    if dns is not None and dns.status in ("failed", "timeout"):
+        state, evidence = "down", _ev(dns)
+    elif winrm is not None and winrm.status in ("failed", "timeout") and all(
+            r.status in ("failed", "timeout") for r in sqltcp):
+        state = "down"
+        evidence = _ev(winrm) + [e for r in sqltcp for e in _ev(r)] + _ev(session)
+    elif session is not None and session.status == "timeout":
+        state, evidence = "down", _ev(session)
+    elif session is not None and session.status == "failed":
+        state, evidence = "refused", _ev(winrm) + _ev(session)
+    elif (winrm is not None and winrm.ok) or any(r.ok for r in sqltcp):
+        state, evidence = "up", _ev(winrm) + [e for r in sqltcp for e in _ev(r)]
+    else:
+        state, evidence = "unknown", _ev(winrm) + _ev(session)
+    return Host(fqdn, state, False, (), None, tuple(evidence))
+
+
+def _host_with_session(fqdn: str, session: ProbeResult) -> Host:
+    """A host whose Lync session answered: up, with its services and CMS replica."""
+    services = session.data.get("services") or {}
+    rep = session.data.get("replica") or {}
+    return Host(fqdn, "up",
+                front_end_running=services.get("RTCSRV") == "RUNNING",
+                stopped=tuple(session.data.get("stopped") or ()),
+                replica_up_to_date=rep.get("UpToDate") if isinstance(rep.get("UpToDate"), bool) else None,
+                evidence=tuple(_ev(session)))
+
+
+def _sql_facts(sql_id: str, sr: ProbeResult | None, host: Host | None) -> SqlInstanceFacts:
+    """One SQL instance from its login probe and the state of its server."""
+    sstate: SqlState
+    evidence = _ev(sr)
+    dbs: dict[str, str] = {}
+    if sr is not None and sr.ok:
+        sstate = "up"
+        dbs = dict(sr.data.get("databases") or {})
+    elif host is not None and host.state == "down":
+        sstate = "down"
+        evidence += list(host.evidence)
+    elif sr is not None and sr.status == "timeout":
+        sstate = "down"
+    elif sr is not None and sr.status == "failed":
+        sstate = sql_failure_state(sr)
+    else:
+        sstate = "unknown"
+    return SqlInstanceFacts(sql_id, sstate, dbs, tuple(evidence))
+
+
+#: SQL Server error numbers with which an instance answers a login and refuses it: the instance
+#: is running, this login (or the database it opens) is not let in. Messages are localised and
+#: reworded between versions; the numbers are not.
+SQL_LOGIN_REFUSED = frozenset({
+    18456,  # Login failed for user '...'
+    18452,  # the login is from an untrusted domain (Windows authentication)
+    18470,  # the account is disabled
+    18486,  # the account is locked out
+    18487,  # the password has expired
+    18488,  # the password must be changed
+    4060,   # Cannot open database "..." requested by the login
+    4064,   # Cannot open user default database
+    911,    # Database '...' does not exist
+    916,    # the server principal cannot access the database under the current security context
+})
+
+
+def sql_failure_state(sr: ProbeResult) -> SqlState:
+    """A failed SQL probe, classified by SQL Server's error number (``data["number"]``), never
+    by the words of its message: ``refused`` when the instance answered and refused the login
+    (:data:`SQL_LOGIN_REFUSED`), ``down`` for any other number (the client's network errors 2, 53,
+    -1 ..., a paused service 17142, any other server error).
+
+    Without a number (the failure happened on this side, before SQL Server answered) only a
+    credential the wizard could not obtain counts as refused, as for a login the server refuses."""
+    number = sr.data.get("number")
+    if isinstance(number, int) and not isinstance(number, bool):
+        return "refused" if number in SQL_LOGIN_REFUSED else "down"
+    return "refused" if sr.data.get("error") == "CredentialError" else "down"

@@ -31,6 +31,7 @@ from wizard.remote import psbuild
 from wizard.remote.endpoints import host_connection, sql_port, winrm_port
 from wizard.remote.ports import PsOutcome, SqlQuery
 from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Var
+from wizard.remote.sqlerrors import SqlServerError
 
 # ------------------------------------------------------------------------------ transports
 
@@ -343,7 +344,13 @@ def sql_probe(t: Transports, plan: Plan, sql_id: str) -> Callable[[str | None, f
         try:
             rows = t.sql(sql_id, timeout).query(DATABASES_SQL)
         except (OSError, WizardError) as exc:
-            return _failure(pid, "sql", sql_id, exc)
+            res = _failure(pid, "sql", sql_id, exc)
+            if isinstance(exc, SqlServerError):
+                # SQL Server's error number (None when the driver failed before the server
+                # answered): the findings classify the failure by it, never by its words.
+                return _result(pid, "sql", sql_id, res.status, res.summary,
+                               {**res.data, "number": exc.number})
+            return res
         states = {str(r.get("name")).lower(): str(r.get("state_desc")).upper() for r in rows}
         bad = sorted(f"{n} {s}" for n, s in states.items() if s != "ONLINE")
         text = (f"SQL Server {name} accepts the login; {len(states)} databases"

@@ -16,14 +16,14 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from wizard import paths
 from wizard.catalog.discover import SetEntry
 from wizard.errors import WizardError
-from wizard.plan.model import Plan, SetLayout
+from wizard.plan.model import Plan, Pool, SetLayout
 from wizard.remote.backup_store import StoredFile
 
 PartKind = Literal["zip", "bak", "log", "folder", "json"]
@@ -237,47 +237,90 @@ def requirements(plan: Plan, path_id: str, pools: Sequence[str] | None = None
                  ) -> list[Requirement]:
     """The set parts ``path_id`` needs, per pool where it applies (``pools`` narrows the
     per-pool parts to the pools being recovered; None = every pool)."""
-    layout = plan.backup.layout
     scope = {p.lower() for p in pools} if pools else None
     in_scope = [p for p in plan.topology.pools if scope is None or p.fqdn.lower() in scope]
     out: list[Requirement] = []
     for component in paths.get(path_id).components:
-        if component == "config":
-            out.append(Requirement("config", None, layout.config))
-        elif component == "lis":
-            out.append(Requirement("lis", None, layout.lis))
-        elif component == "user_data":
-            out += [Requirement("user_data", p.fqdn.lower(),
-                                layout.user_data.format(pool=p.fqdn.lower()))
-                    for p in in_scope if p.role == "front_end"]
-        elif component == "rgs":
-            out += [Requirement("rgs", p.fqdn.lower(), layout.rgs.format(pool=p.fqdn.lower()))
-                    for p in in_scope if p.role == "front_end" and p.response_group]
-        elif component == "file_store":
-            ids = {p.file_store for p in in_scope if p.file_store} if scope else {
-                f.id for f in plan.topology.file_stores}
-            out += [Requirement("file_store", f.id, f"{layout.filestore_folder}\\{f.share}")
-                    for f in plan.topology.file_stores if f.id in ids]
-        elif component == "persistent_chat":
-            for p in in_scope:
-                if p.role != "persistent_chat":
-                    continue
-                if p.persistent_chat_backup == "export":
-                    out.append(Requirement("persistent_chat", p.fqdn.lower(),
-                                           layout.persistent_chat_export.format(pool=p.fqdn.lower())))
-                else:
-                    out.append(Requirement("persistent_chat", "mgc",
-                                           f"{layout.sql_folder}\\mgc.bak"))
-        elif component == "monitoring":
-            if any(p.monitoring_store for p in plan.topology.pools):
-                out += [Requirement("monitoring", db, f"{layout.sql_folder}\\{name}.bak")
-                        for db, name in (("lcscdr", "LcsCDR"), ("qoemetrics", "QoEMetrics"))]
-        elif component == "archiving":
-            if any(p.archiving_store for p in plan.topology.pools):
-                out.append(Requirement("archiving", "lcslog", f"{layout.sql_folder}\\LcsLog.bak"))
-        elif component == "audio":
-            out.append(Requirement("audio", None, layout.audio_folder))
+        needs = _NEEDS.get(component)
+        if needs is not None:
+            out += needs(plan, in_scope, scope)
     return out
+
+
+# What one component needs from a set: (plan, pools in scope, scope or None) -> requirements.
+_Needs = Callable[[Plan, list[Pool], set[str] | None], list[Requirement]]
+
+
+def _needs_config(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    return [Requirement("config", None, plan.backup.layout.config)]
+
+
+def _needs_lis(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    return [Requirement("lis", None, plan.backup.layout.lis)]
+
+
+def _needs_user_data(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    layout = plan.backup.layout
+    return [Requirement("user_data", p.fqdn.lower(), layout.user_data.format(pool=p.fqdn.lower()))
+            for p in in_scope if p.role == "front_end"]
+
+
+def _needs_rgs(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    layout = plan.backup.layout
+    return [Requirement("rgs", p.fqdn.lower(), layout.rgs.format(pool=p.fqdn.lower()))
+            for p in in_scope if p.role == "front_end" and p.response_group]
+
+
+def _needs_file_store(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    ids = {p.file_store for p in in_scope if p.file_store} if scope else {
+        f.id for f in plan.topology.file_stores}
+    return [Requirement("file_store", f.id, f"{plan.backup.layout.filestore_folder}\\{f.share}")
+            for f in plan.topology.file_stores if f.id in ids]
+
+
+def _needs_persistent_chat(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    layout = plan.backup.layout
+    out: list[Requirement] = []
+    for p in in_scope:
+        if p.role != "persistent_chat":
+            continue
+        if p.persistent_chat_backup == "export":
+            out.append(Requirement("persistent_chat", p.fqdn.lower(),
+                                   layout.persistent_chat_export.format(pool=p.fqdn.lower())))
+        else:
+            out.append(Requirement("persistent_chat", "mgc", f"{layout.sql_folder}\\mgc.bak"))
+    return out
+
+
+def _needs_monitoring(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    if not any(p.monitoring_store for p in plan.topology.pools):
+        return []
+    return [Requirement("monitoring", db, f"{plan.backup.layout.sql_folder}\\{name}.bak")
+            for db, name in (("lcscdr", "LcsCDR"), ("qoemetrics", "QoEMetrics"))]
+
+
+def _needs_archiving(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    if not any(p.archiving_store for p in plan.topology.pools):
+        return []
+    return [Requirement("archiving", "lcslog", f"{plan.backup.layout.sql_folder}\\LcsLog.bak")]
+
+
+def _needs_audio(plan: Plan, in_scope: list[Pool], scope: set[str] | None) -> list[Requirement]:
+    return [Requirement("audio", None, plan.backup.layout.audio_folder)]
+
+
+#: Requirements by component; a component not listed needs nothing from a set.
+_NEEDS: dict[str, _Needs] = {
+    "config": _needs_config,
+    "lis": _needs_lis,
+    "user_data": _needs_user_data,
+    "rgs": _needs_rgs,
+    "file_store": _needs_file_store,
+    "persistent_chat": _needs_persistent_chat,
+    "monitoring": _needs_monitoring,
+    "archiving": _needs_archiving,
+    "audio": _needs_audio,
+}
 
 
 def aliases(plan: Plan, req: Requirement) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ constraints (see :func:`spec`). Values built from a plan remember where each fie
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import types
@@ -313,34 +314,17 @@ class Validator:
             self.error(node, f"{path}: expected {want.get(tp, 'a value')}; found {_describe(node)}")
             return None
         tag, text = node.tag, node.value
-        if tp is str:
-            if tag == _TAG_STR:
-                return text
-            if tag in (_TAG_INT, _TAG_FLOAT):  # a bare number where text is wanted: say so
-                self.error(node, f"{path}: expected text; found the number {text} (quote it)")
-                return None
-        elif tp is bool:
-            if tag == _TAG_BOOL:
-                return text.lower() in ("true", "yes", "on")
-        elif tp is int:
-            if tag == _TAG_INT:
-                try:
-                    return int(text.replace("_", ""), 0)
-                except ValueError:
-                    pass
-        elif tp is float:
-            if tag in (_TAG_INT, _TAG_FLOAT):
-                try:
-                    return float(text.replace("_", ""))
-                except ValueError:
-                    pass
-        elif tp is Duration:
-            if tag == _TAG_STR:
-                try:
-                    return Duration.parse(text)
-                except ValueError as exc:
-                    self.error(node, f"{path}: {exc}")
-                    return None
+        if tp is str and tag in (_TAG_INT, _TAG_FLOAT):  # a bare number where text is wanted: say so
+            self.error(node, f"{path}: expected text; found the number {text} (quote it)")
+            return None
+        read = _SCALAR_READERS.get(tp)
+        try:
+            value = read(tag, text) if read is not None else _MISMATCH
+        except ValueError as exc:  # a duration that does not parse: its message says why
+            self.error(node, f"{path}: {exc}")
+            return None
+        if value is not _MISMATCH:
+            return value
         wanted = {
             str: "text",
             int: "a whole number",
@@ -350,6 +334,47 @@ class Validator:
         }.get(tp, "a value")
         self.error(node, f"{path}: expected {wanted}; found {_describe(node)}")
         return None
+
+
+#: What a scalar reader returns when the YAML scalar is not of the wanted type.
+_MISMATCH = object()
+
+
+def _read_str(tag: str, text: str) -> Any:
+    return text if tag == _TAG_STR else _MISMATCH
+
+
+def _read_bool(tag: str, text: str) -> Any:
+    return text.lower() in ("true", "yes", "on") if tag == _TAG_BOOL else _MISMATCH
+
+
+def _read_int(tag: str, text: str) -> Any:
+    if tag == _TAG_INT:
+        with contextlib.suppress(ValueError):
+            return int(text.replace("_", ""), 0)
+    return _MISMATCH
+
+
+def _read_float(tag: str, text: str) -> Any:
+    if tag in (_TAG_INT, _TAG_FLOAT):
+        with contextlib.suppress(ValueError):
+            return float(text.replace("_", ""))
+    return _MISMATCH
+
+
+def _read_duration(tag: str, text: str) -> Any:
+    """A duration, or ValueError saying why the text is not one."""
+    return Duration.parse(text) if tag == _TAG_STR else _MISMATCH
+
+
+#: Scalar readers by wanted type: each takes the YAML tag and text of a scalar node.
+_SCALAR_READERS: dict[Any, Callable[[str, str], Any]] = {
+    str: _read_str,
+    bool: _read_bool,
+    int: _read_int,
+    float: _read_float,
+    Duration: _read_duration,
+}
 
 
 def _suggest(key: str, fields: dict[str, Any]) -> str:
@@ -365,67 +390,7 @@ def _suggest(key: str, fields: dict[str, Any]) -> str:
 def json_schema(root: type, *, title: str, schema_id: str) -> dict[str, Any]:
     """JSON Schema (draft 2020-12) for ``root``, with every dataclass under ``$defs``."""
     defs: dict[str, Any] = {}
-
-    def of(tp: Any) -> dict[str, Any]:
-        origin = get_origin(tp)
-        if origin in (Union, types.UnionType):
-            args = [a for a in get_args(tp) if a is not type(None)]
-            inner = of(args[0])
-            return {"anyOf": [inner, {"type": "null"}]}
-        if origin is Literal:
-            return {"enum": list(get_args(tp))}
-        if origin is list:
-            return {"type": "array", "items": of(get_args(tp)[0])}
-        if origin is dict:
-            return {"type": "object", "additionalProperties": of(get_args(tp)[1])}
-        if dataclasses.is_dataclass(tp):
-            name = typing.cast(type, tp).__name__
-            if name not in defs:
-                defs[name] = {}  # placeholder against recursion
-                defs[name] = obj(tp)
-            return {"$ref": f"#/$defs/{name}"}
-        if tp is Duration:
-            return {"type": "string", "pattern": Duration.json_pattern}
-        return {
-            str: {"type": "string"},
-            int: {"type": "integer"},
-            float: {"type": "number"},
-            bool: {"type": "boolean"},
-        }[tp]
-
-    def obj(tp: Any) -> dict[str, Any]:
-        hints = typing.get_type_hints(tp)
-        props: dict[str, Any] = {}
-        required: list[str] = []
-        for f in dataclasses.fields(tp):
-            key = yaml_key(f)
-            s = dict(of(hints[f.name]))
-            meta = f.metadata
-            s["description"] = meta.get("doc", "")
-            if meta.get("pattern"):
-                s["pattern"] = meta["pattern"]
-            if meta.get("minimum") is not None:
-                s["minimum"] = meta["minimum"]
-            if meta.get("maximum") is not None:
-                s["maximum"] = meta["maximum"]
-            if meta.get("min_items") is not None:
-                s["minItems" if s.get("type") == "array" else "minProperties"] = meta["min_items"]
-            if f.default is MISSING and f.default_factory is MISSING:
-                required.append(key)
-            elif f.default is not MISSING and isinstance(f.default, (str, int, float, bool)):
-                s["default"] = f.default
-            props[key] = s
-        out: dict[str, Any] = {
-            "type": "object",
-            "description": (tp.__doc__ or "").strip().split("\n\n")[0],
-            "properties": props,
-            "additionalProperties": False,
-        }
-        if required:
-            out["required"] = required
-        return out
-
-    top = obj(root)
+    top = _schema_object(root, defs)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": schema_id,
@@ -433,3 +398,72 @@ def json_schema(root: type, *, title: str, schema_id: str) -> dict[str, Any]:
         **top,
         "$defs": dict(sorted(defs.items())),
     }
+
+
+_JSON_SCALARS: dict[Any, dict[str, Any]] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+}
+
+
+def _schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    """The schema of one type; dataclasses go to ``defs`` and are referred to."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        inner = _schema_of(args[0], defs)
+        return {"anyOf": [inner, {"type": "null"}]}
+    if origin is Literal:
+        return {"enum": list(get_args(tp))}
+    if origin is list:
+        return {"type": "array", "items": _schema_of(get_args(tp)[0], defs)}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _schema_of(get_args(tp)[1], defs)}
+    if dataclasses.is_dataclass(tp):
+        name = typing.cast(type, tp).__name__
+        if name not in defs:
+            defs[name] = {}  # placeholder against recursion
+            defs[name] = _schema_object(tp, defs)
+        return {"$ref": f"#/$defs/{name}"}
+    if tp is Duration:
+        return {"type": "string", "pattern": Duration.json_pattern}
+    return dict(_JSON_SCALARS[tp])
+
+
+def _schema_object(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(tp)
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(tp):
+        key = yaml_key(f)
+        props[key] = _schema_field(f, hints[f.name], defs)
+        if f.default is MISSING and f.default_factory is MISSING:
+            required.append(key)
+    out: dict[str, Any] = {
+        "type": "object",
+        "description": (tp.__doc__ or "").strip().split("\n\n")[0],
+        "properties": props,
+        "additionalProperties": False,
+    }
+    if required:
+        out["required"] = required
+    return out
+
+
+def _schema_field(f: dataclasses.Field[Any], hint: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    s = dict(_schema_of(hint, defs))
+    meta = f.metadata
+    s["description"] = meta.get("doc", "")
+    if meta.get("pattern"):
+        s["pattern"] = meta["pattern"]
+    if meta.get("minimum") is not None:
+        s["minimum"] = meta["minimum"]
+    if meta.get("maximum") is not None:
+        s["maximum"] = meta["maximum"]
+    if meta.get("min_items") is not None:
+        s["minItems" if s.get("type") == "array" else "minProperties"] = meta["min_items"]
+    if f.default is not MISSING and isinstance(f.default, (str, int, float, bool)):
+        s["default"] = f.default
+    return s

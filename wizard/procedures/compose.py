@@ -141,6 +141,16 @@ def validate_order(steps: tuple[Step, ...], given: frozenset[str] = frozenset())
 
     ``given`` holds tags true before the first step (e.g. ``cms-available`` when the CMS is not
     part of the outage)."""
+    _check_needs(steps, given)
+    for rule in RULES:
+        _check_precedence(rule, steps, given)
+        if rule.closes:
+            _check_closed(rule, steps)
+    _check_verify_last(steps)
+
+
+def _check_needs(steps: tuple[Step, ...], given: frozenset[str]) -> None:
+    """Step ids are unique and every need is provided by an earlier step (or given)."""
     seen: set[str] = set(given)
     ids: set[str] = set()
     for step in steps:
@@ -152,25 +162,35 @@ def validate_order(steps: tuple[Step, ...], given: frozenset[str] = frozenset())
                 raise OrderingError(f"Step {step.id} needs an earlier step providing '{need}' "
                                     "and none comes before it.")
         seen.update(step.tags)
-    for rule in RULES:
-        for j, later in enumerate(steps):
-            for scope in _scopes(later, rule.then):
-                sc = scope if rule.same_scope else None
-                before = any(_has(s, rule.first, sc) for s in steps[:j])
-                after = [s for s in steps[j + 1:] if _has(s, rule.first, sc)]
-                if after:
-                    raise OrderingError(f"Step {after[0].id} must come before {later.id}: "
-                                        f"{rule.reason} ({rule.section}).")
-                if rule.required and not before and not any(_split(g)[0] == rule.first for g in given):
-                    raise OrderingError(f"Step {later.id} has no step before it for '{rule.first}': {rule.reason} "
-                                        f"({rule.section}).")
-        if rule.closes:
-            for i, first in enumerate(steps):
-                for scope in _scopes(first, rule.first):
-                    sc = scope if rule.same_scope else None
-                    if not any(_has(s, rule.then, sc) for s in steps[i + 1:]):
-                        raise OrderingError(f"Step {first.id} has no step after it for '{rule.then}': {rule.reason} "
-                                            f"({rule.section}).")
+
+
+def _check_precedence(rule: OrderingRule, steps: tuple[Step, ...], given: frozenset[str]) -> None:
+    """No ``rule.first`` step comes after a ``rule.then`` step (and one comes before if required)."""
+    for j, later in enumerate(steps):
+        for scope in _scopes(later, rule.then):
+            sc = scope if rule.same_scope else None
+            before = any(_has(s, rule.first, sc) for s in steps[:j])
+            after = [s for s in steps[j + 1:] if _has(s, rule.first, sc)]
+            if after:
+                raise OrderingError(f"Step {after[0].id} must come before {later.id}: "
+                                    f"{rule.reason} ({rule.section}).")
+            if rule.required and not before and not any(_split(g)[0] == rule.first for g in given):
+                raise OrderingError(f"Step {later.id} has no step before it for '{rule.first}': {rule.reason} "
+                                    f"({rule.section}).")
+
+
+def _check_closed(rule: OrderingRule, steps: tuple[Step, ...]) -> None:
+    """Every ``rule.first`` step is followed by a ``rule.then`` step."""
+    for i, first in enumerate(steps):
+        for scope in _scopes(first, rule.first):
+            sc = scope if rule.same_scope else None
+            if not any(_has(s, rule.then, sc) for s in steps[i + 1:]):
+                raise OrderingError(f"Step {first.id} has no step after it for '{rule.then}': {rule.reason} "
+                                    f"({rule.section}).")
+
+
+def _check_verify_last(steps: tuple[Step, ...]) -> None:
+    """Once verification starts, only the organisation's own steps may follow (§7.1)."""
     in_verify = False
     for step in steps:
         if step.phase == "verify":

@@ -145,10 +145,23 @@ def map_winrm_exception(
     connect_timeout_s: float | None = None,
     read_timeout_s: float | None = None,
 ) -> WinRMFailure:
-    """One operator sentence for any failure of a WinRM exchange with ``host:port``."""
-    where = f"{host}:{port}"
+    """One operator sentence for any failure of a WinRM exchange with ``host:port``.
+
+    Tried in order: pywinrm's own exceptions, then the network underneath (TLS, DNS, timeouts,
+    refused or unreachable hosts), then whatever else an exchange can raise."""
     if isinstance(exc, WinRMFailure):
         return exc
+    failure = _pywinrm_failure(exc, host, port, user)
+    if failure is None:
+        failure = _network_failure(exc, host, port, connect_timeout_s, read_timeout_s)
+    if failure is None:
+        failure = _other_failure(exc, f"{host}:{port}")
+    return failure
+
+
+def _pywinrm_failure(exc: BaseException, host: str, port: int, user: str) -> WinRMFailure | None:
+    """pywinrm's exceptions: credentials refused, SOAP faults, operation timeouts, HTTP errors."""
+    where = f"{host}:{port}"
     if isinstance(exc, AuthenticationError):
         who = f" for {user}" if user else ""
         return BadCredentialsError(
@@ -177,17 +190,16 @@ def map_winrm_exception(
             "is this the WinRM port?",
             where=where,
         )
+    return None
+
+
+def _network_failure(exc: BaseException, host: str, port: int, connect_timeout_s: float | None,
+                     read_timeout_s: float | None) -> WinRMFailure | None:
+    """The network under the exchange: TLS, name resolution, timeouts, refused or no route."""
+    where = f"{host}:{port}"
     causes = _causes(exc)
     if any(isinstance(c, (ssl.SSLError, requests.exceptions.SSLError)) for c in causes):
-        if any("CERTIFICATE_VERIFY_FAILED" in str(c) for c in causes):
-            return TlsError(
-                f"{where} presented a certificate that could not be verified: check the CA "
-                "bundle and the host name.",
-                where=where,
-            )
-        return TlsError(
-            f"{where} failed the TLS handshake: is HTTPS enabled on that port?", where=where
-        )
+        return _tls_failure(where, causes)
     if any(_is_name_error(c) for c in causes):
         return HostNotFoundError(
             f"{host} could not be resolved: check the name and DNS.", where=where
@@ -210,6 +222,23 @@ def map_winrm_exception(
         return HostUnreachableError(
             f"{where} cannot be reached: no route to the host.", where=where
         )
+    return None
+
+
+def _tls_failure(where: str, causes: list[BaseException]) -> WinRMFailure:
+    if any("CERTIFICATE_VERIFY_FAILED" in str(c) for c in causes):
+        return TlsError(
+            f"{where} presented a certificate that could not be verified: check the CA "
+            "bundle and the host name.",
+            where=where,
+        )
+    return TlsError(
+        f"{where} failed the TLS handshake: is HTTPS enabled on that port?", where=where
+    )
+
+
+def _other_failure(exc: BaseException, where: str) -> WinRMFailure:
+    """Lost connections, NTLM that does not complete, answers that do not parse, the rest."""
     if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
         return ConnectionLostError(
             f"{where} closed the connection unexpectedly.", where=where
