@@ -42,7 +42,7 @@ HANDLERS: dict[str, str] = {
 
 
 def _path_ids() -> list[str]:
-    from wizard.paths import BY_ID
+    from wizard.recovery_paths import BY_ID
 
     return list(BY_ID)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from wizard import paths
+from wizard import recovery_paths
 from wizard.assess import classify as assess_classify
 from wizard.assess.events import AssessmentFinished, ProbeFinished, ProbeResult
 from wizard.assess.findings import build_findings
@@ -229,7 +229,7 @@ class IsolatedTransports(RealTransports):
 def needs_backup_set(path_id: str) -> bool:
     """A path restores from backup, or takes a component from one (LIS and RGS exports after a
     pool failover, §6.16 steps 4-5)."""
-    p = paths.get(path_id)
+    p = recovery_paths.get(path_id)
     return p.restores_from_backup or bool(p.components)
 
 
@@ -407,7 +407,7 @@ class CoreBackend:
         order = self.ctx.plan_of_action() if self.ctx is not None else ()
         needing = [p.path_id for p in order if needs_backup_set(p.path_id)] or [path_id]
         # the set must hold what every path needs: check it against the most demanding one
-        chosen_path = max(needing, key=lambda pid: len(paths.get(pid).components))
+        chosen_path = max(needing, key=lambda pid: len(recovery_paths.get(pid).components))
         loc = plan.backup.locations[0]
         listing = list_store_sets(self._store(loaded, loc), plan.backup.layout, loc.unc)
         now = self.options.now()

@@ -530,7 +530,7 @@ class IncidentSession:
 
     def needs_backup_set(self) -> bool:
         """Does any path of the plan of action restore from, or read, a backup set?"""
-        from wizard.paths import get as get_path
+        from wizard.recovery_paths import get as get_path
 
         for e in reversed(self.state.decisions):
             if e.payload.get("question") == "recovery_path" and e.payload.get("needs_backup_set") is not None:

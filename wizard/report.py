@@ -19,7 +19,7 @@ from typing import Any
 from wizard.errors import ExitCode, InputFileError
 from wizard.incident_state import replay
 from wizard.journal import Entry, Kind, ReadResult, chain_words, read_journal, verdict, write_private
-from wizard.paths import BY_ID
+from wizard.recovery_paths import BY_ID
 
 
 def _when(text: str) -> dt.datetime:

@@ -7,7 +7,6 @@ reasons that name the evidence (the lost host, database or share).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,14 +14,14 @@ import pytest
 from lab.runtime import LabRuntime
 from lab.scenarios import SCENARIOS, Scenario
 from wizard.assess.classify import classify
-from wizard.assess.events import AssessmentFinished, ProbeFinished
+from wizard.assess.events import AssessEvent, AssessmentFinished, ProbeFinished
 from wizard.assess.findings import build_findings
 from wizard.assess.probes import ProbeTimeouts, plan_probes
 from wizard.assess.recommend import Recommendation, recommend
 from wizard.assess.runner import ProbeRunner
 from wizard.assess.transports import RealTransports
-from wizard.paths import get as get_path
 from wizard.plan import load_plan
+from wizard.recovery_paths import get as get_path
 from wizard.remote.credentials import CredentialStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -46,22 +45,20 @@ EVIDENCE = {
 ANSWERS = {"bad-config-change": {"bad_change": "yes"}}
 
 
-def _assess(scenario: Scenario) -> Iterator[tuple[Recommendation, list[object], float]]:
+def _assess(scenario: Scenario) -> Iterator[tuple[Recommendation, list[AssessEvent], AssessmentFinished]]:
     with LabRuntime(scenario) as lab:
         plan = load_plan(lab.plan_path).plan
         creds = CredentialStore(plan, env={"LYNC_LAB_PASSWORD": lab.win_password,
                                            "LYNC_LAB_SQL_PASSWORD": lab.sql_password})
         transports = RealTransports(plan, creds)
-        t0 = time.monotonic()
         events = list(ProbeRunner(32).run(plan_probes(
             plan, transports, ProbeTimeouts(session=15, sql=10, deployment=15))))
-        elapsed = time.monotonic() - t0
         assert transports.close() == []
         done = events[-1]
         assert isinstance(done, AssessmentFinished)
         answers = ANSWERS.get(scenario.name, {})
         failures = classify(plan, build_findings(plan, done.results), answers)  # type: ignore[arg-type]
-        yield recommend(plan, failures, answers), events, elapsed  # type: ignore[arg-type]
+        yield recommend(plan, failures, answers), events, done  # type: ignore[arg-type]
 
 
 def _matches(expected: str, sections: tuple[str, ...]) -> bool:
@@ -74,7 +71,7 @@ def test_every_scenario_is_covered() -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_assessment_recommends_the_scenarios_path(scenario: Scenario) -> None:
-    for rec, events, elapsed in _assess(scenario):
+    for rec, events, done in _assess(scenario):
         assert rec.path is not None, rec.summary
         steps = [get_path(s.failure.path) for s in rec.steps]
         assert steps[0].outage_classes and scenario.outage_class in [
@@ -86,12 +83,15 @@ def test_assessment_recommends_the_scenarios_path(scenario: Scenario) -> None:
         for sec in rest:
             assert any(_matches(sec, (f,)) for f in flat), (scenario.name, sec, rec.summary)
         assert any(EVIDENCE[scenario.name] in r for r in rec.reasons), rec.reasons
-        assert sum(isinstance(e, ProbeFinished) for e in events) == len(events[-1].results)  # type: ignore[attr-defined]
-        assert elapsed < 20
+        assert sum(isinstance(e, ProbeFinished) for e in events) == len(done.results)
+        # every probe got its answer from the lab (a lost host refuses at once): none was cut off
+        # at its own timeout, abandoned on a busy worker or broke
+        assert done.abandoned == 0
+        assert [r.probe_id for r in done.results if r.status in ("timeout", "error")] == []
 
 
 def test_cms_and_back_end_lost_together_cms_first() -> None:
     scenario = next(s for s in SCENARIOS if s.name == "cms-lost-paired")
-    for rec, _events, _elapsed in _assess(scenario):
+    for rec, _events, _done in _assess(scenario):
         assert [s.failure.path for s in rec.steps] == ["cms-failover", "pool-failover"]
         assert [a.path for a in rec.alternatives] == ["cms-restore"]

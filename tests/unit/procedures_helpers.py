@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tests.conftest import REPO
-from wizard.paths import PATHS
 from wizard.plan import load_plan
 from wizard.plan.model import Plan
 from wizard.procedures.compose import CompositionError, Procedure, compose
+from wizard.recovery_paths import PATHS
 
 SHIPPED = ("example-two-site.yaml", "example-standard.yaml", "lab.yaml")
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from wizard import paths
+from wizard import recovery_paths
 from wizard.assess.classify import Answers, Failure
 from wizard.assess.findings import Evidence
 from wizard.errors import UsageError
@@ -80,14 +80,14 @@ def _fmt(seconds: int) -> str:
 def backup_rpo_s(plan: Plan, path_id: str) -> int | None:
     """Worst case data loss of a restore from backup when the set's age is not known yet:
     the longest backup interval among the components the path needs."""
-    needed = paths.get(path_id).components
+    needed = recovery_paths.get(path_id).components
     intervals = [d.seconds for c in needed if (d := plan.interval(c)) is not None]
     return max(intervals) if intervals else None
 
 
 def consequence(plan: Plan, path_id: str, *, backup_age_s: int | None = None,
                 witness: bool = False) -> Consequence:
-    p = paths.get(path_id)
+    p = recovery_paths.get(path_id)
     rto_s: int | None
     rpo_s: int | None
     if path_id == "pool-failover":
@@ -153,8 +153,8 @@ def recommend(plan: Plan, failures: Sequence[Failure], answers: Answers, *,
         if value != "unknown":
             evidence.append(Evidence(f"Operator answered '{value}' to: {qid}.", f"answer:{qid}"))
     more = f" then {', '.join(s.failure.path for s in steps[1:])}" if len(steps) > 1 else ""
-    summary = (f"{first.title}: {paths.get(first.path).title.lower()} (§"
-               f"{', §'.join(paths.get(first.path).sections)}){more}.")
+    summary = (f"{first.title}: {recovery_paths.get(first.path).title.lower()} (§"
+               f"{', §'.join(recovery_paths.get(first.path).sections)}){more}.")
     return Recommendation(first.path, tuple(steps), tuple(alternatives), tuple(evidence),
                           dict(answers), summary)
 
@@ -172,7 +172,7 @@ class OverrideWithoutReason(UsageError):
 def decision_payload(rec: Recommendation, choice: str, reason: str | None = None,
                      *, at: dt.datetime | None = None) -> dict[str, Any]:
     """The journal payload of the recovery-path decision (validates the choice)."""
-    if choice not in paths.BY_ID:
+    if choice not in recovery_paths.BY_ID:
         raise UsageError(f"There is no recovery path '{choice}'.")
     accepted = choice == rec.path
     if not accepted and not (reason and reason.strip()):

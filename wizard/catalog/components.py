@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wizard import paths
+from wizard import recovery_paths
 from wizard.catalog.discover import SetEntry
 from wizard.errors import WizardError
 from wizard.plan.model import Plan, Pool, SetLayout
@@ -240,7 +240,7 @@ def requirements(plan: Plan, path_id: str, pools: Sequence[str] | None = None
     scope = {p.lower() for p in pools} if pools else None
     in_scope = [p for p in plan.topology.pools if scope is None or p.fqdn.lower() in scope]
     out: list[Requirement] = []
-    for component in paths.get(path_id).components:
+    for component in recovery_paths.get(path_id).components:
         needs = _NEEDS.get(component)
         if needs is not None:
             out += needs(plan, in_scope, scope)

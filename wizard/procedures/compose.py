@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from wizard.errors import UsageError
-from wizard.paths import RecoveryPath
-from wizard.paths import get as get_path
 from wizard.plan.model import CustomStep, Plan, Pool
 from wizard.procedures.library.cms import cms_failover_steps, cms_move_steps, cms_restore_steps
 from wizard.procedures.library.common import (
@@ -58,6 +56,8 @@ from wizard.procedures.library.servers import (
 )
 from wizard.procedures.model import AllEqual, Check, Manual, Omitted, PsCommand, Step
 from wizard.procedures.verify import synthetic_check, verification_steps
+from wizard.recovery_paths import RecoveryPath
+from wizard.recovery_paths import get as get_path
 from wizard.remote.psbuild import Cmd, Raw
 
 
