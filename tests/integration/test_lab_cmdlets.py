@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,25 +298,49 @@ def test_unknown_cmdlet_and_parameter_fail_as_powershell_does(lab: LabRuntime, a
         "NamedParameterNotFound,Get-CsPoolFabricState"
 
 
-def test_long_cmdlet_streams_line_by_line(tmp_path: Path) -> None:
+@pytest.mark.timeout(120)  # a safety net only
+def test_long_cmdlet_streams_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each cmdlet of a long script reports when it is done, not all at the end."""
     with LabRuntime(None, state_dir=tmp_path, time_factor=200) as lab:
-        arrivals: list[tuple[float, str]] = []
+        before = len(lab.dep.cmdlet_log)
+        seen: list[str] = []
+        stops_when_seen: list[int] = []  # how many Stop-CsWindowsService had run at each line
+        stalled: list[int] = []
+        arrived = threading.Condition()
+
+        def stops_run() -> int:
+            return sum(name == "Stop-CsWindowsService" for _, name, _ in lab.dep.cmdlet_log[before:])
 
         def on_event(event: RunnerEvent) -> None:
             if isinstance(event, ShellOutput) and event.stream == "stdout":
-                arrivals.append((time.monotonic(), event.text))
+                with arrived:
+                    stops_when_seen.append(stops_run())
+                    seen.append(event.text)
+                    arrived.notify_all()
 
+        # Each Stop-CsWindowsService after the first starts only once the client holds the line
+        # written after the previous one: a host or runner that sent the output at the end
+        # would leave the script waiting (recorded in ``stalled``).
+        play = lab.clock.sleep
+
+        def next_cmdlet_waits_for_the_client(sim_seconds: float,
+                                             cancelled: threading.Event | None = None) -> bool:
+            done = stops_run()
+            with arrived:
+                if done and not stalled and not arrived.wait_for(lambda: len(seen) >= done, 10):
+                    stalled.append(done)
+            return play(sim_seconds, cancelled)
+
+        monkeypatch.setattr(lab.clock, "sleep", next_cmdlet_waits_for_the_client)
         script = "; ".join(f"Stop-CsWindowsService -ComputerName {FE3} -Name RTCCAA; "
                            f"Write-Output 'step {i}'" for i in range(4))
         with lab.runner(FE1, "ntlm", poll_s=1) as runner:
-            started = time.monotonic()
-            result = runner.run(script, deadline_s=20, on_event=on_event)
+            result = runner.run(script, deadline_s=60, on_event=on_event)
         assert result.exit_code == 0
-        assert [t for _, t in arrivals] == [f"step {i}" for i in range(4)]
-        # each Stop-CsWindowsService lasts 20 simulated s = 0.1 s here
-        assert arrivals[0][0] - started >= 0.08
-        assert arrivals[-1][0] - arrivals[0][0] >= 0.25
+        assert seen == [f"step {i}" for i in range(4)]
+        assert stalled == [], f"'step {stalled[0] - 1}' did not reach the client while the script ran"
+        # 'step i' comes after the i-th Stop-CsWindowsService and before the next one
+        assert stops_when_seen == [1, 2, 3, 4]
 
 
 def test_bad_password_is_401(lab: LabRuntime) -> None:
@@ -331,6 +355,7 @@ def test_bad_password_is_401(lab: LabRuntime) -> None:
     assert "wrong-password" not in str(bad.value)
 
 
+@pytest.mark.timeout(60)  # a safety net only
 def test_idle_receive_times_out_with_the_wsman_fault(tmp_path: Path) -> None:
     """A held Receive with nothing to say returns the operation-timeout fault (2150858793),
     which pywinrm raises as WinRMOperationTimeoutError; the command keeps running."""
@@ -343,11 +368,15 @@ def test_idle_receive_times_out_with_the_wsman_fault(tmp_path: Path) -> None:
             # Invoke-CsPoolFailover lasts 300 simulated s: 15 s here, far past one Receive
             cmd = proto.run_command(shell, "powershell", ["-Command",
                                                           f"Invoke-CsPoolFailover -PoolFqdn {P2}"])
-            started = time.monotonic()
+            # The client asks for 1 s: a listener holding the Receive any longer (its own 60 s)
+            # would run into the 5 s read timeout (requests.ReadTimeout), not this fault.
             with pytest.raises(WinRMOperationTimeoutError):
                 proto.get_command_output_raw(shell, cmd)
-            assert 0.8 < time.monotonic() - started < 4
+            assert [(e.action, e.detail) for e in lab.wsman[FE1].transcript
+                    if e.command_id == cmd][1:] == [("Fault", "operation timeout")]
+            assert lab.dep.pool(P2).failed_over_to is None  # the command keeps running
             proto.cleanup_command(shell, cmd)  # Signal terminate: the failover never happens
         finally:
             proto.close_shell(shell)
         assert lab.dep.pool(P2).failed_over_to is None
+        assert not any(name == "Invoke-CsPoolFailover" for _, name, _ in lab.dep.cmdlet_log)

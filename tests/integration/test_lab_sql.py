@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +31,13 @@ def state(tmp_path: Path) -> SqlInstanceState:
 
 
 @pytest.fixture
-def server(state: SqlInstanceState, tmp_path: Path) -> Iterator[TdsServer]:
+def clock() -> LabClock:
+    # LcsCDR is 2 GB: 13.6 simulated seconds at 150 MB/s, played 40x faster (about 0.35 s)
+    return LabClock(40.0)
+
+
+@pytest.fixture
+def server(state: SqlInstanceState, clock: LabClock, tmp_path: Path) -> Iterator[TdsServer]:
     share = tmp_path / "LyncBackup"
     (share / "2026-11-24_0200" / "sql").mkdir(parents=True)
     old = state.databases["LcsCDR"].snapshot()
@@ -39,9 +45,8 @@ def server(state: SqlInstanceState, tmp_path: Path) -> Iterator[TdsServer]:
     write_bak(share / "2026-11-24_0200" / "sql" / "LcsCDR.bak", database=old, server=state.server,
               instance=state.instance, start=dt.datetime(2026, 11, 24, 2, 0), finish=dt.datetime(2026, 11, 24, 2, 1),
               first_lsn=old.last_lsn - 1, last_lsn=old.last_lsn)
-    # LcsCDR is 2 GB: 13.6 simulated seconds at 150 MB/s, played 40x faster (about 0.35 s)
     engine = SqlEngine(state, resolve_path=folder_resolver({"\\\\backup01\\LyncBackup": share}),
-                       clock=LabClock(40.0))
+                       clock=clock)
     with TdsServer(engine, server_name=state.name) as srv:
         yield srv
 
@@ -81,27 +86,45 @@ def test_select_sys_databases(conn: pyodbc.Connection, state: SqlInstanceState) 
     assert cur.fetchone()[0] == "BE1\\RTC"
 
 
-def test_restore_with_progress_via_nextset(conn: pyodbc.Connection, state: SqlInstanceState) -> None:
+@pytest.mark.timeout(120)  # a safety net only
+def test_restore_with_progress_via_nextset(conn: pyodbc.Connection, state: SqlInstanceState,
+                                           clock: LabClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Streamed as they happen, not all at the end: the engine plays its last step (the one that
+    # reaches 100 %) only once the client has read a progress message, so that message must
+    # arrive while the database is still RESTORING. An engine or server that held the messages
+    # back to the end would keep the restore waiting (recorded in ``stalled``).
+    seen_progress = threading.Event()
+    stalled: list[int] = []
+    steps: list[float] = []
+    play = clock.sleep
+
+    def last_step_waits_for_the_client(sim_seconds: float, cancelled: threading.Event | None = None) -> bool:
+        steps.append(sim_seconds)
+        if len(steps) == 4 and not seen_progress.wait(10):
+            stalled.append(len(steps))
+        return play(sim_seconds, cancelled)
+
+    monkeypatch.setattr(clock, "sleep", last_step_waits_for_the_client)
     cur = conn.cursor()
-    started = time.monotonic()
     cur.execute(f"RESTORE DATABASE [LcsCDR] FROM DISK = N'{SET}\\LcsCDR.bak' WITH REPLACE, RECOVERY, STATS = 25")
     messages: list[str] = []
-    arrivals: list[float] = []
-    deadline = time.monotonic() + 20
-    while True:
+    state_at_first_progress: str | None = None
+    for _ in range(100):  # a bound on result sets, not on time
         for _, text in cur.messages:
             messages.append(str(text))
-            arrivals.append(time.monotonic())
-        if not cur.nextset() or time.monotonic() > deadline:
+            if "percent processed." in str(text) and state_at_first_progress is None:
+                state_at_first_progress = state.databases["LcsCDR"].state
+                seen_progress.set()
+        if not cur.nextset():
             break
     for _, text in cur.messages:
         messages.append(str(text))
     progress = [m for m in messages if "percent processed." in m]
     assert [m.rsplit("]", 1)[-1] for m in progress] == [f"{p} percent processed." for p in (25, 50, 75, 100)]
     assert "RESTORE DATABASE successfully processed" in messages[-1]
-    assert time.monotonic() - started < 10
-    # streamed as they happened, not all at the end: 25% -> 100% spans 3/4 of ~0.34 s
-    assert arrivals[len(progress) - 1] - arrivals[0] > 0.1
+    assert stalled == [], "no progress reached the client before the restore's last step"
+    assert state_at_first_progress == "RESTORING"
+    assert len(steps) == 4  # one simulated step per STATS = 25
     assert state.databases["LcsCDR"].content == {"set": "2026-11-24_0200", "calls": 777}
     assert state.databases["LcsCDR"].state == "ONLINE"
 

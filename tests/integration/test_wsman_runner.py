@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -62,9 +62,20 @@ def _runner(server: WsmanServer, auth: str = "basic", password: str = PASSWORD,
     return PowerShellRunner(_endpoint(server.port, auth), USER, password, **kwargs)  # type: ignore[arg-type]
 
 
-def _sleeper(io: CommandIO) -> int:
-    io.write_stdout("started\r\n")
-    return 1 if io.cancelled.wait(10) else 0
+def _sleeper(started: list[CommandIO]) -> Callable[[CommandIO], int]:
+    """A command that says "started" and then runs 10 s unless stopped; ``started`` gets its io."""
+    def sleeper(io: CommandIO) -> int:
+        started.append(io)
+        io.write_stdout("started\r\n")
+        return 1 if io.cancelled.wait(10) else 0
+
+    return sleeper
+
+
+def _ended_on_its_own(server: WsmanServer, command_id: str) -> bool:
+    """Whether the host ever reported the command as done (it was not stopped first)."""
+    return any(e.action == "Receive" and e.command_id == command_id and "done" in e.detail
+               for e in server.transcript)
 
 
 @pytest.mark.parametrize("auth", ["basic", "ntlm"])
@@ -89,24 +100,40 @@ def test_runs_commands_on_one_reused_utf8_shell(server: WsmanServer, auth: str) 
 
 
 def test_lines_stream_in_order_while_the_command_runs(server: WsmanServer, host: ToyHost) -> None:
+    # The command writes its next line only once the caller has seen the previous one, so every
+    # line must reach on_event while the command is still running: a runner that buffered the
+    # output until the end would leave the command waiting (recorded in ``stalled``).
+    seen = [threading.Event() for _ in range(10)]
+    stalled: list[int] = []
+
     def ticker(io: CommandIO) -> int:
         for index in range(10):
             io.write_stdout(f"line {index}\r\n")
-            time.sleep(0.05)
+            if not stalled and not seen[index].wait(5):
+                stalled.append(index)
         return 0
 
+    events: list[RunnerEvent] = []
+
+    def on_event(event: RunnerEvent) -> None:
+        events.append(event)
+        if isinstance(event, ShellOutput) and event.text.startswith("line "):
+            seen[int(event.text.split()[1])].set()
+
     host.handlers["ticker"] = ticker
-    events: list[tuple[float, RunnerEvent]] = []
-    started = time.monotonic()
     with _runner(server) as runner:
-        result = runner.run("ticker", deadline_s=10,
-                            on_event=lambda e: events.append((time.monotonic() - started, e)))
-    lines = [(t, e.text) for t, e in events if isinstance(e, ShellOutput)]
-    assert [text for _t, text in lines] == [f"line {i}" for i in range(10)]
-    assert lines[0][0] < 0.25  # the first line arrived long before the command's ~0.5 s end
-    assert result.duration_s >= 0.45
-    assert isinstance(events[0][1], CommandStarted)
-    assert isinstance(events[-1][1], CommandFinished) and events[-1][1].exit_code == 0
+        result = runner.run("ticker", deadline_s=30, on_event=on_event)
+    lines = [e.text for e in events if isinstance(e, ShellOutput)]
+    assert lines == [f"line {i}" for i in range(10)]
+    assert stalled == [], f"line {stalled} was not delivered while the command ran"
+    assert isinstance(events[0], CommandStarted)
+    # one Receive round per line, then the one that reports the exit code
+    receives = [e.detail for e in server.transcript
+                if e.action == "Receive" and e.command_id == events[0].command_id]
+    assert receives == ["1 chunk(s)"] * 10 + ["0 chunk(s), done 0"]
+    assert isinstance(events[-1], CommandFinished) and events[-1].exit_code == 0
+    assert (result.exit_code, result.cancelled) == (0, False)
+    assert events[-1].duration_s == result.duration_s
 
 
 def test_keeps_looping_through_operation_timeouts(server: WsmanServer, host: ToyHost) -> None:
@@ -123,16 +150,26 @@ def test_keeps_looping_through_operation_timeouts(server: WsmanServer, host: Toy
     assert len(timeouts) >= 2
 
 
+@pytest.mark.timeout(60)  # a safety net only: a hung runner fails here instead of stalling CI
 def test_deadline_stops_the_command_and_leaves_no_shell(server: WsmanServer, host: ToyHost) -> None:
-    host.handlers["sleep"] = _sleeper
+    started: list[CommandIO] = []
+    host.handlers["sleep"] = _sleeper(started)
     runner = _runner(server)
-    started = time.monotonic()
+    events: list[RunnerEvent] = []
     with pytest.raises(RemoteTimeoutError) as info:
-        runner.run("sleep", deadline_s=1.0)
-    assert time.monotonic() - started < 3
+        runner.run("sleep", deadline_s=1.0, on_event=events.append)
     assert str(info.value) == (
         f"The command on {FQDN}:{server.port} did not finish within 1 s and was stopped."
     )
+    # The command was stopped while it still ran (its 10 s never played out): the host got a
+    # terminate Signal for it and never reported it done.
+    assert isinstance(events[0], CommandStarted)
+    command_id = events[0].command_id
+    assert len(started) == 1 and started[0].cancelled.is_set()
+    assert not _ended_on_its_own(server, command_id)
+    assert [(e.action, e.command_id, e.detail) for e in server.transcript][-2] == (
+        "Signal", command_id, "terminate")
+    assert isinstance(events[-1], CommandFinished) and events[-1].cancelled
     actions = [e.action for e in server.transcript]
     assert actions[-2:] == ["Signal", "Delete"]
     assert server.open_shells() == set()
@@ -141,21 +178,36 @@ def test_deadline_stops_the_command_and_leaves_no_shell(server: WsmanServer, hos
     runner.close()
 
 
+@pytest.mark.timeout(60)  # a safety net only: a runner that ignores cancel fails here
 def test_cancel_stops_the_command_and_leaves_no_shell(server: WsmanServer, host: ToyHost) -> None:
-    host.handlers["sleep"] = _sleeper
+    started: list[CommandIO] = []
+    host.handlers["sleep"] = _sleeper(started)
     cancel = threading.Event()
     events: list[RunnerEvent] = []
-    timer = threading.Timer(0.3, cancel.set)
-    timer.start()
-    started = time.monotonic()
-    result = _runner(server, poll_s=1).run("sleep", deadline_s=30, cancel=cancel,
-                                           on_event=events.append)
-    timer.join()
-    assert result.cancelled and result.stdout == "started\r\n"
-    assert time.monotonic() - started < 2.5
+    timers: list[threading.Timer] = []
+
+    def on_event(event: RunnerEvent) -> None:
+        events.append(event)
+        if isinstance(event, ShellOutput) and event.text == "started":
+            # cancel from another thread while the runner waits in a held Receive
+            timers.append(threading.Timer(0.3, cancel.set))
+            timers[-1].start()
+
+    runner = _runner(server, poll_s=1)
+    result = runner.run("sleep", deadline_s=30, cancel=cancel, on_event=on_event)
+    for timer in timers:
+        timer.join()
+    assert result.cancelled and result.exit_code == -1 and result.stdout == "started\r\n"
     assert isinstance(events[-1], CommandFinished) and events[-1].cancelled
+    # stopped on the host while it still ran (it would have run 10 s and exited 0)
+    assert isinstance(events[0], CommandStarted)
+    assert len(started) == 1 and started[0].cancelled.is_set()
+    assert not _ended_on_its_own(server, events[0].command_id)
     assert [e.action for e in server.transcript][-2:] == ["Signal", "Delete"]
     assert server.open_shells() == set()
+    # and the runner is still usable: it opens a fresh shell
+    assert runner.run("Write-Output 'again'", deadline_s=10).stdout == "again\r\n"
+    runner.close()
 
 
 def test_shell_dropped_by_the_server_is_reopened(server: WsmanServer) -> None:
@@ -216,14 +268,19 @@ def test_wrong_password_sentence_has_no_password(server: WsmanServer, auth: str)
     assert CANARY not in repr(vars(info.value))
 
 
+@pytest.mark.timeout(60)  # a safety net only
 def test_server_that_does_not_answer_in_time(server: WsmanServer) -> None:
+    # Each answer comes 3 s late, after the runner's 2 s read timeout: a runner that waited for
+    # it would get every answer and print "x" instead of raising.
     server.faults.delay_s = 3
     runner = _runner(server, operation_timeout_s=1, read_margin_s=1)
-    started = time.monotonic()
     with pytest.raises(RemoteTimeoutError) as info:
         runner.run("Write-Output 'x'", deadline_s=10)
-    assert time.monotonic() - started < 3
     assert str(info.value) == f"{FQDN}:{server.port} did not answer within 2 s."
+    # Once the host answers in time again, the same runner works (a fresh connection).
+    server.faults.delay_s = 0
+    assert runner.run("Write-Output 'back'", deadline_s=10).stdout == "back\r\n"
+    runner.close()
 
 
 def test_dropped_connection(server: WsmanServer) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WSManFaultError
 from winrm.protocol import Protocol
@@ -98,23 +100,40 @@ def test_utf8_code_page_and_cp437_default(server: WsmanServer) -> None:
         protocol.close_shell(shell, close_session=False)
 
 
+@pytest.mark.timeout(60)  # a safety net only
 def test_idle_receive_returns_the_operation_timeout_fault(server: WsmanServer, host: ToyHost) -> None:
+    release = threading.Event()
+
     def slow(io: CommandIO) -> int:
-        io.cancelled.wait(5)
+        if release.wait(10):  # idle (no output) until the test releases it
+            io.write_stdout("late\r\n")
+        io.cancelled.wait(10)
         return 0
 
     host.handlers["slow"] = slow
-    protocol = _protocol(server, operation_timeout=1)
+    protocol = _protocol(server, operation_timeout=1)  # the HTTP read timeout is 6 s
     shell = protocol.open_shell()
     command_id = protocol.run_command(
         shell, "powershell -EncodedCommand " + base64.b64encode("slow".encode("utf-16-le")).decode())
-    started = time.monotonic()
+    # The client asks for 1 s: a listener holding the Receive to its own 60 s default would run
+    # into the client's read timeout (requests.ReadTimeout) instead of answering with the fault.
     with pytest.raises(WinRMOperationTimeoutError):
         protocol.get_command_output_raw(shell, command_id)
-    assert 0.9 <= time.monotonic() - started < 3
+    assert [(e.action, e.detail) for e in server.transcript if e.command_id == command_id] == [
+        ("Command", "slow"), ("Fault", "operation timeout")]
+    # A held Receive answers as soon as there is output: the command writes while the next
+    # Receive waits (a listener that answered "nothing yet" at once would fault again).
+    protocol.operation_timeout_sec = 4
+    timer = threading.Timer(0.3, release.set)
+    timer.start()
+    out, _err, _code, done = protocol.get_command_output_raw(shell, command_id)
+    timer.join()
+    assert (out, done) == (b"late\r\n", False)  # and the command is still running
     protocol.cleanup_command(shell, command_id)
     protocol.close_shell(shell)
-    assert any(e.action == "Fault" and e.detail == "operation timeout" for e in server.transcript)
+    assert [(e.action, e.detail) for e in server.transcript if e.command_id == command_id] == [
+        ("Command", "slow"), ("Fault", "operation timeout"), ("Receive", "1 chunk(s)"),
+        ("Signal", "terminate")]
 
 
 def test_dropped_shell_gives_the_shell_not_found_fault(server: WsmanServer) -> None:
@@ -172,12 +191,21 @@ def test_delete_cancels_running_commands(server: WsmanServer, host: ToyHost) -> 
     assert server.open_shells() == set()
 
 
+@pytest.mark.timeout(60)  # a safety net only
 def test_injected_faults(server: WsmanServer) -> None:
     server.faults.fail_auth = True
     with pytest.raises(InvalidCredentialsError):
         _protocol(server).open_shell()
     server.faults.fail_auth = False
-    server.faults.delay_s = 0.3
-    started = time.monotonic()
-    _protocol(server).open_shell()
-    assert time.monotonic() - started >= 0.3
+    # The delay applies to the next request: answering 3 s late, the listener loses a client
+    # that waits 2 s at most.
+    server.faults.delay_s = 3
+    impatient = Protocol(server.url, transport="basic", username=USER, password=PASSWORD,
+                         message_encryption="never", operation_timeout_sec=1, read_timeout_sec=2,
+                         proxy=None, ca_trust_path=None)  # type: ignore[arg-type]
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        impatient.open_shell()
+    # Switched off again at run time, the next request is answered.
+    server.faults.delay_s = 0
+    shell = _protocol(server).open_shell()
+    assert shell in server.open_shells()

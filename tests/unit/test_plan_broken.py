@@ -99,3 +99,15 @@ def test_fifty_megabyte_file_is_refused_without_reading_it(tmp_path: Path) -> No
     assert "MiB; a plan is at most" in info.value.errors[0]
     assert time.perf_counter() - start < 1.0
     assert info.value.errors[0].startswith(f"{big}:1:1:")
+
+
+def test_a_control_character_in_a_plan_never_reaches_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """#17 finding 6: a NUL in a UNC path passed validate and ended in a traceback in runbook."""
+    from wizard.cli import main
+
+    broken = DATA / "broken_plans" / "unc-nul.yaml"
+    assert main(["validate", str(broken)]) == 2
+    assert main(["runbook", str(broken), "--path", "monitoring-archiving-restore"]) == 2
+    err = capsys.readouterr().err
+    assert "\x00" not in err and "Traceback" not in err
+    assert err.count("unc-nul.yaml:32:12: plan.backup.locations[0].unc: '") == 2 and "\\x00" in err

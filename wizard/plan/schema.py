@@ -155,7 +155,9 @@ def _describe(node: yaml.Node) -> str:
 
 
 def _short(text: str, limit: int = 40) -> str:
-    text = text.replace("\n", " ")
+    """A value quoted in an error: one line, control characters shown as escapes (a NUL or an
+    escape sequence from a plan never reaches the terminal), cut at ``limit``."""
+    text = "".join(c if c == "\n" or 32 <= ord(c) != 127 else f"\\x{ord(c):02x}" for c in text).replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
