@@ -205,7 +205,11 @@ def _rgs_in(pool: str, owner: str) -> Check:
         inst = dep.principal_sql(pool)
         db = inst.database("rgsconfig") if inst is not None else None
         owners = (db.content.get("rgs") or {}).get("owners", {}) if db is not None else {}
-        return [] if owner in owners else [f"the Response Groups of {owner} are not in {pool}"]
+        if owner in owners:
+            return []
+        taken = ", ".join(sorted(owners)) or "nobody"
+        # T13: imported without -OverwriteOwner, the failed pool's groups stay its own (§6.16 step 5)
+        return [f"the Response Groups of {owner} are not in {pool} owned by {owner} (owners there: {taken})"]
     return check
 
 

@@ -122,18 +122,29 @@ def _rgs_db(dep: LabDeployment, inv: Invocation, identity: str) -> tuple[str, Da
 
 
 def export_rgs(dep: LabDeployment, host: str, inv: Invocation) -> None:
+    """``-Owner`` exports only the groups that pool owns (§6.17 step 4: the home pool's groups,
+    imported into the backup pool during a failover, taken home); ``-RemoveExportedConfiguration``
+    removes what was exported, nothing else."""
     require_cms(dep, inv)
-    _pool, db = _rgs_db(dep, inv, str(inv.get("Source")))
-    rgs = dict(db.content.get("rgs") or {"workflows": []})
-    owner = inv.get("Owner")
-    if owner:
-        rgs["owner"] = strip_prefix(str(owner), "service:", "ApplicationServer:")
+    pool, db = _rgs_db(dep, inv, str(inv.get("Source")))
+    current = dict(db.content.get("rgs") or {"workflows": []})
+    owner = strip_prefix(str(inv.get("Owner") or ""), "service:", "ApplicationServer:").lower() or None
+    owners = _rgs_owners(current, pool)
+    flows = sorted(owners.get(owner, [])) if owner else sorted(current.get("workflows", []))
+    rgs = {"pool": pool, "owner": owner or pool, "workflows": flows}
     write_file(dep, host, inv, str(inv.get("FileName")), rgs_zip(rgs), overwrite=False)
     if inv.get("RemoveExportedConfiguration"):
-        db.content["rgs"] = {"workflows": []}
+        kept = [w for w in current.get("workflows", []) if w not in flows]
+        left = {k: [w for w in v if w not in flows] for k, v in owners.items()}
+        db.content["rgs"] = {**current, "workflows": kept, "owners": {k: v for k, v in left.items() if v}}
 
 
 def import_rgs(dep: LabDeployment, host: str, inv: Invocation) -> None:
+    """Ownership as T13 and §6.12 describe it: without ``-OverwriteOwner`` the imported groups keep
+    their owner (the pool they were exported from); the paired backup pool may hold them that way
+    during a failover (§6.16 step 5). Any other pool, or a newly deployed one with the same FQDN,
+    fails while the owner's contact objects exist in AD, unless ``-OverwriteOwner`` makes the
+    destination their owner."""
     require_cms(dep, inv)
     pool, db = _rgs_db(dep, inv, str(inv.get("Destination")))
     raw = read_file(dep, host, inv, str(inv.get("FileName")))
@@ -142,29 +153,29 @@ def import_rgs(dep: LabDeployment, host: str, inv: Invocation) -> None:
     except BackupFormatError as exc:
         raise inv.error(f"Import-CsRgsConfiguration failed: {exc}", "InvalidData",
                         "InvalidRgsFile") from None
-    owner = str(rgs.get("owner") or pool)
+    owner = str(rgs.get("owner") or pool).lower()
     current = db.content.get("rgs") or {}
     fresh = not current.get("workflows")
-    if not inv.get("OverwriteOwner") and (fresh or owner != pool) and owner in dep.rgs_contacts:
+    overwrite = bool(inv.get("OverwriteOwner"))
+    spec = dep.pools[owner].spec if owner in dep.pools else None
+    backup_of_owner = owner != pool and spec is not None and (spec.paired_with or "").lower() == pool
+    if not overwrite and owner in dep.rgs_contacts and not backup_of_owner and (fresh or owner != pool):
         raise inv.error(
             f"The Response Group contact objects of {owner} already exist in Active Directory "
             f"and belong to another service. Use -OverwriteOwner to import them into {pool}.",
             "ResourceExists", "ContactObjectsExist")
     names = set(current.get("workflows", []))
-    clash = [w for w in rgs.get("workflows", []) if w in names]
+    incoming = list(rgs.get("workflows", []))
+    clash = [w for w in incoming if w in names]
     if clash and owner != pool and not inv.get("ResolveNameConflicts"):
         raise inv.error(f'A workflow named "{clash[0]}" already exists in {pool}. Rename it or '
                         "use -ResolveNameConflicts.", "ResourceExists", "NameConflict")
-    merged = dict(current) if not fresh else {}
-    merged["pool"] = pool
-    merged["workflows"] = sorted(names | set(rgs.get("workflows", [])))
-    merged.setdefault("owners", {})[owner] = list(rgs.get("workflows", []))
-    merged["owner"] = current.get("owner", pool) if not fresh else owner
-    if inv.get("OverwriteOwner") or fresh:
-        merged["owner"] = owner if owner == pool else merged.get("owner", pool)
-    db.content["rgs"] = merged
-    dep.rgs_contacts.add(owner)
-    dep.log(host, f"Response Group configuration of {owner} imported into {pool}")
+    new_owner = pool if overwrite else owner
+    owners = _rgs_owners(current, pool) if not fresh else {}
+    owners[new_owner] = sorted(set(owners.get(new_owner, [])) | set(incoming))
+    db.content["rgs"] = {"pool": pool, "workflows": sorted(names | set(incoming)), "owners": owners}
+    dep.rgs_contacts.add(new_owner)
+    dep.log(host, f"Response Group configuration of {owner} imported into {pool}, owned by {new_owner}")
 
 
 def _rgs_owners(rgs: dict[str, Any], pool: str) -> dict[str, list[str]]:
@@ -177,16 +188,21 @@ def _rgs_owners(rgs: dict[str, Any], pool: str) -> dict[str, list[str]]:
     return owners
 
 
+def _rgs_listed(inv: Invocation, owner: str, pool: str) -> bool:
+    """What ``Get-CsRgs* -Identity service:ApplicationServer:<pool>`` lists (§6.12): the pool's own
+    groups; with ``-Owner`` only that owner's; with ``-ShowAll`` every group the pool holds."""
+    if inv.get("ShowAll"):
+        return True
+    wanted = strip_prefix(str(inv.get("Owner") or ""), "service:", "ApplicationServer:").lower()
+    return owner == wanted if wanted else owner == pool
+
+
 def get_rgs_workflow(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
     pool, db = _rgs_db(dep, inv, str(inv.get("Identity")))
     rgs = db.content.get("rgs") or {}
-    owner_filter = inv.get("Owner")
-    show_all = bool(inv.get("ShowAll"))
     out = []
     for owner, flows in _rgs_owners(rgs, pool).items():
-        if owner != pool and not show_all and not (
-                owner_filter and strip_prefix(str(owner_filter), "service:",
-                                              "ApplicationServer:") == owner):
+        if not _rgs_listed(inv, owner, pool):
             continue
         for flow in flows:
             out.append(obj("Microsoft.Rtc.Rgs.Management.WritableSettings.Workflow",
@@ -210,10 +226,9 @@ def _rgs_item_getter(kind: str, suffixes: tuple[str, ...]) -> Any:
     def run(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
         pool, db = _rgs_db(dep, inv, str(inv.get("Identity")))
         rgs = db.content.get("rgs") or {}
-        wanted = strip_prefix(str(inv.get("Owner") or ""), "service:", "ApplicationServer:")
         out = []
         for owner, flows in _rgs_owners(rgs, pool).items():
-            if not flows or (owner != pool and not inv.get("ShowAll") and owner != wanted):
+            if not flows or not _rgs_listed(inv, owner, pool):
                 continue
             short = str(owner).split(".", 1)[0]
             for suffix in suffixes:

@@ -20,7 +20,7 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 from winrm.protocol import Protocol
 
-from lab.backupset import read_user_data_zip, user_data_format, write_backup_sets
+from lab.backupset import read_rgs_zip, read_user_data_zip, user_data_format, write_backup_sets
 from lab.cmdlets import ALL_CMDLETS
 from lab.model import LabDeployment
 from lab.runtime import LabRuntime
@@ -186,14 +186,23 @@ CASES: list[Case] = [
          lambda r, d: user_data_format(bk(d, "ud1-2010.zip").read_bytes()) == "Lync2010"),
     Case(rf"Export-CsRgsConfiguration -Source 'service:ApplicationServer:{P1}' -FileName "
          rf"'{BK}\rgs1.zip'", lambda r, d: bk(d, "rgs1.zip").is_file()),
+    # §6.16 step 5 / T13: into the paired backup pool without -OverwriteOwner, still owned by pool2
     Case(rf"Import-CsRgsConfiguration -Destination 'service:ApplicationServer:{P1}' -FileName "
-         rf"'{SET}\Rgs_pool2.fabrikam.lab.zip' -OverwriteOwner",
+         rf"'{SET}\Rgs_pool2.fabrikam.lab.zip'",
          lambda r, d: P2 in d.principal_sql(P1).database("rgsconfig").content["rgs"]["owners"]),  # type: ignore[union-attr]
     Case(f"Get-CsRgsWorkflow -Identity 'service:ApplicationServer:{P1}' -ShowAll | "
          "Select-Object -ExpandProperty Name", lambda r, d: "pool2-helpdesk" in lines(r)),
+    Case(f"Get-CsRgsWorkflow -Identity 'service:ApplicationServer:{P1}' | "
+         "Select-Object -ExpandProperty Name", lambda r, d: "pool2-helpdesk" not in lines(r) and bool(lines(r))),
     Case(f"Get-CsRgsQueue -Identity 'service:ApplicationServer:{P1}' -Owner "
          f"'service:ApplicationServer:{P2}' | Select-Object -ExpandProperty Name",
-         lambda r, d: sorted(lines(r)) == ["pool1-helpdesk-q", "pool2-helpdesk-q"]),
+         lambda r, d: sorted(lines(r)) == ["pool2-helpdesk-q"]),
+    # §6.17 step 4: -Owner exports only pool2's groups
+    Case(rf"Export-CsRgsConfiguration -Source 'service:ApplicationServer:{P1}' -Owner "
+         rf"'service:ApplicationServer:{P2}' -FileName '{BK}\rgs-home.zip'",
+         lambda r, d: (lambda z: z["owner"] == P2 and bool(z["workflows"])
+                       and all(w.startswith("pool2-") for w in z["workflows"]))(read_rgs_zip(bk(d, "rgs-home.zip")
+                                                                                           .read_bytes()))),
     Case(f"Get-CsRgsAgentGroup -Identity 'service:ApplicationServer:{P1}' -ShowAll | "
          "Select-Object -ExpandProperty Name", lambda r, d: "pool2-agents" in lines(r)),
     Case(f"Get-CsRgsHoursOfBusiness -Identity 'service:ApplicationServer:{P1}' -ShowAll | "

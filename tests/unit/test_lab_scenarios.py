@@ -192,15 +192,24 @@ def test_file_store_lost(run: Run) -> None:
 
 
 @pytest.mark.parametrize("run", ["pool-lost-paired"], indirect=True)
-def test_pool_lost_paired(run: Run) -> None:
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_pool_lost_paired(run: Run, overwrite: bool) -> None:
+    """§6.16 step 5 imports pool2's Response Groups into pool1 without -OverwriteOwner: they stay
+    pool2's (T13). With -OverwriteOwner pool1 takes them over, and the lab says so (#14)."""
     fe = "fe01.fabrikam.lab"
     run.ps(fe, "Invoke-CsPoolFailover -PoolFqdn pool2.fabrikam.lab -DisasterMode")
     run.ps(fe, "Import-CsRgsConfiguration -Destination 'service:ApplicationServer:pool1.fabrikam"
-               rf".lab' -FileName '{SET}\Rgs_pool2.fabrikam.lab.zip' -OverwriteOwner")
+               rf".lab' -FileName '{SET}\Rgs_pool2.fabrikam.lab.zip'" + (" -OverwriteOwner" if overwrite else ""))
     _, text, _ = run.ps(fe, "Get-CsRgsWorkflow -Identity 'service:ApplicationServer:pool1.fabrikam"
-                            ".lab' -ShowAll | Select-Object -ExpandProperty Name")
-    assert "pool2-helpdesk" in text
-    assert run.lab.scenario and run.lab.scenario.service_restored(run.lab.dep) == []
+                            ".lab' -ShowAll | Select-Object -ExpandProperty OwnerPool")
+    assert ("pool2.fabrikam.lab" in text) is not overwrite
+    assert run.lab.scenario
+    problems = run.lab.scenario.service_restored(run.lab.dep)
+    if overwrite:
+        assert problems == ["the Response Groups of pool2.fabrikam.lab are not in pool1.fabrikam.lab owned by "
+                            "pool2.fabrikam.lab (owners there: pool1.fabrikam.lab)"]
+    else:
+        assert problems == []
 
 
 @pytest.mark.parametrize("run", ["pool-lost-unpaired"], indirect=True)

@@ -14,7 +14,7 @@ from wizard.plan.model import Plan
 from wizard.procedures.compose import RULES, OrderingError, Procedure, compose
 from wizard.procedures.library.common import Ctx
 from wizard.procedures.library.failover import pool_failback_step, pool_failover_step
-from wizard.procedures.model import Step
+from wizard.procedures.model import AnyEqual, Step
 
 TWO_SITE = "lonpool.corp.contoso.com"
 
@@ -218,3 +218,16 @@ def test_steps_cite_sections_and_destructive_ones_confirm() -> None:
     proc = compose(_plan("example-two-site.yaml"), "pool-failover", pool=TWO_SITE)
     assert proc.step(f"pool-failover-{TWO_SITE}").second_operator
     assert compose(_plan("lab.yaml"), "cms-restore").step("cms-install-database").second_operator
+
+
+def test_pool_failover_imports_response_groups_without_taking_them_over() -> None:
+    """#14 wrong-today 2: pool-failover imported RGS with -OverwriteOwner; §6.16 step 5 has none and
+    T13 says the imported groups stay owned by the failed pool, which failback's
+    Export-CsRgsConfiguration -Owner <home> relies on (§6.17 step 4)."""
+    plan = load_plan(REPO / "plans" / "example-two-site.yaml").plan
+    proc = compose(plan, "pool-failover", pool="lonpool.corp.contoso.com", backup_set="2026-11-24_0100")
+    step = next(s for s in proc.steps if s.id.startswith("rgs-import-"))
+    command = "\n".join(step.shown_lines())
+    assert "Import-CsRgsConfiguration" in command and "-OverwriteOwner" not in command
+    assert any(c.expect == AnyEqual("OwnerPool", "lonpool.corp.contoso.com") for c in step.post_checks)
+    assert "§6.16 step 5" in step.why

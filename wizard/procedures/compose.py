@@ -510,9 +510,9 @@ def _pool_failover(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     backup, steps, cms_pool = _failover_head(ctx, om, failed)
     steps.append(lis_import_step(ctx, ctx.fe(backup), backup.fqdn, after_failover_of=failed.fqdn, section="6.16"))
     if failed.response_group:
-        # -OverwriteOwner: the RGS contact objects in AD still belong to the failed pool; §6.17
-        # step 4 calls it always safe (§6.12, §11.25).
-        steps.append(rgs_import_step(ctx, failed, backup, new_pool=True, after_failover=True))
+        # no -OverwriteOwner (§6.16 step 5): the imported groups stay owned by the failed pool (T13),
+        # so failback can export them with -Owner and take them home (§6.17 step 4)
+        steps.append(rgs_import_step(ctx, failed, backup, new_pool=False, after_failover=True))
     else:
         om.append(Omitted("rgs-import", "Import Response Group", f"{failed.fqdn} runs no Response Group"))
     return steps + verification_steps(ctx, backup, [], failed_over_from=failed, cms_pool=cms_pool)

@@ -21,7 +21,7 @@ from wizard.procedures.library.common import (
     services_stopped_check,
     sql,
 )
-from wizard.procedures.model import AllEqual, Check, Manual, NoneEqual, NonEmpty, SqlCommand, Step
+from wizard.procedures.model import AllEqual, AnyEqual, Check, Manual, NoneEqual, NonEmpty, SqlCommand, Step
 from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Value
 from wizard.remote.sql import quote_identifier
 
@@ -119,12 +119,19 @@ def rgs_import_step(ctx: Ctx, home: Pool, destination: Pool, *, new_pool: bool, 
     params["FileName"] = zip_path
     listing = Pipeline(Cmd("Get-CsRgsWorkflow", {"Identity": rgs_identity(destination.fqdn), "ShowAll": ON}),
                        Cmd("Select-Object", {"Property": ["Name", "OwnerPool"]}))
+    if after_failover:  # the groups stay owned by the failed pool (T13): some listed workflow is its own
+        verified = Check(f"{home.fqdn}'s Response Group workflows are listed in {destination.fqdn} (with -ShowAll), "
+                         f"still owned by {home.fqdn}", ps(host, json=listing), AnyEqual("OwnerPool", home.fqdn))
+    else:
+        verified = Check("Response Group workflows are listed (with -ShowAll)", ps(host, json=listing),
+                         NonEmpty("Name"))
     return Step(
         id=f"rgs-import-{home.fqdn}" + (f"-to-{destination.fqdn}" if destination.fqdn != home.fqdn else ""),
         title=f"Import {home.fqdn}'s Response Group configuration into {destination.fqdn}",
         section="6.12",
-        why=("Response Group configuration is not replicated; import it into the backup pool and "
-             "manage it only with the Shell there (§6.16 step 5, §6.12, §11.25)." if after_failover else
+        why=("Response Group configuration is not replicated; import it into the backup pool without "
+             "-OverwriteOwner, so the groups stay owned by the failed pool and failback can take them home; "
+             "manage them only with the Shell there (§6.16 step 5, §6.17 step 4, §6.12)." if after_failover else
              "Response Group workflows, queues and agent groups live in rgsconfig and come back from "
              "the Export-CsRgsConfiguration zip; -OverwriteOwner is needed in a newly deployed pool, "
              "even with the same FQDN (§6.12, §11.25)."),
@@ -132,8 +139,7 @@ def rgs_import_step(ctx: Ctx, home: Pool, destination: Pool, *, new_pool: bool, 
         commands=(ps(host, Cmd("Import-CsRgsConfiguration", params)),),
         applies="the pool runs Response Group",
         requires=(file_check(host, zip_path),),
-        post_checks=(Check("Response Group workflows are listed (with -ShowAll)", ps(host, json=listing),
-                           NonEmpty("Name")),),
+        post_checks=(verified,),
         undo="Remove the imported workflows, queues and groups with the Shell.",
         duration_s=300,
         needs=(("pool-failover@" + home.fqdn,) if after_failover else ()),
