@@ -72,6 +72,12 @@ def _synthetic(name: str, target: str = P1) -> Case:
                 lambda r, d: r.stdout.strip() == "Success")
 
 
+
+def _only_pool2s(rgs: dict[str, object]) -> bool:
+    flows = rgs["workflows"]
+    return rgs["owner"] == P2 and isinstance(flows, list) and bool(flows) and all(
+        str(w).startswith("pool2-") for w in flows)
+
 CASES: list[Case] = [
     # --------------------------------------------------------------- services (§7.2)
     Case(f"Get-CsWindowsService -ComputerName {FE1} | ConvertTo-Json -Compress",
@@ -200,9 +206,7 @@ CASES: list[Case] = [
     # §6.17 step 4: -Owner exports only pool2's groups
     Case(rf"Export-CsRgsConfiguration -Source 'service:ApplicationServer:{P1}' -Owner "
          rf"'service:ApplicationServer:{P2}' -FileName '{BK}\rgs-home.zip'",
-         lambda r, d: (lambda z: z["owner"] == P2 and bool(z["workflows"])
-                       and all(w.startswith("pool2-") for w in z["workflows"]))(read_rgs_zip(bk(d, "rgs-home.zip")
-                                                                                           .read_bytes()))),
+         lambda r, d: _only_pool2s(read_rgs_zip(bk(d, "rgs-home.zip").read_bytes()))),
     Case(f"Get-CsRgsAgentGroup -Identity 'service:ApplicationServer:{P1}' -ShowAll | "
          "Select-Object -ExpandProperty Name", lambda r, d: "pool2-agents" in lines(r)),
     Case(f"Get-CsRgsHoursOfBusiness -Identity 'service:ApplicationServer:{P1}' -ShowAll | "
