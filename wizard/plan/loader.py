@@ -338,6 +338,9 @@ def _check_connections(m: _Meaning) -> None:
         if hc.winrm is not None:
             _check_winrm(hc.winrm, connections.winrm.insecure, f"host {host}", m.err)
     _check_winrm(connections.winrm, None, "the WinRM defaults", m.err)
+    if not connections.drill_only_loopback:
+        m.err(connections, "drill_only_loopback", "a drill never leaves this machine (DESIGN decision 5): "
+                                                  "drill_only_loopback cannot be false; remove it")
 
 
 def _check_custom_steps(m: _Meaning) -> None:

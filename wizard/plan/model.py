@@ -253,7 +253,8 @@ class Connections:
     sql: SqlSettings = spec("SQL defaults", default_factory=SqlSettings)
     hosts: dict[str, HostConnection] = spec("overrides per host FQDN", default_factory=dict)
     powershell_modules: list[str] = spec("modules to import before Lync cmdlets", default_factory=lambda: ["Lync"])
-    drill_only_loopback: bool = spec("refuse non-loopback endpoints in drill mode", default=True)
+    drill_only_loopback: bool = spec("drills reach loopback only, whichever command starts them; always true "
+                                     "(false is refused)", default=True)
 
 
 @dataclass(frozen=True, kw_only=True)
