@@ -16,7 +16,7 @@ import pytest
 from lab.drill import run_headless
 from wizard.cli import main
 from wizard.incident_state import replay
-from wizard.journal import Kind, read_journal
+from wizard.journal import Kind, read_journal, verdict
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +65,9 @@ def test_headless_drill_restores_service(name: str, tmp_path: Path) -> None:
     # every composed step ended done (or skipped because a pre-check found it already done)
     assert st.steps and all(rec.status in ("done", "skipped") for rec in st.steps.values()), st.steps
     assert sum(rec.status == "done" for rec in st.steps.values()) >= 2
-    closed = journal.entries[-1]
+    closed, seal = journal.entries[-2:]
     assert closed.kind == Kind.CLOSED and closed.payload["outcome"] == "service restored"
+    assert seal.kind == Kind.SEALED and verdict(journal).text == "sealed, intact"  # #17: closed means sealed
     assert all(line.startswith(("drill ", "probe ", "question ", "recommended ", "  ", "plan of action",
                                 "backup set", "catalogue", "composed ", "step ", "check ", "service "))
                for line in text.splitlines()), text
