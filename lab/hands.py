@@ -111,7 +111,7 @@ class LabHands:
         return srv
 
     def _cms_or_fail(self, tool: str) -> None:
-        problem = self.dep.cms_problem()
+        problem = self.dep.publish_problem()
         if problem is not None:
             raise HandsError(f"{tool} could not reach the Central Management store ({problem}); "
                              "nothing was published.")

@@ -524,6 +524,23 @@ class LabDeployment:
     def cms_functional(self) -> bool:
         return self.cms_problem() is None
 
+    def publish_problem(self) -> str | None:
+        """None when Topology Builder can publish; else why not. A publish writes the topology to
+        the CMS store where Active Directory says it is: its primary database must be online there,
+        the mirror carrying it after a database failover is not enough (§5.3 C, S20: a publish
+        needs the primary CMS database online; primary and mirror roles cannot be swapped without
+        publishing)."""
+        problem = self.cms_problem()
+        if problem is not None or self.scp is None:
+            return problem
+        primary = self.instance(self.scp.sql_server, self.scp.sql_instance)
+        xds = primary.database("xds") if primary is not None and self.sql_up(primary) else None
+        if xds is None or xds.state != "ONLINE":
+            where = f"{self.scp.sql_server}\\{self.scp.sql_instance}" if self.scp.sql_instance else self.scp.sql_server
+            return (f"the primary Central Management store database on {where} is not online (the mirror "
+                    "carries the CMS, but a publish needs the primary; fail the CMS over or restore it, §5.3 C)")
+        return None
+
     def cms_config(self) -> dict[str, Any] | None:
         inst = self.cms_instance()
         xds = inst.database("xds") if inst is not None else None

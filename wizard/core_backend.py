@@ -57,7 +57,7 @@ from wizard.incident import (
 from wizard.plan import LoadedPlan
 from wizard.plan.model import BackupLocation, Plan
 from wizard.procedures import engine as eng
-from wizard.procedures.compose import Procedure, compose
+from wizard.procedures.compose import Procedure, cms_after, compose
 from wizard.procedures.events import (
     CheckResult,
     EngineEvent,
@@ -451,7 +451,11 @@ class CoreBackend:
     def compose(self, loaded: LoadedPlan, path_id: str, backup_set: str | None) -> Sequence[StepView]:
         plan = self._plan(loaded)
         order = (self.ctx.plan_of_action() if self.ctx is not None else ()) or (PlannedPath(path_id),)
-        procedures = [compose(plan, p.path_id, pool=p.pool, server=p.server, backup_set=backup_set) for p in order]
+        procedures, cms_at = [], None
+        for p in order:  # a CMS failed over by an earlier path stays where it went (§6.15 step 7)
+            procedures.append(compose(plan, p.path_id, pool=p.pool, server=p.server, backup_set=backup_set,
+                                      cms_at=cms_at))
+            cms_at = cms_after(plan, p.path_id, p.pool, cms_at)
         self._procedures, self._where = procedures, {}
         views: list[StepView] = []
         for i, proc in enumerate(procedures):

@@ -35,8 +35,11 @@ CASES: dict[str, tuple[list[tuple[str, str | None]], str | None]] = {
     "edge-lost": ([("member-rebuild", "edge01.fabrikam.lab")], None),
     "pool-lost-unpaired": ([("pool-restore", "pool3.fabrikam.lab")], "2026-11-24_0200"),
     "cms-se-lost-unpaired": ([("cms-restore", "se01.fabrikam.lab")], "2026-11-24_0200"),
-    "be-primary-lost-witness": ([("be-mirror-primary", "pool1.fabrikam.lab")], None),
-    "be-primary-lost-no-witness": ([("be-mirror-primary", "pool1.fabrikam.lab")], None),
+    # the CMS lives on pool1's mirrored Back End: CMS failover first, then the mirror path (§5.3 C, S20, S22)
+    "be-primary-lost-witness": ([("cms-failover", "pool1.fabrikam.lab"), ("be-mirror-primary", "pool1.fabrikam.lab")],
+                                "2026-11-24_0200"),
+    "be-primary-lost-no-witness": ([("cms-failover", "pool1.fabrikam.lab"),
+                                    ("be-mirror-primary", "pool1.fabrikam.lab")], "2026-11-24_0200"),
 }
 
 

@@ -127,11 +127,14 @@ def test_fe_lost(c: Clients) -> None:
 
 @_sc("be-primary-lost-witness")
 def test_be_primary_lost_witness(c: Clients) -> None:
-    fe = "fe01.fabrikam.lab"
+    fe, fe11 = "fe01.fabrikam.lab", "fe11.fabrikam.lab"
+    # §5.3 C: the CMS lives on this Back End; a publish needs the primary CMS database, so fail the CMS over first
+    c.ps(fe11, "Invoke-CsManagementServerFailover -BackupSqlServerFqdn 'sql11.fabrikam.lab' "
+               "-BackupSqlInstanceName 'rtc' -Force")
     # §6.5 steps 3-4 (Topology Builder, the trainee's hands): the pool's store is now the survivor
     c.lab.perform_manual("be-mirror-topology-pool1.fabrikam.lab",
                          "Set 'SQL Server store' to sql02.fabrikam.lab\\rtc; OK; Publish again.")
-    for t in ("User", "Application", "CentralMgmt"):
+    for t in ("User", "Application"):
         c.ps(fe, f"Uninstall-CsMirrorDatabase -DatabaseType {t} -SqlServerFqdn "
                  "'sql02.fabrikam.lab' -SqlInstanceName rtc")
     c.lab.rebuild("sql01.fabrikam.lab")
@@ -231,7 +234,7 @@ def test_pool_lost_paired(c: Clients) -> None:
     fe = "fe01.fabrikam.lab"
     c.ps(fe, "Invoke-CsPoolFailover -PoolFqdn pool2.fabrikam.lab -DisasterMode")
     c.ps(fe, "Import-CsRgsConfiguration -Destination 'service:ApplicationServer:pool1.fabrikam"
-             rf".lab' -FileName '{SET}\Rgs_pool2.fabrikam.lab.zip' -OverwriteOwner")
+             rf".lab' -FileName '{SET}\Rgs_pool2.fabrikam.lab.zip'")  # no -OverwriteOwner (§6.16 step 5)
     out = c.ps(fe, "Get-CsRgsWorkflow -Identity 'service:ApplicationServer:pool1.fabrikam.lab' "
                    "-ShowAll | Select-Object -ExpandProperty Name")
     assert "pool2-helpdesk" in out.stdout.split()

@@ -17,7 +17,7 @@ import pytest
 from lab.runtime import LabRuntime
 from lab.scenarios import scenario
 from wizard.errors import RemoteError
-from wizard.procedures.compose import compose
+from wizard.procedures.compose import cms_after, compose
 from wizard.procedures.engine import AnswersFile, Engine
 from wizard.procedures.events import ProcedureFinished, StepDone, StepFailed, StepQuestion, StepSkipped
 from wizard.remote.sql import SqlRunner
@@ -25,8 +25,9 @@ from wizard.remote.sql import SqlRunner
 pytestmark = pytest.mark.integration
 
 CASES = [
-    ("be-primary-lost-witness", "be-mirror-primary", "pool1.fabrikam.lab"),
-    ("be-primary-lost-no-witness", "be-mirror-primary", "pool1.fabrikam.lab"),
+    # the CMS lives on pool1's mirrored Back End: CMS failover first (§5.3 C, S20, S22)
+    ("be-primary-lost-witness", "cms-failover+be-mirror-primary", "pool1.fabrikam.lab"),
+    ("be-primary-lost-no-witness", "cms-failover+be-mirror-primary", "pool1.fabrikam.lab"),
     ("pool-lost-paired", "pool-failover", "pool2.fabrikam.lab"),
     ("cms-lost-paired", "pool-failover", "pool1.fabrikam.lab"),
     ("be-lost-unpaired", "be-restore", "pool3.fabrikam.lab"),
@@ -96,13 +97,23 @@ def _drill(name: str, path: str, target: str | None, skip: tuple[str, ...] = ())
     with LabRuntime(scenario(name), time_factor=600) as lab:
         root = lab.dep.paths.resolve(lab.plan.backup.locations[0].unc)
         newest = sorted(p.name for p in root.iterdir() if p.is_dir())[-1]
-        where = {"server": target} if path in SERVER_PATHS else {"pool": target}
-        proc = compose(lab.plan, path, backup_set=newest, **where)
         runners = LabRunners(lab)
         answers = DrillAnswers(lab, AnswersFile(operator="alice", second_operator="bob", confirm_all=True,
                                                 skip=skip))
+        events: list[Any] = []
+        cms_at = None
         try:
-            events = list(Engine(proc, runners, answers, operator="alice", wait_scale=0.01, sleep=time.sleep).run())
+            paths = path.split("+")
+            for i, one in enumerate(paths):  # a plan of action: in order, the CMS where earlier paths left it
+                where = {"server": target} if one in SERVER_PATHS else {"pool": target}
+                proc = compose(lab.plan, one, backup_set=newest, cms_at=cms_at, **where)
+                cms_at = cms_after(lab.plan, one, target, cms_at)
+                # as the wizard verifies: only the last path on a pool describes its end state
+                later = {s.id: "done" for s in proc.steps if s.phase == "verify"} if i < len(paths) - 1 else {}
+                events += Engine(proc, runners, answers, operator="alice", wait_scale=0.01, sleep=time.sleep,
+                                 finished=later).run()
+                if not events[-1].restored:
+                    break
         finally:
             runners.close()
         return events, scenario(name).check(lab.dep)
@@ -132,11 +143,13 @@ def test_procedure_restores_service(name: str, path: str, pool: str | None) -> N
     # no exported zip: the Edge's Deployment Wizard Step 1 (import from a file) cannot be done
     ("edge-lost", "member-rebuild", "edge01.fabrikam.lab", "edge-export-edge.fabrikam.lab"),
     # the old primary never rebuilt: Topology Builder cannot create the mirror databases there
-    ("be-primary-lost-witness", "be-mirror-primary", "pool1.fabrikam.lab", "prepare-sql01.fabrikam.lab"),
+    ("be-primary-lost-witness", "cms-failover+be-mirror-primary", "pool1.fabrikam.lab", "prepare-sql01.fabrikam.lab"),
     # no database failover: Topology Builder cannot reach the CMS to publish (§11.2)
-    ("be-primary-lost-no-witness", "be-mirror-primary", "pool1.fabrikam.lab", "db-failover-pool1.fabrikam.lab"),
+    ("be-primary-lost-no-witness", "cms-failover+be-mirror-primary", "pool1.fabrikam.lab",
+     "db-failover-pool1.fabrikam.lab"),
     # §6.5 steps 3-4 not done: the topology still names the dead primary as the pool's SQL store
-    ("be-primary-lost-witness", "be-mirror-primary", "pool1.fabrikam.lab", "be-mirror-topology-pool1.fabrikam.lab"),
+    ("be-primary-lost-witness", "cms-failover+be-mirror-primary", "pool1.fabrikam.lab",
+     "be-mirror-topology-pool1.fabrikam.lab"),
 ])
 def test_a_skipped_step_is_caught(name: str, path: str, pool: str, skipped: str) -> None:
     events, problems = _drill(name, path, pool, skip=(skipped,))

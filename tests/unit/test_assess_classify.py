@@ -174,17 +174,33 @@ def test_B_mirrored_primary_lost_with_witness(plan: Plan) -> None:
     for name in ("xds", "lis", "rtcxds"):
         w.db("be1-mirror", name, "ONLINE")
     failures, rec = w.assess()
-    assert _pairs(failures) == [("B", "be-mirror-primary")]  # no CMS path: the mirror holds it
-    assert "automatically" in failures[0].notes[0]
-    assert rec.steps[0].consequence.rto_s == 300
+    # #14 wrong-today 1: the mirror carries the CMS, but publishing needs the primary CMS database
+    # online (§5.3 C, S20, S22): the CMS procedures come first, then the mirror path
+    assert _pairs(failures) == [("C", "cms-failover"), ("B", "be-mirror-primary")]
+    assert any("no topology can be published" in e.text for e in failures[0].evidence)
+    assert "automatically" in failures[1].notes[0]
+    assert [s.failure.path for s in rec.steps] == ["cms-failover", "be-mirror-primary"]
 
 
 def test_B_mirrored_primary_lost_before_failover_is_still_the_mirror_path(plan: Plan) -> None:
     w = World(plan).down("sql01.fabrikam.lab", "sqlwit.fabrikam.lab")
     w.set("cms-replication", active_master=None)
     failures, _ = w.assess()
-    assert _pairs(failures) == [("B", "be-mirror-primary")]
-    assert "Invoke-CsDatabaseFailover" in failures[0].notes[0]
+    assert _pairs(failures) == [("C", "cms-failover"), ("B", "be-mirror-primary")]
+    assert "Invoke-CsDatabaseFailover" in failures[1].notes[0]
+
+
+def test_B_mirrored_cms_primary_lost_unpaired_goes_to_the_cms_restore(plan: Plan) -> None:
+    """No working partner to fail the CMS over to: restore the CMS, both nodes from the surviving
+    copy (§5.3 C, S20); no separate mirror path."""
+    w = World(plan).down("sql01.fabrikam.lab", *[s for p in plan.topology.pools
+                                                if p.fqdn == "pool2.fabrikam.lab" for s in p.servers])
+    for name in ("xds", "lis", "rtcxds"):
+        w.db("be1-mirror", name, "ONLINE")
+    failures, _ = w.assess()
+    assert ("C", "cms-restore") in _pairs(failures) and ("B", "be-mirror-primary") not in _pairs(failures)
+    cms = next(f for f in failures if f.path == "cms-restore")
+    assert any("restore both the primary and the mirror" in n for n in cms.notes)
 
 
 def test_B_mirror_only_lost(plan: Plan) -> None:

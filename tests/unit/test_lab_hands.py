@@ -46,6 +46,13 @@ class Lab:
         return self.lab.scenario.service_restored(self.dep)
 
 
+def _fail_the_cms_over(lab: Lab) -> None:
+    """§6.15, run on a Front End of the paired pool: the CMS moves to pool2 and stays there."""
+    lab.ps("fe11.fabrikam.lab", "Invoke-CsManagementServerFailover -BackupSqlServerFqdn 'sql11.fabrikam.lab' "
+                                  "-BackupSqlInstanceName 'rtc' -Force")
+    assert lab.dep.cms_pool == "pool2.fabrikam.lab" and lab.dep.publish_problem() is None
+
+
 @pytest.fixture
 def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lab]:
     yield Lab(request.param, tmp_path)
@@ -101,13 +108,18 @@ def test_topology_builder_cannot_publish_without_the_cms(lab: Lab) -> None:
 @pytest.mark.parametrize("lab", ["be-primary-lost-witness"], indirect=True)
 def test_mirrored_primary_lost_played_by_hand(lab: Lab) -> None:
     fe = "fe01.fabrikam.lab"
+    # the mirror carries the CMS, but Topology Builder publishes to the primary CMS database (§5.3 C, S20)
+    note = lab.play(lab.step("be-mirror-primary", f"be-mirror-topology-{P1}", pool=P1))
+    assert note is not None and "primary Central Management store database on sql01.fabrikam.lab\\rtc is not " \
+        "online" in note and "nothing was published" in note
+    _fail_the_cms_over(lab)
     version = lab.dep.config_version()
     note = lab.play(lab.step("be-mirror-primary", f"be-mirror-topology-{P1}", pool=P1))
     assert note is not None and "sql02.fabrikam.lab\\rtc" in note
     assert lab.dep.config_version() == version + 2  # published twice (§6.5 steps 3-4)
     assert lab.dep.pool_sql(P1) is lab.dep.instance_by_id("be1-mirror")
     assert lab.dep.mirror_sql(P1) is None
-    for t in ("User", "Application", "CentralMgmt"):
+    for t in ("User", "Application"):  # the CMS lives in pool2 now
         lab.ps(fe, f"Uninstall-CsMirrorDatabase -DatabaseType {t} -SqlServerFqdn sql02.fabrikam.lab "
                    "-SqlInstanceName rtc")
     create = lab.step("be-mirror-primary", f"be-mirror-create-{P1}", pool=P1)
@@ -126,6 +138,7 @@ def test_mirrored_primary_lost_played_by_hand(lab: Lab) -> None:
 
 @pytest.mark.parametrize("lab", ["be-primary-lost-witness"], indirect=True)
 def test_a_mirror_on_the_store_itself_is_refused(lab: Lab) -> None:
+    _fail_the_cms_over(lab)
     text = "Edit the properties: set the mirroring SQL Server store to sql01.fabrikam.lab\\rtc; OK."
     note = lab.hands.perform(f"be-mirror-create-{P1}", text)  # sql01 is still the pool's store
     assert note is not None and "cannot be its own mirror" in note

@@ -82,10 +82,13 @@ def test_fe_lost(run: Run) -> None:
 
 @pytest.mark.parametrize("run", ["be-primary-lost-witness"], indirect=True)
 def test_be_primary_lost_witness(run: Run) -> None:
-    fe = "fe01.fabrikam.lab"
+    fe, fe11 = "fe01.fabrikam.lab", "fe11.fabrikam.lab"
+    # §5.3 C: the CMS lives on this Back End; a publish needs the primary CMS database, so fail the CMS over first
+    run.ps(fe11, "Invoke-CsManagementServerFailover -BackupSqlServerFqdn 'sql11.fabrikam.lab' "
+               "-BackupSqlInstanceName 'rtc' -Force")
     run.lab.perform_manual("be-mirror-topology-pool1.fabrikam.lab",  # §6.5 steps 3-4 (Topology Builder)
                            "Set 'SQL Server store' to sql02.fabrikam.lab\\rtc; OK; Publish again.")
-    for t in ("User", "Application", "CentralMgmt"):
+    for t in ("User", "Application"):
         run.ps(fe, f"Uninstall-CsMirrorDatabase -DatabaseType {t} -SqlServerFqdn "
                    "'sql02.fabrikam.lab' -SqlInstanceName rtc")
     run.lab.rebuild("sql01.fabrikam.lab")

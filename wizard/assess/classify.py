@@ -199,14 +199,17 @@ def _classify_cms(plan: Plan, findings: Findings, out: list[Failure]) -> bool:
         if mirror is not None and not primary_ok:
             ev += mirror.evidence
             if mirror.state == "up":
-                # the mirror holds the CMS databases: the database failover (§6.18 step 3,
-                # CentralMgmt) brings the CMS back with the Back End, no CMS path needed
-                lost = False
+                # the mirror carries the CMS databases for now (a witness, or §6.18 by hand), but a
+                # publish needs the primary CMS database online and the roles cannot be swapped
+                # without publishing: the CMS procedures come first (§5.3 C, S20, S22)
                 mirror_takes_over = True
+                ev.append(Evidence(f"The primary CMS database on {sql_id} is lost; its mirror {mirror_id} "
+                                   "carries the CMS, but no topology can be published until the CMS is "
+                                   "failed over or restored (§5.3 C).", f"sql:{sql_id}"))
     repl = findings.result("cms-replication")
     if repl is not None and repl.ok:
         ev.append(Evidence(repl.summary, repl.probe_id))
-        if repl.data.get("active_master"):
+        if repl.data.get("active_master") and not mirror_takes_over:
             lost = False  # a master is active: the CMS works (perhaps already failed over)
         elif not repl.data.get("error") and not mirror_takes_over and (sql_id is None or
                                              findings.instance(sql_id).state != "refused"):
@@ -214,7 +217,7 @@ def _classify_cms(plan: Plan, findings: Findings, out: list[Failure]) -> bool:
     scp = findings.result("cms-scp")
     if scp is not None and scp.ok and scp.data.get("matches") is False:
         ev.append(Evidence(scp.summary, scp.probe_id))
-    if not lost:
+    if not (lost or mirror_takes_over):
         return False
     paired_ok, pev = partner_ok(plan, findings, cms)
     alts: tuple[str, ...]
@@ -222,8 +225,11 @@ def _classify_cms(plan: Plan, findings: Findings, out: list[Failure]) -> bool:
         path, alts = "cms-failover", ("cms-restore",)
     else:
         path, alts = "cms-restore", ()
-    notes = ("Service continues while the CMS is lost, but no configuration change is "
-             "possible until it is back (§5.1 rule 6).",)
+    notes: tuple[str, ...] = ("Service continues while the CMS is lost, but no configuration change is "
+                              "possible until it is back (§5.1 rule 6).",)
+    if mirror_takes_over and not paired_ok:
+        notes += ("The mirror still holds the CMS: back up that surviving copy and restore both the "
+                  "primary and the mirror from it (§5.3 C, S20).",)
     out.append(Failure("C", cms.fqdn.lower(), f"Central Management store of {cms.fqdn.lower()} "
                        "lost", path, alts, tuple(ev) + pev, notes))
     return True
@@ -309,6 +315,8 @@ def _classify_back_end(plan: Plan, findings: Findings, answers: Answers, pool: P
     if not p_lost and not m_lost:
         return False
     if mirror is not None and p_lost and not m_lost:
+        if pool.fqdn.lower() == plan.cms_pool.fqdn.lower() and not paired_ok:
+            return True  # the CMS restore restores primary and mirror from the surviving copy (§5.3 C, S20)
         witness = spec.witness is not None and findings.instance(spec.witness).state == "up"
         note = ("The witness is up: SQL Server fails over automatically (RTO/RPO 5 min, §5.3 B)."
                 if witness else "No working witness: fail every database type over to the mirror "

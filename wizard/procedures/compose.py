@@ -299,9 +299,10 @@ def _pool_of_server(plan: Plan, server: str) -> Pool:
 
 
 def compose(plan: Plan, path_id: str, *, pool: str | None = None, server: str | None = None,
-            backup_set: str | None = None, new_pool: str | None = None) -> Procedure:
+            backup_set: str | None = None, new_pool: str | None = None, cms_at: str | None = None) -> Procedure:
     """The ordered steps of ``path_id`` for ``plan``: ``pool`` is the failed (or target) pool,
-    ``server`` the failed server, ``new_pool`` pool C (ABC) or the CMS move target."""
+    ``server`` the failed server, ``new_pool`` pool C (ABC) or the CMS move target, ``cms_at`` the
+    pool hosting the CMS when the path starts, when an earlier path moved it (:func:`cms_after`)."""
     try:
         path = get_path(path_id)
     except KeyError as exc:
@@ -309,14 +310,14 @@ def compose(plan: Plan, path_id: str, *, pool: str | None = None, server: str | 
     if server and not pool:
         pool = _pool_of_server(plan, server).fqdn
     if pool is None and path_id in ("cms-restore", "cms-failover", "cms-move", "config-rollback"):
-        pool = plan.cms_pool.fqdn
-    ctx = Ctx(plan, backup_set, pool, server)
+        pool = Ctx(plan, cms_at=cms_at).cms_pool.fqdn
+    ctx = Ctx(plan, backup_set, pool, server, cms_at)
     omitted: list[Omitted] = []
     builder = _BUILDERS[path_id]
     steps = builder(ctx, omitted, new_pool)
     steps = insert_custom(plan, steps, omitted)
     return Procedure(plan.organisation.name, path, pool, server, backup_set, tuple(steps), tuple(omitted),
-                     given=_given(plan, path_id, pool))
+                     given=_given(ctx.cms_pool.fqdn, path_id, pool))
 
 
 _CMS_PATHS = ("cms-restore", "cms-failover", "cms-move")
@@ -324,9 +325,19 @@ _LOSES_CMS_WITH_POOL = ("pool-failover", "pool-restore", "abc-failover", "be-mir
                         "se-restore")
 
 
-def _given(plan: Plan, path_id: str, pool: str | None) -> frozenset[str]:
+def cms_after(plan: Plan, path_id: str, pool: str | None, cms_at: str | None = None) -> str | None:
+    """Where the CMS is after ``path_id`` ran (None: where the plan puts it): a CMS failover moves
+    it to the paired pool, and it stays there (§6.15 step 7, §6.17 step 5)."""
+    current = cms_at or plan.cms_pool.fqdn
+    moving = path_id == "cms-failover" or (path_id == "pool-failover" and (pool or "").lower() == current.lower())
+    if moving and plan.pool(current).paired_with:
+        return plan.pool(current).paired_with
+    return cms_at
+
+
+def _given(cms_fqdn: str, path_id: str, pool: str | None) -> frozenset[str]:
     """``cms-available`` unless this path's outage includes the CMS (§5.1 rule 6)."""
-    hit = pool is not None and pool.lower() == plan.cms_pool.fqdn.lower()
+    hit = pool is not None and pool.lower() == cms_fqdn.lower()
     if path_id in _CMS_PATHS or (hit and path_id in _LOSES_CMS_WITH_POOL):
         return frozenset()
     return frozenset({"cms-available"})
@@ -342,7 +353,7 @@ def _member(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     else:
         om.append(Omitted("edge-export", "Export the configuration for the Edge", "the server is not an Edge"))
     steps.append(deployment_wizard_step(ctx, ctx.server, pool))
-    serving = pool if pool.role == "front_end" else ctx.plan.cms_pool
+    serving = pool if pool.role == "front_end" else ctx.cms_pool
     verify = verification_steps(ctx, serving, [] if pool.role == "edge" else [ctx.server])
     if pool.role == "edge":
         verify = [s for s in verify if not s.id.startswith("verify-services-")]
@@ -358,7 +369,7 @@ def _se(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     pool = _front_end(ctx, ctx.pool, "the Standard Edition server")
     if pool.edition != "standard":
         raise CompositionError(f"{pool.fqdn} is not a Standard Edition server.")
-    if ctx.plan.cms_pool.fqdn == pool.fqdn:
+    if ctx.cms_pool.fqdn == pool.fqdn:
         raise CompositionError(f"{pool.fqdn} hosts the CMS: use the cms-restore path (§5.2).")
     se = pool.servers[0]
     steps = [prepare_rebuild(ctx, se)]
@@ -382,7 +393,7 @@ def _data(ctx: Ctx, om: list[Omitted], pool: Pool, *, rgs_new: bool) -> list[Ste
 
 
 def _cms_restore(ctx: Ctx, om: list[Omitted], _: str | None, *, pool_lost: bool = False) -> list[Step]:
-    pool = ctx.plan.cms_pool
+    pool = ctx.cms_pool
     steps: list[Step] = []
     if pool.edition == "standard":
         se = pool.servers[0]
@@ -426,7 +437,7 @@ def _cms_restore(ctx: Ctx, om: list[Omitted], _: str | None, *, pool_lost: bool 
 
 
 def _cms_failover(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
-    pool = ctx.plan.cms_pool
+    pool = ctx.cms_pool
     backup = ctx.partner(pool)
     if backup is None:
         raise CompositionError(f"{pool.fqdn} is not paired: use cms-restore (§5.2).")
@@ -440,7 +451,7 @@ def _be_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     be = ctx.back_end(pool)
     if be is None:
         raise CompositionError(f"{pool.fqdn} has no Back End SQL instance in the plan.")
-    if ctx.plan.cms_pool.fqdn == pool.fqdn:
+    if ctx.cms_pool.fqdn == pool.fqdn:
         raise CompositionError(f"{pool.fqdn}'s Back End hosts the CMS: use cms-restore (§6.4 prerequisite).")
     host = ctx.fe(pool)
     steps = [prepare_rebuild(ctx, be.server, hosts_database=True, sql_instance=be), be_databases_step(ctx, pool, host)]
@@ -489,7 +500,7 @@ def _failover_head(ctx: Ctx, om: list[Omitted], failed: Pool) -> tuple[Pool, lis
     if backup is None:
         raise CompositionError(f"{failed.fqdn} has no paired pool: use pool-restore (§5.1).")
     steps: list[Step] = []
-    cms_pool = ctx.plan.cms_pool
+    cms_pool = ctx.cms_pool
     if cms_pool.fqdn == failed.fqdn:
         steps += cms_failover_steps(ctx, failed)
         cms_pool = backup
@@ -535,11 +546,11 @@ def _pool_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     if pool.role != "front_end":
         for s in pool.servers:
             steps += [prepare_rebuild(ctx, s), deployment_wizard_step(ctx, s, pool, section="6.8")]
-        return steps + verification_steps(ctx, ctx.plan.cms_pool, [])
+        return steps + verification_steps(ctx, ctx.cms_pool, [])
     if pool.edition == "standard":
-        return _cms_restore(ctx, om, None) if ctx.plan.cms_pool.fqdn == pool.fqdn else _se(ctx, om, None)
+        return _cms_restore(ctx, om, None) if ctx.cms_pool.fqdn == pool.fqdn else _se(ctx, om, None)
     host = ctx.management_host(pool, True)
-    hosts_cms = ctx.plan.cms_pool.fqdn == pool.fqdn
+    hosts_cms = ctx.cms_pool.fqdn == pool.fqdn
     if hosts_cms:
         steps += _cms_restore(ctx, om, None, pool_lost=True)
     else:
@@ -598,8 +609,8 @@ def _pchat_pool(ctx: Ctx) -> Pool:
 
 def _pchat_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     pool = _pchat_pool(ctx)
-    host = ctx.fe(ctx.plan.cms_pool)
-    check = synthetic_check(host, "Test-CsPersistentChatMessage", ctx.plan.cms_pool.fqdn, wait_s=300)
+    host = ctx.fe(ctx.cms_pool)
+    check = synthetic_check(host, "Test-CsPersistentChatMessage", ctx.cms_pool.fqdn, wait_s=300)
     verify = Step(id="verify-pchat", title="Persistent Chat message test", section="7.2",
                   why="Test-CsPersistentChatMessage returns Result : Success (§7.2).", phase="verify",
                   post_checks=(check,), tags=frozenset({"verify"}))
@@ -619,7 +630,7 @@ def _edge_dr(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
 
 
 def _config_rollback(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
-    pool = ctx.plan.cms_pool
+    pool = ctx.cms_pool
     host = ctx.fe(pool)
     zip_path = ctx.backup_file("config")
     step = Step(
@@ -657,7 +668,7 @@ def _abc(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
 
 
 def _cms_move(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
-    src = ctx.plan.cms_pool
+    src = ctx.cms_pool
     target = ctx.plan.pool(new_pool) if new_pool else ctx.partner(src)
     if target is None or target.role != "front_end" or target.fqdn == src.fqdn:
         raise CompositionError("The cms-move path needs another Front End pool as target (--new-pool).")

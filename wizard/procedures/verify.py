@@ -44,7 +44,7 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
                        cms_pool: Pool | None = None) -> list[Step]:
     """§7 checks for the pool now serving users, the servers rebuilt and the CMS."""
     host = ctx.fe(serving)
-    cms = cms_pool or ctx.plan.cms_pool
+    cms = cms_pool or ctx.cms_pool
     steps: list[Step] = []
     for server in rebuilt or list(serving.servers):
         steps.append(_check_step(f"verify-services-{server}", f"Lync services running on {server}",

@@ -36,6 +36,13 @@ class Ctx:
     backup_set: str | None = None
     pool: str | None = None  # the failed / target pool FQDN
     server: str | None = None  # the failed server FQDN (member, SE)
+    cms_at: str | None = None  # the pool hosting the CMS when this path starts (None: the plan's)
+
+    @property
+    def cms_pool(self) -> Pool:
+        """Where the CMS is when this path starts: the plan's CMS pool, unless an earlier path of
+        the plan of action failed it over (§6.15: no CMS failback is required)."""
+        return self.plan.pool(self.cms_at) if self.cms_at else self.plan.cms_pool
 
     # ----------------------------------------------------------------- topology helpers
     def pool_of(self, fqdn: str) -> Pool:

@@ -51,7 +51,7 @@ def edge_next_hop_step(ctx: Ctx, edge: Pool, failed: Pool, backup: Pool) -> Step
 def pool_failover_step(ctx: Ctx, failed: Pool, backup: Pool) -> Step:
     host = ctx.fe(backup)
     needs = ["cms-available", *(f"edge-next-hop@{e.fqdn}" for e in ctx.edges_using(failed))]
-    if ctx.plan.cms_pool.fqdn.lower() == failed.fqdn.lower():
+    if ctx.cms_pool.fqdn.lower() == failed.fqdn.lower():
         needs.insert(0, "cms-failover")  # the CMS lived in the failed pool (§5.1 rule 7)
     return Step(
         id=f"pool-failover-{failed.fqdn}",
@@ -254,7 +254,7 @@ def abc_steps(ctx: Ctx, a: Pool, b: Pool, c: Pool) -> list[Step]:
 
 
 def pchat_failover_steps(ctx: Ctx, pool: Pool) -> list[Step]:
-    host = ctx.fe(ctx.plan.cms_pool)
+    host = ctx.fe(ctx.cms_pool)
     ident = f"service:{pool.fqdn}"
     state = Check("Persistent Chat pool is failed over",
                   ps(host, json=Pipeline(Cmd("Get-CsPersistentChatState", {"Identity": ident}),
@@ -302,7 +302,7 @@ def pchat_failover_steps(ctx: Ctx, pool: Pool) -> list[Step]:
 
 
 def edge_dr_steps(ctx: Ctx, lost: Pool, surviving: Pool) -> list[Step]:
-    host = ctx.fe(ctx.plan.cms_pool)
+    host = ctx.fe(ctx.cms_pool)
     stop = tuple(ps(e, Cmd("Stop-CsWindowsService")) for e in surviving.servers)
     start = tuple(ps(e, Cmd("Start-CsWindowsService")) for e in surviving.servers)
     return [
@@ -346,7 +346,7 @@ def edge_dr_steps(ctx: Ctx, lost: Pool, surviving: Pool) -> list[Step]:
             applies="a whole Edge pool is lost",
             post_checks=(Check("Edge media connectivity",
                                ps(host, json=Pipeline(Cmd("Test-CsAVEdgeConnectivity",
-                                                          {"TargetFqdn": ctx.plan.cms_pool.fqdn}),
+                                                          {"TargetFqdn": ctx.cms_pool.fqdn}),
                                                       Cmd("Select-Object", {"Property": ["Result"]}))),
                                AllEqual("Result", "Success"), wait_s=600, poll_s=30),),
             undo="Associate the old Edge pool again.", duration_s=900, needs=("cms-available",),

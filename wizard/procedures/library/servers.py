@@ -27,7 +27,7 @@ from wizard.remote.psbuild import Cmd, Pipeline, Value
 def db_types(ctx: Ctx, pool: Pool) -> list[str]:
     """Database types configured on a pool's Back End (§8 -DatabaseType; §6.18: every type)."""
     types = ["User", "Application"]
-    if ctx.plan.cms_pool.fqdn.lower() == pool.fqdn.lower():
+    if ctx.cms_pool.fqdn.lower() == pool.fqdn.lower():
         types.append("CentralMgmt")
     return types
 
@@ -248,7 +248,7 @@ def services_started_check(server: str, pool: Pool) -> Check:
 
 def edge_export_step(ctx: Ctx, edge_pool: Pool) -> Step:
     """§6.7 step 3 (Edge): export the configuration on the internal network for the Edge."""
-    internal = ctx.plan.pool(edge_pool.next_hop) if edge_pool.next_hop else ctx.plan.cms_pool
+    internal = ctx.plan.pool(edge_pool.next_hop) if edge_pool.next_hop else ctx.cms_pool
     host = ctx.fe(internal)
     path = edge_export_path(ctx.plan, edge_pool.fqdn)
     return Step(
