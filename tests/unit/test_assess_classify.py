@@ -132,7 +132,7 @@ def test_A_routing_group_quorum_loss_comes_before_the_rebuild(plan: Plan) -> Non
 def test_pool_level_quorum_loss_in_a_paired_pool_fails_over(plan: Plan) -> None:
     failures, rec = World(plan).down("fe02.fabrikam.lab", "fe03.fabrikam.lab").assess()
     assert _pairs(failures) == [("E", "pool-failover")]
-    assert any("needs 2 to keep running" in r for r in rec.reasons)
+    assert any("needs any 2 to keep running" in r for r in rec.reasons)
     assert any("Start-CsPool" in n for n in failures[0].notes)  # never offered, explained
     assert [a.path for a in rec.alternatives] == ["member-rebuild"]
 
@@ -347,3 +347,29 @@ def test_decision_accept_and_override_are_journaled_with_evidence(plan: Plan,
     assert any("sql11" in e["text"] for e in entries[0].payload["evidence"])
     assert accepted["alternatives"][0]["path"] == "be-restore"
     assert overridden["recommended"] == "pool-failover"
+
+
+def _eight_front_end_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    from lab.bench.table import generated_plan
+
+    path = tmp_path_factory.mktemp("plan8") / "plan.yaml"
+    path.write_text(generated_plan(16, per_pool=8))
+    return load_plan(path).plan
+
+
+def test_pool_level_quorum_counts_only_the_first_seven_of_eight(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """#14: §5.4 "any 4 of the first 7" for 8-9 Front Ends (FIRST_OF was defined and never used).
+    Four run, but only three of them are among the first seven started: quorum is lost."""
+    plan8 = _eight_front_end_plan(tmp_path_factory)
+    pool = next(p for p in plan8.topology.pools if p.fqdn != plan8.cms_pool.fqdn)
+    assert len(pool.servers) == 8
+    first_four = pool.servers[:4]
+    failures, _ = World(plan8).down(*first_four).assess()
+    lost = next(f for f in failures if f.subject == pool.fqdn.lower() and f.outage_class == "E")
+    assert lost.title.endswith("lost quorum")
+    assert any("(3 of the first 7)" in e.text and "needs any 4 of the first 7" in e.text for e in lost.evidence)
+    assert any("QuorumLossRecovery does not work while the pool is in pool-level quorum loss" in n
+               for n in lost.notes)  # §11.31: not offered as a way out
+    last_four = pool.servers[4:]
+    failures, _ = World(plan8).down(*last_four).assess()
+    assert all(not f.title.endswith("lost quorum") for f in failures if f.subject == pool.fqdn.lower())

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from wizard.assess.findings import Evidence, Findings, running_quorum, start_quorum
+from wizard.assess.findings import FIRST_OF, Evidence, Findings, running_quorum, start_quorum
 from wizard.plan.model import Plan, Pool
 
 Answer = Literal["yes", "no", "unknown"]
@@ -83,14 +83,25 @@ class PoolHealth:
     serving: tuple[str, ...]  # servers with the Front End service running
     quorum_needed: int
     evidence: tuple[Evidence, ...]
+    first: tuple[str, ...] = ()  # the servers that count for quorum: the first N started (§5.4), else all
 
     @property
     def all_down(self) -> bool:
         return len(self.down) == self.size
 
     @property
+    def serving_first(self) -> tuple[str, ...]:
+        return tuple(s for s in self.serving if not self.first or s in self.first)
+
+    @property
     def quorum_lost(self) -> bool:
-        return len(self.serving) < self.quorum_needed
+        """§5.4 pool-level quorum loss: fewer than the needed Front Ends run, counting only the
+        first 7 (8-9 Front Ends) or first 9 (10-12) started, in the plan's first-start order."""
+        return len(self.serving_first) < self.quorum_needed
+
+    def quorum_words(self) -> str:
+        of = f" of the first {len(self.first)}" if self.first else ""
+        return f"any {self.quorum_needed}{of}"
 
 
 def pool_health(plan: Plan, findings: Findings, pool: Pool) -> PoolHealth:
@@ -107,8 +118,9 @@ def pool_health(plan: Plan, findings: Findings, pool: Pool) -> PoolHealth:
             serving.append(server.lower())
         elif host.state == "up":
             ev += host.evidence
+    first = tuple(s.lower() for s in pool.servers[:FIRST_OF[size]]) if size in FIRST_OF else ()
     return PoolHealth(pool.fqdn.lower(), size, tuple(down), tuple(serving),
-                      running_quorum(size), tuple(ev))
+                      running_quorum(size), tuple(ev), first)
 
 
 def _pool_sql_ok(findings: Findings, plan: Plan, pool: Pool) -> bool:
@@ -274,19 +286,21 @@ def _classify_front_end_pool(plan: Plan, findings: Findings, answers: Answers, p
         path = "pool-failover" if paired_ok and urgent != "no" else "member-rebuild"
         alts = ("member-rebuild",) if path == "pool-failover" else (
             ("pool-failover",) if paired_ok else ())
+        counted = f" ({len(health.serving_first)} of the first {len(health.first)})" if health.first else ""
         ev = (*health.evidence, Evidence(
-            f"Only {len(health.serving)} of {health.size} Front Ends of {fqdn} run; the pool "
-            f"needs {health.quorum_needed} to keep running (§5.4 pool-level quorum loss).",
+            f"Only {len(health.serving)} of {health.size} Front Ends of {fqdn} run{counted}; the pool "
+            f"needs {health.quorum_words()} to keep running (§5.4 pool-level quorum loss).",
             "rule:5.4"), *pev)
         qnotes = (f"Bring back at least {start_quorum(health.size)} Front Ends to start the "
-                 "pool (§5.4); Lync 2013 has no Start-CsPool: start services per server, and "
-                 "use Reset-CsPoolRegistrarState -ResetType QuorumLossRecovery if it is stuck.",)
+                  "pool, in reverse shutdown order (§5.4); Lync 2013 has no Start-CsPool: start "
+                  "services per server. Reset-CsPoolRegistrarState -ResetType QuorumLossRecovery "
+                  "does not work while the pool is in pool-level quorum loss (§11.31).",)
         out.append(Failure("E", fqdn, f"Pool {fqdn} lost quorum", path, alts, ev, qnotes))
         return
     if health.down:
         ev = (*health.evidence, Evidence(
             f"{len(health.serving)} of {health.size} Front Ends of {fqdn} still run; the pool "
-            f"keeps quorum (needs {health.quorum_needed}, §5.4).", "rule:5.4"))
+            f"keeps quorum (needs {health.quorum_words()}, §5.4).", "rule:5.4"))
         if answer(answers, "routing_group_quorum") == "yes":
             out.append(Failure("A", fqdn, f"Routing groups of {fqdn} in quorum loss",
                                "quorum-recovery", ("member-rebuild",),
