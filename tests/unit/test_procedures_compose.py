@@ -14,7 +14,7 @@ from wizard.plan.model import Plan
 from wizard.procedures.compose import RULES, OrderingError, Procedure, compose
 from wizard.procedures.library.common import Ctx
 from wizard.procedures.library.failover import pool_failback_step, pool_failover_step
-from wizard.procedures.model import AnyEqual, Step
+from wizard.procedures.model import AnyEqual, OneOf, Step
 
 TWO_SITE = "lonpool.corp.contoso.com"
 
@@ -231,3 +231,13 @@ def test_pool_failover_imports_response_groups_without_taking_them_over() -> Non
     assert "Import-CsRgsConfiguration" in command and "-OverwriteOwner" not in command
     assert any(c.expect == AnyEqual("OwnerPool", "lonpool.corp.contoso.com") for c in step.post_checks)
     assert "§6.16 step 5" in step.why
+
+
+def test_pool_failback_accepts_the_cms_staying_in_the_backup_pool() -> None:
+    """#14: pool-failback's verify-cms-master expected the CMS master back in the failed-back pool;
+    §6.17 step 5 says it may stay where it is (and §6.15 step 7: no CMS failback is required)."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    proc = compose(plan, "pool-failback", pool="pool1.fabrikam.lab")
+    check = proc.step("verify-cms-master").post_checks[0]
+    assert isinstance(check.expect, OneOf)
+    assert {"pool1.fabrikam.lab", "pool2.fabrikam.lab", "fe11.fabrikam.lab"} <= set(check.expect.values)

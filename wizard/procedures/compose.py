@@ -537,7 +537,8 @@ def _pool_failback(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     steps = [pool_failback_step(ctx, home, backup), conference_sync_step(ctx, home, backup)]
     if home.response_group:
         steps.append(rgs_move_home_step(ctx, home, backup))
-    return steps + verification_steps(ctx, home, [])
+    # §6.17 step 5: a CMS failed over with the home pool may stay in the backup pool
+    return steps + verification_steps(ctx, home, [], cms_or_in=backup if ctx.cms_pool.fqdn == home.fqdn else None)
 
 
 def _pool_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:

@@ -41,8 +41,9 @@ def synthetic_check(host: str, cmdlet: str, pool: str, *, wait_s: float = 0) -> 
 
 
 def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_over_from: Pool | None = None,
-                       cms_pool: Pool | None = None) -> list[Step]:
-    """§7 checks for the pool now serving users, the servers rebuilt and the CMS."""
+                       cms_pool: Pool | None = None, cms_or_in: Pool | None = None) -> list[Step]:
+    """§7 checks for the pool now serving users, the servers rebuilt and the CMS (in ``cms_pool``,
+    or in ``cms_or_in`` too where either is right)."""
     host = ctx.fe(serving)
     cms = cms_pool or ctx.cms_pool
     steps: list[Step] = []
@@ -55,8 +56,9 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
                                    ps(host, json=Cmd("Get-CsConfigurationStoreLocation")),
                                    NonEmpty()),
                              "The CMS pointer returns the expected SQL Server and instance (§7.2)."))
-    steps.append(_check_step("verify-cms-master", f"CMS master active in {cms.fqdn}",
-                             cms_master_check(host, cms, wait_s=300),
+    where = f"{cms.fqdn} or {cms_or_in.fqdn}" if cms_or_in is not None else cms.fqdn
+    steps.append(_check_step("verify-cms-master", f"CMS master active in {where}",
+                             cms_master_check(host, cms, wait_s=300, or_in=cms_or_in),
                              "ActiveMasterFqdn names the CMS pool; empty means the CMS is down (§7.2)."))
     running = list(dict.fromkeys([*serving.servers, *rebuilt]))
     steps.append(Step(

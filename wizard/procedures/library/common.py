@@ -173,14 +173,17 @@ def replication_check(host: str, replica: str | None = None, *, wait_s: float = 
         AllEqual("UpToDate", True), wait_s=wait_s, poll_s=20)
 
 
-def cms_master_check(host: str, pool: Pool, *, wait_s: float = 0) -> Check:
-    """§6.15 step 3 / §7.2: ActiveMasterFqdn names the CMS pool (or one of its servers)."""
+def cms_master_check(host: str, pool: Pool, *, wait_s: float = 0, or_in: Pool | None = None) -> Check:
+    """§6.15 step 3 / §7.2: ActiveMasterFqdn names the CMS pool (or one of its servers); with
+    ``or_in``, either pool (after a failback the CMS may stay where it went, §6.17 step 5)."""
+    pools = (pool, or_in) if or_in is not None else (pool,)
+    names = tuple(n for p in pools for n in (p.fqdn, *p.servers))
     return Check(
-        f"CMS master is active in {pool.fqdn}",
+        f"CMS master is active in {' or '.join(p.fqdn for p in pools)}",
         ps(host, json=Pipeline(
             Cmd("Get-CsManagementStoreReplicationStatus", {"CentralManagementStoreStatus": ON}),
             Cmd("Select-Object", {"Property": ["ActiveMasterFqdn", "ActiveFileTransferAgents"]}))),
-        OneOf("ActiveMasterFqdn", (pool.fqdn, *pool.servers)), wait_s=wait_s, poll_s=15)
+        OneOf("ActiveMasterFqdn", names), wait_s=wait_s, poll_s=15)
 
 
 def replicas_check(host: str, servers: list[str], *, wait_s: float = 300) -> list[Check]:
