@@ -241,3 +241,12 @@ def test_pool_failback_accepts_the_cms_staying_in_the_backup_pool() -> None:
     check = proc.step("verify-cms-master").post_checks[0]
     assert isinstance(check.expect, OneOf)
     assert {"pool1.fabrikam.lab", "pool2.fabrikam.lab", "fe11.fabrikam.lab"} <= set(check.expect.values)
+
+
+def test_cms_failover_does_not_check_the_backup_service_of_the_pool_that_is_down() -> None:
+    """#14: cms-failover verified the Backup Service between the backup pool and the CMS pool that
+    is down, which can never pass; it checks the LIS it imported (§6.15 step 8) instead."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    ids = [s.id for s in compose(plan, "cms-failover").steps]
+    assert not [i for i in ids if i.startswith(("verify-backup-service", "verify-pairing"))], ids
+    assert "verify-lis-pool2.fabrikam.lab" in ids

@@ -443,7 +443,9 @@ def _cms_failover(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         raise CompositionError(f"{pool.fqdn} is not paired: use cms-restore (§5.2).")
     steps = cms_failover_steps(ctx, pool)
     steps.append(lis_import_step(ctx, ctx.fe(backup), backup.fqdn, section="6.15"))
-    return steps + verification_steps(ctx, backup, [], cms_pool=backup)
+    # the CMS pool is the one in trouble: the Backup Service between the two cannot be healthy, so
+    # its checks would never pass; the LIS imported by §6.15 step 8 is checked instead
+    return steps + verification_steps(ctx, backup, [], cms_pool=backup, failed_over_from=pool)
 
 
 def _be_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
