@@ -274,11 +274,11 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("6.7",), _lose("fe02.fabrikam.lab"),
              _all(_server_back("fe02.fabrikam.lab"), _pool_ok(POOL1))),
     Scenario("be-primary-lost-witness", "Mirrored Back End primary sql01 of pool1 is lost; "
-             "the witness failed the databases over to sql02.", "B", ("6.5",), _auto_failover,
+             "the witness failed the databases over to sql02.", "B", ("6.15", "6.5"), _auto_failover,
              _all(_pool_ok(POOL1), _cms_ok(), _mirror_rebuilt(POOL1))),
     Scenario("be-primary-lost-no-witness", "sql01 and the witness are lost; pool1's databases "
              "sit unserved on the mirror sql02 until an admin fails them over.", "B",
-             ("6.18", "6.5"), _lose("sql01.fabrikam.lab", "sqlwit.fabrikam.lab"),
+             ("6.15", "6.18", "6.5"), _lose("sql01.fabrikam.lab", "sqlwit.fabrikam.lab"),
              _all(_pool_ok(POOL1), _cms_ok())),
     Scenario("be-lost-unpaired", "The unmirrored Back End sql21 of the unpaired pool3 is lost.",
              "B", ("6.4",), _lose("sql21.fabrikam.lab"),
