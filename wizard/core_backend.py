@@ -603,7 +603,7 @@ def _convert(event: EngineEvent) -> StepEvent | None:
     if isinstance(event, StepStarted | OutputLine | Progress | StepDone | StepFailed | StepSkipped):
         return event
     if isinstance(event, CheckResult):
-        verdict = "holds" if event.ok else ("does not hold" if event.role == "already_done" else "FAILED")
+        verdict = "holds" if event.ok else ("does not hold" if event.role in ("only_if", "already_done") else "FAILED")
         return OutputLine(event.step_id, f"check ({event.role.replace('_', ' ')}): {event.title} {verdict}: "
                           f"{event.detail}")
     if isinstance(event, StepQuestion) and event.kind == "manual":

@@ -602,6 +602,7 @@ class IncidentSession:
         lines: list[str] = []
         batch: list[str] = []
         status, exit_code = "failed", None
+        reason: str | None = None  # why a step the backend skipped by itself was not run
 
         def flush() -> None:
             if batch:
@@ -620,7 +621,7 @@ class IncidentSession:
                 elif isinstance(event, StepFailed):
                     status, exit_code = "failed", event.exit_code
                 elif isinstance(event, StepSkipped):
-                    status, exit_code = "skipped", None
+                    status, exit_code, reason = "skipped", None, event.reason
                 yield event
                 if cancel.is_set() and status not in ("done", "skipped"):
                     status = "cancelled"
@@ -631,13 +632,16 @@ class IncidentSession:
             self.record_error(err)
             raise
         flush()
-        self._finish(step.step_id, status, exit_code, started, lines)
+        self._finish(step.step_id, status, exit_code, started, lines, reason)
 
     def _finish(self, step_id: str, status: str, exit_code: int | None, started: dt.datetime,
-                lines: Sequence[str]) -> None:
+                lines: Sequence[str], reason: str | None = None) -> None:
         duration = (utcnow() - started).total_seconds()
-        self._append(Kind.ACTION_FINISHED, {"step": step_id, "status": status, "exit_code": exit_code,
-                                            "duration_s": round(duration, 3), "output_digest": _digest(lines)})
+        payload = {"step": step_id, "status": status, "exit_code": exit_code,
+                   "duration_s": round(duration, 3), "output_digest": _digest(lines)}
+        if reason is not None:
+            payload["reason"] = reason
+        self._append(Kind.ACTION_FINISHED, payload)
 
     def skip_step(self, step: StepView, reason: str) -> None:
         if not reason.strip():

@@ -159,3 +159,22 @@ def test_a_skipped_step_is_caught(name: str, path: str, pool: str, skipped: str)
     assert not end.restored, "the skipped step went unnoticed"
     assert end.failed_step or end.failed_checks
     assert problems, "the lab agrees service is not fully restored"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("name", "path", "pool", "ran", "other", "why_not"), [
+    # the witness moved the CMS databases to the mirror: a master still runs, the planned failover (§6.15, P1);
+    # the disaster step then finds the work done
+    ("be-primary-lost-witness", "cms-failover+be-mirror-primary", "pool1.fabrikam.lab",
+     "cms-failover-planned", "cms-failover", "work already done: CMS master is active in pool2"),
+    # both Back End nodes lost: no master (empty ActiveMasterFqdn), the disaster set with -Force (§6.15 step 3)
+    ("cms-lost-paired", "pool-failover", "pool1.fabrikam.lab", "cms-failover", "cms-failover-planned",
+     "not needed: a CMS master is still active in pool1"),
+])
+def test_the_cms_failover_the_lab_gets_is_the_one_its_state_needs(name: str, path: str, pool: str, ran: str,
+                                                                  other: str, why_not: str) -> None:
+    events, problems = _drill(name, path, pool)
+    assert not problems and events[-1].restored, events[-1]
+    assert ran in {e.step_id for e in events if isinstance(e, StepDone)}
+    skipped = {e.step_id: e.reason for e in events if isinstance(e, StepSkipped)}
+    assert skipped[other].startswith(why_not), skipped

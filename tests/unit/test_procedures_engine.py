@@ -176,3 +176,24 @@ def test_answers_file_yaml_json_and_errors(tmp_path: Path) -> None:
         AnswersFile.load(bad)
     with pytest.raises(InputFileError, match="cannot be read"):
         AnswersFile.load(tmp_path / "missing.yaml")
+
+
+def test_the_cms_fails_over_planned_while_its_master_runs_and_with_force_only_when_it_is_gone() -> None:
+    """#14, §6.15 steps 3 and 5, P1: with an active master (e.g. on the mirror of a lost primary) the
+    planned failover runs (no target, no -Force); the disaster set with -Force only runs when
+    ActiveMasterFqdn is empty. The step that is not needed is skipped by the wizard, saying why."""
+    gone = FakeLync(master="")
+    events, _ = _run(gone)
+    skipped = {e.step_id: e.reason for e in events if isinstance(e, StepSkipped)}
+    assert skipped["cms-failover-planned"].startswith("not needed: a CMS master is still active in lonpool")
+    failovers = [s for s in gone.scripts if "Invoke-CsManagementServerFailover" in s]
+    assert len(failovers) == 1 and "-Force" in failovers[0] and "-BackupSqlServerFqdn" in failovers[0]
+
+    running = FakeLync(master="lonfe01.corp.contoso.com")
+    events, _ = _run(running)
+    skipped = {e.step_id: e.reason for e in events if isinstance(e, StepSkipped)}
+    assert "cms-failover-planned" not in skipped
+    assert "CMS master is active in amspool" in skipped["cms-failover"]  # already done by the planned one
+    failovers = [s for s in running.scripts if "Invoke-CsManagementServerFailover" in s]
+    assert len(failovers) == 1 and "-Force" not in failovers[0] and "-BackupSqlServerFqdn" not in failovers[0]
+    assert isinstance(events[-1], ProcedureFinished) and events[-1].restored

@@ -227,7 +227,7 @@ class Engine:
             return []
         return list(sql_port.query(text, command.params))
 
-    def _check(self, step: Step, check: Check, role: Literal["already_done", "requires", "post"],
+    def _check(self, step: Step, check: Check, role: Literal["only_if", "already_done", "requires", "post"],
                *, poll: bool) -> Iterator[EngineEvent]:
         deadline = time.monotonic() + (check.wait_s * self.wait_scale if poll else 0)
         while True:
@@ -296,6 +296,10 @@ class Engine:
                                         "in_doubt": in_doubt})
         try:
             skip_reason = yield from self._offer_skip_done(step)
+            if skip_reason is None and step.only_if is not None:  # not needed now: skipped, with the reason
+                yield from self._check(step, step.only_if, "only_if", poll=False)
+                if not self._check_ok:
+                    skip_reason = f"not needed: {step.only_if.title} does not hold"
             if skip_reason is not None:
                 yield self._skip(step, skip_reason)
                 return "skipped"

@@ -79,7 +79,7 @@ class StepQuestion:
 class CheckResult:
     step_id: str
     title: str
-    role: Literal["already_done", "requires", "post"]
+    role: Literal["only_if", "already_done", "requires", "post"]
     ok: bool
     detail: str
 

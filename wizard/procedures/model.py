@@ -151,7 +151,17 @@ class OneOf:
         return f"{self.field} is one of {', '.join(self.values)}"
 
 
-Expect: TypeAlias = AllEqual | AnyEqual | NoneEqual | Contains | NonEmpty | Empty | OneOf
+@dataclass(frozen=True)
+class Blank:
+    """At least one row, and every row's ``field`` is empty (e.g. no active CMS master, §6.15 step 3)."""
+
+    field: str
+
+    def describe(self) -> str:
+        return f"{self.field} is empty"
+
+
+Expect: TypeAlias = AllEqual | AnyEqual | NoneEqual | Contains | NonEmpty | Empty | OneOf | Blank
 
 
 def _norm(value: JsonValue | object) -> str:
@@ -188,6 +198,10 @@ def evaluate(expect: Expect, rows: Sequence[object]) -> tuple[bool, str]:
         ok = bool(rows) and (expect.field is None
                              or all(_norm(_field(r, expect.field)) not in ("", "[]", "{}") for r in rows))
         return ok, "returned data" if ok else f"{expect.field or 'result'} is empty"
+    if isinstance(expect, Blank):
+        filled = [r for r in rows if _norm(_field(r, expect.field)) not in ("", "[]", "{}")]
+        ok = bool(rows) and not filled
+        return ok, "as expected" if ok else (f"{expect.field} is not empty" if rows else "no result")
     if isinstance(expect, OneOf):
         wanted = {v.lower() for v in expect.values}
         ok = bool(rows) and all(_norm(_field(r, expect.field)) in wanted for r in rows)
@@ -247,6 +261,7 @@ class Step:
     commands: tuple[Command, ...] = ()
     manual: Manual | None = None
     applies: str = ""  # in words: when this step is part of a procedure
+    only_if: Check | None = None  # fails = the step is not needed now; the wizard skips it and says why
     already_done: Check | None = None  # passes = the work is already done (offer to skip)
     requires: tuple[Check, ...] = ()  # must pass before running (is it safe now?)
     post_checks: tuple[Check, ...] = ()  # prove the step worked
@@ -287,8 +302,7 @@ class Step:
         """Every command the step can emit: its own, and those of its checks."""
         cmds: list[Command] = list(self.commands)
         checks = [*self.requires, *self.post_checks]
-        if self.already_done is not None:
-            checks.append(self.already_done)
+        checks += [c for c in (self.only_if, self.already_done) if c is not None]
         cmds.extend(c.command for c in checks)
         return cmds
 

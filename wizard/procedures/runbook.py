@@ -77,6 +77,9 @@ def _step_md(n: int, step: Step) -> list[str]:
         flags.append("a second operator must confirm")
     if flags:
         out += ["**" + "; ".join(flags) + ".**", ""]
+    if step.only_if is not None:
+        out += [f"Only if: {_check_line(step.only_if)} (otherwise skip this step: it is not needed).", "",
+                *_check_block(step.only_if), ""]
     if step.already_done is not None:
         out += [f"Already done if: {_check_line(step.already_done)} (then offer to skip).", ""]
         out += [*_check_block(step.already_done), ""]

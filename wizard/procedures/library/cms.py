@@ -20,8 +20,8 @@ from wizard.procedures.library.common import (
     replicas_check,
     sql_reachable_check,
 )
-from wizard.procedures.model import Check, Contains, Manual, NonEmpty, PsCommand, Step
-from wizard.remote.psbuild import Cmd, Pipeline, Value
+from wizard.procedures.model import Blank, Check, Contains, Manual, NonEmpty, OneOf, PsCommand, Step
+from wizard.remote.psbuild import Cmd, Pipeline, Switch, Value
 
 
 def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
@@ -130,6 +130,17 @@ def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
     return steps
 
 
+def _replication_status(host: str) -> PsCommand:
+    return ps(host, json=Pipeline(
+        Cmd("Get-CsManagementStoreReplicationStatus", {"CentralManagementStoreStatus": ON}),
+        Cmd("Select-Object", {"Property": ["ActiveMasterFqdn", "ActiveFileTransferAgents"]})))
+
+
+def _master_in(host: str, pool: Pool, title: str) -> Check:
+    return Check(f"{title} {pool.fqdn}", _replication_status(host),
+                 OneOf("ActiveMasterFqdn", (pool.fqdn, *pool.servers)))
+
+
 def cms_failover_steps(ctx: Ctx, cms_pool: Pool) -> list[Step]:
     """§6.15: fail the CMS over to the paired pool's standby store (disaster mode)."""
     backup = ctx.partner(cms_pool)
@@ -173,15 +184,38 @@ def cms_failover_steps(ctx: Ctx, cms_pool: Pool) -> list[Step]:
             tags=frozenset({"cms-assessed"}),
         ),
         Step(
-            id="cms-failover",
-            title=f"Fail the CMS over to {backup.fqdn}",
+            id="cms-failover-planned",
+            title=f"Fail the CMS over to {backup.fqdn} (planned: its master still runs)",
             section="6.15",
-            why="With the CMS pool down no configuration change is possible and a pool failover "
-                "cannot run; -Force is the disaster-recovery set and is mandatory there "
-                "(§6.15 step 5, §5.1 rule 7, §11.29).",
+            why="A CMS master is still active (for instance on the mirror of a lost primary), so the planned "
+                "failover is the one to use: no target parameters and no -Force; it waits for replication and "
+                "makes the source read-only first. Never use -Force outside disaster recovery (§6.15 steps 3 "
+                "and 5, P1).",
+            phase="failover",
+            commands=(ps(host, Cmd("Invoke-CsManagementServerFailover", {"Confirm": Switch(False), "Verbose": ON}),
+                         timeout_s=1800),),
+            applies="a CMS master is still active in the CMS pool",
+            only_if=_master_in(host, cms_pool, "a CMS master is still active in"),
+            already_done=cms_master_check(host, backup),
+            post_checks=(cms_master_check(host, backup, wait_s=600),),
+            destructive=True, confirm_text=backup.fqdn,
+            undo="No failback of the CMS is needed (§6.15 step 7); to move it again use "
+                 "Move-CsManagementServer once the old pool is healthy.",
+            duration_s=600,
+            needs=("cms-assessed",),
+            tags=frozenset({"cms-failover", "cms-available", f"cms-available@{backup.fqdn}"}),
+        ),
+        Step(
+            id="cms-failover",
+            title=f"Fail the CMS over to {backup.fqdn} (disaster recovery)",
+            section="6.15",
+            why="With no CMS master active (empty ActiveMasterFqdn) no configuration change is possible and a "
+                "pool failover cannot run; -Force is the disaster-recovery set and is mandatory there "
+                "(§6.15 steps 3 and 5, §5.1 rule 7, §11.29).",
             phase="failover",
             commands=(ps(host, Cmd("Invoke-CsManagementServerFailover", params), timeout_s=1800),),
-            applies="paired CMS pool lost (or its CMS unavailable)",
+            applies="paired CMS pool lost: no CMS master active",
+            only_if=Check("no CMS master is active", _replication_status(host), Blank("ActiveMasterFqdn")),
             already_done=cms_master_check(host, backup),
             post_checks=(cms_master_check(host, backup, wait_s=600),),
             destructive=True, confirm_text=backup.fqdn,
