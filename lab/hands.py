@@ -38,6 +38,8 @@ _STORE = r"([A-Za-z0-9.-]+)\\([A-Za-z0-9_$-]+)"
 _SET_STORE = re.compile(r"Set 'SQL Server store' to " + _STORE)
 #: §6.2 step 10 / §6.4-6.6: "... set the mirroring SQL Server store to sql01.fabrikam.lab\rtc; OK."
 _SET_MIRROR = re.compile(r"mirroring SQL Server store to " + _STORE)
+#: §6.5 step 8 with a witness: "... tick 'Use SQL Server mirroring witness' and set the witness to X\inst"
+_SET_WITNESS = re.compile(r"set the witness to " + _STORE)
 #: §6.16 step 2 (same site): "... > Next Hop: choose pool2.fabrikam.lab; OK."
 _NEXT_HOP = re.compile(r"Edge pool ([A-Za-z0-9.-]+) > Next Hop: choose ([A-Za-z0-9.-]+);")
 
@@ -214,6 +216,8 @@ class LabHands:
         survivor = self._named_store(_SET_STORE, text, "SQL Server store")
         with self.dep.lock:
             self.dep.mirror_override[pool.fqdn.lower()] = None
+            self.dep.witness_override[pool.fqdn.lower()] = None  # no mirroring, no witness
+            self.dep.mirroring_changed_now(pool.fqdn)
             self._publish(host, f"mirroring of {pool.fqdn} cleared")
             self.dep.store_override[pool.fqdn.lower()] = self.dep.instance_key_of(survivor)
             self._publish(host, f"SQL Server store of {pool.fqdn} = {survivor.data_source}")
@@ -236,7 +240,11 @@ class LabHands:
                 raise HandsError(f"Topology Builder refused: {mirror.data_source} is already the SQL "
                                  f"Server store of {pool.fqdn} and cannot be its own mirror.")
             self.dep.mirror_override[pool.fqdn.lower()] = self.dep.instance_key_of(mirror)
-            self._publish(host, f"mirroring of {pool.fqdn} to {mirror.data_source}")
+            witness = self._named_store(_SET_WITNESS, text, "witness") if _SET_WITNESS.search(text) else None
+            self.dep.witness_override[pool.fqdn.lower()] = self.dep.instance_key_of(witness) if witness else None
+            self.dep.mirroring_changed_now(pool.fqdn)
+            self._publish(host, f"mirroring of {pool.fqdn} to {mirror.data_source}"
+                                + (f", witness {witness.data_source}" if witness else ", no witness"))
             if not self.dep.sql_up(store) or not self.dep.sql_up(mirror):
                 down = store if not self.dep.sql_up(store) else mirror
                 raise HandsError(f"Install Database could not connect to {down.data_source}; the "

@@ -124,6 +124,8 @@ class LabServer:
     services: dict[str, WindowsService] = field(default_factory=dict)
     #: CMS configuration version held by the local replica (0 = no local replica).
     replica_version: int = 0
+    #: the deployment's change counter when the Front End service last started (LabDeployment.tick)
+    started_at: int = 0
     last_update_creation: dt.datetime | None = None
 
     def service(self, name: str) -> WindowsService | None:
@@ -207,6 +209,13 @@ class LabDeployment:
         #: pool -> instance key of its mirroring SQL store as Topology Builder last published it
         #: (None: mirroring cleared, §6.5 step 3); pools not listed use the plan's mirror
         self.mirror_override: dict[str, str | None] = {}
+        #: pool -> the witness instance key Topology Builder set with the mirror (None: no witness);
+        #: a pool absent here has the plan's witness (§6.5 step 8, §5.3 B).
+        self.witness_override: dict[str, str | None] = {}
+        #: a counter of changes, and per pool the change at which its mirroring last changed: every
+        #: Front End must restart after that (T15, §6.6, §11.33)
+        self.change_counter = 0
+        self.mirroring_changed: dict[str, int] = {}
         #: file store id -> whether its ACLs are set (Enable-CsTopology / Topology Builder)
         self.file_store_acls: dict[str, bool] = {f.id: True for f in plan.topology.file_stores}
         #: pools whose Response Group contact objects exist in AD
@@ -450,6 +459,23 @@ class LabDeployment:
         if spec.edition == "standard" and spec.role == "front_end":
             return self.instance_by_id(spec.fqdn.lower())
         return self.instance_by_id(spec.back_end) if spec.back_end else None
+
+    def tick(self) -> int:
+        self.change_counter += 1
+        return self.change_counter
+
+    def mirroring_changed_now(self, pool_fqdn: str) -> None:
+        """Mirroring of a pool changed (enabled, cleared, re-created): each of its Front Ends reads the
+        new topology only after a restart (T15, §6.6, §11.33)."""
+        self.mirroring_changed[pool_fqdn.lower()] = self.tick()
+
+    def witness_sql(self, pool_fqdn: str) -> SqlInstanceState | None:
+        spec = self.pool(pool_fqdn).spec
+        if spec.fqdn.lower() in self.witness_override:
+            key = self.witness_override[spec.fqdn.lower()]
+            return self.instances.get(key) if key is not None else None
+        witness = self.plan.sql(spec.back_end).witness if spec.back_end else None
+        return self.instance_by_id(witness) if witness else None
 
     def mirror_sql(self, pool_fqdn: str) -> SqlInstanceState | None:
         spec = self.pool(pool_fqdn).spec

@@ -163,7 +163,15 @@ def _mirror_rebuilt(pool: str) -> Check:
         db = mirror.database("rtcxds")
         if db is None or db.mirroring_role != "MIRROR":
             return [f"mirroring of {pool}'s Back End is not re-established"]
-        return []
+        problems = []
+        spec = dep.pool(pool).spec
+        if spec.back_end and dep.plan.sql(spec.back_end).witness and dep.witness_sql(pool) is None:
+            problems.append(f"mirroring of {pool}'s Back End was re-established without its witness")
+        changed = dep.mirroring_changed.get(pool.lower(), 0)
+        stale = [s.fqdn for s in dep.lync_servers(pool) if s.reachable and s.started_at < changed]
+        if stale:  # T15 (§6.6): any change to a mirroring relationship needs every Front End restarted
+            problems.append(f"Front Ends of {pool} not restarted since its mirroring changed: {', '.join(stale)}")
+        return problems
     return check
 
 

@@ -119,6 +119,8 @@ def start_service(dep: LabDeployment, host: str, inv: Invocation) -> None:
             svc.status = "StartPending" if name in ("RTCSRV", *_DEPENDENTS["RTCSRV"]) \
                 else "Running"
             inv.write_verbose(f"Starting service {svc.name} on {srv.fqdn}.")
+            if name == "RTCSRV":
+                srv.started_at = dep.tick()
     settle_pool(dep, srv.pool)
     dep.log(srv.fqdn, "Start-CsWindowsService")
 

@@ -140,7 +140,11 @@ def test_be_primary_lost_witness(c: Clients) -> None:
     c.lab.rebuild("sql01.fabrikam.lab")
     # §6.5 step 8 (Topology Builder): the rebuilt server is the new mirror; Create Mirror Database
     c.lab.perform_manual("be-mirror-create-pool1.fabrikam.lab",
-                          "Edit Properties: set the mirroring SQL Server store to sql01.fabrikam.lab\\rtc; OK.")
+                          "Edit Properties: set the mirroring SQL Server store to sql01.fabrikam.lab\\rtc. "
+                           "Tick 'Use SQL Server mirroring witness' and set the witness to "
+                           "sqlwit.fabrikam.lab\\rtc. OK.")
+    for fe_ in ("fe01.fabrikam.lab", "fe02.fabrikam.lab", "fe03.fabrikam.lab"):  # T15, §6.6: mirroring changed
+        c.ps(fe, f"Stop-CsWindowsService -ComputerName {fe_}; Start-CsWindowsService -ComputerName {fe_}")
     rows = c.query("be1-mirror", "SELECT name, state_desc FROM sys.databases WHERE name = 'rtcxds'")
     assert rows == [("rtcxds", "ONLINE")]
     assert c.restored() == []

@@ -133,6 +133,9 @@ def test_mirrored_primary_lost_played_by_hand(lab: Lab) -> None:
     rtcxds = mirror.database("rtcxds")
     assert rtcxds is not None and (rtcxds.state, rtcxds.mirroring_role) == ("RESTORING", "MIRROR")
     assert "sql01.fabrikam.lab" in lab.listened
+    assert lab.dep.witness_sql(P1) is lab.dep.instance_by_id("be1-witness")  # the step names the witness
+    for fe_ in ("fe01.fabrikam.lab", "fe02.fabrikam.lab", "fe03.fabrikam.lab"):  # T15, §6.6: mirroring changed
+        lab.ps(fe, f"Stop-CsWindowsService -ComputerName {fe_}; Start-CsWindowsService -ComputerName {fe_}")
     assert lab.problems() == []
 
 

@@ -94,7 +94,11 @@ def test_be_primary_lost_witness(run: Run) -> None:
     run.lab.rebuild("sql01.fabrikam.lab")
     # §6.5 step 8 (Topology Builder): the rebuilt server is the new mirror; Create Mirror Database
     run.lab.perform_manual("be-mirror-create-pool1.fabrikam.lab",
-                            "Edit Properties: set the mirroring SQL Server store to sql01.fabrikam.lab\\rtc; OK.")
+                            "Edit Properties: set the mirroring SQL Server store to sql01.fabrikam.lab\\rtc. "
+                           "Tick 'Use SQL Server mirroring witness' and set the witness to "
+                           "sqlwit.fabrikam.lab\\rtc. OK.")
+    for fe_ in ("fe01.fabrikam.lab", "fe02.fabrikam.lab", "fe03.fabrikam.lab"):  # T15, §6.6: mirroring changed
+        run.ps(fe, f"Stop-CsWindowsService -ComputerName {fe_}; Start-CsWindowsService -ComputerName {fe_}")
     assert run.lab.scenario and run.lab.scenario.service_restored(run.lab.dep) == []
 
 

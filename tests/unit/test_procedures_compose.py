@@ -250,3 +250,15 @@ def test_cms_failover_does_not_check_the_backup_service_of_the_pool_that_is_down
     ids = [s.id for s in compose(plan, "cms-failover").steps]
     assert not [i for i in ids if i.startswith(("verify-backup-service", "verify-pairing"))], ids
     assert "verify-lis-pool2.fabrikam.lab" in ids
+
+
+def test_re_creating_the_mirror_restores_the_witness_and_restarts_the_front_ends() -> None:
+    """#14: be-mirror-primary re-created the mirror without the witness and restarted no Front End
+    afterwards; any change to a mirroring relationship needs every Front End restarted (§6.6, T15)."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    ids = [s.id for s in compose(plan, "be-mirror-primary", pool="pool1.fabrikam.lab").steps]
+    create = ids.index("be-mirror-create-pool1.fabrikam.lab")
+    assert ids[create + 1] == "fe-restart-pool1.fabrikam.lab-after-mirror"
+    step = compose(plan, "be-mirror-primary", pool="pool1.fabrikam.lab").step(ids[create])
+    assert step.manual is not None
+    assert any("set the witness to sqlwit.fabrikam.lab\\rtc" in line for line in step.manual.instructions)

@@ -479,7 +479,9 @@ def _mirror_primary(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
                              "(§6.5 step 5, §11.33)."),
              mirror_uninstall_step(ctx, pool, mirror, "6.5"),
              prepare_rebuild(ctx, be.server, hosts_database=True, sql_instance=be),
-             be_mirror_create_step(ctx, pool, mirror, be, "6.5")]
+             be_mirror_create_step(ctx, pool, mirror, be, "6.5"),
+             fe_restart_step(ctx, pool, "6.6", "The mirror was re-created: any change to a mirroring relationship "
+                             "needs a restart of all the pool's Front Ends (§6.6, T15, §11.33).", after="mirror")]
     return steps + verification_steps(ctx, pool, [])
 
 

@@ -56,7 +56,12 @@ def be_databases_step(ctx: Ctx, pool: Pool, host: str) -> Step:
 
 def be_mirror_create_step(ctx: Ctx, pool: Pool, primary: SqlInstance, mirror: SqlInstance,
                           section: str) -> Step:
-    """§6.4 step 3 / §6.5 step 8 / §6.6 step 3: Topology Builder creates the mirror databases."""
+    """§6.4 step 3 / §6.5 step 8 / §6.6 step 3: Topology Builder creates the mirror databases, with
+    the plan's witness when the Back End has one (so automatic failover comes back, §5.3 B)."""
+    be = ctx.back_end(pool)
+    witness = ctx.plan.sql(be.witness) if be is not None and be.witness else None
+    with_witness = (f" Tick 'Use SQL Server mirroring witness to enable automatic failover' and set the witness to "
+                    f"{witness.server}\\{witness.instance or 'default'}." if witness is not None else "")
     return Step(
         id=f"be-mirror-create-{pool.fqdn}",
         title=f"Create the mirror databases on {mirror.server}",
@@ -67,7 +72,7 @@ def be_mirror_create_step(ctx: Ctx, pool: Pool, primary: SqlInstance, mirror: Sq
         manual=Manual("Topology Builder", ctx.fe(pool), (
             "Topology Builder: Download Topology from existing deployment and save it.",
             f"Edit the properties of {pool.fqdn}: tick 'Enable SQL Server store mirroring' and set the "
-            f"mirroring SQL Server store to {mirror.server}\\{mirror.instance or 'default'}; OK.",
+            f"mirroring SQL Server store to {mirror.server}\\{mirror.instance or 'default'}.{with_witness} OK.",
             "Right-click the pool > Topology > Install Database, select the databases and continue to "
             "'Create Mirror Database'; Finish.",
         )),
@@ -84,14 +89,16 @@ def be_mirror_create_step(ctx: Ctx, pool: Pool, primary: SqlInstance, mirror: Sq
     )
 
 
-def fe_restart_step(ctx: Ctx, pool: Pool, section: str, why: str) -> Step:
+def fe_restart_step(ctx: Ctx, pool: Pool, section: str, why: str, *, after: str = "") -> Step:
+    """Restart every Front End of the pool, one at a time (``after`` names a second restart in the
+    same procedure, e.g. after the mirror is re-created)."""
     host = ctx.fe(pool)
     cmds = []
     for fe in pool.servers:
         cmds.append(ps(host, Cmd("Stop-CsWindowsService", {"ComputerName": fe}),
                        Cmd("Start-CsWindowsService", {"ComputerName": fe}), timeout_s=1200))
     return Step(
-        id=f"fe-restart-{pool.fqdn}",
+        id=f"fe-restart-{pool.fqdn}" + (f"-after-{after}" if after else ""),
         title=f"Restart the Lync services on each Front End of {pool.fqdn}, one at a time",
         section=section,
         why=why,
