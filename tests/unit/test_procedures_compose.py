@@ -14,7 +14,7 @@ from wizard.plan.model import Plan
 from wizard.procedures.compose import RULES, OrderingError, Procedure, compose
 from wizard.procedures.library.common import Ctx
 from wizard.procedures.library.failover import pool_failback_step, pool_failover_step
-from wizard.procedures.model import AnyEqual, OneOf, Step
+from wizard.procedures.model import AnyEqual, Contains, OneOf, Step
 
 TWO_SITE = "lonpool.corp.contoso.com"
 
@@ -262,3 +262,14 @@ def test_re_creating_the_mirror_restores_the_witness_and_restarts_the_front_ends
     step = compose(plan, "be-mirror-primary", pool="pool1.fabrikam.lab").step(ids[create])
     assert step.manual is not None
     assert any("set the witness to sqlwit.fabrikam.lab\\rtc" in line for line in step.manual.instructions)
+
+
+def test_verification_reads_the_cms_location_and_both_backup_service_directions() -> None:
+    """#14, §7.2: the CMS pointer must name the expected SQL Server and instance (it passed on
+    anything), and the Backup Service is checked in both directions (P1->P2 and P2->P1 differ)."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    failover = compose(plan, "cms-failover")
+    location = failover.step("verify-cms-location").post_checks
+    assert [c.expect for c in location] == [Contains(".", "sql11.fabrikam.lab"), Contains(".", "rtc")]
+    ids = [s.id for s in compose(plan, "member-rebuild", server="fe02.fabrikam.lab").steps]
+    assert {"verify-backup-service-0-pool1.fabrikam.lab", "verify-backup-service-0-pool2.fabrikam.lab"} <= set(ids)

@@ -41,6 +41,8 @@ class FakeLync:
             return [True]
         if "CentralManagementStoreStatus" in script:
             return [{"ActiveMasterFqdn": self.master, "ActiveFileTransferAgents": self.master}]
+        if "Get-CsConfigurationStoreLocation" in script:  # where the CMS is: the backup pool's once failed over
+            return ["amssql01.corp.contoso.com\\rtc" if self.master else "lonsql01.corp.contoso.com\\rtc"]
         if "Get-CsPoolBackupRelationship" in script:
             return [{"BackupPoolFqdn": BACKUP}]
         if "Get-CsWindowsService" in script:

@@ -51,11 +51,17 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
         steps.append(_check_step(f"verify-services-{server}", f"Lync services running on {server}",
                                  services_check(host, server, wait_s=300),
                                  "Every Lync service on a rebuilt or restarted server is Running (§7.2, §7.1 step 1)."))
-    steps.append(_check_step("verify-cms-location", "AD points at the CMS store",
-                             Check("Get-CsConfigurationStoreLocation",
-                                   ps(host, json=Cmd("Get-CsConfigurationStoreLocation")),
-                                   NonEmpty()),
-                             "The CMS pointer returns the expected SQL Server and instance (§7.2)."))
+    cms_sql, cms_inst = ctx.sql_fqdn(cms)
+    where_cms = f"{cms_sql}\\{cms_inst}" if cms_inst else cms_sql
+    location = ps(host, json=Cmd("Get-CsConfigurationStoreLocation"))
+    steps.append(Step(
+        id="verify-cms-location", title=f"AD points at the CMS store on {where_cms}", section="7.2",
+        why="The CMS pointer returns the expected SQL Server and instance (§7.2 CMS pointer).", phase="verify",
+        applies="verification",
+        post_checks=(Check(f"Get-CsConfigurationStoreLocation names {cms_sql}", location, Contains(".", cms_sql)),
+                     *((Check(f"Get-CsConfigurationStoreLocation names the instance {cms_inst}", location,
+                              Contains(".", cms_inst)),) if cms_inst else ())),
+        duration_s=30, tags=frozenset({"verify"})))
     where = f"{cms.fqdn} or {cms_or_in.fqdn}" if cms_or_in is not None else cms.fqdn
     steps.append(_check_step("verify-cms-master", f"CMS master active in {where}",
                              cms_master_check(host, cms, wait_s=300, or_in=cms_or_in),
@@ -85,9 +91,10 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
                                        ps(host, json=Cmd("Get-CsPoolBackupRelationship", {"PoolFqdn": serving.fqdn})),
                                        Contains("BackupPoolFqdn", partner.fqdn)),
                                  "The pool shows its expected partner (§7.2 Backup pairing)."))
-        for i, check in enumerate(backup_service_check(host, serving.fqdn)):
-            steps.append(_check_step(f"verify-backup-service-{i}-{serving.fqdn}", check.title, check,
-                                     "The Backup Service keeps up in both directions (§7.2, §11.15)."))
+        for pool in (serving, partner):  # both directions: P1->P2 and P2->P1 differ (§7.2, T3)
+            for i, check in enumerate(backup_service_check(host, pool.fqdn)):
+                steps.append(_check_step(f"verify-backup-service-{i}-{pool.fqdn}", check.title, check,
+                                         "The Backup Service keeps up in both directions (§7.2, §11.15)."))
     steps.append(_check_step(f"verify-registration-{serving.fqdn}", f"Sign-in to {serving.fqdn}",
                              registration_check(host, serving.fqdn, wait_s=300),
                              "Test-CsRegistration returns Result : Success (§7.2 Sign-in)."))
