@@ -179,7 +179,9 @@ class LabHands:
             raise HandsError(f"Deployment Wizard Steps 1-2 failed on {srv.fqdn}: {boot.first_error}")
         done.append("local store and components installed")
         done.append("certificates assigned")  # §6.1 step 5 kept the machine's certificates
-        start = self.run(srv.fqdn, "Start-CsWindowsService")
+        # Step 4 starts the services and shows their state; it does not wait for a pool below its
+        # start quorum (the Front End then shows Start Pending, §5.4)
+        start = self.run(srv.fqdn, "Start-CsWindowsService -NoWait")
         if start.code != 0:
             raise HandsError(f"Step 4 (Start Services) failed on {srv.fqdn}: {start.first_error}")
         with self.dep.lock:

@@ -41,6 +41,8 @@ class LyncCmdlet:
     should_process: bool = False
     impact: str = "Medium"
     default_set: str | None = None
+    #: what the cmdlet waits for after its work, outside the deployment lock (e.g. a service start)
+    then: Callable[[LabDeployment, str, Invocation], None] | None = None
 
 
 def P(name: str, type: str = "string", *, mandatory: bool = False, set: str | None = None,
@@ -61,9 +63,12 @@ def to_spec(cmdlet: LyncCmdlet, dep: LabDeployment, host: str) -> CmdletSpec:
             dep.cmdlet_log.append((host, cmdlet.name, tuple(sorted(inv.params))))
             try:
                 result = cmdlet.run(dep, host, inv)
-                return list(result) if result is not None else None
+                out = list(result) if result is not None else None
             except LabStateError as exc:
                 raise inv.error(f"{exc}.", "ObjectNotFound", "LabObjectNotFound") from None
+        if cmdlet.then is not None:
+            cmdlet.then(dep, host, inv)
+        return out
 
     return CmdletSpec(
         name=cmdlet.name,

@@ -125,6 +125,33 @@ def start_service(dep: LabDeployment, host: str, inv: Invocation) -> None:
     dep.log(srv.fqdn, "Start-CsWindowsService")
 
 
+#: How long the lab lets Start-CsWindowsService wait for a Front End stuck in Start Pending. The
+#: cmdlet waits for the services to start unless -NoWait (§8); a Front End waits in Start Pending
+#: until its pool reaches quorum (§5.4), so a remote run would hang until its deadline. The lab
+#: gives up after this much of its own time with an error instead, so drills end.
+START_WAIT_S = 600.0
+
+
+def wait_until_started(dep: LabDeployment, host: str, inv: Invocation) -> None:
+    """After Start-CsWindowsService, outside the lock: without -NoWait, wait while the Front End is
+    Start Pending (other shells may bring the pool to quorum meanwhile)."""
+    if inv.get("NoWait"):
+        return
+    with dep.lock:
+        srv = _input_server(dep, host, inv)
+    waited = 0.0
+    while (svc := srv.service("RTCSRV")) is not None and svc.status == "StartPending":
+        if waited >= START_WAIT_S:
+            raise inv.error(f"Service RTCSRV on {srv.fqdn} did not start: it is still Start Pending (the pool "
+                            f"{srv.pool} has not reached its start quorum, §5.4). Start the Front Ends together "
+                            "with -NoWait.", "OperationTimeout", "ServiceStartPending")
+        if not dep.clock.sleep(15.0, inv.session.cancelled):  # the lab's time, not the wall's
+            inv.check_cancelled()
+        waited += 15.0
+        with dep.lock:
+            settle_pool(dep, srv.pool)
+
+
 def stop_service(dep: LabDeployment, host: str, inv: Invocation) -> None:
     srv = _input_server(dep, host, inv)
     names = _names(srv, inv)
@@ -254,7 +281,7 @@ CMDLETS = (
         P("ComputerName"), P("Name", position=0),
         P("InputObject", "object", pipeline="value"), P("NoWait", "switch"), P("Report"),
         P("Force", "switch"),
-    ), start_service, duration=20.0),
+    ), start_service, duration=20.0, then=wait_until_started),
     LyncCmdlet("Stop-CsWindowsService", (
         P("ComputerName"), P("Name", position=0), P("InputObject", "object", pipeline="value"),
         P("Graceful", "switch"), P("LeaveClsAgentRunning", "switch"),

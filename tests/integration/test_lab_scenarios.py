@@ -174,7 +174,7 @@ def test_be_lost_unpaired_and_import_with_services_running(c: Clients) -> None:
         c.ps(fe, f"Stop-CsWindowsService -ComputerName '{f}'")
     c.ps(fe, f"Import-CsUserData -PoolFqdn pool3.fabrikam.lab -FileName '{zip_}'")
     for f in fes:
-        c.ps(fe, f"Start-CsWindowsService -ComputerName '{f}'")
+        c.ps(fe, f"Start-CsWindowsService -ComputerName '{f}' -NoWait")
     assert c.restored() == []
 
 
@@ -257,7 +257,7 @@ def test_pool_lost_unpaired(c: Clients) -> None:
     c.ps(fes[0], rf"Import-CsUserData -PoolFqdn pool3.fabrikam.lab -FileName "
                  rf"'{SET}\UserData_pool3.fabrikam.lab.zip'")
     for fe in fes:
-        c.ps(fes[0], f"Start-CsWindowsService -ComputerName '{fe}'")
+        c.ps(fes[0], f"Start-CsWindowsService -ComputerName '{fe}' -NoWait")
     assert c.restored() == []
 
 

@@ -59,8 +59,10 @@ def run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Run]:
 
 
 def _restart_pool(r: Run, host: str, fes: list[str]) -> None:
+    """Every Front End started together (-NoWait): one by one, the first waits in Start Pending for a
+    quorum that never comes (§6.13, §5.4)."""
     for fe in fes:
-        r.ps(host, f"Start-CsWindowsService -ComputerName '{fe}'")
+        r.ps(host, f"Start-CsWindowsService -ComputerName '{fe}' -NoWait")
 
 
 def test_every_scenario_breaks_service(tmp_path: Path) -> None:
@@ -277,3 +279,20 @@ def test_bad_config_change(run: Run) -> None:
                             "-ExpandProperty Count")
     assert text.strip() == "0"
     assert run.lab.scenario.service_restored(run.lab.dep) == []
+
+
+@pytest.mark.parametrize("run", ["be-lost-unpaired"], indirect=True)
+def test_a_cold_pool_started_one_front_end_at_a_time_waits_in_start_pending(run: Run) -> None:
+    """#14: a cold pool's first Front End sits in Start Pending until quorum (§5.4); the cmdlet
+    waits unless -NoWait (§8), so a one-by-one start never gets past the first Front End."""
+    fe = "fe21.fabrikam.lab"
+    run.lab.rebuild("sql21.fabrikam.lab")
+    run.ps(fe, "Install-CsDatabase -ConfiguredDatabases -SqlServerFqdn sql21.fabrikam.lab")
+    for f in ("fe21.fabrikam.lab", "fe22.fabrikam.lab", "fe23.fabrikam.lab"):
+        run.ps(fe, f"Stop-CsWindowsService -ComputerName '{f}'")
+    code, _, err = run.ps(fe, "Start-CsWindowsService -ComputerName 'fe21.fabrikam.lab'", ok=False)
+    assert code == 1 and "still Start Pending" in err
+    svc = run.lab.dep.server("fe21.fabrikam.lab").service("RTCSRV")
+    assert svc is not None and svc.status == "StartPending"
+    _restart_pool(run, fe, ["fe22.fabrikam.lab", "fe23.fabrikam.lab"])
+    assert svc.status == "Running"

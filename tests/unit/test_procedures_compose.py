@@ -273,3 +273,16 @@ def test_verification_reads_the_cms_location_and_both_backup_service_directions(
     assert [c.expect for c in location] == [Contains(".", "sql11.fabrikam.lab"), Contains(".", "rtc")]
     ids = [s.id for s in compose(plan, "member-rebuild", server="fe02.fabrikam.lab").steps]
     assert {"verify-backup-service-0-pool1.fabrikam.lab", "verify-backup-service-0-pool2.fabrikam.lab"} <= set(ids)
+
+
+def test_user_data_is_copied_locally_and_every_front_end_starts_together() -> None:
+    """#14: §6.2 step 12 copies the zip locally first; the Import-CsUserData correction (§6.13) stops
+    every Front End and starts them all at once afterwards (-NoWait), not one by one."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    proc = compose(plan, "be-restore", pool="pool3.fabrikam.lab", backup_set="2026-11-24_0200")
+    ids = [s.id for s in proc.steps]
+    assert ids.index("userdata-copy-pool3.fabrikam.lab") < ids.index("userdata-stop-pool3.fabrikam.lab")
+    imported = "\n".join(proc.step("userdata-import-pool3.fabrikam.lab").shown_lines())
+    assert "-FileName 'C:\\lync-restore\\UserData_pool3.fabrikam.lab.zip'" in imported
+    start = proc.step("userdata-start-pool3.fabrikam.lab").shown_lines()
+    assert [line.count("-NoWait") for line in start if "Start-CsWindowsService" in line] == [1, 1, 1]

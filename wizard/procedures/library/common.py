@@ -115,6 +115,10 @@ class Ctx:
         return f"{self.backup_root()}\\{self.plan.backup.layout.filestore_folder}\\{store_id}"
 
 
+#: where the wizard puts files it copies to a server before using them there (§6.2 step 12)
+LOCAL_COPY = "C:\\lync-restore"
+
+
 # --------------------------------------------------------------------- command helpers
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from wizard.plan.model import FileStore, Pool, SqlInstance
 from wizard.procedures.library.common import (
+    LOCAL_COPY,
     ON,
     Ctx,
     configured_databases_check,
@@ -41,18 +42,41 @@ def rgs_identity(pool: str) -> str:
 
 
 def user_data_steps(ctx: Ctx, pool: Pool) -> list[Step]:
-    """Stop services, Import-CsUserData, start services (§6.13, §11.5)."""
+    """Copy the zip locally, stop every Front End, Import-CsUserData, start them all together
+    (§6.2 step 12, §6.13 and its settled correction, §11.5, §5.4)."""
     host = ctx.fe(pool)
     standard = pool.edition == "standard"
-    zip_path = ctx.backup_file("user_data", pool.fqdn)
+    share_zip = ctx.backup_file("user_data", pool.fqdn)
+    folder, name = share_zip.rsplit("\\", 1)
+    zip_path = f"{LOCAL_COPY}\\{name}"
     computers: list[str | None] = [None] if standard else list(pool.servers)
     stop = [Cmd("Stop-CsWindowsService", {"ComputerName": c} if c else {}) for c in computers]
-    start = [Cmd("Start-CsWindowsService", {"ComputerName": c} if c else {}) for c in computers]
+    # every Front End started at once (-NoWait), then the pool watched as it comes up: started one by
+    # one, the first would wait in Start Pending for a quorum that never comes (§6.13, §5.4)
+    start = [Cmd("Start-CsWindowsService", {"ComputerName": c, "NoWait": ON} if c else {}) for c in computers]
     stopped = tuple(services_stopped_check(host, c) for c in computers)
     scope_note = ("" if standard else
-                  " The docs do not say which Front Ends; the wizard stops every Front End of the "
-                  "pool with -ComputerName (§6.13, unverified), which takes the pool down.")
+                  " On every Front End of the pool, then all started again together: Front Ends restarted one "
+                  "by one with legacy data may overwrite what was imported (§6.13, the Import-CsUserData page's "
+                  "correction); the pool is down meanwhile.")
+    copy = Step(
+        id=f"userdata-copy-{pool.fqdn}",
+        title=f"Copy {name} to {host}",
+        section="6.2",
+        why="The user data zip is copied to the server that imports it before the services stop "
+            "(§6.2 step 12); robocopy exit codes below 8 mean success.",
+        phase="data",
+        commands=(ps(host, Cmd("robocopy", positional=[folder, LOCAL_COPY, name, Raw("/R:2"), Raw("/W:5")]),
+                     Raw("if ($LASTEXITCODE -ge 8) { throw 'robocopy reported a failure' }"), timeout_s=1800),),
+        applies="user data is restored into this pool",
+        requires=(file_check(host, share_zip),),
+        post_checks=(file_check(host, zip_path),),
+        undo=f"Delete {zip_path}.",
+        duration_s=300,
+        tags=frozenset({f"userdata-copied@{pool.fqdn}"}),
+    )
     return [
+        copy,
         Step(
             id=f"userdata-stop-{pool.fqdn}",
             title=f"Stop Lync services on {'the server' if standard else 'every Front End of'} {pool.fqdn}",
@@ -89,13 +113,14 @@ def user_data_steps(ctx: Ctx, pool: Pool) -> list[Step]:
             id=f"userdata-start-{pool.fqdn}",
             title=f"Start Lync services on {'the server' if standard else 'every Front End of'} {pool.fqdn}",
             section="6.13",
-            why="Services are started again after the import; imported data only shows once the "
-                "Front End service restarted (§6.13, §11.5, §5.4 start quorum).",
+            why="Services are started again after the import, on every Front End at once (-NoWait), and the "
+                "pool is watched as it reaches its start quorum; imported data only shows once the Front "
+                "End service restarted (§6.13, §11.5, §5.4).",
             phase="data",
             commands=(ps(host, *start, timeout_s=1800),),
             applies="after the user data import",
             already_done=services_check(host, computers[0]) if len(computers) == 1 else None,
-            post_checks=tuple(services_check(host, c) for c in computers),
+            post_checks=tuple(services_check(host, c, wait_s=900) for c in computers),
             destructive=True, confirm_text=pool.fqdn,
             undo="Stop-CsWindowsService on the same computers.",
             duration_s=600,
