@@ -167,6 +167,20 @@ def cms_failover_steps(ctx: Ctx, cms_pool: Pool) -> list[Step]:
         ps(host, json=Cmd("Get-CsDatabaseMirrorState", {"DatabaseType": "CentralMgmt",
                                                          "PoolFqdn": backup.fqdn})),
     ]
+
+    def failover_step(step_id: str, title: str, why: str, command: Cmd, applies: str, only_if: Check) -> Step:
+        """One way to fail the CMS over; the two differ in their command and when they apply."""
+        return Step(
+            id=step_id, title=title, section="6.15", why=why, phase="failover",
+            commands=(ps(host, command, timeout_s=1800),), applies=applies, only_if=only_if,
+            already_done=cms_master_check(host, backup),
+            post_checks=(cms_master_check(host, backup, wait_s=600),),
+            destructive=True, confirm_text=backup.fqdn,
+            undo="No failback of the CMS is needed (§6.15 step 7); to move it again use "
+                 "Move-CsManagementServer once the old pool is healthy.",
+            duration_s=600, needs=("cms-assessed",),
+            tags=frozenset({"cms-failover", "cms-available", f"cms-available@{backup.fqdn}"}))
+
     return [
         Step(
             id="cms-failover-assess",
@@ -183,48 +197,22 @@ def cms_failover_steps(ctx: Ctx, cms_pool: Pool) -> list[Step]:
             duration_s=60,
             tags=frozenset({"cms-assessed"}),
         ),
-        Step(
-            id="cms-failover-planned",
-            title=f"Fail the CMS over to {backup.fqdn} (planned: its master still runs)",
-            section="6.15",
-            why="A CMS master is still active (for instance on the mirror of a lost primary), so the planned "
-                "failover is the one to use: no target parameters and no -Force; it waits for replication and "
-                "makes the source read-only first. Never use -Force outside disaster recovery (§6.15 steps 3 "
-                "and 5, P1).",
-            phase="failover",
-            commands=(ps(host, Cmd("Invoke-CsManagementServerFailover", {"Confirm": Switch(False), "Verbose": ON}),
-                         timeout_s=1800),),
-            applies="a CMS master is still active in the CMS pool",
-            only_if=_master_in(host, cms_pool, "a CMS master is still active in"),
-            already_done=cms_master_check(host, backup),
-            post_checks=(cms_master_check(host, backup, wait_s=600),),
-            destructive=True, confirm_text=backup.fqdn,
-            undo="No failback of the CMS is needed (§6.15 step 7); to move it again use "
-                 "Move-CsManagementServer once the old pool is healthy.",
-            duration_s=600,
-            needs=("cms-assessed",),
-            tags=frozenset({"cms-failover", "cms-available", f"cms-available@{backup.fqdn}"}),
-        ),
-        Step(
-            id="cms-failover",
-            title=f"Fail the CMS over to {backup.fqdn} (disaster recovery)",
-            section="6.15",
-            why="With no CMS master active (empty ActiveMasterFqdn) no configuration change is possible and a "
-                "pool failover cannot run; -Force is the disaster-recovery set and is mandatory there "
-                "(§6.15 steps 3 and 5, §5.1 rule 7, §11.29).",
-            phase="failover",
-            commands=(ps(host, Cmd("Invoke-CsManagementServerFailover", params), timeout_s=1800),),
-            applies="paired CMS pool lost: no CMS master active",
-            only_if=Check("no CMS master is active", _replication_status(host), Blank("ActiveMasterFqdn")),
-            already_done=cms_master_check(host, backup),
-            post_checks=(cms_master_check(host, backup, wait_s=600),),
-            destructive=True, confirm_text=backup.fqdn,
-            undo="No failback of the CMS is needed (§6.15 step 7); to move it again use "
-                 "Move-CsManagementServer once the old pool is healthy.",
-            duration_s=600,
-            needs=("cms-assessed",),
-            tags=frozenset({"cms-failover", "cms-available", f"cms-available@{backup.fqdn}"}),
-        ),
+        failover_step(
+            "cms-failover-planned", f"Fail the CMS over to {backup.fqdn} (planned: its master still runs)",
+            "A CMS master is still active (for instance on the mirror of a lost primary), so the planned failover "
+            "is the one to use: no target parameters and no -Force; it waits for replication and makes the "
+            "source read-only first. Never use -Force outside disaster recovery (§6.15 steps 3 and 5, P1).",
+            Cmd("Invoke-CsManagementServerFailover", {"Confirm": Switch(False), "Verbose": ON}),
+            "a CMS master is still active in the CMS pool",
+            _master_in(host, cms_pool, "a CMS master is still active in")),
+        failover_step(
+            "cms-failover", f"Fail the CMS over to {backup.fqdn} (disaster recovery)",
+            "With no CMS master active (empty ActiveMasterFqdn) no configuration change is possible and a pool "
+            "failover cannot run; -Force is the disaster-recovery set and is mandatory there (§6.15 steps 3 "
+            "and 5, §5.1 rule 7, §11.29).",
+            Cmd("Invoke-CsManagementServerFailover", params),
+            "paired CMS pool lost: no CMS master active",
+            Check("no CMS master is active", _replication_status(host), Blank("ActiveMasterFqdn"))),
     ]
 
 
