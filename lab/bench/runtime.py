@@ -77,7 +77,7 @@ def run_be_lost_unpaired(state_dir: Path, time_factor: float = 600.0) -> float:
         steps += [f"Stop-CsWindowsService -ComputerName '{fe}'" for fe in fes]
         steps.append(rf"Import-CsUserData -PoolFqdn pool3.fabrikam.lab -FileName "
                      rf"'{_SET}\UserData_pool3.fabrikam.lab.zip'")
-        steps += [f"Start-CsWindowsService -ComputerName '{fe}'" for fe in fes]
+        steps += [f"Start-CsWindowsService -ComputerName '{fe}' -NoWait" for fe in fes]  # together (§6.13, §5.4)
         with lab.runner(fes[0], "ntlm") as runner:
             for step in steps:
                 result = runner.run(step, deadline_s=120)
