@@ -341,7 +341,8 @@ def scenarios_command(args: argparse.Namespace) -> int:
     import sys
 
     width = max(len(s.name) for s in SCENARIOS)
+    sections = max(len(",".join(s.expected_path)) for s in SCENARIOS)
     for s in SCENARIOS:
         path = ",".join(s.expected_path)
-        sys.stdout.write(f"{s.name:<{width}}  {s.outage_class}  {path:<10} {s.summary}\n")
+        sys.stdout.write(f"{s.name:<{width}}  {s.outage_class}  {path:<{sections}} {s.summary}\n")
     return 0
