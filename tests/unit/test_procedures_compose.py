@@ -286,3 +286,16 @@ def test_user_data_is_copied_locally_and_every_front_end_starts_together() -> No
     assert "-FileName 'C:\\lync-restore\\UserData_pool3.fabrikam.lab.zip'" in imported
     start = proc.step("userdata-start-pool3.fabrikam.lab").shown_lines()
     assert [line.count("-NoWait") for line in start if "Start-CsWindowsService" in line] == [1, 1, 1]
+
+
+def test_cms_restore_for_a_paired_cms_pool_starts_with_the_warning_of_section_5_2() -> None:
+    """#14: cms-restore was offered for a paired CMS pool without a warning (§5.2: paired -> CMS
+    failover); the operator must now acknowledge that the standby CMS cannot be used."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan  # pool1 hosts the CMS, paired with pool2
+    steps = [s for s in compose(plan, "cms-restore", backup_set="2026-11-24_0200").steps
+             if not s.id.startswith("custom-")]  # the organisation's own steps come first
+    assert steps[0].id == "cms-restore-not-failover" and steps[0].manual is not None
+    assert "§5.2" in steps[0].why and "pool2.fabrikam.lab" in steps[0].why
+    standard = load_plan(REPO / "plans" / "example-standard.yaml").plan  # an unpaired SE CMS: no warning
+    ids = [s.id for s in compose(standard, "cms-restore", backup_set="2026-11-24_0200").steps]
+    assert "cms-restore-not-failover" not in ids

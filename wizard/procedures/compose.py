@@ -436,6 +436,30 @@ def _cms_restore(ctx: Ctx, om: list[Omitted], _: str | None, *, pool_lost: bool 
     return steps + verification_steps(ctx, pool, list(pool.servers))
 
 
+def _cms_restore_path(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
+    """The cms-restore path; for a paired CMS pool it starts with the §5.2 warning the operator
+    must acknowledge: paired means CMS failover, a restore rolls the CMS back to the set's age."""
+    pool = ctx.cms_pool
+    steps = _cms_restore(ctx, om, new_pool)
+    if not pool.paired_with:
+        return steps
+    host = ctx.fe(ctx.plan.pool(pool.paired_with))
+    gate = Step(
+        id="cms-restore-not-failover", title=f"Confirm the CMS cannot fail over to {pool.paired_with} instead",
+        section="5.2",
+        why=f"{pool.fqdn} is paired with {pool.paired_with}: §5.2 sends a lost CMS there (CMS failover, §6.15), "
+            "which is faster and keeps every configuration change; a restore brings the CMS back as it was "
+            "when the backup set was taken. Restore only when the standby CMS cannot be used.",
+        phase="prepare",
+        manual=Manual("Decision", host, (
+            f"Check that the standby CMS in {pool.paired_with} cannot be used (its Back End lost, or the "
+            "pairing broken); otherwise stop here and choose the CMS failover (§5.2, §6.15).",
+            "Confirm here only if the restore is the right path.")),
+        applies="cms-restore chosen for a paired CMS pool",
+        undo="Nothing to undo: a decision.", duration_s=300)
+    return [gate, *steps]
+
+
 def _cms_failover(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     pool = ctx.cms_pool
     backup = ctx.partner(pool)
@@ -681,7 +705,7 @@ def _cms_move(ctx: Ctx, om: list[Omitted], new_pool: str | None) -> list[Step]:
 
 
 _BUILDERS = {
-    "member-rebuild": _member, "quorum-recovery": _quorum, "se-restore": _se, "cms-restore": _cms_restore,
+    "member-rebuild": _member, "quorum-recovery": _quorum, "se-restore": _se, "cms-restore": _cms_restore_path,
     "cms-failover": _cms_failover, "be-restore": _be_restore, "be-mirror-primary": _mirror_primary,
     "be-mirror-mirror": _mirror_mirror, "pool-failover": _pool_failover, "pool-failback": _pool_failback,
     "pool-restore": _pool_restore, "file-store-restore": _file_store, "conference-content-sync": _conference,
