@@ -156,9 +156,11 @@ def read_pchat_zip(data: bytes) -> dict[str, Any]:
 def write_backup_sets(dep: Any, *, count: int = 3, faults: SetFaults = SetFaults(),
                       hour: int = 2) -> list[BackupSetInfo]:
     """Write ``count`` daily sets before ``dep.now`` (newest last) into the plan's first
-    backup location. ``dep`` is a :class:`~lab.model.LabDeployment` (typed loosely to
-    avoid an import cycle)."""
-    loc = dep.plan.backup.locations[0]
+    backup location, and copy each into every other location (the organisation's off-site copy
+    job, §3: keep backups where they will be available), so equal set names exist in several
+    vaults. ``dep`` is a :class:`~lab.model.LabDeployment` (typed loosely to avoid an import
+    cycle). Returns the sets of the first location."""
+    first, *others = dep.plan.backup.locations
     layout = dep.plan.backup.layout
     base_day = dep.now.replace(hour=hour, minute=0, second=0, microsecond=0)
     if base_day > dep.now:
@@ -167,8 +169,24 @@ def write_backup_sets(dep: Any, *, count: int = 3, faults: SetFaults = SetFaults
     for age in range(count - 1, -1, -1):
         created = base_day - dt.timedelta(days=age)
         newest = age == 0
-        sets.append(_write_set(dep, loc.unc, layout, created, age, newest, faults))
+        info = _write_set(dep, first.unc, layout, created, age, newest, faults)
+        for loc in others:
+            _copy_set(dep, info, loc.unc, layout)
+        sets.append(info)
     return sets
+
+
+def _copy_set(dep: Any, info: BackupSetInfo, unc: str, layout: Any) -> None:
+    """The copy job: the whole set folder into another location, its manifest naming it."""
+    source: Path = dep.paths.resolve(info.unc)
+    target: Path = dep.paths.resolve(unc.rstrip("\\") + "\\" + info.name)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
+    manifest = target / layout.manifest
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["location"] = unc
+    manifest.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def _write_set(dep: Any, unc: str, layout: Any, created: dt.datetime, age: int, newest: bool,
@@ -276,7 +294,7 @@ def _write_set(dep: Any, unc: str, layout: Any, created: dt.datetime, age: int, 
             if path.is_file() and path.name.lower() != "meeting.active":
                 out = dst / path.relative_to(src)
                 out.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, out)
+                shutil.copy2(path, out)  # robocopy keeps the last-write time (/COPY:DAT)
         components.setdefault("file_store", {})[fs.id] = {
             "unc": f"\\\\{fs.server}\\{fs.share}",
             "folder": f"{layout.filestore_folder}\\{fs.id}"}

@@ -82,12 +82,13 @@ class LabDrill:
     """A scenario on loopback and the core wired to it. Use ``with LabDrill(...) as drill:``."""
 
     def __init__(self, name: str = DEFAULT_SCENARIO, *, time_factor: float = DEFAULT_TIME_FACTOR,
-                 answers: AnswersFile | None = None, state_dir: Path | None = None) -> None:
+                 answers: AnswersFile | None = None, state_dir: Path | None = None,
+                 auth: str | None = None) -> None:
         try:
             self.scenario: Scenario = scenario(name)
         except KeyError:
             raise UsageError(f"There is no drill scenario '{name}' (see 'lync-restore scenarios').") from None
-        self.lab = LabRuntime(self.scenario, time_factor=time_factor, state_dir=state_dir)
+        self.lab = LabRuntime(self.scenario, time_factor=time_factor, state_dir=state_dir, client_auth=auth)
         self.answers = answers or AnswersFile(operator="trainee", second_operator=DRILL_PARTNER, confirm_all=True)
         self.time_factor = time_factor
         self._plan: Plan | None = None
@@ -279,11 +280,11 @@ def _run_steps(session: IncidentSession, steps: list[StepView], answers: Answers
 
 
 def run_headless(name: str, *, answers_file: str | None, journal_dir: Path, time_factor: float,
-                 operator: str | None, out: TextIO) -> DrillResult:
+                 operator: str | None, out: TextIO, auth: str | None = None) -> DrillResult:
     operator = operator or "trainee"
     answers = (DrillAnswers.load(answers_file, operator, name) if answers_file
                else DrillAnswers.defaults(operator, name))
-    with LabDrill(name, time_factor=time_factor, answers=answers.steps) as drill:
+    with LabDrill(name, time_factor=time_factor, answers=answers.steps, auth=auth) as drill:
         assert drill.loaded is not None
         incident = f"DRILL-{name}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S-%f}"
         session = IncidentSession.start(drill.lab.plan_path, operator=answers.steps.operator, incident=incident,
@@ -300,5 +301,5 @@ def run_headless(name: str, *, answers_file: str | None, journal_dir: Path, time
 def headless_command(args: argparse.Namespace, journal_dir: Path, out: TextIO) -> int:
     result = run_headless(args.scenario or DEFAULT_SCENARIO, answers_file=getattr(args, "answers", None),
                           journal_dir=journal_dir, time_factor=args.time_factor or DEFAULT_TIME_FACTOR,
-                          operator=getattr(args, "operator", None), out=out)
+                          operator=getattr(args, "operator", None), out=out, auth=getattr(args, "auth", None))
     return ExitCode.OK if result.restored else 1

@@ -27,15 +27,16 @@ class LabSource:
     TDS listeners, its plan copy) in the app's worker after the first frame, so the trainee sees
     the start screen at once; :meth:`close` stops the lab when the app has left."""
 
-    def __init__(self, scenario: str, time_factor: float) -> None:
+    def __init__(self, scenario: str, time_factor: float, auth: str | None = None) -> None:
         self.scenario = scenario
         self.time_factor = time_factor
+        self.auth = auth
         self.drill: LabDrill | None = None
 
     def __call__(self) -> tuple[LoadedPlan, Backend]:
         from lab.drill import LabDrill
 
-        drill = self.drill = LabDrill(self.scenario, time_factor=self.time_factor).start()
+        drill = self.drill = LabDrill(self.scenario, time_factor=self.time_factor, auth=self.auth).start()
         assert drill.loaded is not None
         return drill.loaded, drill.backend
 
@@ -53,7 +54,7 @@ def drill_command(args: argparse.Namespace) -> int:
         return headless_command(args, journal_dir(args), sys.stdout)
     name = getattr(args, "scenario", None) or DEFAULT_SCENARIO
     factor = getattr(args, "time_factor", None) or DEFAULT_TIME_FACTOR
-    source = LabSource(name, factor)
+    source = LabSource(name, factor, getattr(args, "auth", None))
     try:
         return open_app(Opening(source, plan_label=f"lab: {name}", journal_dir=journal_dir(args),
                                 operator=default_operator(getattr(args, "operator", None)),

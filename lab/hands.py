@@ -1,8 +1,8 @@
 """The trainee's hands in a drill: the manual steps of a procedure, played on the lab.
 
 A real restore has steps no script can do - Windows and SQL Server set-up (§6.1), the
-Deployment Wizard (§6.1 steps 1-4, §6.2 step 4, §6.7), Topology Builder (§6.2 step 10, §6.4
-step 3, §6.5 steps 3-4 and 8, §6.6 step 3), a share made by hand. The operator does the work and
+Deployment Wizard (§6.1 steps 1-4, §6.2 step 4, §6.7, §6.21 Run Again), Topology Builder (§6.2
+step 10, §6.4 step 3, §6.5 steps 3-4 and 8, §6.6 step 3, §6.21), a share made by hand. The operator does the work and
 answers "done"; the engine then runs the step's post-check. In a drill the lab plays those hands
 so the trainee's "done" is true, and it does to the deployment exactly what the real tool would:
 
@@ -42,6 +42,11 @@ _SET_MIRROR = re.compile(r"mirroring SQL Server store to " + _STORE)
 _SET_WITNESS = re.compile(r"set the witness to " + _STORE)
 #: §6.16 step 2 (same site): "... > Next Hop: choose pool2.fabrikam.lab; OK."
 _NEXT_HOP = re.compile(r"Edge pool ([A-Za-z0-9.-]+) > Next Hop: choose ([A-Za-z0-9.-]+);")
+#: §6.21: "... Edge pool X > General: clear|tick 'Enable federation for this Edge pool (Port 5061)'"
+_FEDERATION = re.compile(r"Edge pool ([A-Za-z0-9.-]+) > General: (clear|tick) 'Enable federation")
+#: §6.21: "... Front End pool P > Associations: 'Associate Edge pool (for media components)' = E;"
+_MEDIA = re.compile(r"Front End pool ([A-Za-z0-9.-]+) > Associations: 'Associate Edge pool \(for media "
+                    r"components\)' = ([A-Za-z0-9.-]+);")
 
 
 class HandsError(Exception):
@@ -86,6 +91,9 @@ class LabHands:
             ("be-mirror-create-", self.create_mirror),
             ("filestore-share-", self.share_file_store),
             ("edge-next-hop-", self.edge_next_hop),
+            ("edge-federation-route-", self.federation_route),
+            ("edge-setup-again-", self.edge_setup_again),
+            ("edge-media-", self.edge_media),
             ("cms-move-bootstrap", self.bootstrap_cms_pool),
         )
         for prefix, handler in handlers:
@@ -291,6 +299,65 @@ class LabHands:
             self.dep.bump_config({"topology": dict(cfg["topology"], edge_next_hop=hops)})
             self.dep.log(hop, f"Topology Builder published: next hop of {edge} = {hop}")
         return f"Topology Builder: the next hop of {edge} is now {hop}; published (§6.16 step 2)."
+
+    def federation_route(self, _lost: str, text: str) -> str:
+        """§6.21 Federation route: Topology Builder clears 'Enable federation' on one Edge pool, ticks it
+        on another and publishes. Only one Edge pool can be published for federation."""
+        changes = {m.group(1).lower(): m.group(2) for m in _FEDERATION.finditer(text)}
+        ticked = [pool for pool, change in changes.items() if change == "tick"]
+        if len(ticked) != 1:
+            raise HandsError("The instructions name no single Edge pool to publish for federation; nothing "
+                             "was changed.")
+        new = ticked[0]
+        self._cms_or_fail("Topology Builder")
+        with self.dep.lock:
+            if new not in self.dep.pools or self.dep.pool(new).spec.role != "edge":
+                raise HandsError(f"Topology Builder knows no Edge pool {new}; nothing was changed.")
+            old = self.dep.federation_edge()
+            if old not in (None, new) and changes.get(old) != "clear":
+                raise HandsError(f"Topology Builder refused to publish: only one Edge pool can be enabled for "
+                                 f"federation and {old} still is (§6.21).")
+            cfg = self.dep.cms_config()
+            assert cfg is not None
+            self.dep.bump_config({"topology": dict(cfg["topology"], federation_edge=new)})
+            self.dep.log(new, f"Topology Builder published: federation moved from {old} to {new}")
+        return f"Topology Builder: federation (port 5061) moved from {old} to {new}; published (§6.21)."
+
+    def edge_setup_again(self, pool_fqdn: str, _text: str) -> str:
+        """§6.21: Deployment Wizard 'Setup or Remove Lync Server Components' run again on each server of
+        the Edge pool (Bootstrapper on the Edge itself: it reads the topology from the local store)."""
+        pool = self.dep.pool(pool_fqdn)
+        done: list[str] = []
+        for fqdn in pool.spec.servers:
+            srv = self._server(fqdn)
+            result = self.run(srv.fqdn, BOOTSTRAPPER)
+            if result.code != 0:
+                raise HandsError(f"Setup failed on {srv.fqdn}: {result.first_error}")
+            done.append(srv.fqdn + ("" if srv.fqdn in self.dep.federation_setup else " (without federation: its "
+                                    "local store did not hold the published topology)"))
+        return f"Deployment Wizard 'Setup or Remove Lync Server Components' ran again on {', '.join(done)} (§6.21)."
+
+    def edge_media(self, _lost: str, text: str) -> str:
+        """§6.21 Media association: each named Front End pool's 'Associate Edge pool (for media
+        components)' in Topology Builder, published."""
+        pairs = [(m.group(1).lower(), m.group(2).lower()) for m in _MEDIA.finditer(text)]
+        if not pairs:
+            raise HandsError("The instructions name no Front End pool to associate; nothing was changed.")
+        self._cms_or_fail("Topology Builder")
+        with self.dep.lock:
+            for fe, edge in pairs:
+                if fe not in self.dep.pools or edge not in self.dep.pools \
+                        or self.dep.pool(edge).spec.role != "edge":
+                    raise HandsError(f"Topology Builder knows no Front End pool {fe} or Edge pool {edge}; nothing "
+                                     "was changed.")
+            cfg = self.dep.cms_config()
+            assert cfg is not None
+            media = dict(cfg["topology"].get("edge_media", {}), **dict(pairs))
+            self.dep.bump_config({"topology": dict(cfg["topology"], edge_media=media)})
+            self.dep.log(pairs[0][1], "Topology Builder published: media association of "
+                                      + ", ".join(f"{fe} = {edge}" for fe, edge in pairs))
+        return "Topology Builder: " + "; ".join(f"{fe} uses {edge} for media" for fe, edge in pairs) \
+            + "; published (§6.21)."
 
     # ------------------------------------------------------------------ Windows
     def share_file_store(self, store_id: str, _text: str) -> str:

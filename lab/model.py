@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from lab.paths import LabPaths
-from lab.sqlstate import DatabaseState, SqlInstanceState
+from lab.sqlstate import DatabaseState, SqlInstanceState, store_of
 from wizard.plan.model import Plan, Pool
 
 ServiceStatus = Literal["Running", "Stopped", "StartPending", "StopPending"]
@@ -124,6 +125,9 @@ class LabServer:
     services: dict[str, WindowsService] = field(default_factory=dict)
     #: CMS configuration version held by the local replica (0 = no local replica).
     replica_version: int = 0
+    #: the replica's agent has reported to the Master Replicator since its store was seeded (§1, T2); a
+    #: store imported from a file (an Edge, §6.7 step 3) is unknown to the master until replication reaches it
+    replica_reported: bool = True
     #: the deployment's change counter when the Front End service last started (LabDeployment.tick)
     started_at: int = 0
     last_update_creation: dt.datetime | None = None
@@ -230,6 +234,9 @@ class LabDeployment:
         self.user_moves: dict[str, str] = {}
         self.conference_directory_moves: dict[str, str] = {}
         self.application_endpoint_moves: dict[str, str] = {}
+        #: Edge servers whose components were last set up (Deployment Wizard 'Setup or Remove Lync Server
+        #: Components') from a topology that publishes their pool for federation (§6.21)
+        self.federation_setup: set[str] = set()
         #: every Lync cmdlet invocation: (host, command name, sorted parameter names)
         self.cmdlet_log: list[tuple[str, str, tuple[str, ...]]] = []
         self.now = LAB_EPOCH
@@ -238,6 +245,7 @@ class LabDeployment:
         all_hosts += [f.server for f in plan.topology.file_stores]
         all_hosts += [_unc_server(loc.unc) for loc in plan.backup.locations]
         self.paths = LabPaths(self.state_dir, all_hosts)
+        self.paths.is_down = lambda fqdn: (srv := self.servers.get(fqdn)) is not None and not srv.reachable
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -261,6 +269,9 @@ class LabDeployment:
                                    last_update_creation=self.now - dt.timedelta(minutes=3))
                 server.services = self._services_for(pool)
                 self.servers[server.fqdn] = server
+        federation = config["topology"]["federation_edge"]
+        self.federation_setup = {s.lower() for p in plan.topology.pools if p.fqdn.lower() == federation
+                                 for s in p.servers}
         # SQL instances from the plan, with the stores each one holds.
         stores: dict[str, list[str]] = {s.id: [] for s in plan.topology.sql_instances}
         cms_pool = plan.cms_pool
@@ -308,7 +319,7 @@ class LabDeployment:
         for loc in plan.backup.locations:
             host = _unc_server(loc.unc)
             if host not in self.servers:
-                self.servers[host] = LabServer(fqdn=host, site=plan.topology.sites[0].name,
+                self.servers[host] = LabServer(fqdn=host, site=plan.location_site(loc) or plan.topology.sites[0].name,
                                                kind="backup")
         # Content: CMS, LIS, user data, RGS, others.
         primary = self.pool_sql(cms_pool.fqdn)
@@ -346,14 +357,45 @@ class LabDeployment:
             self.scp.mirror_server, self.scp.mirror_instance = mirror.server, mirror.instance
         self._init_backup_service()
         for fs in plan.topology.file_stores:
-            _fill_file_store(self.paths.unc(fs.server, fs.share), fs.id)
+            _fill_file_store(self.paths.unc(fs.server, fs.share), fs.id, self.now - dt.timedelta(days=7))
         for loc in plan.backup.locations:
             self.paths.resolve(loc.unc).mkdir(parents=True, exist_ok=True)
+        for fqdn in self.servers:  # every Windows machine has its system drive (C$ answers)
+            self.paths.resolve("C:\\", fqdn).mkdir(parents=True, exist_ok=True)
 
     def _add_instance(self, sql_id: str, inst: SqlInstanceState) -> None:
         key = instance_key(inst.server, inst.instance)
         self.instances[key] = inst
         self.sql_ids[sql_id] = key
+        inst.app_sessions = lambda database: self.lync_sessions(inst, database)
+
+    def lync_sessions(self, inst: SqlInstanceState, database: str) -> int:
+        """Sessions the running Lync services keep open in ``database`` of ``inst`` (which service
+        holds which store is inferred: the docs name none). The Front End service of every Front End
+        of a pool whose Monitoring or Archiving store is ``inst`` writes to LcsCDR/QoEMetrics or
+        LcsLog; the Persistent Chat service of every server of a Persistent Chat pool to mgc. Each
+        holds one session per database while it runs. Read without the deployment lock: the SQL
+        engine asks while it holds the instance's lock."""
+        store = store_of(database)
+        count = 0
+        for pool in self.plan.topology.pools:
+            if store == "MonitoringStore":
+                sql_id, service = pool.monitoring_store, "RTCSRV"
+            elif store == "ArchivingStore":
+                sql_id, service = pool.archiving_store, "RTCSRV"
+            elif store == "PersistentChatStore":
+                sql_id, service = pool.persistent_chat_store, "RTCCHAT"
+            else:
+                return 0
+            if not sql_id or self.instance_by_id(sql_id) is not inst:
+                continue
+            for fqdn in pool.servers:
+                srv = self.servers.get(fqdn.lower())
+                svc = srv.service(service) if srv is not None else None
+                if srv is not None and srv.reachable and srv.lync_installed and svc is not None \
+                        and svc.status == "Running":
+                    count += 1
+        return count
 
     def _services_for(self, pool: Pool) -> dict[str, WindowsService]:
         if pool.role == "front_end":
@@ -374,14 +416,24 @@ class LabDeployment:
         plan = self.plan
         edges = {p.fqdn.lower(): (p.next_hop or "").lower() for p in plan.topology.pools
                  if p.role == "edge"}
+        # §6.21: one Edge pool is published for federation (here the plan's first) and routes XMPP for its
+        # site; each Front End pool sends media through the Edge pool of its site (else that one)
+        edge_pools = [p for p in plan.topology.pools if p.role == "edge"]
+        federation = edge_pools[0] if edge_pools else None
+        media = {fe.fqdn.lower(): next((e.fqdn.lower() for e in edge_pools if e.site == fe.site),
+                                       federation.fqdn.lower() if federation else "")
+                 for fe in plan.front_end_pools()}
         return {
             "version": 42,
             "topology": {
                 "pools": [p.fqdn.lower() for p in plan.topology.pools],
                 "central_management": plan.topology.central_management.pool.lower(),
                 "edge_next_hop": edges,
+                "federation_edge": federation.fqdn.lower() if federation else None,
+                "edge_media": {fe: edge for fe, edge in media.items() if edge},
                 "enabled": True,
             },
+            "sites": {federation.site: {"xmpp_route": federation.fqdn.lower()}} if federation else {},
             "policies": {"ExternalAccessPolicy:Global": {"EnableFederationAccess": True},
                          "ConferencingPolicy:Global": {"MaxMeetingSize": 250}},
             "as_of": LAB_EPOCH.isoformat(),
@@ -527,8 +579,12 @@ class LabDeployment:
                 return mirror
         return inst
 
-    def cms_problem(self) -> str | None:
-        """None when the CMS store works; else why not (used in error messages)."""
+    def cms_problem(self, *, master: bool = True) -> str | None:
+        """None when the CMS works; else why not (used in error messages). With ``master=False``
+        only the store is judged: the management cmdlets read and write the CMS database that
+        Active Directory names, whether or not a server of the CMS pool runs the master (a
+        topology is published before any Front End of a new pool exists); replication needs the
+        master (§1)."""
         if self.scp is None:
             return "Active Directory has no Central Management store location"
         inst = self.cms_instance()
@@ -543,7 +599,7 @@ class LabDeployment:
             return f"the Central Management store on {inst.data_source} holds no configuration"
         if not xds.content.get("enabled"):
             return f"the topology in the Central Management store on {inst.data_source} is not enabled"
-        if not any(s.reachable and s.lync_installed for s in self.lync_servers(self.cms_pool)):
+        if master and not any(s.reachable and s.lync_installed for s in self.lync_servers(self.cms_pool)):
             return f"no server of {self.cms_pool} runs the Central Management Server"
         return None
 
@@ -589,6 +645,67 @@ class LabDeployment:
             for key, value in (mutate or {}).items():
                 cfg[key] = value
             return int(cfg["version"])
+
+    # ------------------------------------------------------------------ Edge (§6.21)
+    def federation_edge(self) -> str | None:
+        """The Edge pool the published topology enables for federation (port 5061)."""
+        cfg = self.cms_config()
+        if cfg is None:
+            return None
+        edge = cfg["topology"].get("federation_edge")
+        return str(edge) if edge else None
+
+    def media_edge(self, fe_pool: str) -> str | None:
+        """The Edge pool a Front End pool is associated with for media (Topology Builder)."""
+        cfg = self.cms_config()
+        edge = cfg["topology"].get("edge_media", {}).get(fe_pool.lower()) if cfg is not None else None
+        return str(edge) if edge else None
+
+    def federation_problems(self, target: str | None = None) -> list[str]:
+        """Why federated SIP does not get through ``target`` (the Edge pool published for federation
+        when None): the pool published for it, its servers running and set up again after it was
+        published there, and a next hop that serves users (§6.21, §6.16 step 2)."""
+        edge = self.federation_edge()
+        if edge is None:
+            return ["no Edge pool is published for federation"]
+        spec = self.pool(edge).spec
+        names = {edge, *(s.lower() for s in spec.servers)}
+        if target is not None and self.paths.fqdn(target) not in names:
+            return [f"{target} does not carry federation: {edge} is published for it"]
+        problems = list(self.pool_problems(edge))
+        problems += [f"setup was not run again on {srv.fqdn} after federation was published for {edge} (§6.21)"
+                     for srv in self.lync_servers(edge)
+                     if srv.reachable and srv.lync_installed and srv.fqdn not in self.federation_setup]
+        hop = self.edge_next_hop(edge)
+        if not hop or self.users_served_by(hop) is None:
+            problems.append(f"the next hop of {edge} ({hop or 'none'}) does not serve users")
+        return problems
+
+    def media_problems(self, fe_pool: str) -> list[str]:
+        """Why the Front End pool's media cannot use an Edge (Test-CsAVEdgeConnectivity, §7.2)."""
+        edge = self.media_edge(fe_pool)
+        if edge is None:
+            return [f"{fe_pool} is associated with no Edge pool for media"]
+        return [f"media of {fe_pool} goes through {edge}: {p}" for p in self.pool_problems(edge)]
+
+    def edge_dr_problems(self, lost: str) -> list[str]:
+        """§6.21 with the Edge pool ``lost`` gone: federation, the XMPP routes and the media of the
+        Front End pools go through another Edge pool that works."""
+        lost = lost.lower()
+        names = {lost, *(s.lower() for s in self.pool(lost).spec.servers)}
+        cfg = self.cms_config() or {}
+        out = ([f"federation is still published on the lost Edge pool {lost}"] if self.federation_edge() == lost
+               else self.federation_problems())
+        for site, props in sorted(cfg.get("sites", {}).items()):
+            route = str(props.get("xmpp_route") or "").lower()
+            if route in names:
+                out.append(f"the XMPP federation route of site {site} still names {route}")
+        for fe in self.plan.front_end_pools():
+            if self.media_edge(fe.fqdn) == lost:
+                out.append(f"{fe.fqdn.lower()} still uses the lost Edge pool {lost} for media")
+            elif self.users_served_by(fe.fqdn) is not None:
+                out += self.media_problems(fe.fqdn)
+        return out
 
     def edge_next_hop(self, edge_pool: str) -> str | None:
         cfg = self.cms_config()
@@ -643,7 +760,7 @@ class LabDeployment:
     def replica_up_to_date(self, server: LabServer) -> bool:
         version = self.config_version()
         return server.reachable and server.lync_installed and version > 0 \
-            and server.replica_version == version
+            and server.replica_version == version and server.replica_reported
 
     def replicate(self, only: str | None = None) -> list[str]:
         """Push the CMS configuration to every reachable replica (or one); returns FQDNs."""
@@ -655,6 +772,7 @@ class LabDeployment:
                     continue
                 if srv.reachable and srv.lync_installed and version:
                     srv.replica_version = version
+                    srv.replica_reported = True
                     srv.last_update_creation = self.now
                     done.append(srv.fqdn)
             return done
@@ -676,19 +794,24 @@ class LabDeployment:
             srv.reachable = True
             srv.lync_installed = False
             srv.replica_version = 0
+            srv.replica_reported = False
             srv.last_update_creation = None
+            self.federation_setup.discard(srv.fqdn)
             for svc in srv.services.values():
                 svc.status = "Stopped"
             for inst in self.instances_on(srv.fqdn):
                 inst.up = True
                 for db in list(_lync_dbs(inst)):
                     inst.drop_database(db.name)
+                inst.kept_folders.clear()  # a clean disk: Install-CsDatabase makes the Lync folders again
                 inst.backup_history.clear()
             if srv.kind == "file":
                 for fs in self.plan.topology.file_stores:
                     if fs.server.lower() == srv.fqdn:
                         share = self.paths.unc(fs.server, fs.share)
                         _empty_dir(share)
+                        share.rmdir()  # a clean machine has neither the folder nor the share (§6.9 step 1)
+                        self.file_store_acls[fs.id] = False  # nor Lync's ACLs (§6.9 step 2)
             self.log(srv.fqdn, "rebuilt as a clean server with the same FQDN")
 
     def instance_key_of(self, inst: SqlInstanceState) -> str:
@@ -764,11 +887,19 @@ FILE_STORE_FILES = (
 )
 
 
-def _fill_file_store(root: Path, fs_id: str) -> None:
+def _fill_file_store(root: Path, fs_id: str, written: dt.datetime) -> None:
+    """The store's files, last written at ``written`` (lab time: robocopy compares it)."""
     for rel, text in FILE_STORE_FILES:
         target = root.joinpath(*rel.split("\\"))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f"{text} ({fs_id})\n", encoding="utf-8")
+        set_mtime(target, written)
+
+
+def set_mtime(path: Path, when: dt.datetime) -> None:
+    """A file's last-write time in lab time (naive means UTC, like the lab's clock)."""
+    stamp = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+    os.utime(path, (stamp, stamp))
 
 
 def _empty_dir(root: Path) -> None:

@@ -70,7 +70,7 @@ def _robocopy(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
         return 16
     recurse = bool(flags & {"/E", "/S", "/MIR"})
     mirror = "/MIR" in flags or "/PURGE" in flags
-    copied = extra = 0
+    copied = extra = skipped = 0
 
     def match(name: str, pats: list[str]) -> bool:
         return any(fnmatch.fnmatch(name.lower(), p.lower().replace("*.*", "*")) for p in pats)
@@ -90,15 +90,20 @@ def _robocopy(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
             continue
         target = dst / rel
         wanted.add(target)
-        if target.is_file() and target.read_bytes() == path.read_bytes():
-            continue
+        if target.is_file():
+            here, there = path.stat(), target.stat()
+            if (here.st_size, int(here.st_mtime)) == (there.st_size, int(there.st_mtime)):
+                continue  # "Same": robocopy compares size and last-write time, never content
+            if "/XO" in flags and here.st_mtime < there.st_mtime:
+                skipped += 1  # /XO: an older source file never replaces a newer destination
+                continue
         target.parent.mkdir(parents=True, exist_ok=True)
         for inst in dep.instances_on(_server_of(dep, host, dst_text)):
             if inst.fault_disk_full:
                 ctx.write_stdout(f"ERROR 112 (0x00000070) Copying File {path.name}\n"
                                  "There is not enough space on the disk.")
                 return 8
-        shutil.copyfile(path, target)
+        shutil.copy2(path, target)  # /COPY:DAT by default: data, attributes, timestamps
         copied += 1
         if "/NFL" not in flags:
             ctx.write_stdout(f"\t  New File  \t\t{path.stat().st_size}\t{rel}")
@@ -112,7 +117,7 @@ def _robocopy(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
                 extra += 1
     if "/NJS" not in flags:
         ctx.write_stdout(f"               Total    Copied   Skipped  Mismatch    FAILED    Extras\n"
-                         f"    Files :  {copied:>8}  {copied:>8}         0         0         0"
+                         f"    Files :  {copied + skipped:>8}  {copied:>8}  {skipped:>8}         0         0"
                          f"  {extra:>8}")
     dep.log(host, f"robocopy {src_text} -> {dst_text}: {copied} file(s) copied")
     return (1 if copied else 0) | (2 if extra else 0)
@@ -143,11 +148,14 @@ def _bootstrapper(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
         pool = dep.pool_of(host)
         version = srv.replica_version
         if pool is not None and pool.spec.role != "edge":
-            problem = dep.cms_problem()
-            if problem is not None and not _is_cms_host_bootstrap(dep, srv.fqdn):
+            # Step 1 "retrieve directly from the Central Management store" reads the store's database:
+            # the first server of a restored CMS pool (or an SE hosting it) installs before any master runs
+            problem = dep.cms_problem(master=False)
+            if problem is not None:
                 ctx.write_stdout(f"Bootstrapper: cannot read the topology: {problem}.")
                 return 1
             version = dep.config_version()
+            srv.replica_reported = True  # filled from the CMS by replication: the master knows it
         elif not version:
             ctx.write_stdout("Bootstrapper: the local configuration store is empty. Import the "
                              "configuration with Import-CsConfiguration -LocalStore first.")
@@ -155,6 +163,13 @@ def _bootstrapper(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
         srv.lync_installed = True
         srv.replica_version = version
         srv.last_update_creation = dep.now
+        if pool is not None and pool.spec.role == "edge" and version and version == dep.config_version():
+            # setup reads the topology from the local store: federation is set up on this Edge when the
+            # store holds the current topology and it publishes this pool for federation (§6.21)
+            if dep.federation_edge() == pool.fqdn.lower():
+                dep.federation_setup.add(srv.fqdn)
+            else:
+                dep.federation_setup.discard(srv.fqdn)
         for svc in srv.services.values():
             svc.status = "Stopped"
         if pool is not None and pool.spec.role == "front_end" and pool.spec.edition == "standard":
@@ -177,14 +192,6 @@ def _bootstrapper(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
                          "services are stopped.")
         dep.log(srv.fqdn, "Deployment Wizard steps 1-2 (Bootstrapper)")
         return 0
-
-
-def _is_cms_host_bootstrap(dep: LabDeployment, fqdn: str) -> bool:
-    """An SE that hosts the CMS may install while its CMS is being restored (steps 6-9 first)."""
-    inst = dep.cms_instance()
-    xds = inst.database("xds") if inst is not None else None
-    return inst is not None and inst.server == fqdn and xds is not None and \
-        "config" in xds.content and bool(xds.content.get("enabled"))
 
 
 def lab_natives(dep: LabDeployment, host: str) -> Mapping[str, NativeHandler]:

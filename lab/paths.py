@@ -35,6 +35,9 @@ class LabPaths:
         self.root = Path(state_dir) / "disk"
         self.root.mkdir(parents=True, exist_ok=True)
         self._fqdn: dict[str, str] = {}
+        #: set by the deployment: is this server down? Its shares then answer as Windows does
+        #: for a machine that is gone ("The network path was not found", error 53)
+        self.is_down: Callable[[str], bool] = lambda fqdn: False
         for host in hosts:
             self.add_host(host)
 
@@ -70,6 +73,13 @@ class LabPaths:
             segments = ["hosts", self.fqdn(host), match.group(1).lower(), *rest]
         return walk_case_insensitive(self.root, segments, path)
 
+    def reachable(self, path: str) -> bool:
+        """False for a UNC path whose server is down (local paths are always reachable)."""
+        full = path.replace("/", "\\")
+        if not full.startswith("\\\\"):
+            return True
+        return not self.is_down(self.fqdn(full[2:].split("\\", 1)[0]))
+
     def unc(self, server: str, share: str, *rest: str) -> Path:
         """The folder of ``\\\\server\\share\\rest...``."""
         return self.resolve("\\\\" + "\\".join([server, share, *rest]))
@@ -91,6 +101,8 @@ class LabPaths:
         """A ``resolve_path`` callback for a SQL engine running on ``host`` (None = unusable)."""
 
         def resolve(path: str) -> Path | None:
+            if not self.reachable(path):
+                return None  # the SQL Server reports operating system error 53 as for any bad path
             try:
                 return self.resolve(path, host)
             except VFSError:
@@ -108,7 +120,10 @@ class LabFS(VirtualFS):
         super().__init__(paths.root, cwd)
 
     def real(self, path: str) -> Path:
-        return self.paths.resolve(self.absolute(path), self.host)
+        full = self.absolute(path)
+        if not self.paths.reachable(full):
+            raise VFSError(f"The network path was not found: '{path}'.")
+        return self.paths.resolve(full, self.host)
 
     def windows_path(self, real: Path) -> str:
         return self.paths.windows_path(real, self.host)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +35,7 @@ from lab.powershell.host import PowerShellHost
 from lab.scenarios import Scenario
 from lab.sqlengine import SqlEngine
 from lab.tds.server import TdsServer
+from lab.windows import powershell_version
 from lab.wsman import CommandIO, WsmanServer
 from wizard.plan import load_plan
 from wizard.remote.odbc import SqlEndpoint, classify, connection_string
@@ -58,19 +59,24 @@ class LabRuntime:
 
     def __init__(self, scenario: Scenario | None = None, *, state_dir: Path | None = None,
                  time_factor: float = 60.0, plan_path: Path | None = None,
-                 auth: Sequence[str] = ("basic", "ntlm")) -> None:
+                 auth: Sequence[str] = ("basic", "ntlm"), client_auth: str | None = None) -> None:
+        """``auth``: what the WinRM listeners accept; ``client_auth``: the one the plan copy tells
+        the wizard to use (the listeners then accept only it, so a drill proves it used it)."""
         self.scenario = scenario
+        self.client_auth = client_auth
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="lync-lab-")
             state_dir = Path(self._tmp.name)
         self.state_dir = Path(state_dir)
         self.source_plan = plan_path or PLANS_DIR / (scenario.plan if scenario else "lab.yaml")
+        if scenario is not None and scenario.plan_changes:
+            self.source_plan = self._changed_plan(self.source_plan, scenario.plan_changes)
         loaded = load_plan(self.source_plan)
         self.plan = loaded.plan
         self.clock = LabClock(time_factor, start=LAB_EPOCH)
         self.dep = LabDeployment.from_plan(self.plan, self.state_dir, self.clock)
-        self.auth = tuple(auth)
+        self.auth = (client_auth,) if client_auth else tuple(auth)
         creds = {c.id: c for c in self.plan.credentials.entries}
         win = creds[self.plan.credentials.winrm_default]
         sql = creds[self.plan.credentials.sql_default or self.plan.credentials.winrm_default]
@@ -89,6 +95,22 @@ class LabRuntime:
         self._hands = LabHands(self.dep, self.powershell, self.rebuild, self._listen)
         for inst in self.dep.instances.values():
             inst.logins[self.sql_user] = self.sql_password
+
+    def _changed_plan(self, source: Path, changes: Mapping[str, Any]) -> Path:
+        """A scenario's variant of a shipped plan (e.g. the CMS in another pool): the source with
+        ``changes`` merged in (mappings merge key by key, anything else replaces), written beside
+        the lab's state so the drill plan and the deployment agree."""
+        def merge(base: Any, change: Any) -> Any:
+            if isinstance(base, dict) and isinstance(change, Mapping):
+                return {**base, **{k: merge(base.get(k), v) for k, v in change.items()}}
+            return change
+
+        data = merge(yaml.safe_load(source.read_text(encoding="utf-8")), changes)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        target = self.state_dir / "scenario-plan.yaml"
+        target.write_text(f"# {source.name} changed for the scenario {self.scenario.name if self.scenario else ''}\n"
+                          + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return target
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LabRuntime:
@@ -164,7 +186,8 @@ class LabRuntime:
         if fqdn not in self.hosts:
             self.hosts[fqdn] = PowerShellHost(
                 lync_cmdlets(self.dep, fqdn), lab_natives(self.dep, fqdn),
-                LabFS(self.dep.paths, fqdn), fqdn, clock=self.clock.now)
+                LabFS(self.dep.paths, fqdn), fqdn, clock=self.clock.now,
+                ps_version=powershell_version(fqdn))  # per host: lab/windows.py
         return self.hosts[fqdn]
 
     # ------------------------------------------------------------------ endpoints
@@ -220,6 +243,8 @@ class LabRuntime:
         """The plan copy: the source plan plus per-host loopback endpoints and a lab block."""
         data: dict[str, Any] = yaml.safe_load(self.source_plan.read_text(encoding="utf-8"))
         connections = data.setdefault("connections", {})
+        if self.client_auth:
+            connections.setdefault("winrm", {})["auth"] = self.client_auth
         hosts: dict[str, Any] = {}
         for fqdn, server in self.wsman.items():
             hosts[fqdn] = {"address": "127.0.0.1", "winrm": {"port": server.port}}

@@ -12,7 +12,7 @@ when service is back, else one sentence per thing still wrong - so a drill can b
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,6 +53,8 @@ class Scenario:
     damage: Callable[[LabDeployment], None]
     check: Check
     plan: str = "lab.yaml"
+    #: changes merged into ``plan`` for this scenario (e.g. the CMS in another pool)
+    plan_changes: Mapping[str, Any] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     #: an order the doc warns against, as (description, §) for drill briefings
     forbidden: tuple[str, ...] = ()
@@ -245,6 +247,64 @@ def _auto_failover(dep: LabDeployment) -> None:
     settle_pool(dep, POOL1)
 
 
+POOL1_ALL = ("fe01.fabrikam.lab", "fe02.fabrikam.lab", "fe03.fabrikam.lab", "sql01.fabrikam.lab",
+             "sql02.fabrikam.lab", "sqlwit.fabrikam.lab")
+
+
+def _cms_failed_over_then_pool1_lost(dep: LabDeployment) -> None:
+    """Last week the CMS was failed over to pool2 (a planned §6.15 failover) and stayed there, as
+    it may (§6.15 step 7: no CMS failback is required); now the whole of pool1 is lost."""
+    from lab.cmdlets.cms import fail_over_cms
+
+    fail_over_cms(dep, "fe11.fabrikam.lab", "pool2.fabrikam.lab")
+    dep.replicate()
+    _lose(*POOL1_ALL)(dep)
+
+
+#: what pool2 wrote to the shared DR file store after the last backup
+NEWER_FILES = {"1-WebServices-1\\CollabContent\\meeting-002\\handout.pdf": "handout v2, edited after the backup",
+               "1-WebServices-1\\CollabContent\\meeting-003\\agenda.docx": "agenda of a meeting after the backup"}
+
+
+def _pool3_lost_shared_store_newer(dep: LabDeployment) -> None:
+    """pool2 kept writing to fs-dr, which it shares with pool3, after the last backup; then the
+    whole of pool3 is lost (the shared file server is not)."""
+    from lab.model import set_mtime
+
+    fs = dep.plan.file_store("fs-dr")
+    root = dep.paths.unc(fs.server, fs.share)
+    for rel, text in NEWER_FILES.items():
+        target = root.joinpath(*rel.split("\\"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n", encoding="utf-8")
+        set_mtime(target, dep.now)
+    _lose("fe21.fabrikam.lab", "fe22.fabrikam.lab", "fe23.fabrikam.lab", "sql21.fabrikam.lab")(dep)
+
+
+def _newer_files_kept(fs_id: str) -> Check:
+    def check(dep: LabDeployment) -> list[str]:
+        fs = dep.plan.file_store(fs_id)
+        root = dep.paths.unc(fs.server, fs.share)
+        out = []
+        for rel, text in NEWER_FILES.items():
+            target = root.joinpath(*rel.split("\\"))
+            if not target.is_file() or target.read_text(encoding="utf-8") != text + "\n":
+                out.append(f"{rel} on {fs_id}, written after the backup, was overwritten or deleted")
+        return out
+    return check
+
+
+def _scp_at(pool: str) -> Check:
+    """AD's service control point still names ``pool``'s store (nothing pulled it back)."""
+    def check(dep: LabDeployment) -> list[str]:
+        inst = dep.pool_sql(pool)
+        scp = dep.scp.sql_server if dep.scp is not None else "nothing"
+        if inst is None or scp != inst.server:
+            return [f"Active Directory points the CMS at {scp}, not at {pool}'s store"]
+        return []
+    return check
+
+
 def _file_store_lost(dep: LabDeployment) -> None:
     fs = dep.plan.file_store("fs-hq")
     dep.rebuild_server(fs.server)
@@ -264,6 +324,39 @@ def _mgc_suspect(dep: LabDeployment) -> None:
     assert db is not None
     db.state = "SUSPECT"
     db.content["damaged"] = True
+
+
+def _monitoring_damaged_in_use(dep: LabDeployment) -> None:
+    """A storage fault on sqlmon: recovery marked LcsCDR SUSPECT; QoEMetrics and LcsLog stay online
+    with damaged pages (DBCC CHECKDB reports them) while pool1's Front Ends keep their sessions in
+    them. Nothing is dropped: the restore replaces each database over what is there."""
+    inst = dep.instance_by_id("mon")
+    assert inst is not None
+    for name in ("LcsCDR", "QoEMetrics", "LcsLog"):
+        db = inst.database(name)
+        assert db is not None
+        db.content["damaged"] = True
+        db.damaged_pages = 3
+    cdr = inst.database("LcsCDR")
+    assert cdr is not None
+    cdr.state = "SUSPECT"
+
+
+def _monitoring_clean_and_open(sql_id: str, names: tuple[str, ...]) -> Check:
+    """Restored from a backup, nothing damaged, open to the Lync services again (MULTI_USER)."""
+    def check(dep: LabDeployment) -> list[str]:
+        inst = dep.instance_by_id(sql_id)
+        out = _db_online(sql_id, names, from_backup=True)(dep)
+        for name in names:
+            db = inst.database(name) if inst is not None else None
+            if db is None or db.state != "ONLINE":
+                continue
+            if db.damaged_pages or db.content.get("damaged"):
+                out.append(f"database {name} is still damaged")
+            if db.user_access != "MULTI_USER":
+                out.append(f"database {name} is {db.user_access}: the Lync services cannot use it")
+        return out
+    return check
 
 
 def _bad_change(dep: LabDeployment) -> None:
@@ -326,6 +419,45 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("bad-config-change", "A bad policy change disabled federation and shrank "
              "meetings; roll the configuration back.", "I", ("5.3.I",), _bad_change,
              _all(_policies_reverted, _replicas_current)),
+    Scenario("hq-room-lost", "A fire in HQ's second server room: the Standard Edition server se01, "
+             "the file server fs01 and the HQ backup vault bk01 are lost; the sets survive only in "
+             "the DR vault.", "D", ("6.3", "6.9"),
+             _lose("se01.fabrikam.lab", "fs01.fabrikam.lab", "bk01.fabrikam.lab"),
+             _all(_pool_ok(SE01), _user_data_restored(SE01), _file_store("fs-hq"))),
+    Scenario("pool-lost-shared-store", "The whole unpaired pool pool3 is lost; its file store "
+             "fs-dr is shared with pool2, which wrote newer files after the last backup.", "E", ("6.8", "6.9"),
+             _pool3_lost_shared_store_newer,
+             _all(_pool_ok(POOL3), _user_data_restored(POOL3), _file_store("fs-dr"), _newer_files_kept("fs-dr")),
+             forbidden=("overwriting a healthy shared store with older backup copies (§6.9)",)),
+    Scenario("cms-pool-lost-paired", "The whole CMS pool pool1 (Front Ends, both Back End nodes "
+             "and the witness) is lost; pool2 holds the standby CMS.", "E", ("6.15", "6.16"),
+             _lose(*POOL1_ALL), _all(_cms_ok(POOL2), _served(POOL1), _lis_present, _replicas_current),
+             forbidden=("pool failover before CMS failover (§5.1.7)",)),
+    Scenario("cms-pool-lost-failed-over", "The CMS was failed over to pool2 last week and stayed "
+             "there; now the whole of pool1 is lost.", "E", ("6.15", "6.16"),
+             _cms_failed_over_then_pool1_lost,
+             _all(_cms_ok(POOL2), _scp_at(POOL2), _served(POOL1), _replicas_current),
+             forbidden=("pulling the CMS back to a restored store (§6.15 step 7)",)),
+    Scenario("cms-pool-lost-unpaired", "The unpaired pool pool3, which hosts the CMS in this "
+             "variant of the lab, is lost whole (Front Ends and Back End).", "C", ("6.8", "6.2"),
+             _lose("fe21.fabrikam.lab", "fe22.fabrikam.lab", "fe23.fabrikam.lab", "sql21.fabrikam.lab"),
+             _all(_cms_ok(POOL3), _pool_ok(POOL3), _user_data_restored(POOL3), _lis_present,
+                  _replicas_current),
+             plan_changes={"topology": {"central_management": {"pool": "pool3.fabrikam.lab"}}},
+             forbidden=("Front Ends before the Back End that holds the CMS (§6.8, §11.2)",)),
+    Scenario("edge-site-lost", "The HQ Edge pool edge.fabrikam.lab (edge01, published for "
+             "federation) is lost; the DR site's Edge pool edge2 runs.", "F", ("6.21",),
+             _lose("edge01.fabrikam.lab"),
+             _all(lambda dep: dep.edge_dr_problems("edge.fabrikam.lab"), _replicas_current),
+             plan="lab-two-edges.yaml",
+             forbidden=("running setup again on edge11 before the published federation route reached "
+                        "its replica (§6.21, §6.7 step 3)",)),
+    Scenario("monitoring-db-damaged-held", "A storage fault on sqlmon: LcsCDR is SUSPECT, QoEMetrics and "
+             "LcsLog are damaged but online, and pool1's running Front Ends hold sessions in them.", "G",
+             ("6.10",), _monitoring_damaged_in_use,
+             _all(_monitoring_clean_and_open("mon", ("LcsCDR", "QoEMetrics", "LcsLog")), _pool_ok(POOL1)),
+             forbidden=("restoring over a database the Lync services still use (SQL Server error 3101)",
+                        "stopping pool1 to free its Monitoring databases (§6.10 step 3, §11.1)")),
 )
 
 

@@ -22,14 +22,20 @@ Statements:
 * ``CREATE USER u [FOR | FROM LOGIN l]``, ``DROP USER u``, ``ALTER ROLE r ADD | DROP MEMBER u``,
   ``CREATE DATABASE db``, ``DROP DATABASE db``
 * ``EXEC[UTE] proc args``: ``sp_addrolemember``, ``sp_droprolemember``, ``sp_who``/``sp_who2``,
-  ``sp_delete_log_shipping_secondary_database``; ``KILL spid``
+  ``sp_delete_log_shipping_secondary_database``, ``sp_executesql``; ``EXEC (string)``; ``KILL spid``
+* ``DECLARE``, ``SET @v``, ``SELECT @v = ...``, ``INSERT @t EXEC``, ``IF``/``WHILE``/``BEGIN END``
 
-Open application connections (Lync services) are ``DatabaseState.connections``; ``sp_who2``
-shows each as a session with a stable SPID that ``KILL`` ends.
+Open application connections (the Lync services of the deployment, or ``DatabaseState.connections``
+set by hand) are :meth:`~lab.sqlstate.SqlInstanceState.sessions_held`; ``sp_who2`` shows each as a
+session with a stable SPID that ``KILL`` ends (a running service reconnects, with a new SPID, while
+the database lets it in).
+
+Batches may also declare variables, branch, loop and run dynamic SQL: see :mod:`lab.sqlproc`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import threading
@@ -37,11 +43,31 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .clock import LabClock
+from .sqlexpr import Binder, Env, Evaluator, Expr, parse_expr
 from .sqllex import Cursor, Token, syntax_error, tokenize
+from .sqlproc import (
+    Block,
+    BreakLoop,
+    Capture,
+    ContinueLoop,
+    Declaration,
+    Frame,
+    If,
+    Jump,
+    Node,
+    ReturnFromBatch,
+    Statement,
+    While,
+    insert_rows,
+    parse_declare,
+    parse_param_definitions,
+    table_variable,
+)
 from .sqlrestore import ExecContext, ResolvePath, parse_backup, parse_restore
-from .sqlselect import parse_select, run_select
+from .sqlselect import SelectStmt, parse_select, run_select
 from .sqlstate import DatabaseState, DbFile, SqlInstanceState
 from .sqlviews import SelectContext, principal_ids
 from .tds.api import Column, ResultSink, SqlError
@@ -58,7 +84,8 @@ VERSIONS = {
 _FIXED_DB_ROLES = {"db_owner", "db_accessadmin", "db_securityadmin", "db_ddladmin", "db_backupoperator",
                    "db_datareader", "db_datawriter", "db_denydatareader", "db_denydatawriter", "public"}
 _STATEMENT_WORDS = {"SELECT", "USE", "SET", "RESTORE", "BACKUP", "ALTER", "DBCC", "CREATE", "DROP", "EXEC",
-                    "EXECUTE", "KILL", "PRINT"}
+                    "EXECUTE", "KILL", "PRINT", "DECLARE", "IF", "ELSE", "WHILE", "BEGIN", "END", "BREAK",
+                    "CONTINUE", "RETURN", "INSERT"}
 
 Runner = Callable[[ResultSink], None]
 
@@ -68,9 +95,10 @@ def _missing_db(name: str) -> SqlError:
 
 
 @dataclass(frozen=True)
-class _Statement:
-    text: str
-    run: Runner
+class _VarArg:
+    """A procedure argument given as a local variable (read when the statement runs)."""
+
+    name: str
 
 
 class SqlEngine:
@@ -133,16 +161,19 @@ class SqlEngine:
         return found
 
     def ghost_sessions(self) -> dict[int, str]:
-        """Stable SPIDs for the application connections counted in ``DatabaseState.connections``."""
+        """Stable SPIDs for the application sessions open in each database
+        (:meth:`~lab.sqlstate.SqlInstanceState.sessions_held`): one that is killed and comes back
+        gets a new SPID, as a reconnecting service would."""
         with self.state.lock, self._lock:
             live: dict[str, list[int]] = {}
             for spid, dbname in sorted(self._ghosts.items()):
                 live.setdefault(dbname.casefold(), []).append(spid)
             for db in self.state.databases.values():
                 have = live.get(db.name.casefold(), [])
-                while len(have) > db.connections:
+                held = self.state.sessions_held(db)
+                while len(have) > held:
                     del self._ghosts[have.pop()]
-                while len(have) < db.connections:
+                while len(have) < held:
                     spid = self._next_ghost
                     self._next_ghost += 1
                     self._ghosts[spid] = db.name
@@ -182,6 +213,8 @@ class EngineSession:
         self.spid = spid
         self.closed = False
         self.login_time = engine.clock.now()
+        self._in_insert_exec = 0
+        self._loops = 0  # WHILE statements open while a batch is parsed (BREAK needs one)
 
     def close(self) -> None:
         """Forget this session (the TDS connection ended); idempotent."""
@@ -190,70 +223,165 @@ class EngineSession:
     # -- execution -----------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence[object], sink: ResultSink) -> None:
-        st = self.engine.state
         if self.closed:
             raise SqlError(596, "Cannot continue the execution because the session is in the kill state.", 21)
+        self._batch(sql, params, sink, Frame())
+
+    def _batch(self, sql: str, params: Sequence[object], sink: ResultSink, frame: Frame) -> None:
+        """Compile ``sql`` completely (a syntax error runs nothing), then run it in ``frame``."""
+        st = self.engine.state
         try:
-            statements = self._parse(sql, params)
+            body = self._parse(sql, params, frame)
         except SqlError as err:
             st.record(self.user, self.database, sql.strip(), err.number, self.engine.clock.now(), tuple(params))
             raise
-        for stmt in statements:
-            try:
-                stmt.run(sink)
-            except SqlError as err:
-                st.record(self.user, self.database, stmt.text, err.number, self.engine.clock.now(), tuple(params))
-                raise
-            st.record(self.user, self.database, stmt.text, None, self.engine.clock.now(), tuple(params))
-            if sink.cancelled.is_set():
-                return
+        with contextlib.suppress(ReturnFromBatch, BreakLoop, ContinueLoop):
+            self._run(body, frame, sink, tuple(params))
 
-    def _parse(self, sql: str, params: Sequence[object]) -> list[_Statement]:
-        tokens = tokenize(sql, params)
-        c = Cursor(tokens)
-        out: list[_Statement] = []
-        first = True
+    def _run(self, node: Node, frame: Frame, sink: ResultSink, params: tuple[object, ...]) -> None:
+        st = self.engine.state
+        if isinstance(node, Statement):
+            frame.counted = False
+            try:
+                node.run(sink)
+            except SqlError as err:
+                st.record(self.user, self.database, node.text, err.number, self.engine.clock.now(), params)
+                raise
+            if not frame.counted:
+                frame.rowcount = 0
+            st.record(self.user, self.database, node.text, None, self.engine.clock.now(), params)
+            if sink.cancelled.is_set():
+                raise ReturnFromBatch
+        elif isinstance(node, Block):
+            for child in node.body:
+                self._run(child, frame, sink, params)
+        elif isinstance(node, If):
+            if self._eval(node.cond, frame) is True:
+                self._run(node.then, frame, sink, params)
+            elif node.other is not None:
+                self._run(node.other, frame, sink, params)
+        elif isinstance(node, While):
+            while self._eval(node.cond, frame) is True:
+                if sink.cancelled.is_set():
+                    raise ReturnFromBatch
+                try:
+                    self._run(node.body, frame, sink, params)
+                except BreakLoop:
+                    break
+                except ContinueLoop:
+                    continue
+        elif node.word == "BREAK":
+            raise BreakLoop
+        elif node.word == "CONTINUE":
+            raise ContinueLoop
+        else:
+            raise ReturnFromBatch
+
+    def _eval(self, expr: Expr, frame: Frame) -> Any:
+        """A scalar expression outside any query (IF, WHILE, SET): no column is in scope."""
+        with self.engine.state.lock:
+            return Evaluator(self._select_ctx(frame), Binder({})).eval(expr, Env(()))
+
+    def _select_ctx(self, frame: Frame) -> SelectContext:
+        return SelectContext(self.engine.state, self.database, self.spid, self.user, self.engine.version,
+                             self.engine.clock.now, frame.values, frame.tables, frame.rowcount)
+
+    def _parse(self, sql: str, params: Sequence[object], frame: Frame) -> Block:
+        c = Cursor(tokenize(sql, params))
+        c.variables.update(frame.types)
+        c.table_variables.update(frame.tables)
+        self._loops = 0
+        body = self._statements(c, sql, frame, top=True)
+        return Block(tuple(body))
+
+    def _statements(self, c: Cursor, sql: str, frame: Frame, *, top: bool) -> list[Node]:
+        """Statements up to the end of the batch (``top``) or up to the END of a BEGIN block."""
+        out: list[Node] = []
         while True:
             while c.accept_op(";"):
                 pass
             if c.at_end():
-                break
-            start = c.tok.pos
-            run = self._statement(c, first)
-            end = c.tok.pos if not c.at_end() else len(sql)
-            out.append(_Statement(sql[start:end].strip().rstrip(";").strip(), run))
-            first = False
-            if not (c.at_statement_end() or c.tok.is_word(*_STATEMENT_WORDS)):
-                raise c.fail()
-        return out
+                if not top:
+                    raise c.fail()
+                return out
+            if not top and c.tok.is_word("END"):
+                return out
+            out.append(self._node(c, sql, frame, first=top and not out))
 
-    def _statement(self, c: Cursor, first: bool) -> Runner:
+    def _node(self, c: Cursor, sql: str, frame: Frame, *, first: bool = False) -> Node:
+        tok = c.tok
+        if tok.is_word("BEGIN"):
+            c.take()
+            body = self._statements(c, sql, frame, top=False)
+            c.expect_word("END")
+            return Block(tuple(body))
+        if tok.is_word("IF"):
+            c.take()
+            cond = parse_expr(c)
+            then = self._node(c, sql, frame)
+            while c.tok.is_op(";") and c.peek().is_word("ELSE"):
+                c.take()
+            other = self._node(c, sql, frame) if c.accept_word("ELSE") else None
+            return If(cond, then, other)
+        if tok.is_word("WHILE"):
+            c.take()
+            cond = parse_expr(c)
+            self._loops += 1
+            try:
+                return While(cond, self._node(c, sql, frame))
+            finally:
+                self._loops -= 1
+        if tok.is_word("BREAK", "CONTINUE", "RETURN"):
+            c.take()
+            word = tok.text.upper()
+            if word != "RETURN" and not self._loops:
+                raise SqlError(135 if word == "BREAK" else 136, f"Cannot use a {word} statement outside the scope "
+                                                                "of a WHILE statement.", 15)
+            return Jump(word)
+        start = tok.pos
+        run = self._statement(c, first, frame)
+        end = c.tok.pos if not c.at_end() else len(sql)
+        if not (c.at_statement_end() or c.tok.is_word(*_STATEMENT_WORDS)):
+            raise c.fail()
+        return Statement(sql[start:end].strip().rstrip(";").strip(), run)
+
+    def _statement(self, c: Cursor, first: bool, frame: Frame) -> Runner:
         tok = c.tok
         if tok.kind != "word":
             raise c.fail()
         word = tok.text.upper()
         if first and word.startswith("SP_"):
-            return self._exec(c)
+            return self._exec(c, frame)
         c.take()
         if word == "SELECT":
             stmt = parse_select(c, self.database)
-            return lambda sink: self._select(stmt, sink)
+            return lambda sink: self._select(stmt, frame, sink)
         if word == "USE":
             name = c.name()
             return lambda sink: self._use(name, sink)
+        if word == "DECLARE":
+            decls = parse_declare(c)
+            for d in decls:
+                if d.type is not None:
+                    frame.types[d.name] = d.type
+            return lambda sink: self._declare(decls, frame, sink)
         if word == "SET":
+            if c.tok.kind == "var" and not c.tok.text.startswith("@@"):
+                return self._set_variable(c, frame)
             while not c.at_statement_end() and not c.tok.is_word(*(_STATEMENT_WORDS - {"SET"})):
                 c.take()
             return lambda sink: sink.done()
+        if word == "INSERT":
+            return self._insert_exec(c, frame)
         if word == "PRINT":
             text = c.string()
             return lambda sink: self._print(text, sink)
         if word == "RESTORE":
             restore = parse_restore(c)
-            return lambda sink: restore(self._ctx(), sink)
+            return lambda sink: restore(self._ctx(frame), sink)
         if word == "BACKUP":
             backup = parse_backup(c)
-            return lambda sink: backup(self._ctx(), sink)
+            return lambda sink: backup(self._ctx(frame), sink)
         if word == "ALTER":
             what = c.expect_word("DATABASE", "ROLE")
             return self._alter_database(c) if what == "DATABASE" else self._alter_role(c)
@@ -269,7 +397,7 @@ class EngineSession:
                 return lambda sink: self._drop_user(name, sink)
             return lambda sink: self._drop_database(name, sink)
         if word in ("EXEC", "EXECUTE"):
-            return self._exec(c)
+            return self._exec(c, frame)
         if word == "KILL":
             spid = c.integer()
             return lambda sink: self._kill(spid, sink)
@@ -283,9 +411,99 @@ class EngineSession:
         self.engine.kill(spid, self)
         sink.done()
 
-    def _ctx(self) -> ExecContext:
+    def _ctx(self, frame: Frame | None = None) -> ExecContext:
         return ExecContext(self.engine.state, self.engine.resolve_path, self.engine.clock, self.user,
-                           self.database, lambda name: self.engine.sessions_in(name, excluding=self))
+                           self.database, lambda name: self.engine.sessions_in(name, excluding=self),
+                           frame.values if frame is not None else {}, self._in_insert_exec > 0)
+
+    # -- variables, INSERT ... EXEC, dynamic SQL -----------------------------------------------
+
+    def _declare(self, decls: list[Declaration], frame: Frame, sink: ResultSink) -> None:
+        for d in decls:
+            if d.type is None:
+                frame.tables.setdefault(d.name, table_variable(d))
+            elif d.init is not None:
+                frame.assign(d.name, self._eval(d.init, frame))
+            else:
+                frame.values.setdefault(d.name, None)  # a DECLARE run again in a loop keeps the value
+        sink.done()
+
+    def _set_variable(self, c: Cursor, frame: Frame) -> Runner:
+        tok = c.take()
+        name = tok.text.casefold()
+        if name not in c.variables:
+            raise SqlError(137, f'Must declare the scalar variable "{tok.text}".', 15)
+        add = c.tok.is_op("+=")
+        if not (add or c.tok.is_op("=")):
+            raise c.fail()
+        c.take()
+        expr = parse_expr(c)
+        if add:
+            expr = Expr("bin", "+", Expr("var", name, text=tok.text), expr)
+
+        def run(sink: ResultSink) -> None:
+            frame.assign(name, self._eval(expr, frame))
+            frame.count(1)
+            sink.done()
+        return run
+
+    def _insert_exec(self, c: Cursor, frame: Frame) -> Runner:
+        c.accept_word("INTO")
+        tok = c.tok
+        if tok.kind != "var":
+            raise c.fail()  # the lab inserts only into table variables, and only from EXEC
+        c.take()
+        name = tok.text.casefold()
+        if name not in c.table_variables:
+            raise SqlError(1087, f'Must declare the table variable "{tok.text}".', 15)
+        if not c.tok.is_word("EXEC", "EXECUTE"):
+            raise c.fail()
+        c.take()
+        inner = self._exec(c, frame)
+
+        def run(sink: ResultSink) -> None:
+            capture = Capture(sink)
+            self._in_insert_exec += 1
+            try:
+                inner(capture)
+            finally:
+                self._in_insert_exec -= 1
+            frame.count(insert_rows(frame.tables[name], capture))
+            sink.done()
+        return run
+
+    def _dynamic(self, sql: str, frame: Frame, sink: ResultSink) -> None:
+        """Run ``sql`` as a batch of its own (its USE ends with it), as EXEC does."""
+        database = self.database
+        try:
+            self._batch(sql, (), sink, frame)
+        finally:
+            self.database = database
+
+    def _executesql(self, args: list[object], named: dict[str, object], sink: ResultSink) -> None:
+        """sp_executesql @stmt, @params, values...: the statement runs with only its parameters."""
+        if not args or args[0] is None:
+            raise SqlError(201, "Procedure or function 'sp_executesql' expects parameter '@statement', which "
+                                "was not supplied.", 16)
+        text = str(args[0])
+        frame = Frame()
+        defs = parse_param_definitions(str(args[1])) if len(args) > 1 and args[1] is not None else []
+        positional = list(args[2:])
+        for i, (name, sqltype) in enumerate(defs):
+            frame.types[name] = sqltype
+            if name in named:
+                value = named.pop(name)
+            elif i < len(positional):
+                value = positional[i]
+            else:
+                shown = str(args[1])
+                raise SqlError(8178, f"The parameterized query '({shown}){text[:40]}' expects the parameter "
+                                     f"'{name}', which was not supplied.", 16)
+            frame.assign(name, value)
+        if named:
+            extra = next(iter(named))
+            raise SqlError(8145, f"{extra} is not a parameter for procedure sp_executesql.", 16)
+        self._dynamic(text, frame, sink)
 
     def _db(self, name: str) -> DatabaseState:
         db = self.engine.state.databases.get(name)
@@ -295,11 +513,17 @@ class EngineSession:
 
     # -- SELECT / USE ------------------------------------------------------------------------
 
-    def _select(self, stmt: object, sink: ResultSink) -> None:
-        ctx = SelectContext(self.engine.state, self.database, self.spid, self.user, self.engine.version,
-                            self.engine.clock.now)
+    def _select(self, stmt: SelectStmt, frame: Frame, sink: ResultSink) -> None:
         with self.engine.state.lock:
-            columns, rows = run_select(stmt, ctx)  # type: ignore[arg-type]
+            columns, rows = run_select(stmt, self._select_ctx(frame))
+        if stmt.assigns:  # SELECT @a = x, ...: every row assigns in turn, the last one stays
+            for row in rows:
+                for item, value in zip(stmt.items, row, strict=True):
+                    frame.assign(item.target or "", value)
+            frame.count(len(rows))
+            sink.done()
+            return
+        frame.count(len(rows))
         sink.columns(columns)
         for row in rows:
             sink.row(row)
@@ -365,7 +589,7 @@ class EngineSession:
                     sink.error(SqlError(5052, "ALTER DATABASE is not permitted while a database is in the "
                                               "Restoring state.", 16))
                     raise failed
-                others = db.connections + self.engine.sessions_in(db.name, excluding=self)
+                others = st.sessions_held(db) + self.engine.sessions_in(db.name, excluding=self)
                 if option in ("OFFLINE", "SINGLE_USER", "RESTRICTED_USER") and others and not rollback:
                     sink.error(SqlError(5070, "Database state cannot be changed while other users are using the "
                                               f"database '{db.name}'", 16))
@@ -534,7 +758,7 @@ class EngineSession:
             if db is None:
                 raise SqlError(3701, f"Cannot drop the database '{name}', because it does not exist or you do not "
                                      "have permission.", 11)
-            if db.connections or self.engine.sessions_in(db.name, excluding=self) or \
+            if st.sessions_held(db) or self.engine.sessions_in(db.name, excluding=self) or \
                     self.database.casefold() == db.name.casefold():
                 raise SqlError(3702, f'Cannot drop database "{db.name}" because it is currently in use.', 16)
             st.drop_database(db.name)
@@ -542,7 +766,21 @@ class EngineSession:
 
     # -- EXEC ----------------------------------------------------------------------------------
 
-    def _exec(self, c: Cursor) -> Runner:
+    def _exec(self, c: Cursor, frame: Frame) -> Runner:
+        if c.accept_op("("):  # EXEC ('text' + @v ...): only string literals and variables, joined by +
+            pieces: list[object] = []
+            while True:
+                if c.tok.kind not in ("string", "var") or c.tok.text.startswith("@@"):
+                    raise c.fail()
+                pieces.append(_arg(c.take(), c))
+                if not c.accept_op("+"):
+                    break
+            c.expect_op(")")
+
+            def run_text(sink: ResultSink) -> None:
+                values = [frame.values.get(p.name) if isinstance(p, _VarArg) else p for p in pieces]
+                self._dynamic("".join("" if v is None else str(v) for v in values), Frame(), sink)
+            return run_text
         parts = c.dotted()
         proc = parts[-1].casefold()
         args: list[object] = []
@@ -556,10 +794,20 @@ class EngineSession:
                 args.append(_arg(c.take(), c))
             if not c.accept_op(","):
                 break
-        return lambda sink: self._run_exec(proc, ".".join(parts), args, named, sink)
+
+        def run(sink: ResultSink) -> None:
+            def value(v: object) -> object:
+                return frame.values.get(v.name) if isinstance(v, _VarArg) else v
+            self._run_exec(proc, ".".join(parts), [value(a) for a in args],
+                           {k: value(v) for k, v in named.items()}, sink)
+        return run
 
     def _run_exec(self, proc: str, shown: str, args: list[object], named: dict[str, object],
                   sink: ResultSink) -> None:
+        if proc == "sp_executesql":
+            self._executesql(args, dict(named), sink)
+            return
+
         def arg(i: int, key: str) -> str:
             value = named.get(key, args[i] if i < len(args) else None)
             if value is None:
@@ -603,6 +851,10 @@ class EngineSession:
 
 
 def _arg(tok: Token, c: Cursor) -> object:
+    if tok.kind == "var" and not tok.text.startswith("@@"):
+        if tok.text.casefold() not in c.variables:
+            raise SqlError(137, f'Must declare the scalar variable "{tok.text}".', 15)
+        return _VarArg(tok.text.casefold())
     if tok.kind in ("string", "word", "qident"):
         return tok.text
     if tok.kind == "number":

@@ -1,6 +1,9 @@
 """Expressions of the lab's T-SQL subset: parsing, column binding and evaluation.
 
-Used by :mod:`lab.sqlselect` for select lists, WHERE, ON, GROUP BY and ORDER BY. Values
+Used by :mod:`lab.sqlselect` for select lists, WHERE, ON, GROUP BY and ORDER BY, and by the
+engine for IF/WHILE conditions and variable assignments (local variables ``@name`` are read from
+the :class:`~lab.sqlviews.SelectContext`; ``parse_type``/``convert_value`` give DECLARE, CAST and
+CONVERT their SQL Server types). Values
 follow SQL Server's rules where a drill could notice: three-valued logic with NULL, string
 comparisons ignoring case and trailing blanks, implicit string-to-number and string-to-date
 conversion (245/241 when it fails), and the error numbers of unknown or ambiguous columns.
@@ -33,10 +36,14 @@ class Expr:
 
 _AGGS = ("COUNT", "MIN", "MAX", "SUM")
 _FUNCS = {"DB_NAME", "DB_ID", "SERVERPROPERTY", "DATABASEPROPERTYEX", "UPPER", "LOWER", "ISNULL",
-          "COALESCE", "GETDATE", "SUSER_SNAME", "SUSER_NAME", "LEN"}
+          "COALESCE", "GETDATE", "SUSER_SNAME", "SUSER_NAME", "LEN", "QUOTENAME", "REPLACE", "LEFT",
+          "RIGHT", "CHARINDEX", "REVERSE", "SUBSTRING", "LTRIM", "RTRIM"}
+#: system functions written as ``@@NAME``
+_GLOBALS = ("@@VERSION", "@@SERVERNAME", "@@SPID", "@@SERVICENAME", "@@ROWCOUNT")
 RESERVED = {"FROM", "WHERE", "ORDER", "GROUP", "JOIN", "INNER", "LEFT", "ON", "AND", "OR", "NOT", "AS",
              "SELECT", "RESTORE", "BACKUP", "ALTER", "USE", "EXEC", "EXECUTE", "DBCC", "CREATE", "DROP",
-             "KILL", "UNION", "HAVING", "IS", "IN", "LIKE", "ASC", "DESC", "BY", "OUTER", "SET", "PRINT"}
+             "KILL", "UNION", "HAVING", "IS", "IN", "LIKE", "ASC", "DESC", "BY", "OUTER", "SET", "PRINT",
+             "DECLARE", "IF", "ELSE", "WHILE", "BEGIN", "END", "BREAK", "CONTINUE", "RETURN", "INSERT"}
 
 
 def parse_expr(c: Cursor) -> Expr:
@@ -128,11 +135,28 @@ def _primary(c: Cursor) -> Expr:
     if tok.kind == "var":
         c.take()
         name = tok.text.upper()
-        if name not in ("@@VERSION", "@@SERVERNAME", "@@SPID", "@@SERVICENAME"):
+        if name in _GLOBALS:
+            return Expr("func", name, (), text=tok.text)
+        if tok.text.casefold() not in c.variables:
             raise SqlError(137, f'Must declare the scalar variable "{tok.text}".', 15)
-        return Expr("func", name, (), text=tok.text)
+        return Expr("var", tok.text.casefold(), text=tok.text)
     if tok.kind in ("word", "qident"):
         upper = tok.text.upper()
+        if tok.kind == "word" and upper in ("CAST", "CONVERT") and c.peek().is_op("("):
+            c.take()
+            c.take()
+            if upper == "CAST":
+                inner = parse_expr(c)
+                c.expect_word("AS")
+                target = parse_type(c, cast=True)
+            else:
+                target = parse_type(c, cast=True)
+                c.expect_op(",")
+                inner = parse_expr(c)
+                if c.accept_op(","):
+                    c.integer()  # style: dates only, nothing here formats them
+            c.expect_op(")")
+            return Expr("convert", target, inner, text=upper)
         if tok.kind == "word" and c.peek().is_op("(") and (upper in _AGGS or upper in _FUNCS):
             c.take()
             c.take()
@@ -233,8 +257,10 @@ class Binder:
             if e.a == "COUNT":
                 return "int"
             return self.type_of(e.b) if e.b is not None else "int"
+        if e.kind == "convert":
+            return e.a.column_type  # type: ignore[no-any-return]
         if e.kind == "func":
-            if e.a in ("DB_ID", "@@SPID", "LEN"):
+            if e.a in ("DB_ID", "@@SPID", "LEN", "CHARINDEX", "@@ROWCOUNT"):
                 return "int"
             if e.a == "GETDATE":
                 return "datetime"
@@ -317,7 +343,14 @@ class Evaluator:
         if k == "func":
             args = [self.eval(a, env, group) for a in e.b]
             return self._func(e.a, args)
+        if k in ("var", "convert"):
+            return self._variable_or_conversion(e, env, group)
         raise SqlError(102, "Incorrect syntax near '*'.", 15)
+
+    def _variable_or_conversion(self, e: Expr, env: Env, group: list[Env] | None) -> Any:
+        if e.kind == "var":
+            return self.ctx.variables.get(e.a)
+        return convert_value(self.eval(e.b, env, group), e.a)
 
     def _func(self, name: str, args: list[Any]) -> Any:
         st = self.ctx.state
@@ -329,6 +362,10 @@ class Evaluator:
             return (st.instance or "MSSQLSERVER").upper()
         if name == "@@SPID":
             return self.ctx.spid
+        if name == "@@ROWCOUNT":
+            return self.ctx.rowcount
+        if name in _STRING_FUNCS:
+            return _STRING_FUNCS[name](args)
         if name == "GETDATE":
             return self.ctx.now().replace(microsecond=0)
         if name in ("SUSER_SNAME", "SUSER_NAME"):
@@ -359,6 +396,10 @@ class Evaluator:
                 "servername": st.name,
                 "instancename": st.instance.upper() if st.instance else None,
                 "ishadrenabled": 0,
+                # SQL Server 2012 (late-2015 updates) onwards; an older build does not know the
+                # property and returns NULL, like for any name it does not support
+                "instancedefaultdatapath": _default_path(st, "D") if st.version != "2008R2" else None,
+                "instancedefaultlogpath": _default_path(st, "L") if st.version != "2008R2" else None,
             }.get(prop)
         if name == "DATABASEPROPERTYEX":
             db = st.databases.get(str(args[0]))
@@ -368,6 +409,210 @@ class Evaluator:
             return {"status": db.state, "recovery": db.recovery_model, "useraccess": db.user_access,
                     "updateability": "READ_WRITE", "collation": "Latin1_General_CI_AS"}.get(prop)
         raise SqlError(195, f"'{name}' is not a recognized built-in function name.", 15)
+
+
+def _default_path(st: Any, kind: str) -> str | None:
+    """The instance's default folder for new data or log files (with its trailing backslash):
+    the configured one, else the folder of master's own file."""
+    configured = st.default_data_path if kind == "D" else st.default_log_path
+    if configured:
+        return str(configured)
+    master = st.databases.get("master")
+    path = next((f.physical_name for f in master.files if f.type == kind), None) if master else None
+    return path[: path.rfind("\\") + 1] if path else None
+
+
+# -- string functions (arguments already evaluated; NULL in, NULL out) ------------------------
+
+
+def _text_args(name: str, args: list[Any], count: tuple[int, int]) -> list[Any]:
+    if not count[0] <= len(args) <= count[1]:
+        low, high = count
+        need = f"{low}" if low == high else f"{low} to {high}"
+        raise SqlError(174, f"The {name.lower()} function requires {need} argument(s).", 15)
+    return args
+
+
+def _quotename(args: list[Any]) -> Any:
+    args = _text_args("QUOTENAME", args, (1, 2))
+    text, quote = args[0], (args[1] if len(args) > 1 else "[")
+    if text is None or quote is None:
+        return None
+    text, quote = str(text), str(quote)[:1]
+    pairs = {"[": "]", "]": "]", "(": ")", ")": ")", "<": ">", ">": ">", "{": "}", "}": "}",
+             '"': '"', "'": "'", "`": "`"}
+    if len(text) > 128 or quote not in pairs:
+        return None  # documented: input longer than 128 characters (or an odd quote) gives NULL
+    close = pairs[quote]
+    opening = {"]": "[", ")": "(", ">": "<", "}": "{"}.get(quote, quote)
+    return opening + text.replace(close, close + close) + close
+
+
+def _replace(args: list[Any]) -> Any:
+    text, old, new = _text_args("REPLACE", args, (3, 3))
+    if text is None or old is None or new is None:
+        return None
+    if old == "":
+        return str(text)
+    # the default collation (Latin1_General_CI_AS) compares without case: REPLACE does too
+    return re.sub(re.escape(str(old)), lambda _m: str(new), str(text), flags=re.IGNORECASE)
+
+
+def _length(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        value = _num(str(value))
+    if value < 0:
+        raise SqlError(536, f"Invalid length parameter passed to the {name.lower()} function.", 16)
+    return int(value)
+
+
+def _left_right(name: str) -> Any:
+    def run(args: list[Any]) -> Any:
+        text, count = _text_args(name, args, (2, 2))
+        if text is None or count is None:
+            return None
+        n = _length(name, count)
+        text = str(text)
+        return text[:n] if name == "LEFT" else (text[len(text) - n:] if n else "")
+    return run
+
+
+def _charindex(args: list[Any]) -> Any:
+    args = _text_args("CHARINDEX", args, (2, 3))
+    find, text = args[0], args[1]
+    start = args[2] if len(args) > 2 else 1
+    if find is None or text is None:
+        return None
+    begin = max(int(start or 1), 1) - 1
+    return str(text).casefold().find(str(find).casefold(), begin) + 1
+
+
+def _substring(args: list[Any]) -> Any:
+    text, start, count = _text_args("SUBSTRING", args, (3, 3))
+    if text is None or start is None or count is None:
+        return None
+    n = _length("SUBSTRING", count)
+    first = int(start)
+    end = first + n  # positions before 1 count against the length, as SQL Server does
+    return str(text)[max(first, 1) - 1:max(end - 1, 0)]
+
+
+def _one(name: str, fn: Any) -> Any:
+    def run(args: list[Any]) -> Any:
+        (value,) = _text_args(name, args, (1, 1))
+        return None if value is None else fn(str(value))
+    return run
+
+
+_STRING_FUNCS: dict[str, Any] = {
+    "QUOTENAME": _quotename, "REPLACE": _replace, "LEFT": _left_right("LEFT"),
+    "RIGHT": _left_right("RIGHT"), "CHARINDEX": _charindex, "SUBSTRING": _substring,
+    "REVERSE": _one("REVERSE", lambda t: t[::-1]), "LTRIM": _one("LTRIM", lambda t: t.lstrip(" ")),
+    "RTRIM": _one("RTRIM", lambda t: t.rstrip(" ")),
+}
+
+
+# -- data types ----------------------------------------------------------------------------------
+
+_STRING_TYPES = {"nvarchar", "varchar", "nchar", "char", "sysname"}
+_INT_RANGES = {"tinyint": (0, 255), "smallint": (-2**15, 2**15 - 1), "int": (-2**31, 2**31 - 1),
+               "bigint": (-2**63, 2**63 - 1)}
+_TYPE_NAMES = _STRING_TYPES | set(_INT_RANGES) | {"bit", "numeric", "decimal", "uniqueidentifier",
+                                                  "varbinary", "datetime", "float"}
+
+
+@dataclass(frozen=True)
+class SqlType:
+    """A declared type: ``nvarchar(260)``, ``nvarchar(max)`` (length None), ``int``, ..."""
+
+    name: str
+    length: int | None = None
+    scale: int = 0
+
+    @property
+    def column_type(self) -> ColumnType:
+        if self.name in _STRING_TYPES:
+            return "nvarchar"
+        if self.name in ("tinyint", "smallint", "int"):
+            return "int"
+        if self.name == "bigint" or (self.name in ("numeric", "decimal") and not self.scale):
+            return "bigint"
+        if self.name in ("numeric", "decimal", "float"):
+            return "float"
+        return self.name  # type: ignore[return-value]  # bit, uniqueidentifier, varbinary, datetime
+
+
+def parse_type(c: Cursor, *, cast: bool = False) -> SqlType:
+    """A data type as DECLARE, CAST or CONVERT write it. Without a length a character type is
+    one character long in a declaration and 30 in CAST/CONVERT (SQL Server's defaults)."""
+    tok = c.tok
+    name = tok.text.casefold() if tok.kind in ("word", "qident") else ""
+    if name not in _TYPE_NAMES:
+        if tok.kind in ("word", "qident"):
+            raise SqlError(2715, f"Column, parameter, or variable #1: Cannot find data type {tok.text}.", 16)
+        raise c.fail()
+    c.take()
+    if name == "sysname":
+        return SqlType("nvarchar", 128)
+    length: int | None = None
+    scale = 0
+    if c.accept_op("("):
+        if c.accept_word("MAX"):
+            length = None
+        else:
+            length = c.integer()
+            if c.accept_op(","):
+                scale = c.integer()
+        c.expect_op(")")
+        if name in _STRING_TYPES | {"varbinary"} and length is not None and not 1 <= length <= (
+                4000 if name.startswith("n") else 8000):
+            raise SqlError(2717, f"The size ({length}) given to the type '{name}' exceeds the maximum "
+                                 "allowed for any data type.", 16)
+        return SqlType(name, length, scale)
+    if name in _STRING_TYPES | {"varbinary"}:
+        length = 30 if cast else 1
+    return SqlType(name, length, scale)
+
+
+def convert_value(value: Any, to: SqlType) -> Any:
+    """``value`` as a value of type ``to``: strings cut to the declared length (assignment to a
+    variable truncates silently), numbers checked against their range (8115)."""
+    if value is None:
+        return None
+    name = to.name
+    if name in _STRING_TYPES:
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, dt.datetime):
+            text = value.strftime("%b %d %Y %I:%M%p").replace(" 0", "  ")
+        else:
+            text = str(value)
+        if to.length is not None:
+            text = text[: to.length]
+            if name in ("char", "nchar"):
+                text = text.ljust(to.length)
+        return text
+    if name in _INT_RANGES or (name in ("numeric", "decimal") and not to.scale):
+        number = _num(value.strip()) if isinstance(value, str) else value
+        if isinstance(number, float):
+            number = int(number)
+        number = int(number)
+        low, high = _INT_RANGES.get(name, (-10**38 + 1, 10**38 - 1))
+        if not low <= number <= high:
+            raise SqlError(8115, f"Arithmetic overflow error converting expression to data type {name}.", 16)
+        return number
+    if name in ("numeric", "decimal", "float"):
+        return float(_num(value.strip()) if isinstance(value, str) else value)
+    if name == "bit":
+        if isinstance(value, str):
+            low_text = value.strip().casefold()
+            if low_text in ("true", "false"):
+                return low_text == "true"
+            value = _num(low_text)
+        return bool(value)
+    if name == "datetime":
+        return value if isinstance(value, dt.datetime) else _date(str(value))
+    return value  # uniqueidentifier, varbinary: kept as they are
 
 
 def _coerce(a: Any, b: Any) -> tuple[Any, Any]:

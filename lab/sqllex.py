@@ -39,7 +39,7 @@ def syntax_error(near: str) -> SqlError:
     return SqlError(102, f"Incorrect syntax near '{near}'.", 15)
 
 
-_OPS2 = ("<=", ">=", "<>", "!=", "!<", "!>")
+_OPS2 = ("<=", ">=", "<>", "!=", "!<", "!>", "+=")
 _OPS1 = ",().=*;<>+-/%"
 
 
@@ -159,6 +159,11 @@ class Cursor:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        #: local variables (``@name``, case-folded) and table variables declared so far in the
+        #: batch: SQL Server compiles a batch before running it, so a name used before its
+        #: DECLARE fails the whole batch (137 / 1087)
+        self.variables: set[str] = set()
+        self.table_variables: set[str] = set()
 
     @property
     def tok(self) -> Token:

@@ -9,14 +9,21 @@ Statements (SQL Server 2012 syntax; one device per statement, one backup set per
     BACKUP {DATABASE | LOG} db TO DISK = N'path' [WITH INIT | NOINIT, FORMAT, CHECKSUM,
         COPY_ONLY, COMPRESSION, STATS [= n], NAME = N'...', DESCRIPTION = N'...', NORECOVERY]
 
+A database name, a device and each MOVE operand may also be a local variable (``RESTORE
+DATABASE @db FROM DISK = @bak WITH MOVE @logical TO @path``), as RESTORE Arguments (Transact-SQL)
+allows.
+
 They fail with SQL Server's numbers and wording, each followed by 3013 "... is terminating
 abnormally.": 3201 (device not reachable from this SQL Server, file missing), 3203 (truncated),
 3241 (damaged media), 3187 (CHECKSUM asked, none in the backup), 3102 (this session uses the
-database), 3101 (exclusive access: other sessions), 3154 (backup of another database, no
-REPLACE), 3159 (tail of the log not backed up), 3234 (MOVE of an unknown logical file),
-1834/3156 (file in use by another database), 3257 (insufficient disk space), 3117/3118 (log
-restore on a recovered or missing database), 4305/4326 (broken log chain), 4333 (recovery after an
-interrupted restore), 4208 (BACKUP LOG under SIMPLE recovery).
+database), 3101 (exclusive access: other sessions, including the applications holding it, see
+``SqlInstanceState.sessions_held``), 3154 (backup of another database, no REPLACE), 3159 (tail of
+the log not backed up), 3234 (MOVE of an unknown logical file), 1834/3156 (file in use by another
+database), 5133/3156 (the folder recorded in the backup does not exist on this server: use MOVE),
+3634/3156 (a MOVE target folder does not exist), each planning failure then 3119, 3257
+(insufficient disk space), 3117/3118 (log restore on a recovered or missing database), 4305/4326
+(broken log chain), 4333 (recovery after an interrupted restore), 4208 (BACKUP LOG under SIMPLE
+recovery), 3021 (inside ``INSERT ... EXEC``, a transaction).
 
 Long statements take simulated time (backup size / the instance's throughput) through the lab
 clock, report ``n percent processed.`` (3211) at each STATS step, and stop when the client
@@ -26,7 +33,7 @@ cancels, leaving a restored database RESTORING as a real server would.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 
@@ -61,14 +68,54 @@ class ExecContext:
     current_database: str
     #: number of OTHER lab sessions whose current database is the given one
     sessions_in: Callable[[str], int]
+    #: the batch's local variables (case-folded ``@name`` -> value)
+    variables: Mapping[str, object] = field(default_factory=dict)
+    #: inside ``INSERT ... EXEC`` (an implicit user transaction): BACKUP and RESTORE refuse (3021)
+    in_transaction: bool = False
+
+    def text(self, operand: Operand) -> str:
+        """A name or path written as a constant or as a variable (RESTORE Arguments allow both)."""
+        if isinstance(operand, VarRef):
+            value = self.variables.get(operand.name)
+            return "" if value is None else str(value)
+        return operand
+
+
+@dataclass(frozen=True)
+class VarRef:
+    """``@name`` where RESTORE takes a database name, a device or a MOVE operand."""
+
+    name: str
+
+
+Operand = str | VarRef
 
 
 @dataclass
 class Options:
-    moves: list[tuple[str, str]] = field(default_factory=list)
+    moves: list[tuple[Operand, Operand]] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     stats: int | None = None
     values: dict[str, object] = field(default_factory=dict)
+
+    def resolved(self, ctx: ExecContext) -> Options:
+        """These options with every variable read (when the statement runs)."""
+        return Options([(ctx.text(a), ctx.text(b)) for a, b in self.moves], self.flags, self.stats, self.values)
+
+    def move_pairs(self) -> list[tuple[str, str]]:
+        """(logical name, path) of each MOVE, once :meth:`resolved` has read the variables."""
+        return [(a, b) for a, b in self.moves if isinstance(a, str) and isinstance(b, str)]
+
+
+def _operand(c: Cursor, *, name: bool = False) -> Operand:
+    """A string constant (or, for ``name``, an identifier) or a declared local variable."""
+    tok = c.tok
+    if tok.kind == "var" and not tok.text.startswith("@@"):
+        c.take()
+        if tok.text.casefold() not in c.variables:
+            raise SqlError(137, f'Must declare the scalar variable "{tok.text}".', 15)
+        return VarRef(tok.text.casefold())
+    return c.name_or_string() if name else c.string()
 
 
 _RESTORE_FLAGS = {"REPLACE", "RECOVERY", "NORECOVERY", "CHECKSUM", "NO_CHECKSUM", "NOUNLOAD", "NOREWIND",
@@ -91,9 +138,9 @@ def parse_options(c: Cursor, flags: set[str]) -> Options:
         upper = word.text.upper()
         c.take()
         if upper == "MOVE":
-            logical = c.string()
+            logical = _operand(c)
             c.expect_word("TO")
-            opts.moves.append((logical, c.string()))
+            opts.moves.append((logical, _operand(c)))
         elif upper == "STATS":
             opts.stats = c.integer() if c.accept_op("=") else 10
             if not 1 <= opts.stats <= 100:
@@ -119,11 +166,11 @@ def parse_options(c: Cursor, flags: set[str]) -> Options:
     return opts
 
 
-def parse_device(c: Cursor, keyword: str) -> str:
+def parse_device(c: Cursor, keyword: str) -> Operand:
     c.expect_word(keyword)
     c.expect_word("DISK")
     c.expect_op("=")
-    path = c.string()
+    path = _operand(c)
     if c.tok.is_op(","):
         raise SqlError(3132, "The media set has 2 media families but only 1 are provided. "
                              "All members must be provided.", 16)
@@ -141,28 +188,42 @@ def parse_restore(c: Cursor) -> Runner:
     """Parse from after RESTORE; returns the runner."""
     what = c.expect_word("HEADERONLY", "FILELISTONLY", "VERIFYONLY", "LABELONLY", "DATABASE", "LOG")
     if what in ("DATABASE", "LOG"):
-        name = c.name_or_string()
+        name = _operand(c, name=True)
         device = parse_device(c, "FROM") if c.tok.is_word("FROM") else None
         if device is None and what == "LOG":
             raise c.fail()
         opts = parse_options(c, _RESTORE_FLAGS)
         if device is None:
-            return lambda ctx, sink: recover_only(ctx, sink, name, opts)
-        dev: str = device
+            return _in_no_transaction("RESTORE DATABASE", lambda ctx, sink: recover_only(
+                ctx, sink, ctx.text(name), opts))
+        dev: Operand = device
         if what == "LOG":
-            return lambda ctx, sink: restore_log(ctx, sink, name, dev, opts)
-        return lambda ctx, sink: restore_database(ctx, sink, name, dev, opts)
+            return _in_no_transaction("RESTORE LOG", lambda ctx, sink: restore_log(
+                ctx, sink, ctx.text(name), ctx.text(dev), opts.resolved(ctx)))
+        return _in_no_transaction("RESTORE DATABASE", lambda ctx, sink: restore_database(
+            ctx, sink, ctx.text(name), ctx.text(dev), opts.resolved(ctx)))
     device = parse_device(c, "FROM")
     opts = parse_options(c, _RESTORE_FLAGS)
-    return lambda ctx, sink: restore_info(ctx, sink, what, device, opts)
+    return lambda ctx, sink: restore_info(ctx, sink, what, ctx.text(device), opts)
 
 
 def parse_backup(c: Cursor) -> Runner:
     what = c.expect_word("DATABASE", "LOG")
-    name = c.name_or_string()
+    name = _operand(c, name=True)
     device = parse_device(c, "TO")
     opts = parse_options(c, _BACKUP_FLAGS)
-    return lambda ctx, sink: backup(ctx, sink, what, name, device, opts)
+    return _in_no_transaction(f"BACKUP {what}", lambda ctx, sink: backup(
+        ctx, sink, what, ctx.text(name), ctx.text(device), opts))
+
+
+def _in_no_transaction(verb: str, run: Runner) -> Runner:
+    """BACKUP and RESTORE cannot run inside a user transaction (INSERT ... EXEC opens one)."""
+    def guarded(ctx: ExecContext, sink: ResultSink) -> None:
+        if ctx.in_transaction:
+            raise _fail(sink, verb, SqlError(3021, "Cannot perform a backup or restore operation within a "
+                                                   "transaction.", 16))
+        run(ctx, sink)
+    return guarded
 
 
 def _terminate(verb: str) -> SqlError:
@@ -336,7 +397,7 @@ def restore_database(ctx: ExecContext, sink: ResultSink, name: str, device: str,
                       "WITH NORECOVERY to backup the log if it contains work you do not want to lose. Use the "
                       "WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just overwrite the "
                       "contents of the log.", 16))
-        if target is not None and (target.connections > 0 or ctx.sessions_in(target.name) > 0):
+        if target is not None and (st.sessions_held(target) > 0 or ctx.sessions_in(target.name) > 0):
             raise _fail(sink, verb, SqlError(3101, "Exclusive access could not be obtained because the database "
                                                    "is in use.", 16))
         files = _planned_files(sink, verb, ctx, bak, name, opts)
@@ -380,27 +441,50 @@ def restore_database(ctx: ExecContext, sink: ResultSink, name: str, device: str,
 
 def _planned_files(sink: ResultSink, verb: str, ctx: ExecContext, bak: BakContents, name: str,
                    opts: Options) -> list[DbFile]:
-    moves = {logical.casefold(): physical for logical, physical in opts.moves}
+    moves = {logical.casefold(): physical for logical, physical in opts.move_pairs()}
     known = {f.logical_name.casefold() for f in bak.files}
-    for logical, _ in opts.moves:
+    for logical, _ in opts.move_pairs():
         if logical.casefold() not in known:
             raise _fail(sink, verb, SqlError(3234, f"Logical file '{logical}' is not part of database '{name}'. "
                                                    "Use RESTORE FILELISTONLY to list the logical file names.", 16))
     files = [DbFile(f.logical_name, moves.get(f.logical_name.casefold(), f.physical_name), f.type, f.size_bytes)
              for f in bak.files]
+    problems: list[SqlError] = []
     for f in files:
-        for other in ctx.state.databases.values():
-            if other.name.casefold() == name.casefold():
-                continue
-            if any(o.physical_name.casefold() == f.physical_name.casefold() for o in other.files):
-                raise _fail(sink, verb,
-                            SqlError(1834, f"The file '{f.physical_name}' cannot be overwritten.  It is being used "
-                                           f"by database '{other.name}'.", 16),
-                            SqlError(3156, f"File '{f.logical_name}' cannot be restored to '{f.physical_name}'. Use "
-                                           "WITH MOVE to identify a valid location for the file.", 16),
-                            SqlError(3119, "Problems were identified while planning for the RESTORE statement. "
-                                           "Previous messages provide details.", 16))
+        moved = f.logical_name.casefold() in moves
+        user = next((other for other in ctx.state.databases.values() if other.name.casefold() != name.casefold()
+                     and any(o.physical_name.casefold() == f.physical_name.casefold() for o in other.files)), None)
+        if user is not None:
+            problems.append(SqlError(1834, f"The file '{f.physical_name}' cannot be overwritten.  It is being used "
+                                           f"by database '{user.name}'.", 16))
+        elif not directory_exists(ctx, f.physical_name):
+            # the path recorded in the backup (no MOVE) is looked up first; a MOVE target is
+            # checked when the file would be created (RestoreContainer::ValidateTargetForCreation)
+            problems.append(SqlError(3634, "The operating system returned the error '3(The system cannot find the "
+                                           "path specified.)' while attempting 'RestoreContainer::ValidateTargetFor"
+                                           f"Creation' on '{f.physical_name}'.", 16) if moved else
+                            SqlError(5133, f'Directory lookup for the file "{f.physical_name}" failed with the '
+                                           "operating system error 3(The system cannot find the path "
+                                           "specified.).", 16))
+        else:
+            continue
+        problems.append(SqlError(3156, f"File '{f.logical_name}' cannot be restored to '{f.physical_name}'. Use "
+                                       "WITH MOVE to identify a valid location for the file.", 16, 3))
+    if problems:
+        raise _fail(sink, verb, *problems,
+                    SqlError(3119, "Problems were identified while planning for the RESTORE statement. "
+                                   "Previous messages provide details.", 16))
     return files
+
+
+def directory_exists(ctx: ExecContext, physical_name: str) -> bool:
+    """Whether the folder of ``physical_name`` exists on this SQL Server's disks: one SQL Server
+    made for database files (:meth:`SqlInstanceState.folder_exists`), or one made on the host's
+    disk in the lab (e.g. with New-Item)."""
+    if ctx.state.folder_exists(physical_name):
+        return True
+    real = ctx.resolve_path(str(PureWindowsPath(physical_name).parent))
+    return real is not None and real.is_dir()
 
 
 def recover_only(ctx: ExecContext, sink: ResultSink, name: str, opts: Options) -> None:
@@ -420,7 +504,7 @@ def recover_only(ctx: ExecContext, sink: ResultSink, name: str, opts: Options) -
             if db.restored_to_lsn is None:
                 raise _fail(sink, verb, SqlError(4333, "The database cannot be recovered because the log was not "
                                                        "restored.", 16))
-            if db.connections > 0 or ctx.sessions_in(db.name) > 0:
+            if st.sessions_held(db) > 0 or ctx.sessions_in(db.name) > 0:
                 raise _fail(sink, verb, SqlError(3101, "Exclusive access could not be obtained because the "
                                                        "database is in use.", 16))
             db.state = "ONLINE"

@@ -6,7 +6,9 @@ Supported shape (anything else fails 102 "Incorrect syntax near ..." like a typo
       [FROM view [[AS] alias] [[INNER | LEFT [OUTER]] JOIN view [[AS] alias] ON cond]...]
       [WHERE cond] [GROUP BY expr, ...] [ORDER BY expr|alias|ordinal [ASC|DESC], ...]
 
-``item`` is ``*``, ``alias.*`` or an expression with an optional ``[AS] alias``. Expressions:
+``item`` is ``*``, ``alias.*`` or an expression with an optional ``[AS] alias``, or (all of them)
+``@variable = expression``: the statement then assigns the variables from each row in turn (the
+last row wins) and returns no rows. A source may be a table variable (``FROM @files``). Expressions:
 columns (``name``, ``d.name``), strings, numbers, ``?`` parameters, NULL, ``+ - * /``,
 ``= <> != < > <= >=``, ``[NOT] IN (...)``, ``[NOT] LIKE``, ``IS [NOT] NULL``, AND/OR/NOT,
 aggregates COUNT(*)/COUNT/MIN/MAX/SUM, and the functions DB_NAME, DB_ID, SERVERPROPERTY,
@@ -28,7 +30,7 @@ from typing import Any
 
 from .sqlexpr import RESERVED, Binder, Env, Evaluator, Expr, parse_expr
 from .sqllex import Cursor
-from .sqlviews import VIEWS, Row, SelectContext, resolve_view
+from .sqlviews import Row, SelectContext, resolve_view, view_of
 from .tds.api import Column, SqlError
 
 # Statement
@@ -48,6 +50,7 @@ class Source:
 class Item:
     expr: Expr
     alias: str | None
+    target: str | None = None  # ``SELECT @v = expr``: the variable (case-folded) it assigns
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class SelectStmt:
     order_by: tuple[tuple[Expr, bool], ...] = ()  # (expr, descending)
     top: int | None = None
     distinct: bool = False
+
+    @property
+    def assigns(self) -> bool:
+        """``SELECT @a = x, @b = y ...``: sets variables from the last row, returns no rows."""
+        return any(i.target is not None for i in self.items)
 
 
 def parse_select(c: Cursor, current_db: str) -> SelectStmt:
@@ -74,6 +82,9 @@ def parse_select(c: Cursor, current_db: str) -> SelectStmt:
     items = [_item(c)]
     while c.accept_op(","):
         items.append(_item(c))
+    if any(i.target for i in items) and not all(i.target for i in items):
+        raise SqlError(141, "A SELECT statement that assigns a value to a variable must not be combined with "
+                            "data-retrieval operations.", 15)
     sources: list[Source] = []
     if c.accept_word("FROM"):
         sources.append(_source(c, current_db, None))
@@ -112,6 +123,12 @@ def parse_select(c: Cursor, current_db: str) -> SelectStmt:
 
 
 def _item(c: Cursor) -> Item:
+    if c.tok.kind == "var" and c.peek().is_op("=") and not c.tok.text.startswith("@@"):
+        name = c.take().text
+        if name.casefold() not in c.variables:
+            raise SqlError(137, f'Must declare the scalar variable "{name}".', 15)
+        c.take()
+        return Item(parse_expr(c), None, name.casefold())
     expr = parse_expr(c)
     alias = None
     if c.accept_word("AS"):
@@ -122,10 +139,16 @@ def _item(c: Cursor) -> Item:
 
 
 def _source(c: Cursor, current_db: str, join: str | None) -> Source:
-    parts = c.dotted()
-    original = ".".join(parts)
-    key, db = resolve_view(parts, current_db, original)
-    alias = parts[-1]
+    if c.tok.kind == "var":
+        name = c.take().text
+        if name.casefold() not in c.table_variables:
+            raise SqlError(1087, f'Must declare the table variable "{name}".', 15)
+        key, db, alias = name.casefold(), current_db, name
+    else:
+        parts = c.dotted()
+        original = ".".join(parts)
+        key, db = resolve_view(parts, current_db, original)
+        alias = parts[-1]
     if c.accept_word("AS"):
         alias = c.name()
     elif c.tok.kind == "qident" or (c.tok.kind == "word" and c.tok.text.upper() not in RESERVED):
@@ -140,7 +163,7 @@ def _source(c: Cursor, current_db: str, join: str | None) -> Source:
 
 def run_select(stmt: SelectStmt, ctx: SelectContext) -> tuple[list[Column], list[Row]]:
     """Evaluate ``stmt``; returns result columns and rows."""
-    schemas = {s.alias.casefold(): VIEWS[s.key].columns for s in stmt.sources}
+    schemas = {s.alias.casefold(): view_of(s.key, ctx).columns for s in stmt.sources}
     if len(schemas) != len(stmt.sources):
         dup = stmt.sources[-1].alias
         raise SqlError(1011, f"The correlation name '{dup}' is specified multiple times in a FROM clause.", 16)
@@ -170,7 +193,7 @@ def run_select(stmt: SelectStmt, ctx: SelectContext) -> tuple[list[Column], list
         if item.expr.kind == "star":
             for s in stmt.sources:
                 if item.expr.a is None or item.expr.a.casefold() == s.alias.casefold():
-                    for col in VIEWS[s.key].columns:
+                    for col in view_of(s.key, ctx).columns:
                         columns.append(col)
                         out_exprs.append(Expr("col", s.alias, col.name))
             if item.expr.a is not None and not any(s.alias.casefold() == item.expr.a.casefold()
@@ -257,11 +280,11 @@ def _has_agg(e: Any) -> bool:
 def _joined(sources: tuple[Source, ...], ctx: SelectContext) -> list[Env]:
     if not sources:
         return [Env(sources)]
-    binder = Binder({s.alias.casefold(): VIEWS[s.key].columns for s in sources})
+    binder = Binder({s.alias.casefold(): view_of(s.key, ctx).columns for s in sources})
     ev = Evaluator(ctx, binder)
     envs = [Env(sources)]
     for s in sources:
-        view = VIEWS[s.key]
+        view = view_of(s.key, ctx)
         names = [col.name.casefold() for col in view.columns]
         table = [dict(zip(names, row, strict=True)) for row in view.rows(ctx, s.database)]
         alias = s.alias.casefold()

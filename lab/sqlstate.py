@@ -30,9 +30,9 @@ import json
 import struct
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Literal
 
 DbStateDesc = Literal["ONLINE", "RESTORING", "RECOVERY_PENDING", "SUSPECT", "OFFLINE"]
@@ -71,8 +71,10 @@ class DatabaseState:
     files: list[DbFile] = field(default_factory=list)
     #: Opaque to SQL: whose data the database holds, e.g. {'set': '2026-11-24_0200', 'users': 1200}.
     content: dict[str, Any] = field(default_factory=dict)
-    #: Open sessions from applications (Lync services). RESTORE over it fails 3101 while > 0
-    #: unless ``ALTER DATABASE ... SET SINGLE_USER WITH ROLLBACK IMMEDIATE`` ran first.
+    #: Open sessions from applications counted by hand (tests). The applications of the
+    #: deployment (Lync services) are counted by :meth:`SqlInstanceState.sessions_held`. RESTORE
+    #: over the database fails 3101 while any are open, unless ``ALTER DATABASE ... SET
+    #: SINGLE_USER WITH ROLLBACK IMMEDIATE`` ended them first.
     connections: int = 0
     #: End of the transaction log. Activity (writes) moves it on.
     last_lsn: int = 1_000_000
@@ -239,6 +241,11 @@ SYSTEM_DATABASES: tuple[str, ...] = ("master", "tempdb", "model", "msdb")
 LYNC_SERVICES_GROUP = "RTCComponentUniversalServices"
 
 
+def folder_of(path: str) -> str:
+    """The folder of a Windows file path, case-folded, without a trailing backslash."""
+    return str(PureWindowsPath(path).parent).rstrip("\\").casefold()
+
+
 def store_of(database: str) -> str | None:
     """The §9 store role a Lync database belongs to, or None (system or unknown database)."""
     for store, names in STORE_DATABASES.items():
@@ -275,6 +282,10 @@ class SqlInstanceState:
     up: bool = True
     version: Literal["2012", "2008R2"] = "2012"
     data_dir: str = "D:\\CsData"
+    #: SQL Server's "Database default locations" for new data and log files (a folder with its
+    #: trailing backslash); None: the folder of master's files, where setup leaves them
+    default_data_path: str | None = None
+    default_log_path: str | None = None
     disk_free_bytes: int = 200 * 1024 * _MB
     #: SQL authentication logins: user -> password.
     logins: dict[str, str] = field(default_factory=dict)
@@ -288,6 +299,13 @@ class SqlInstanceState:
     throughput_bytes_per_sec: int = 150 * _MB
     #: Lab fault: a restore fails with "insufficient free space" (3257) even if sizes fit.
     fault_disk_full: bool = False
+    #: Folders that held database files of this instance (case-folded, no trailing backslash);
+    #: a rebuilt server (a clean disk) has none of them.
+    kept_folders: set[str] = field(default_factory=set, repr=False)
+    #: The applications outside SQL Server that keep sessions open in this instance's databases
+    #: while they run (the Lync services of the pools whose stores live here): database name ->
+    #: sessions they hold. The lab's deployment installs it (None: no application).
+    app_sessions: Callable[[str], int] | None = field(default=None, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _next_db_id: int = 5
     _next_media_set_id: int = 1
@@ -364,16 +382,41 @@ class SqlInstanceState:
             else:
                 db.database_id = self._next_db_id
                 self._next_db_id += 1
+            if old is not None:
+                self._keep_folders(old)
             self.databases[db.name] = db
             return db
+
+    def _keep_folders(self, db: DatabaseState) -> None:
+        self.kept_folders.update(folder_of(f.physical_name) for f in db.files)
+
+    def folder_exists(self, path: str) -> bool:
+        """Whether SQL Server made or uses the folder of ``path``: one that holds a file of a
+        database of the instance, or held one (DROP DATABASE deletes the files, not the folder)."""
+        folder = folder_of(path)
+        with self.lock:
+            return folder in self.kept_folders or any(
+                folder_of(f.physical_name) == folder for db in self.databases.values() for f in db.files)
 
     def database(self, name: str) -> DatabaseState | None:
         with self.lock:
             return self.databases.get(name)
 
+    def sessions_held(self, db: DatabaseState) -> int:
+        """Application sessions open in ``db`` now: those counted by hand, or those the running
+        applications hold. An application reconnects on its own whenever the database lets it in
+        (ONLINE and MULTI_USER); a database that is RESTORING, OFFLINE or SUSPECT cannot be a
+        session's database, and SINGLE_USER keeps them out once ROLLBACK IMMEDIATE ended them."""
+        held = 0
+        if self.app_sessions is not None and db.state == "ONLINE" and db.user_access == "MULTI_USER":
+            held = self.app_sessions(db.name)
+        return max(db.connections, held)
+
     def drop_database(self, name: str) -> None:
         with self.lock:
-            self.databases.pop(name, None)
+            db = self.databases.pop(name, None)
+            if db is not None:
+                self._keep_folders(db)
 
     def next_media_set_id(self) -> int:
         with self.lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .sqlstate import PAGE_SIZE, DatabaseState, SqlInstanceState
@@ -24,8 +24,20 @@ _FIXED_ROLES = {"db_owner": 16384, "db_accessadmin": 16385, "db_securityadmin": 
 
 
 @dataclass
+class TableVariable:
+    """A ``DECLARE @t TABLE (...)`` of one batch: its columns (result types), the declared type
+    of each (kept as the engine's ``SqlType`` objects) and its rows."""
+
+    name: str
+    columns: tuple[Column, ...]
+    types: tuple[Any, ...]
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass
 class SelectContext:
-    """What a SELECT may read: the instance, the session's database and identity."""
+    """What a SELECT may read: the instance, the session's database and identity, and the batch's
+    local variables (case-folded ``@name`` -> value), table variables and ``@@ROWCOUNT``."""
 
     state: SqlInstanceState
     database: str
@@ -33,6 +45,9 @@ class SelectContext:
     user: str
     version: str
     now: Callable[[], dt.datetime]
+    variables: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, TableVariable] = field(default_factory=dict)
+    rowcount: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,6 +201,14 @@ VIEWS: dict[str, View] = {
                                    "user_name restore_type replace:bit recovery:bit device"), _restorehistory),
 }
 _DB_SCOPED = {"sys.database_files", "sys.database_principals", "sys.database_role_members"}
+
+
+def view_of(key: str, ctx: SelectContext) -> View:
+    """The view behind a FROM source: a catalog view, or a table variable (key ``@name``)."""
+    if key.startswith("@"):
+        table = ctx.tables[key]
+        return View(table.columns, lambda _ctx, _db: list(table.rows))
+    return VIEWS[key]
 
 
 def resolve_view(parts: list[str], current_db: str, original: str) -> tuple[str, str]:

@@ -36,7 +36,7 @@ from wizard.assess.recommend import Consequence
 from wizard.assess.recommend import recommend as assess_recommend
 from wizard.assess.runner import ProbeRunner
 from wizard.assess.transports import RealTransports
-from wizard.catalog.discover import list_store_sets, local_root
+from wizard.catalog.discover import Listing, list_store_sets, local_root, merge_listings
 from wizard.catalog.integrity import SqlBakVerifier
 from wizard.catalog.recommend import SetVerdict, choose_set, overview
 from wizard.errors import RemoteError, UsageError, WizardError
@@ -241,6 +241,26 @@ def probe_view(r: ProbeResult) -> ProbeView:
     return ProbeView(r.subject, r.probe_id.split(":")[0], _STATUS.get(r.status, "unknown"), r.summary)
 
 
+def _where_cms_is(plan: Plan, order: Sequence[PlannedPath], cms_now: str | None) -> tuple[PlannedPath, ...]:
+    """The plan of action with where the CMS is when each path starts: where the assessment saw
+    its master, then wherever an earlier path moves it (:func:`cms_after`)."""
+    out, cms_at = [], cms_now
+    for p in order:
+        out.append(replace(p, cms_at=cms_at))
+        cms_at = cms_after(plan, p.path_id, p.pool, cms_at)
+    return tuple(out)
+
+
+def _failed_site(plan: Plan, paths: Sequence[PlannedPath]) -> str | None:
+    """The site the first path needing a backup set acts on (its server's, else its pool's)."""
+    for p in paths:
+        if p.server:
+            return plan.site_of_host(p.server)
+        if p.pool:
+            return plan.pool(p.pool).site
+    return None
+
+
 def target_of(plan: Plan, subject: str) -> tuple[str | None, str | None]:
     """(pool, server) a failure's subject means for composition."""
     s = subject.lower()
@@ -385,18 +405,22 @@ class CoreBackend:
             for _ in self.probe(loaded, threading.Event()):
                 pass
         clean: dict[str, Any] = {k: v for k, v in answers.items() if v in ANSWER_CHOICES}
-        failures = assess_classify.classify(plan, build_findings(plan, self._raw), clean)
+        findings = build_findings(plan, self._raw)
+        failures = assess_classify.classify(plan, findings, clean)
+        cms_now = assess_classify.cms_pool_now(plan, findings)
         rec = assess_recommend(plan, failures, clean)
         reasons = rec.reasons
         if rec.path is None or not rec.steps:
             raise UsageError("The assessment found no outage a recovery path answers; "
                              "troubleshoot first (§5.1 rule 1).")
-        order = tuple(PlannedPath(s.failure.path, *target_of(plan, s.failure.subject)) for s in rec.steps)
+        order = _where_cms_is(plan, [PlannedPath(s.failure.path, *target_of(plan, s.failure.subject))
+                                     for s in rec.steps], cms_now)
         first = rec.steps[0]
         recommended = _option(plan, first.consequence, rec.summary, reasons, order)
         alts = []
         for c in rec.alternatives:
-            alt_plan = (PlannedPath(c.path, order[0].pool, order[0].server), *order[1:])
+            alt_plan = _where_cms_is(plan, [PlannedPath(c.path, order[0].pool, order[0].server), *order[1:]],
+                                     cms_now)
             alts.append(_option(plan, c, f"instead of {first.failure.path}: {c.source}",
                                 [e.text for e in first.failure.evidence], alt_plan))
         return PathChoice(recommended, tuple(alts))
@@ -408,8 +432,7 @@ class CoreBackend:
         needing = [p.path_id for p in order if needs_backup_set(p.path_id)] or [path_id]
         # the set must hold what every path needs: check it against the most demanding one
         chosen_path = max(needing, key=lambda pid: len(recovery_paths.get(pid).components))
-        loc = plan.backup.locations[0]
-        listing = list_store_sets(self._store(loaded, loc), plan.backup.layout, loc.unc)
+        listing = self._listing(loaded, _failed_site(plan, [p for p in order if needs_backup_set(p.path_id)]))
         now = self.options.now()
         verifier = self._verifier(loaded)
         choice = choose_set(plan, listing, chosen_path, now=now, verifier=verifier)
@@ -418,8 +441,29 @@ class CoreBackend:
             verdicts[v.name] = v
         views = sorted((_set_view(v) for v in verdicts.values()), key=lambda s: s.taken_at, reverse=True)
         as_of = (now if now.tzinfo else now.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
-        return BackupChoice(tuple(views), choice.chosen.name if choice.chosen else None, choice.summary,
+        summary = choice.summary + "".join(f" {u}" for u in listing.unreadable)
+        return BackupChoice(tuple(views), choice.chosen.name if choice.chosen else None, summary,
                             as_of=as_of.isoformat().replace("+00:00", "Z"))
+
+    def _listing(self, loaded: LoadedPlan, failed_site: str | None) -> Listing:
+        """Every backup location the plan names, listed where it can be read: the catalogue is
+        the union, a path acting on a failed site prefers sets outside it (§3), and a location
+        that cannot be read (its site is down) is named, not fatal while another answers."""
+        plan = self._plan(loaded)
+        listings, unreadable, errors = [], [], []
+        for loc in plan.backup.locations:
+            try:
+                listings.append((loc, list_store_sets(self._store(loaded, loc), plan.backup.layout, loc.unc)))
+            except WizardError as exc:
+                site = plan.location_site(loc)
+                errors.append(exc)
+                unreadable.append(f"Backup location {loc.name}{f' (site {site})' if site else ''} could not "
+                                  f"be read: {str(exc).rstrip('.')}.")
+        if not listings:
+            if len(errors) == 1:
+                raise errors[0]
+            raise RemoteError(" ".join(unreadable))
+        return merge_listings(plan, listings, unreadable, failed_site)
 
     def _store(self, loaded: LoadedPlan, loc: BackupLocation) -> BackupStore:
         """The location as the plan configures it: ``local_path`` (mounted share) first, else
@@ -451,7 +495,7 @@ class CoreBackend:
     def compose(self, loaded: LoadedPlan, path_id: str, backup_set: str | None) -> Sequence[StepView]:
         plan = self._plan(loaded)
         order = (self.ctx.plan_of_action() if self.ctx is not None else ()) or (PlannedPath(path_id),)
-        procedures, cms_at = [], None
+        procedures, cms_at = [], order[0].cms_at
         for p in order:  # a CMS failed over by an earlier path stays where it went (§6.15 step 7)
             procedures.append(compose(plan, p.path_id, pool=p.pool, server=p.server, backup_set=backup_set,
                                       cms_at=cms_at))

@@ -112,9 +112,13 @@ class PlannedPath:
     path_id: str
     pool: str | None = None
     server: str | None = None
+    #: the pool hosting the CMS when this path starts, when not the plan's (failed over before,
+    #: seen by the assessment, or by an earlier path of the plan of action: §6.15 step 7)
+    cms_at: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"path": self.path_id, "pool": self.pool, "server": self.server}
+        out = {"path": self.path_id, "pool": self.pool, "server": self.server}
+        return {**out, "cms_at": self.cms_at} if self.cms_at else out
 
 
 @dataclass(frozen=True)
@@ -525,7 +529,8 @@ class IncidentSession:
         for e in reversed(self.state.decisions):
             if e.payload.get("question") == "recovery_path":
                 items = e.payload.get("plan_of_action") or [{"path": e.payload.get("choice")}]
-                return tuple(PlannedPath(str(i["path"]), i.get("pool"), i.get("server")) for i in items)
+                return tuple(PlannedPath(str(i["path"]), i.get("pool"), i.get("server"), i.get("cms_at"))
+                             for i in items)
         return ()
 
     def needs_backup_set(self) -> bool:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.cmdlets.prompts import PROMPTS, confirm_impact, supports_should_process
 from lab.model import LabDeployment, LabServer, LabStateError
-from lab.powershell.binding import CmdletSpec, Invocation, ParamSpec
+from lab.powershell.binding import CmdletSpec, Invocation, ParamSpec, prompt_unavailable
 from lab.powershell.values import PSEnum, PSObject
 from lab.powershell.vfs import VFSError
 
@@ -52,10 +53,30 @@ def P(name: str, type: str = "string", *, mandatory: bool = False, set: str | No
                      pipeline=pipeline, set=set, choices=choices)
 
 
+def _what_if_target(inv: Invocation, host: str) -> str:
+    for name in ("Identity", "PoolFqdn", "ComputerName", "SqlServerFqdn", "TargetFqdn"):
+        if inv.bound(name):
+            return str(inv.get(name))
+    return host
+
+
 def to_spec(cmdlet: LyncCmdlet, dep: LabDeployment, host: str) -> CmdletSpec:
-    """The interpreter spec of ``cmdlet`` running on ``host`` against ``dep``."""
+    """The interpreter spec of ``cmdlet`` running on ``host`` against ``dep``.
+
+    Whether it takes -WhatIf/-Confirm and whether it asks before acting come from the table in
+    :mod:`lab.cmdlets.prompts` (with its sources). A cmdlet the table makes ShouldProcess but whose
+    handler does not call ``inv.should_process`` itself only says what it would do under -WhatIf.
+    """
+    gate_what_if = not cmdlet.should_process
+    prompt = PROMPTS.get(cmdlet.name)
+    asks_unless_force = prompt is not None and prompt.kind == "ShouldContinue"
 
     def handler(inv: Invocation) -> Iterable[Any] | None:
+        if gate_what_if and inv.common.get("WhatIf"):
+            inv.should_process(_what_if_target(inv, host), cmdlet.name)
+            return None
+        if asks_unless_force and not inv.common.get("WhatIf") and not inv.get("Force"):
+            raise prompt_unavailable(inv.spec)  # ShouldContinue: only -Force stops the question
         if cmdlet.duration > 0 and not inv.common.get("WhatIf"):
             if not dep.clock.sleep(cmdlet.duration, inv.session.cancelled):
                 inv.check_cancelled()
@@ -74,8 +95,8 @@ def to_spec(cmdlet: LyncCmdlet, dep: LabDeployment, host: str) -> CmdletSpec:
         name=cmdlet.name,
         params=cmdlet.params,
         handler=handler,
-        supports_should_process=cmdlet.should_process,
-        confirm_impact=cmdlet.impact,  # type: ignore[arg-type]
+        supports_should_process=supports_should_process(cmdlet.name, cmdlet.should_process),
+        confirm_impact=confirm_impact(cmdlet.name, cmdlet.impact),
         default_set=cmdlet.default_set,
     )
 
@@ -102,7 +123,7 @@ def local_server(dep: LabDeployment, host: str, inv: Invocation) -> LabServer:
 
 def require_cms(dep: LabDeployment, inv: Invocation) -> None:
     """Fail like Lync when the Central Management store cannot be used (§5.1.6)."""
-    problem = dep.cms_problem()
+    problem = dep.cms_problem(master=False)
     if problem is not None:
         raise inv.error(
             "Cannot connect to the Central Management store: "

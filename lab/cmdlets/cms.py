@@ -77,7 +77,12 @@ def import_configuration(dep: LabDeployment, host: str, inv: Invocation) -> None
     if inv.get("LocalStore"):
         srv = dep.server(host)
         srv.replica_version = int(cfg.get("version", 1))
+        # seeded from a file: the Master Replicator learns of it only when replication reaches it (§6.7 step 3, T2)
+        srv.replica_reported = False
         srv.last_update_creation = dep.now
+        agent = srv.service("REPLICA")
+        if srv.lync_installed and agent is not None and agent.status == "Running" and dep.cms_functional():
+            dep.replicate(srv.fqdn)  # a running replica agent is reached by replication at once
         dep.log(srv.fqdn, "local configuration store seeded from a file")
         return
     if dep.scp is None:
@@ -297,8 +302,16 @@ def cms_failover(dep: LabDeployment, host: str, inv: Invocation) -> None:
     if target is None or not dep.sql_up(target) or target.database("xds") is None:
         raise inv.error(f"The Central Management database of {backup_pool} is not available.",
                         "ResourceUnavailable", "StandbyUnavailable")
-    xds = target.database("xds")
-    assert xds is not None
+    fail_over_cms(dep, host, backup_pool)
+
+
+def fail_over_cms(dep: LabDeployment, host: str, backup_pool: str) -> None:
+    """What a successful Invoke-CsManagementServerFailover leaves behind (§6.15): the backup
+    pool's CMS database active, AD pointing at it, the master there."""
+    target = dep.pool_sql(backup_pool)
+    target_mirror = dep.mirror_sql(backup_pool)
+    xds = target.database("xds") if target is not None else None
+    assert target is not None and xds is not None
     xds.state = "ONLINE"
     xds.content["active"] = True
     xds.content["enabled"] = True

@@ -192,6 +192,18 @@ def user_pool_info(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[A
                 if state.failed_over_to and backup_fes else None)]
 
 
+def federated_partner(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
+    """§7.2: -TargetFqdn is the internal Edge FQDN that carries federated SIP; Success when that is
+    the Edge pool published for federation, set up, running, with a next hop that serves (§6.21)."""
+    target = str(inv.get("TargetFqdn")).lower()
+    problems = dep.federation_problems(target)
+    return [obj("Microsoft.Rtc.SyntheticTransactions.TaskOutput", TargetFqdn=target,
+                Result="Failure" if problems else "Success",
+                Latency="00:00:00" if problems else "00:00:01.2",
+                Error="504, Server time-out" if problems else None,
+                Diagnosis=f"FederatedPartner {inv.get('Domain')}: {problems[0]}" if problems else None)]
+
+
 def _synthetic(what: str) -> Any:
     def run(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
         here = dep.pool_of(host)
@@ -200,6 +212,8 @@ def _synthetic(what: str) -> Any:
         if target in dep.pools and dep.pools[target].spec.role == "edge":
             ok = not dep.pool_problems(target) and bool(
                 dep.edge_next_hop(target) and dep.users_served_by(str(dep.edge_next_hop(target))))
+        elif what == "AVEdgeConnectivity" and ok:  # the pool's media go through its associated Edge (§6.21)
+            ok = not dep.media_problems(target)
         return [obj("Microsoft.Rtc.SyntheticTransactions.TaskOutput", TargetFqdn=target,
                     Result="Success" if ok else "Failure",
                     Latency="00:00:00.8" if ok else "00:00:00",
@@ -257,5 +271,5 @@ CMDLETS = (
     LyncCmdlet("Test-CsFederatedPartner", (
         P("TargetFqdn", mandatory=True), P("Domain", mandatory=True), P("ProxyFqdn"),
         P("Certificate", "object"),
-    ), _synthetic("FederatedPartner"), duration=6.0),
+    ), federated_partner, duration=6.0),
 )

@@ -121,6 +121,11 @@ def start_service(dep: LabDeployment, host: str, inv: Invocation) -> None:
             inv.write_verbose(f"Starting service {svc.name} on {srv.fqdn}.")
             if name == "RTCSRV":
                 srv.started_at = dep.tick()
+    replica = srv.service("REPLICA")
+    if replica is not None and replica.status == "Running" and not srv.replica_reported and dep.cms_functional():
+        # a store seeded from a file (Edge): once its replica agent runs, the CMS replicates to it on its own
+        # (§6.7 step 3 "after install, Edge config replicates automatically")
+        dep.replicate(srv.fqdn)
     settle_pool(dep, srv.pool)
     dep.log(srv.fqdn, "Start-CsWindowsService")
 

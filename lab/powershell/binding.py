@@ -566,6 +566,23 @@ def missing_mandatory(spec: CmdletSpec, names: Sequence[str]) -> PSRuntimeError:
     )
 
 
+def prompt_unavailable(spec: CmdletSpec) -> PSRuntimeError:
+    """What a confirmation question (ShouldProcess or ShouldContinue) becomes under
+    ``powershell.exe -NonInteractive``: the host cannot ask, the cmdlet fails."""
+    return PSRuntimeError(
+        ErrorRecord(
+            "PowerShell is in NonInteractive mode. Read and Prompt functionality is not "
+            "available.",
+            "InvalidOperation",
+            "HostFunctionNotImplemented",
+            exception="PSInvalidOperationException",
+            activity=spec.name,
+            command=spec.name,
+            qualifier=spec.error_qualifier,
+        )
+    )
+
+
 def _set_error(spec: CmdletSpec) -> PSRuntimeError:
     return binding_error(
         spec,

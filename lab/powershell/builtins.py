@@ -63,7 +63,7 @@ ALIASES = {
     "gc": "Get-Content", "cat": "Get-Content", "type": "Get-Content", "del": "Remove-Item",
     "rm": "Remove-Item", "ri": "Remove-Item", "erase": "Remove-Item", "iex": "Invoke-Expression",
     "sleep": "Start-Sleep", "ipmo": "Import-Module", "ni": "New-Item", "sc": "Set-Content",
-    "ac": "Add-Content", "ft": "Format-Table", "fl": "Format-List",
+    "ac": "Add-Content", "ft": "Format-Table", "fl": "Format-List", "gcm": "Get-Command",
 }
 
 
@@ -449,6 +449,60 @@ def invoke_expression(inv: Invocation) -> Iterable[Any]:
     return out
 
 
+_MODULES = {"get-filehash": "Microsoft.PowerShell.Utility"}
+
+
+def _command_info(session: Any, name: str) -> PSObject | None:
+    """What Get-Command reports for ``name`` in this session, or None when it does not exist."""
+    from lab.powershell.versions import FUNCTIONS
+
+    key = name.lower()
+    function = session.functions.get(key)
+    if function is not None:
+        return PSObject([("CommandType", "Function"), ("Name", name), ("ModuleName", "")],
+                        type_name="System.Management.Automation.FunctionInfo", text=name)
+    spec = session.commands.get(key)
+    if spec is not None:
+        if key != spec.name.lower():
+            return PSObject([("CommandType", "Alias"), ("Name", key), ("ModuleName", "")],
+                            type_name="System.Management.Automation.AliasInfo", text=key)
+        kind = "Function" if key in FUNCTIONS else "Cmdlet"
+        module = "Lync" if "-cs" in key else _MODULES.get(key, "")
+        return PSObject([("CommandType", kind), ("Name", spec.name), ("ModuleName", module)],
+                        type_name=f"System.Management.Automation.{kind}Info", text=spec.name)
+    base = key.removesuffix(".exe")
+    if base in session.natives:
+        return PSObject([("CommandType", "Application"), ("Name", f"{base}.exe"),
+                         ("ModuleName", "")],
+                        type_name="System.Management.Automation.ApplicationInfo", text=f"{base}.exe")
+    return None
+
+
+def get_command(inv: Invocation) -> Iterable[Any]:
+    """Get-Command -Name: the command's info, or a non-terminating CommandNotFoundException."""
+    import fnmatch
+
+    from lab.powershell.evaluator import COMMAND_NOT_FOUND
+
+    session = inv.session
+    out: list[Any] = []
+    for name in inv.get("Name") or []:
+        if any(c in name for c in "*?["):
+            names = sorted({spec.name for spec in session.commands.values()}
+                           | set(session.functions), key=str.lower)
+            out += [info for n in names if fnmatch.fnmatchcase(n.lower(), name.lower())
+                    for info in [_command_info(session, n)] if info is not None]
+            continue
+        info = _command_info(session, name)
+        if info is None:
+            inv.write_error(COMMAND_NOT_FOUND.format(name), "ObjectNotFound",
+                            "CommandNotFoundException", target=name,
+                            exception="CommandNotFoundException")
+            continue
+        out.append(info)
+    return out
+
+
 def builtin_cmdlets() -> list[CmdletSpec]:
     """Every built-in cmdlet (the host adds the aliases in :data:`ALIASES`)."""
     enc = P("Encoding", "string", choices=ENCODING_NAMES)
@@ -565,6 +619,8 @@ def builtin_cmdlets() -> list[CmdletSpec]:
         CmdletSpec("Get-FileHash", [*PATH_PARAMS, P("Algorithm", "string", position=1,
                                                     choices=("SHA1", "SHA256", "SHA384", "SHA512", "MD5"))],
                    get_file_hash, default_set="Path"),
+        CmdletSpec("Get-Command", [P("Name", "string[]", position=0, pipeline="value")],
+                   get_command, qualifier="Microsoft.PowerShell.Commands.GetCommandCommand"),
         CmdletSpec("New-Item", [P("Path", "string[]", mandatory=True, position=0),
                                 P("ItemType", "string", aliases=("Type",)),
                                 P("Name", "string"), P("Value", "object", pipeline="value"),

@@ -25,7 +25,9 @@ from lab.powershell.binding import (
     ParamValue,
     bind,
     bind_pipeline_object,
+    binding_error,
     pair_arguments,
+    prompt_unavailable,
 )
 from lab.powershell.formatting import ErrorSink, OutDefault
 from lab.powershell.records import (
@@ -47,6 +49,7 @@ from lab.powershell.values import (
     to_string,
     truthy,
 )
+from lab.powershell.versions import VERSIONS, PSVersionInfo, too_new_common, version_table
 from lab.powershell.vfs import VirtualFS
 
 Emit = Callable[[list[Any]], None]
@@ -98,7 +101,9 @@ class Session:
         errors: ErrorSink,
         cancelled: threading.Event | None = None,
         clock: Callable[[], datetime] | None = None,
+        version: PSVersionInfo | None = None,
     ) -> None:
+        self.version = version or VERSIONS["5.1"]
         self.commands = commands
         self.natives = natives
         self.fs = fs
@@ -128,9 +133,7 @@ class Session:
                 "pid": 4242,
                 "home": "C:\\Users\\Administrator",
                 "pwd": fs.cwd,
-                "psversiontable": Hashtable(
-                    [("PSVersion", "5.1.14393.0"), ("PSEdition", "Desktop")]
-                ),
+                "psversiontable": version_table(self.version),
             }
         ]
         self.try_depth = 0
@@ -527,7 +530,13 @@ class Session:
     ) -> None:
         expects_input = input_objects is not None
         call = bind(spec, elements, expects_input)
-        self._confirm(spec, call.common)
+        too_new = too_new_common(call.common, self.version)
+        if too_new:
+            raise binding_error(spec, f"A parameter cannot be found that matches parameter name "
+                                      f"'{too_new[0]}'.", "NamedParameterNotFound")
+        # The question comes when the cmdlet acts (ShouldProcess): never for an empty pipeline.
+        if not expects_input or input_objects:
+            self._confirm(spec, call.common)
         if not expects_input or spec.collect_input:
             inv = Invocation(spec, call.params, input_objects or [], self, call.common,
                              call.parameter_set)
@@ -551,18 +560,7 @@ class Session:
         impact = levels[spec.confirm_impact.lower()]
         confirm = common.get("Confirm")
         if confirm is True or (confirm is None and impact >= preference):
-            raise PSRuntimeError(
-                ErrorRecord(
-                    "PowerShell is in NonInteractive mode. Read and Prompt functionality is not "
-                    "available.",
-                    "InvalidOperation",
-                    "HostFunctionNotImplemented",
-                    exception="PSInvalidOperationException",
-                    activity=spec.name,
-                    command=spec.name,
-                    qualifier=spec.error_qualifier,
-                )
-            )
+            raise prompt_unavailable(spec)
 
     def _emit_results(self, results: Iterable[Any] | None, sink: Emit) -> None:
         if results is None:

@@ -36,6 +36,7 @@ from lab.powershell.records import (
     PSRuntimeError,
     ReturnSignal,
 )
+from lab.powershell.versions import available, version_info
 from lab.powershell.vfs import VirtualFS
 
 if TYPE_CHECKING:  # the WS-Management server hands each command its streams
@@ -121,7 +122,8 @@ def _powershell_option(name: str) -> str:
 
 
 class PowerShellHost:
-    """A simulated Windows PowerShell 5.1 on one lab server."""
+    """A simulated Windows PowerShell on one lab server (5.1 unless ``ps_version`` says 3.0 or 4.0:
+    see :mod:`lab.powershell.versions` for what an older version lacks)."""
 
     def __init__(
         self,
@@ -133,7 +135,9 @@ class PowerShellHost:
         modules: Sequence[str] = ("Lync",),
         clock: Callable[[], datetime] | None = None,
         state_dir: Path | str | None = None,
+        ps_version: str = "5.1",
     ) -> None:
+        self.version = version_info(ps_version)
         if fs is None:
             if state_dir is None:
                 raise ValueError("PowerShellHost needs a VirtualFS or a state_dir")
@@ -158,10 +162,11 @@ class PowerShellHost:
             k.lower().removesuffix(".exe"): v for k, v in (natives or {}).items()
         }
         self.commands: dict[str, CmdletSpec] = {}
-        for spec in builtin_cmdlets():
+        for spec in available(builtin_cmdlets(), self.version):
             self.register(spec)
         for alias, target in ALIASES.items():
-            self.commands[alias] = self.commands[target.lower()]
+            if target.lower() in self.commands:
+                self.commands[alias] = self.commands[target.lower()]
         for spec in cmdlets:
             self.register(spec)
         for temp in ("TEMP",):
@@ -188,6 +193,7 @@ class PowerShellHost:
             errors=errors,
             cancelled=cancelled,
             clock=self.clock,
+            version=self.version,
         )
 
     # -- scripts ------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 from lab.powershell.dotnet import (
     NO_VALUE,
     Encoding,
+    FileStream,
+    HashAlgorithm,
     MethodError,
     call_static,
     canonical_type,
@@ -129,6 +131,10 @@ def get_member(target: Any, name: str) -> Any:
         return target.value if key == "value__" else None
     if isinstance(target, ErrorRecord):
         return _error_record_member(target, key)
+    if isinstance(target, FileStream):
+        return {"length": len(target.data), "name": target.path, "position": 0}.get(key)
+    if isinstance(target, HashAlgorithm):
+        return {"hashsize": 256}.get(key)
     if key == "count":
         return 1
     return None
@@ -182,6 +188,14 @@ def call_method(session: Session, target: Any, name: str, args: list[Any]) -> An
             return raw.decode(target.codec, errors="replace")
         if key == "getbytes" and len(args) == 1:
             return to_string(args[0]).encode(target.codec, errors="replace")
+    if isinstance(target, HashAlgorithm):
+        if key == "computehash" and len(args) == 1:
+            return target.compute_hash(args[0])
+        if key in ("dispose", "clear") and not args:
+            return NO_VALUE
+    if isinstance(target, FileStream) and key in ("dispose", "close") and not args:
+        target.closed = True
+        return NO_VALUE
     if isinstance(target, ScriptBlock) and key in ("invoke", "invokereturnasis"):
         from lab.powershell.evaluator import Session as _Session
 

@@ -34,13 +34,20 @@ EVIDENCE = {
     "be-lost-unpaired": "sql21.fabrikam.lab",
     "cms-lost-paired": "No active CMS master",
     "cms-se-lost-unpaired": "se01.fabrikam.lab",
-    "file-store-lost": "is empty",
+    "file-store-lost": "lyncshare does not answer",  # a rebuilt file server has no share yet (§6.9 step 1)
     "pool-lost-paired": "fe11.fabrikam.lab",
     "pool-lost-unpaired": "fe21.fabrikam.lab",
     "edge-lost": "edge01.fabrikam.lab",
+    "edge-site-lost": "edge01.fabrikam.lab",
     "monitoring-db-lost": "lcscdr missing",
+    "monitoring-db-damaged-held": "lcscdr SUSPECT",
     "pchat-db-lost": "mgc SUSPECT",
     "bad-config-change": "configuration or topology change",
+    "hq-room-lost": "se01.fabrikam.lab",
+    "pool-lost-shared-store": "fe21.fabrikam.lab",
+    "cms-pool-lost-paired": "No active CMS master",
+    "cms-pool-lost-failed-over": "fe01.fabrikam.lab",
+    "cms-pool-lost-unpaired": "sql21.fabrikam.lab",
 }
 ANSWERS = {"bad-config-change": {"bad_change": "yes"}}
 
@@ -95,3 +102,19 @@ def test_cms_and_back_end_lost_together_cms_first() -> None:
     for rec, _events, _done in _assess(scenario):
         assert [s.failure.path for s in rec.steps] == ["cms-failover", "pool-failover"]
         assert [a.path for a in rec.alternatives] == ["cms-restore"]
+
+
+def test_a_cms_failed_over_before_the_incident_stays_where_it_went() -> None:
+    """#14 wrong today 4: pool1 lost whole while the CMS already runs in pool2 (§6.15 step 7): one
+    pool failover, no CMS path, and the assessment says why."""
+    scenario = next(s for s in SCENARIOS if s.name == "cms-pool-lost-failed-over")
+    for rec, _events, _done in _assess(scenario):
+        assert [s.failure.path for s in rec.steps] == ["pool-failover"]
+        assert any("already failed over to pool2.fabrikam.lab" in n for s in rec.steps for n in s.failure.notes)
+
+
+def test_an_unpaired_cms_pool_lost_whole_is_one_pool_restore() -> None:
+    scenario = next(s for s in SCENARIOS if s.name == "cms-pool-lost-unpaired")
+    for rec, _events, _done in _assess(scenario):
+        assert [s.failure.path for s in rec.steps] == ["pool-restore"]
+        assert rec.steps[0].failure.outage_class == "C"

@@ -105,6 +105,8 @@ def test_core_backend_reads_the_plan_location_through_read_via() -> None:
             choice = backend.backup_sets(loaded, "cms-restore")
         finally:
             backend.close()
-    assert choice.recommended == "2026-11-23_0200", choice
-    assert [s.name for s in choice.sets][:2] == ["2026-11-24_0200", "2026-11-23_0200"]
+    # both vaults (each read through its own read_via host) hold the damaged copy of the newest set
+    assert choice.recommended == "hq-vault/2026-11-23_0200", choice
+    assert [s.name for s in choice.sets][:4] == ["hq-vault/2026-11-24_0200", "dr-vault/2026-11-24_0200",
+                                                 "hq-vault/2026-11-23_0200", "dr-vault/2026-11-23_0200"]
     assert "Config.zip differs from the manifest" in choice.reason

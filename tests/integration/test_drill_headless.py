@@ -20,27 +20,54 @@ from wizard.journal import Kind, read_journal, verdict
 
 pytestmark = pytest.mark.integration
 
-#: scenario -> (plan of action as (path, target) pairs, the backup set it must pick or None)
+#: scenario -> (plan of action as (path, target) pairs, the backup set it must pick or None).
+#: The lab keeps each set in both sites' vaults: a path acting on HQ reads the DR vault's copy and
+#: the other way round (§3); the SE plan has one vault, so its set names are not qualified.
 CASES: dict[str, tuple[list[tuple[str, str | None]], str | None]] = {
-    "pool-lost-paired": ([("pool-failover", "pool2.fabrikam.lab")], "2026-11-24_0200"),
+    "pool-lost-paired": ([("pool-failover", "pool2.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
     "cms-lost-paired": ([("cms-failover", "pool1.fabrikam.lab"), ("pool-failover", "pool1.fabrikam.lab")],
-                        "2026-11-24_0200"),
-    "be-lost-unpaired": ([("be-restore", "pool3.fabrikam.lab")], "2026-11-24_0200"),
-    "file-store-lost": ([("file-store-restore", "pool1.fabrikam.lab")], "2026-11-24_0200"),
-    "monitoring-db-lost": ([("monitoring-archiving-restore", "pool1.fabrikam.lab")], "2026-11-24_0200"),
-    "pchat-db-lost": ([("pchat-restore", "pchat.fabrikam.lab")], "2026-11-24_0200"),
-    "bad-config-change": ([("config-rollback", None)], "2026-11-24_0200"),
+                        "dr-vault/2026-11-24_0200"),
+    "be-lost-unpaired": ([("be-restore", "pool3.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
+    "file-store-lost": ([("file-store-restore", "pool1.fabrikam.lab")], "dr-vault/2026-11-24_0200"),
+    "monitoring-db-lost": ([("monitoring-archiving-restore", "pool1.fabrikam.lab")], "dr-vault/2026-11-24_0200"),
+    # the databases are replaced while pool1's Front Ends hold sessions in them (3101 without
+    # SINGLE_USER WITH ROLLBACK IMMEDIATE first, §6.20 step 3)
+    "monitoring-db-damaged-held": ([("monitoring-archiving-restore", "pool1.fabrikam.lab")],
+                                   "dr-vault/2026-11-24_0200"),
+    "pchat-db-lost": ([("pchat-restore", "pchat.fabrikam.lab")], "dr-vault/2026-11-24_0200"),
+    "bad-config-change": ([("config-rollback", None)], "hq-vault/2026-11-24_0200"),
     # manual Deployment Wizard / Topology Builder work is played by the lab's hands
     "fe-lost": ([("member-rebuild", "fe02.fabrikam.lab")], None),
     "edge-lost": ([("member-rebuild", "edge01.fabrikam.lab")], None),
-    "pool-lost-unpaired": ([("pool-restore", "pool3.fabrikam.lab")], "2026-11-24_0200"),
+    # §6.21: federation, XMPP and media move to the DR site's Edge pool (lab-two-edges.yaml)
+    "edge-site-lost": ([("edge-dr", "edge.fabrikam.lab")], None),
+    "pool-lost-unpaired": ([("pool-restore", "pool3.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
     "cms-se-lost-unpaired": ([("cms-restore", "se01.fabrikam.lab")], "2026-11-24_0200"),
     # the CMS lives on pool1's mirrored Back End: CMS failover first, then the mirror path (§5.3 C, S20, S22)
     "be-primary-lost-witness": ([("cms-failover", "pool1.fabrikam.lab"), ("be-mirror-primary", "pool1.fabrikam.lab")],
-                                "2026-11-24_0200"),
+                                "dr-vault/2026-11-24_0200"),
     "be-primary-lost-no-witness": ([("cms-failover", "pool1.fabrikam.lab"),
-                                    ("be-mirror-primary", "pool1.fabrikam.lab")], "2026-11-24_0200"),
+                                    ("be-mirror-primary", "pool1.fabrikam.lab")], "dr-vault/2026-11-24_0200"),
+    # HQ's vault burnt with se01 and fs01: every set comes from the DR vault (§3); the lost file
+    # server is rebuilt first (§6.1), its share and content next (§6.9)
+    "hq-room-lost": ([("se-restore", "se01.fabrikam.lab"), ("file-store-restore", "pool1.fabrikam.lab")],
+                     "dr-vault/2026-11-24_0200"),
+    # robocopy /XO: pool2's files written after the backup survive pool3's restore (§6.9)
+    "pool-lost-shared-store": ([("pool-restore", "pool3.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
+    # the CMS pool lost whole: paired (fail the CMS over, then the pool), already failed over (the
+    # pool only: the CMS stays where it went, §6.15 step 7), unpaired (one restore, CMS first, §6.8)
+    "cms-pool-lost-paired": ([("cms-failover", "pool1.fabrikam.lab"), ("pool-failover", "pool1.fabrikam.lab")],
+                             "dr-vault/2026-11-24_0200"),
+    "cms-pool-lost-failed-over": ([("pool-failover", "pool1.fabrikam.lab")], "dr-vault/2026-11-24_0200"),
+    "cms-pool-lost-unpaired": ([("pool-restore", "pool3.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
 }
+
+
+def test_every_scenario_has_a_headless_case() -> None:
+    """#14 must show: every scenario, old and new, restores service headless."""
+    from lab.scenarios import SCENARIOS
+
+    assert set(CASES) == {s.name for s in SCENARIOS}
 
 
 def _decision(entries: list, question: str) -> dict:  # type: ignore[type-arg]
@@ -48,10 +75,13 @@ def _decision(entries: list, question: str) -> dict:  # type: ignore[type-arg]
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("auth", ["ntlm", "basic"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_headless_drill_restores_service(name: str, tmp_path: Path) -> None:
+def test_headless_drill_restores_service(name: str, auth: str, tmp_path: Path) -> None:
+    """Every scenario, over each WinRM authentication the lab's listeners then accept alone."""
     out = io.StringIO()
-    result = run_headless(name, answers_file=None, journal_dir=tmp_path, time_factor=600, operator="alice", out=out)
+    result = run_headless(name, answers_file=None, journal_dir=tmp_path, time_factor=600, operator="alice", out=out,
+                          auth=auth)
     text = out.getvalue()
     assert result.restored, (result, text[-3000:])
     assert text.rstrip().endswith("service restored")

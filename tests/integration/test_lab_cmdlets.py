@@ -147,7 +147,7 @@ CASES: list[Case] = [
          " -SqlInstanceName rtc -DropExistingDatabasesOnMirror",
          lambda r, d: d.instance_by_id("be1-mirror").database("rgsconfig") is None),  # type: ignore[union-attr]
     Case(r"Install-CsMirrorDatabase -DatabaseType Application -SqlServerFqdn sql01.fabrikam.lab"
-         r" -FileShare \\fs01.fabrikam.lab\mirror",
+         r" -FileShare \\fs01.fabrikam.lab\mirror -Confirm:$false",  # it asks (lab/cmdlets/prompts.py)
          lambda r, d: d.instance_by_id("be1-mirror").database("rgsconfig").mirroring_role  # type: ignore[union-attr]
          == "MIRROR"),
     # --------------------------------------------------------------- pools (§5.4, §6.16)
@@ -238,7 +238,7 @@ CASES: list[Case] = [
     # --------------------------------------------------------------- moves (§6.15b, §6.19, §6.21)
     Case("Set-CsSite -Identity HQ -XmppExternalFederationRoute edge01.fabrikam.lab",
          lambda r, d: d.cms_config()["sites"]["HQ"]["xmpp_route"] == "edge01.fabrikam.lab"),  # type: ignore[index]
-    Case(f"Move-CsUser -Identity 'sip:bob.pool3@fabrikam.lab' -Target {P1} -Force; "
+    Case(f"Move-CsUser -Identity 'sip:bob.pool3@fabrikam.lab' -Target {P1} -Force -Confirm:$false; "
          "Get-CsUserPoolInfo 'sip:bob.pool3@fabrikam.lab' | Select-Object -ExpandProperty "
          "PrimaryPoolFqdn", lambda r, d: r.stdout.strip() == P1),
     Case(f"Move-CsConferenceDirectory -Identity 3 -TargetPool {P1} -Force",
@@ -246,7 +246,7 @@ CASES: list[Case] = [
     Case(f"Move-CsApplicationEndpoint -Identity 'sip:caa.pool3@fabrikam.lab' "
          f"-TargetApplicationPool {P1} -Force",
          lambda r, d: d.application_endpoint_moves == {"sip:caa.pool3@fabrikam.lab": P1}),
-    Case(f"Move-CsManagementServer -TargetFqdn {P2} -Force",
+    Case(f"Move-CsManagementServer -TargetFqdn {P2} -Force -Confirm:$false",
          lambda r, d: d.cms_pool == P2 and d.cms_functional()
          and any(FE1 in line for line in lines(r)), host=FE11),
 ]

@@ -108,8 +108,18 @@ def _sc(name: str) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("c", [name], indirect=True, ids=[f"{name}-{_auth_for(name)}"])
 
 
+#: scenarios whose real-client test is the headless drill alone (tests/integration/test_drill_headless.py
+#: plays them through pywinrm and pyodbc over both authentications): restoring them by hand here would
+#: repeat the wizard's twenty-odd steps line by line
+DRILL_ONLY = {"hq-room-lost", "pool-lost-shared-store", "cms-pool-lost-paired", "cms-pool-lost-failed-over",
+              "cms-pool-lost-unpaired"}
+
+
 def test_every_scenario_has_a_test_here_and_both_auths_are_used() -> None:
-    assert set(_NAMES) - COVERED == set(), "scenarios without a real-client test"
+    from tests.integration.test_drill_headless import CASES
+
+    assert DRILL_ONLY.issubset(CASES)
+    assert set(_NAMES) - COVERED - DRILL_ONLY == set(), "scenarios without a real-client test"
     assert {_auth_for(n) for n in _NAMES} == {"basic", "ntlm"}
 
 
@@ -275,16 +285,69 @@ def test_edge_lost(c: Clients) -> None:
     assert c.restored() == []
 
 
+@_sc("edge-site-lost")
+def test_edge_site_lost(c: Clients) -> None:
+    """§6.21 in its order: federation route (Topology Builder, then Run Again on the new Edge once the
+    publish reached it), XMPP route (stop, Set-CsSite, DNS by hand, start), media association."""
+    fe, edge = "fe11.fabrikam.lab", "edge11.fabrikam.lab"
+    fed = "Test-CsFederatedPartner -TargetFqdn edge2.fabrikam.lab -Domain litwareinc.com | " \
+          "Select-Object -ExpandProperty Result"
+    assert c.ps(fe, fed).stdout.strip() == "Failure"
+    c.lab.perform_manual("edge-federation-route-edge.fabrikam.lab", (
+        "Edit Properties of the Edge pool edge.fabrikam.lab > General: clear 'Enable federation for this Edge "
+        "pool (Port 5061)'; OK.\nEdit Properties of the Edge pool edge2.fabrikam.lab > General: tick 'Enable "
+        "federation for this Edge pool (Port 5061)'; OK.\nPublish the topology."))
+    c.ps(fe, f"Invoke-CsManagementStoreReplication -ReplicaFqdn {edge}")
+    c.ps(edge, BOOTSTRAPPER)  # Deployment Wizard: Setup or Remove Lync Server Components, Run Again
+    c.ps(edge, "Stop-CsWindowsService")
+    c.ps(fe, "Set-CsSite HQ -XmppExternalFederationRoute edge2.fabrikam.lab")
+    c.ps(edge, "Start-CsWindowsService")
+    assert c.ps(fe, fed).stdout.strip() == "Success"
+    c.lab.perform_manual("edge-media-edge.fabrikam.lab", "\n".join(
+        f"Edit Properties of the Front End pool {p} > Associations: 'Associate Edge pool (for media components)' "
+        "= edge2.fabrikam.lab; OK." for p in ("pool1.fabrikam.lab", "se01.fabrikam.lab")))
+    out = c.ps(fe, "Test-CsAVEdgeConnectivity -TargetFqdn pool1.fabrikam.lab | Select-Object -ExpandProperty Result")
+    assert out.stdout.strip() == "Success"
+    c.ps(fe, "Invoke-CsManagementStoreReplication")
+    assert c.restored() == []
+
+
 @_sc("monitoring-db-lost")
 def test_monitoring_db_lost_over_msodbc18(c: Clients) -> None:
     ms = bundled_msodbc18()
     assert ms is not None, "the mssql-python-odbc wheel is part of the test set-up"
     c.ps("fe01.fabrikam.lab", "Install-CsDatabase -ConfiguredDatabases -SqlServerFqdn "
                               "sqlmon.fabrikam.lab")
-    messages = c.sql("mon", rf"RESTORE DATABASE [LcsCDR] FROM DISK = N'{SET}\sql\LcsCDR.bak' "
-                            "WITH REPLACE, RECOVERY, STATS = 20", driver=ms)
+    # pool1's Front Ends use the recreated databases at once: their sessions go first (3101 otherwise)
+    messages = c.sql("mon", "ALTER DATABASE [LcsCDR] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; "
+                            rf"RESTORE DATABASE [LcsCDR] FROM DISK = N'{SET}\sql\LcsCDR.bak' "
+                            "WITH REPLACE, RECOVERY, STATS = 20; ALTER DATABASE [LcsCDR] SET MULTI_USER", driver=ms)
     assert any("RESTORE DATABASE successfully processed" in m for m in messages)
     assert c.restored() == []
+
+
+def _sessions_in(c: Clients, database: str) -> int:
+    return sum(1 for row in c.query("mon", "EXEC sp_who2") if str(row[5]) == database)
+
+
+@_sc("monitoring-db-damaged-held")
+def test_monitoring_db_damaged_held_restored_by_the_wizards_batch(c: Clients) -> None:
+    from wizard.procedures.library.data import restore_batch
+
+    assert c.query("mon", "SELECT name, state_desc FROM sys.databases WHERE name IN ('LcsCDR', 'QoEMetrics') "
+                          "ORDER BY name") == [("LcsCDR", "SUSPECT"), ("QoEMetrics", "ONLINE")]
+    assert _sessions_in(c, "QoEMetrics") == 3  # one per running Front End of pool1
+    with pytest.raises(pyodbc.Error) as held:
+        c.sql("mon", rf"RESTORE DATABASE [QoEMetrics] FROM DISK = N'{SET}\sql\QoEMetrics.bak' WITH REPLACE")
+    assert "(3101)" in str(held.value)
+    ms = bundled_msodbc18()
+    assert ms is not None
+    for name, driver in (("LcsCDR", FREETDS), ("QoEMetrics", ms), ("LcsLog", FREETDS)):
+        messages = c.sql("mon", restore_batch(name, rf"{SET}\sql\{name}.bak", recovery=True), driver=driver)
+        assert any("RESTORE DATABASE successfully processed" in m for m in messages), messages
+        c.sql("mon", f"ALTER DATABASE [{name}] SET MULTI_USER")
+    assert c.restored() == []
+    assert _sessions_in(c, "QoEMetrics") == 3  # the services came back once it was MULTI_USER again
 
 
 @_sc("pchat-db-lost")

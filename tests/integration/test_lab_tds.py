@@ -215,10 +215,12 @@ def test_two_clients_restore_on_two_instances_at_once(healthy_mon: LabRuntime) -
     failures: list[pyodbc.Error] = []
 
     def restore(sql: str, db: str) -> None:
+        # LcsCDR is healthy and pool1's Front Ends hold it: their sessions go first (3101 otherwise)
+        exclusive = f"ALTER DATABASE [{db}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; " if db == "LcsCDR" else ""
         try:
             with _connect(healthy_mon, sql) as conn:
                 cur = conn.cursor()
-                cur.execute(rf"RESTORE DATABASE [{db}] FROM DISK = N'{SET}\sql\{db}.bak' "
+                cur.execute(rf"{exclusive}RESTORE DATABASE [{db}] FROM DISK = N'{SET}\sql\{db}.bak' "
                             "WITH REPLACE, RECOVERY")
                 while cur.nextset():
                     pass

@@ -37,6 +37,7 @@ CASES = [
     ("bad-config-change", "config-rollback", None),
     ("fe-lost", "member-rebuild", "fe02.fabrikam.lab"),
     ("edge-lost", "member-rebuild", "edge01.fabrikam.lab"),
+    ("edge-site-lost", "edge-dr", "edge.fabrikam.lab"),
     ("pool-lost-unpaired", "pool-restore", "pool3.fabrikam.lab"),
     ("cms-se-lost-unpaired", "cms-restore", "se01.fabrikam.lab"),
 ]
@@ -142,6 +143,8 @@ def test_procedure_restores_service(name: str, path: str, pool: str | None) -> N
     ("pool-lost-unpaired", "pool-restore", "pool3.fabrikam.lab", "deploy-fe22.fabrikam.lab"),
     # no exported zip: the Edge's Deployment Wizard Step 1 (import from a file) cannot be done
     ("edge-lost", "member-rebuild", "edge01.fabrikam.lab", "edge-export-edge.fabrikam.lab"),
+    # §6.21 XMPP: the new Edge's services are never started again after the route moved
+    ("edge-site-lost", "edge-dr", "edge.fabrikam.lab", "edge-xmpp-start-edge2.fabrikam.lab"),
     # the old primary never rebuilt: Topology Builder cannot create the mirror databases there
     ("be-primary-lost-witness", "cms-failover+be-mirror-primary", "pool1.fabrikam.lab", "prepare-sql01.fabrikam.lab"),
     # no database failover: Topology Builder cannot reach the CMS to publish (§11.2)

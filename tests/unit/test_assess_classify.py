@@ -373,3 +373,22 @@ def test_pool_level_quorum_counts_only_the_first_seven_of_eight(tmp_path_factory
     last_four = pool.servers[4:]
     failures, _ = World(plan8).down(*last_four).assess()
     assert all(not f.title.endswith("lost quorum") for f in failures if f.subject == pool.fqdn.lower())
+
+
+def test_E_cms_pool_lost_after_its_cms_was_failed_over_needs_no_cms_path(plan: Plan) -> None:
+    """#14 wrong today 4: the CMS already runs in pool2 (failed over earlier; no failback is
+    required, §6.15 step 7), so losing pool1 is a pool outage only; the old classifier told the
+    operator to fail the CMS over first and the composition would restore it in pool1."""
+    from wizard.assess.classify import cms_pool_now
+
+    w = World(plan).down("fe01.fabrikam.lab", "fe02.fabrikam.lab", "fe03.fabrikam.lab",
+                         "sql01.fabrikam.lab", "sql02.fabrikam.lab", "sqlwit.fabrikam.lab")
+    w.set("cms-replication", active_master="fe11.fabrikam.lab")
+    failures, _ = w.assess()
+    assert _pairs(failures) == [("E", "pool-failover")]
+    assert not any("fail it over first" in n for n in failures[0].notes)
+    assert any("already failed over to pool2.fabrikam.lab" in n for n in failures[0].notes)
+    findings = build_findings(plan, w.r.values())
+    assert cms_pool_now(plan, findings) == "pool2.fabrikam.lab"
+    w.set("cms-replication", active_master="pool1.fabrikam.lab")
+    assert cms_pool_now(plan, build_findings(plan, w.r.values())) is None

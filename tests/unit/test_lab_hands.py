@@ -164,7 +164,7 @@ def test_prepare_first_standard_edition_server_installs_an_empty_cms_store(lab: 
 def test_share_made_by_hand_and_steps_without_hands(lab: Lab) -> None:
     fs = lab.lab.plan.file_store("fs-hq")
     root = lab.dep.paths.unc(fs.server, fs.share)
-    root.rmdir()
+    assert not root.exists()  # the rebuilt file server has no share yet (§6.9 step 1)
     note = lab.hands.perform("filestore-share-fs-hq", "create the share")
     assert note is not None and "is now shared" in note and root.is_dir()
     assert lab.hands.perform("custom-tell-service-desk", "Tell the service desk.") is None

@@ -11,6 +11,7 @@ import pytest
 from lab.runtime import LabRuntime
 from lab.scenarios import SCENARIOS, scenario
 from lab.sqlengine import SqlEngine
+from lab.tds.api import SqlError
 
 SET = r"\\bk01.fabrikam.lab\LyncBackup\2026-11-24_0200"
 
@@ -35,7 +36,7 @@ class Run:
         engine = SqlEngine(inst, resolve_path=self.lab.dep.paths.resolver_for(inst.server),
                            clock=self.lab.clock)
         session = engine.login(self.lab.sql_user, self.lab.sql_password, "master", "test")
-        from lab.tds.api import Column, SqlError
+        from lab.tds.api import Column
 
         class Sink:
             import threading
@@ -256,8 +257,14 @@ def test_edge_lost(run: Run) -> None:
 def test_monitoring_db_lost(run: Run) -> None:
     run.ps("fe01.fabrikam.lab", "Install-CsDatabase -ConfiguredDatabases -SqlServerFqdn "
                                 "sqlmon.fabrikam.lab")
+    # pool1's Front Ends use the recreated (empty) databases at once: RESTORE needs them out (3101)
+    with pytest.raises(SqlError) as held:
+        run.sql("mon", rf"RESTORE DATABASE [LcsCDR] FROM DISK = N'{SET}\sql\LcsCDR.bak' WITH REPLACE, RECOVERY")
+    assert held.value.number == 3101
+    run.sql("mon", "ALTER DATABASE [LcsCDR] SET SINGLE_USER WITH ROLLBACK IMMEDIATE")
     run.sql("mon", rf"RESTORE DATABASE [LcsCDR] FROM DISK = N'{SET}\sql\LcsCDR.bak' "
                    "WITH REPLACE, RECOVERY")
+    run.sql("mon", "ALTER DATABASE [LcsCDR] SET MULTI_USER")
     assert run.lab.scenario and run.lab.scenario.service_restored(run.lab.dep) == []
 
 

@@ -14,7 +14,7 @@ from wizard.plan.model import Plan
 from wizard.procedures.compose import RULES, OrderingError, Procedure, compose
 from wizard.procedures.library.common import Ctx
 from wizard.procedures.library.failover import pool_failback_step, pool_failover_step
-from wizard.procedures.model import AnyEqual, Contains, OneOf, Step
+from wizard.procedures.model import AnyEqual, Contains, OneOf, PsCommand, Step
 
 TWO_SITE = "lonpool.corp.contoso.com"
 
@@ -299,3 +299,59 @@ def test_cms_restore_for_a_paired_cms_pool_starts_with_the_warning_of_section_5_
     standard = load_plan(REPO / "plans" / "example-standard.yaml").plan  # an unpaired SE CMS: no warning
     ids = [s.id for s in compose(standard, "cms-restore", backup_set="2026-11-24_0200").steps]
     assert "cms-restore-not-failover" not in ids
+
+
+# ----------------------------------------------------------------------- #14 wrong today 4: pool restore
+
+
+def _ids(proc) -> list[str]:  # type: ignore[no-untyped-def]
+    return [s.id for s in proc.steps]
+
+
+def test_restoring_the_cms_pool_enables_the_topology_without_waiting_for_front_ends_rebuilt_later() -> None:
+    """cms-enable-topology waited for an active CMS master and replicas on pool1's Front Ends,
+    which are rebuilt only later in the same path: it could never pass (§6.8: Back End first)."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    proc = compose(plan, "pool-restore", pool="pool1.fabrikam.lab")
+    ids = _ids(proc)
+    enable = proc.step("cms-enable-topology")
+    titles = " | ".join(c.title for c in enable.post_checks)
+    assert "CMS master is active" not in titles and "replica" not in titles
+    assert "CMS service" in titles  # the imported topology is there, read from pool2
+    first_fe = ids.index("prepare-fe01.fabrikam.lab")
+    assert ids.index("cms-enable-topology") < first_fe
+    # master and replicas are proved at the end, once the Front Ends run (§7.2)
+    assert any(s.id == "verify-cms-master" for s in proc.steps[first_fe:])
+
+
+def test_a_cms_failed_over_before_is_not_pulled_back_by_a_pool_restore() -> None:
+    """With the CMS in pool2 (§6.15 step 7: no failback required), restoring pool1 must not run
+    Install-CsDatabase -Clean + Set-CsConfigurationStoreLocation, which would point AD back at an
+    older store."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    proc = compose(plan, "pool-restore", pool="pool1.fabrikam.lab", cms_at="pool2.fabrikam.lab")
+    scripts = "\n".join(c.script() for s in proc.steps for c in s.commands if isinstance(c, PsCommand))
+    assert "Set-CsConfigurationStoreLocation" not in scripts
+    assert "-CentralManagementDatabase -Clean" not in scripts
+    assert "be-databases-pool1.fabrikam.lab" in _ids(proc)
+
+
+def test_a_lost_pools_mirror_is_rebuilt_before_its_mirror_databases_are_created() -> None:
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    for cms_at in (None, "pool2.fabrikam.lab"):
+        ids = _ids(compose(plan, "pool-restore", pool="pool1.fabrikam.lab", cms_at=cms_at))
+        prep = ids.index("prepare-sql02.fabrikam.lab")
+        assert prep < ids.index("be-mirror-create-pool1.fabrikam.lab")
+    step = compose(plan, "pool-restore", pool="pool1.fabrikam.lab").step("prepare-sql02.fabrikam.lab")
+    assert step.only_if is not None and "does not answer" in step.only_if.title
+
+
+def test_file_store_acls_are_reset_after_the_share_is_back_in_a_pool_restore() -> None:
+    """Enable-CsTopology (or Topology Builder's publish) ran before the share existed; the ACLs
+    are set once it is back (§6.9 step 2, §8)."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    for pool in ("pool1.fabrikam.lab", "pool3.fabrikam.lab"):
+        ids = _ids(compose(plan, "pool-restore", pool=pool))
+        fs = plan.pool(pool).file_store
+        assert ids.index(f"filestore-share-{fs}") < ids.index(f"filestore-acl-{fs}")
+        assert ids.index(f"filestore-copy-{fs}") < ids.index(f"filestore-acl-{fs}")

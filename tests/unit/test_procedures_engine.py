@@ -199,3 +199,27 @@ def test_the_cms_fails_over_planned_while_its_master_runs_and_with_force_only_wh
     failovers = [s for s in running.scripts if "Invoke-CsManagementServerFailover" in s]
     assert len(failovers) == 1 and "-Force" not in failovers[0] and "-BackupSqlServerFqdn" not in failovers[0]
     assert isinstance(events[-1], ProcedureFinished) and events[-1].restored
+
+
+class VerboseLync(FakeLync):
+    """Answers like powershell.exe under WinRM: verbose and warning messages arrive on stderr."""
+
+    def __init__(self, stderr: str) -> None:
+        super().__init__()
+        self.stderr = stderr
+
+    def run(self, script: str, *, deadline_s: float, on_event: Any = None, cancel: Any = None) -> Result:
+        result = super().run(script, deadline_s=deadline_s, on_event=on_event, cancel=cancel)
+        return Result(result.exit_code, result.stdout, "" if JSON_BEGIN in script else self.stderr)
+
+
+def test_verbose_and_warning_messages_on_stderr_are_not_failures() -> None:
+    """Install-CsDatabase -Verbose (§6.2 step 6) failed the step on its own VERBOSE lines."""
+    events, _ = _run(VerboseLync("VERBOSE: Created database xds on sql01\\rtc.\nWARNING: a warning\n"))
+    assert isinstance(events[-1], ProcedureFinished) and events[-1].restored, events[-1]
+
+
+def test_an_error_line_on_stderr_still_fails_the_step() -> None:
+    events, _ = _run(VerboseLync("VERBOSE: starting\nImport-CsConfiguration : The file is damaged.\n"))
+    failed = [e for e in events if isinstance(e, StepFailed)]
+    assert failed and "The file is damaged." in failed[0].message

@@ -13,7 +13,7 @@ the journal records the answers beside the probe evidence.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from wizard.assess.findings import FIRST_OF, Evidence, Findings, running_quorum, start_quorum
@@ -166,6 +166,20 @@ def _cms_sql(plan: Plan) -> tuple[str | None, str | None]:
     return cms.back_end, plan.sql(cms.back_end).mirror
 
 
+def cms_pool_now(plan: Plan, findings: Findings) -> str | None:
+    """The pool whose CMS master is active, when that is not the plan's CMS pool (the CMS was
+    failed over before this assessment and stays there: no CMS failback is required, §6.15
+    step 7, §6.17 step 5); None when the master is where the plan puts it, or none answers."""
+    repl = findings.result("cms-replication")
+    active = str(repl.data.get("active_master") or "").lower() if repl is not None and repl.ok else ""
+    if not active:
+        return None
+    for pool in plan.front_end_pools():
+        if active == pool.fqdn.lower() or active in (s.lower() for s in pool.servers):
+            return None if pool.fqdn.lower() == plan.cms_pool.fqdn.lower() else pool.fqdn
+    return None
+
+
 def classify(plan: Plan, findings: Findings, answers: Answers) -> list[Failure]:
     """Every failure found, in the order to work on them."""
     out: list[Failure] = []
@@ -182,12 +196,31 @@ def classify(plan: Plan, findings: Findings, answers: Answers) -> list[Failure]:
                            "config-rollback", (),
                            (Evidence("The operator says the trouble began right after a "
                                      "configuration or topology change.", "answer:bad_change"),)))
+    out = _restore_the_cms_with_its_pool(out)
     out.sort(key=lambda f: f.order)
     return out
 
 
+def _restore_the_cms_with_its_pool(out: list[Failure]) -> list[Failure]:
+    """An unpaired CMS pool lost whole is one restore: §6.8 restores its Back End first by §6.2
+    (the CMS), then each Front End. A separate cms-restore before it would run the Management
+    Shell on, and import user data into, Front Ends that do not exist yet."""
+    whole = {f.subject: f for f in out if f.path == "pool-restore"}
+    cms = next((f for f in out if f.path == "cms-restore" and f.subject in whole), None)
+    if cms is None:
+        return out
+    pool = whole[cms.subject]
+    merged = replace(pool, outage_class="C", title=f"{pool.title}, with the Central Management store it hosts",
+                     evidence=cms.evidence + pool.evidence,
+                     notes=(*cms.notes, "The pool restore recreates the CMS on its Back End first (§6.8, §6.2), "
+                                        "then rebuilds the Front Ends.", *pool.notes))
+    return [merged if f is pool else f for f in out if f is not cms]
+
+
 def _classify_cms(plan: Plan, findings: Findings, out: list[Failure]) -> bool:
     cms = plan.cms_pool
+    if cms_pool_now(plan, findings) is not None:
+        return False  # already failed over: the CMS works where it went (§6.15 step 7)
     ev: list[Evidence] = []
     sql_id, mirror_id = _cms_sql(plan)
     lost = False
@@ -251,7 +284,8 @@ def _classify_front_end_pool(plan: Plan, findings: Findings, answers: Answers, p
                              cms_lost: bool, out: list[Failure]) -> None:
     fqdn = pool.fqdn.lower()
     health = pool_health(plan, findings, pool)
-    hosts_cms = pool.fqdn.lower() == plan.cms_pool.fqdn.lower()
+    moved_to = cms_pool_now(plan, findings)
+    hosts_cms = pool.fqdn.lower() == (moved_to or plan.cms_pool.fqdn).lower()
     paired_ok, pev = partner_ok(plan, findings, pool)
     urgent = answer(answers, "urgent")
     alts: tuple[str, ...]
@@ -272,6 +306,9 @@ def _classify_front_end_pool(plan: Plan, findings: Findings, answers: Answers, p
         notes: list[str] = []
         if path == "pool-failover" and hosts_cms:
             notes.append("The CMS lives in this pool: fail it over first (§6.16 step 1).")
+        if moved_to and pool.fqdn.lower() == plan.cms_pool.fqdn.lower():
+            notes.append(f"The CMS was already failed over to {moved_to} and stays there: no CMS failover, "
+                         "restore or failback is needed for this pool (§6.15 step 7, §6.17 step 5).")
         if answer(answers, "recoverable") == "no" and paired_ok:
             notes.append("The pool is unrecoverable: after failover rebuild it with the same "
                          "FQDN and fail back, or build a new pool with the ABC procedure "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wizard.errors import WizardError
@@ -34,13 +34,23 @@ class SetEntry:
     unc: str  # how a Windows host (a SQL Server reading a .bak) reaches the folder
     created: dt.datetime
     store: BackupStore | None = field(default=None, compare=False)  # remote: read through it
+    #: the plan's location name, and the set's key: the folder name, qualified by the location
+    #: (``vault/2026-12-06_0200``) when the plan has several, so equal names never mix
+    location: str = ""
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
 
 
 @dataclass(frozen=True)
 class Listing:
     location: str
-    sets: tuple[SetEntry, ...]  # newest first
+    sets: tuple[SetEntry, ...]  # newest first (a merged listing: preferred locations first)
     ignored: tuple[str, ...]  # folders and files whose names are not a set name
+    #: locations that could not be read, one sentence each (a merged listing)
+    unreadable: tuple[str, ...] = ()
 
 
 def local_root(plan: Plan, location: BackupLocation, root: str | os.PathLike[str] | None = None
@@ -98,3 +108,28 @@ def list_store_sets(store: BackupStore, layout: SetLayout, unc: str) -> Listing:
                              store))
     sets.sort(key=lambda s: (s.created, s.name), reverse=True)
     return Listing(unc, tuple(sets), tuple(sorted(ignored)))
+
+
+def qualified(plan: Plan, location: BackupLocation, entries: tuple[SetEntry, ...]) -> tuple[SetEntry, ...]:
+    """``entries`` of ``location`` keyed by :meth:`Plan.set_key` (qualified when the plan has
+    several locations)."""
+    return tuple(replace(e, location=location.name, key=plan.set_key(location.name, e.name)) for e in entries)
+
+
+def merge_listings(plan: Plan, listings: list[tuple[BackupLocation, Listing]], unreadable: list[str],
+                   failed_site: str | None) -> Listing:
+    """One listing of every readable location: the sets of locations outside ``failed_site``
+    first (newest first among them), then those inside it (§3: a site's own vault is usually lost
+    with it, so a path acting on that site reads from elsewhere when a usable set is there)."""
+    outside: list[SetEntry] = []
+    inside: list[SetEntry] = []
+    ignored: list[str] = []
+    for loc, listing in listings:
+        site = plan.location_site(loc)
+        tier = inside if failed_site and site and site.lower() == failed_site.lower() else outside
+        tier.extend(qualified(plan, loc, listing.sets))
+        ignored += [f"{loc.name}: {name}" for name in listing.ignored]
+    for tier in (outside, inside):
+        tier.sort(key=lambda s: (s.created, s.key), reverse=True)
+    names = ", ".join(loc.name for loc, _ in listings) or "none"
+    return Listing(names, (*outside, *inside), tuple(ignored), tuple(unreadable))

@@ -83,7 +83,7 @@ def _verdict(plan: Plan, contents: SetContents, reqs: Sequence[Requirement], now
         reasons += [p.detail for p in integrity.problems]
     within = age.total_seconds() <= rpo
     usable = not lacking and (integrity is not None and integrity.intact)
-    return SetVerdict(contents.entry.name, contents.created, age, within, lacking, integrity,
+    return SetVerdict(contents.entry.key, contents.created, age, within, lacking, integrity,
                       usable, tuple(reasons))
 
 
@@ -117,7 +117,7 @@ def examine(plan: Plan, listing: Listing, path_id: str, *, now: dt.datetime,
 def _summary(plan: Plan, chosen: SetVerdict | None, passed: Sequence[SetVerdict],
              listed: int) -> str:
     if listed == 0:
-        return "No backup set was found at the backup location."
+        return "No backup set was found at any readable backup location."
     skipped = "".join(f" Passed over {v.name}: {'; '.join(v.reasons)}." for v in passed)
     if chosen is None:
         return f"None of the {listed} backup sets is complete and intact for this path." + skipped

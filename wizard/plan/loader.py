@@ -286,10 +286,14 @@ def _check_cms(m: _Meaning) -> None:
 def _check_backup(m: _Meaning) -> None:
     backup = m.plan.backup
     names = Counter(loc.name for loc in backup.locations)
+    sites = {s.name.lower() for s in m.plan.topology.sites}
     for loc in backup.locations:
         if names[loc.name] > 1:
             m.err(loc, "name", f"backup location name '{loc.name}' is used twice")
             names[loc.name] = 0
+        if loc.site is not None and loc.site.lower() not in sites:
+            m.err(loc, "site",
+                  f"backup location '{loc.name}' is in site {loc.site}, which the topology does not define")
     comps = Counter(e.component for e in backup.schedule)
     for e in backup.schedule:
         if comps[e.component] > 1:

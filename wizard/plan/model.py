@@ -155,6 +155,9 @@ class BackupLocation:
                                   default=None)
     read_via: str | None = spec("FQDN of a host that lists the share over WinRM when there is no "
                                 "local mount", default=None)
+    site: str | None = spec("the topology site this location is in (lost with it); default: the "
+                            "site of the UNC server when the topology names it, else off-site",
+                            default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -351,6 +354,58 @@ class Plan:
 
     def all_servers(self) -> list[str]:
         return [s for p in self.topology.pools for s in p.servers]
+
+    def site_of_host(self, fqdn: str) -> str | None:
+        """The topology site of a server, SQL Server or file server (None: not in the topology)."""
+        low = fqdn.lower()
+        for p in self.topology.pools:
+            if any(s.lower() == low for s in p.servers):
+                return p.site
+        for q in self.topology.sql_instances:
+            if q.server.lower() == low:
+                return q.site
+        for f in self.topology.file_stores:
+            if f.server.lower() == low:
+                return f.site
+        return None
+
+    def location_site(self, location: BackupLocation) -> str | None:
+        """Where a backup location lives (§3: keep backups where they will be available): its
+        declared ``site``, else the site of its UNC server, else None (off-site)."""
+        if location.site:
+            return location.site
+        return self.site_of_host(location.unc.lstrip("\\").split("\\", 1)[0])
+
+    def location(self, name: str) -> BackupLocation:
+        for loc in self.backup.locations:
+            if loc.name == name:
+                return loc
+        raise KeyError(name)
+
+    def set_key(self, location: str, name: str) -> str:
+        """How a backup set is named in choices and journals: its folder name, qualified by its
+        location when the plan has several (equal folder names in two vaults never mix)."""
+        return f"{location}/{name}" if len(self.backup.locations) > 1 else name
+
+    def resolve_set(self, key: str) -> tuple[BackupLocation | None, str]:
+        """(location, folder name) of a set key; an unqualified key names no location."""
+        if "/" in key:
+            location, name = key.split("/", 1)
+            try:
+                return self.location(location), name
+            except KeyError:
+                return None, key
+        return None, key
+
+    def locations_for(self, failed_site: str | None) -> list[BackupLocation]:
+        """The backup locations in the order a path acting on ``failed_site`` reads them: every
+        location outside that site first (plan order: most preferred first), then the ones in it
+        (a site's own vault is usually lost with it, §3)."""
+        locs = list(self.backup.locations)
+        if failed_site is None:
+            return locs
+        inside = [loc for loc in locs if (self.location_site(loc) or "").lower() == failed_site.lower()]
+        return [loc for loc in locs if loc not in inside] + inside
 
     def interval(self, component: str) -> Duration | None:
         for e in self.backup.schedule:

@@ -23,6 +23,7 @@ from wizard.procedures.library.common import (
     prepare_rebuild,
     ps,
     replication_check,
+    server_down_check,
     sql_reachable_check,
 )
 from wizard.procedures.library.data import (
@@ -211,6 +212,8 @@ class Procedure:
     steps: tuple[Step, ...]
     omitted: tuple[Omitted, ...] = ()
     given: frozenset[str] = frozenset()  # true before the first step (e.g. cms-available)
+    #: the backup location this path reads (name, UNC, site); None: it reads no backup
+    reads_from: str | None = None
 
     def __post_init__(self) -> None:
         validate_order(self.steps, self.given)
@@ -317,7 +320,23 @@ def compose(plan: Plan, path_id: str, *, pool: str | None = None, server: str | 
     steps = builder(ctx, omitted, new_pool)
     steps = insert_custom(plan, steps, omitted)
     return Procedure(plan.organisation.name, path, pool, server, backup_set, tuple(steps), tuple(omitted),
-                     given=_given(ctx.cms_pool.fqdn, path_id, pool))
+                     given=_given(ctx.cms_pool.fqdn, path_id, pool), reads_from=_reads_from(ctx, path))
+
+
+def _reads_from(ctx: Ctx, path: RecoveryPath) -> str | None:
+    """Which backup location the path's commands read, and why that one (§3)."""
+    if not (path.restores_from_backup or path.components):
+        return None
+    loc = ctx.backup_location()
+    site = ctx.plan.location_site(loc)
+    where = f"site {site}" if site else "off-site"
+    why = ""
+    if ctx.failed_site and len(ctx.plan.backup.locations) > 1:
+        why = ("; the chosen set is kept there" if ctx.backup_set and "/" in ctx.backup_set else
+               f"; the first location outside {ctx.failed_site}, the site this path acts on (§3)"
+               if (site or "").lower() != ctx.failed_site.lower() else
+               f"; no location outside {ctx.failed_site} is named in the plan")
+    return f"{loc.name} ({loc.unc}, {where}){why}"
 
 
 _CMS_PATHS = ("cms-restore", "cms-failover", "cms-move")
@@ -354,10 +373,16 @@ def _member(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         om.append(Omitted("edge-export", "Export the configuration for the Edge", "the server is not an Edge"))
     steps.append(deployment_wizard_step(ctx, ctx.server, pool))
     serving = pool if pool.role == "front_end" else ctx.cms_pool
-    verify = verification_steps(ctx, serving, [] if pool.role == "edge" else [ctx.server])
-    if pool.role == "edge":
-        verify = [s for s in verify if not s.id.startswith("verify-services-")]
-    return steps + verify
+    if pool.role != "edge":
+        return steps + verification_steps(ctx, serving, [ctx.server])
+    # §6.7 step 4: the Edge's services (read on the Edge), its replica (read inside), then the Edge checks
+    return steps + verification_steps(ctx, serving, [ctx.server], edge=pool, edge_media=_media_pools(ctx, pool.site))
+
+
+def _media_pools(ctx: Ctx, site: str) -> list[Pool]:
+    """The Front End pools of ``site``: an Edge pool carries the media of the Front End pools of its
+    site, and those are the ones moved to another Edge pool when it is lost (§6.21 Media association)."""
+    return [p for p in ctx.plan.front_end_pools() if p.site == site]
 
 
 def _quorum(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
@@ -418,9 +443,7 @@ def _cms_restore(ctx: Ctx, om: list[Omitted], _: str | None, *, pool_lost: bool 
         steps += cms_restore_steps(ctx, pool, pool_lost=pool_lost)
         host = ctx.management_host(pool, pool_lost)
         steps.append(be_databases_step(ctx, pool, host))
-        mirror = ctx.mirror_of(be)
-        if mirror is not None:
-            steps.append(be_mirror_create_step(ctx, pool, be, mirror, "6.2"))
+        steps += _mirror_rebuild(ctx, pool, host, "6.2")
     if pool_lost:
         return steps
     steps += user_data_steps(ctx, pool)
@@ -586,12 +609,11 @@ def _pool_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         be = ctx.back_end(pool)
         assert be is not None
         steps += [prepare_rebuild(ctx, be.server, hosts_database=True, sql_instance=be),
-                  be_databases_step(ctx, pool, host)]
-        mirror = ctx.mirror_of(be)
-        if mirror is not None:
-            steps.append(be_mirror_create_step(ctx, pool, be, mirror, "6.4"))
+                  be_databases_step(ctx, pool, host), *_mirror_rebuild(ctx, pool, host, "6.4")]
     if pool.file_store:
-        steps += file_store_steps(ctx, ctx.plan.file_store(pool.file_store), enable_topology=False, host=host)
+        # the topology was enabled or published above, before this share existed: its ACLs are
+        # reset once it is back (§6.9 step 2, §8 Enable-CsTopology sets file-store ACLs)
+        steps += file_store_steps(ctx, ctx.plan.file_store(pool.file_store), enable_topology=True, host=host)
     for fe in pool.servers:
         steps += [prepare_rebuild(ctx, fe), deployment_wizard_step(ctx, fe, pool, section="6.8")]
     steps += _data(ctx, om, pool, rgs_new=True)
@@ -604,6 +626,19 @@ def _pool_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         om.append(Omitted("pool-failover", "Fail over first",
                           "the pool is paired: pool-failover restores service faster (§5.1 rule 2)"))
     return steps + verification_steps(ctx, pool, list(pool.servers))
+
+
+def _mirror_rebuild(ctx: Ctx, pool: Pool, host: str, section: str) -> list[Step]:
+    """A mirrored Back End lost with its pool: the mirror machine is rebuilt too (§6.1, when it
+    does not answer), then Topology Builder creates the mirror databases on it (§6.4 step 3)."""
+    be = ctx.back_end(pool)
+    mirror = ctx.mirror_of(be) if be is not None else None
+    if be is None or mirror is None:
+        return []
+    prepare = replace(prepare_rebuild(ctx, mirror.server, hosts_database=True, sql_instance=mirror),
+                      only_if=server_down_check(host, mirror.server),
+                      applies="the mirror's machine was lost with the pool")
+    return [prepare, be_mirror_create_step(ctx, pool, be, mirror, section)]
 
 
 def _file_store(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
@@ -655,7 +690,17 @@ def _edge_dr(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     others = [p for p in ctx.plan.topology.pools if p.role == "edge" and p.fqdn != lost.fqdn]
     if lost.role != "edge" or not others:
         raise CompositionError(f"{lost.fqdn} is not an Edge pool with a surviving Edge pool in the plan.")
-    return edge_dr_steps(ctx, lost, others[0])
+    # §5.3 F: another site's Edge pool takes over
+    surviving = next((p for p in others if p.site != lost.site), others[0])
+    media = _media_pools(ctx, lost.site)
+    if not media:
+        om.append(Omitted(f"edge-media-{lost.fqdn}", "Associate Front End pools with the surviving Edge pool",
+                          f"no Front End pool in {lost.site} (§6.21 Media association)"))
+    # §7.1 step 6: sign-in and the Edge checks for the Front End pools that now use the surviving Edge pool
+    serving = media[0] if media else ctx.plan.pool(surviving.next_hop) if surviving.next_hop else ctx.cms_pool
+    return edge_dr_steps(ctx, lost, surviving, media) + verification_steps(
+        ctx, serving, list(surviving.servers), edge=surviving,
+        edge_media=[*media, *(p for p in _media_pools(ctx, surviving.site) if p not in media)], edge_federates=True)
 
 
 def _config_rollback(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:

@@ -47,6 +47,10 @@ from wizard.remote.sql import quote_identifier
 # ---------------------------------------------------------------------------------- ports
 
 
+
+#: how the console prefixes the streams that are not errors (warning, verbose, debug)
+_STREAMS = ("WARNING: ", "VERBOSE: ", "DEBUG: ")
+
 class PsPort(Protocol):
     """Runs one PowerShell script on one host. Raises a RemoteError subclass on failure."""
 
@@ -202,8 +206,10 @@ class Engine:
                     self._pending.append(OutputLine(step.id, text, host=command.host))
 
             result = runner.run(command.script(), deadline_s=command.timeout_s, on_event=on_event, cancel=self.cancel)
-            if result.exit_code != 0 or (result.stderr.strip() and command.json_result is None):
-                first = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[0]
+            # powershell.exe writes warning and verbose messages to stderr too (CLIXML): they are no failure
+            errors = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(_STREAMS)]
+            if result.exit_code != 0 or (errors and command.json_result is None):
+                first = (errors or [f"exit code {result.exit_code}"])[0]
                 raise _StepFailure(f"The command on {command.host} failed: {first}")
             if command.json_result is None:
                 return []

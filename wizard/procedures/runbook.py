@@ -51,6 +51,8 @@ def render_markdown(proc: Procedure) -> str:
     if proc.server:
         out.append(f"- Target server: {proc.server}")
     out.append(f"- Backup set: {proc.backup_set or '(not chosen: <backup-set> in paths)'}")
+    if proc.reads_from:
+        out.append(f"- Backup location: {proc.reads_from}")
     total = sum(s.duration_s for s in proc.steps)
     out += [f"- Steps: {len(proc.steps)}, expected duration about {_duration(total)}", ""]
     out += ["Every PowerShell script starts with this preamble (it never prompts), then `Import-Module Lync`:",
@@ -147,8 +149,9 @@ def runbook_command(args: argparse.Namespace) -> int:
     loaded = load_plan(args.plan)
     opt = vars(args)  # tests and callers may pass a Namespace with only what they need
     if opt.get("backup_set") is not None:
+        location, name = loaded.plan.resolve_set(opt["backup_set"])
         try:
-            check_set_name(opt["backup_set"])
+            check_set_name(name if location is not None else opt["backup_set"])
         except BackupStoreError as exc:
             raise UsageError(f"--backup-set {exc.message}") from None
     proc = compose(loaded.plan, args.path, pool=opt.get("pool"), server=opt.get("server"),

@@ -8,12 +8,15 @@ of the Control Panel and an end-user sign-in (§7.2 last rows, §T19).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from wizard.plan.model import Pool
 from wizard.procedures.library.common import (
     ON,
     Ctx,
     cms_database_check,
     cms_master_check,
+    edge_pool_of,
     ps,
     replicas_check,
     services_check,
@@ -40,17 +43,53 @@ def synthetic_check(host: str, cmdlet: str, pool: str, *, wait_s: float = 0) -> 
                  AllEqual("Result", "Success"), wait_s=wait_s, poll_s=30)
 
 
+def edge_checks(host: str, edge: Pool, media: Sequence[Pool], *, federates: bool) -> list[Step]:
+    """§7.1 step 6 (Edge/federation), §7.2: Edge media for each Front End pool using ``edge``, then
+    federation. Test-CsFederatedPartner needs the partner domain (-Domain, §8), which the plan does
+    not hold: that check is the operator's, and the step says why instead of failing."""
+    steps = [_check_step(f"verify-edge-media-{pool.fqdn}", f"Edge media for {pool.fqdn} through {edge.fqdn}",
+                         synthetic_check(host, "Test-CsAVEdgeConnectivity", pool.fqdn, wait_s=300),
+                         "Test-CsAVEdgeConnectivity -TargetFqdn <pool> returns Result : Success (§7.2 Edge "
+                         "media, §7.1 step 6).")
+             for pool in media]
+    which = (f"{edge.fqdn} now carries federation (§6.21)." if federates else
+             f"If {edge.fqdn} carries federation (Topology Builder: its 'Enable federation for this Edge pool "
+             "(Port 5061)' is ticked), run the check below; otherwise confirm.")
+    steps.append(Step(
+        id=f"verify-federation-{edge.fqdn}", title=f"Federation through {edge.fqdn}", section="7.2",
+        why="Test-CsFederatedPartner -TargetFqdn <the internal Edge FQDN that carries federated SIP> -Domain "
+            "<partner domain> returns Result : Success; the partner must be on the allowed-domains list (§7.2 "
+            "Federation, §8). The plan names no federated partner domain, so the wizard cannot run it and "
+            "does not call federation unhealthy: the operator runs it (§7.1 step 6).",
+        phase="verify",
+        manual=Manual("Lync Server Management Shell", host, (
+            which,
+            "The plan names no federated partner domain, so the wizard cannot run this check itself "
+            "(it needs -Domain <partner domain>, §7.2).",
+            f"Test-CsFederatedPartner -TargetFqdn {edge.fqdn} -Domain <a partner domain on the allowed-domains list>",
+            "Healthy: Result : Success. Answer 'failed' if it is not.")),
+        applies="verification of an Edge pool", duration_s=300, tags=frozenset({"verify"})))
+    return steps
+
+
 def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_over_from: Pool | None = None,
-                       cms_pool: Pool | None = None, cms_or_in: Pool | None = None) -> list[Step]:
+                       cms_pool: Pool | None = None, cms_or_in: Pool | None = None, edge: Pool | None = None,
+                       edge_media: Sequence[Pool] = (), edge_federates: bool = False) -> list[Step]:
     """§7 checks for the pool now serving users, the servers rebuilt and the CMS (in ``cms_pool``,
-    or in ``cms_or_in`` too where either is right)."""
+    or in ``cms_or_in`` too where either is right). With ``edge``, the Edge checks of §7.1 step 6
+    follow the synthetic transactions: media for the Front End pools in ``edge_media``, federation
+    (``edge_federates``: the Edge pool is known to carry it)."""
     host = ctx.fe(serving)
     cms = cms_pool or ctx.cms_pool
     steps: list[Step] = []
     for server in rebuilt or list(serving.servers):
+        # an Edge is outside the domain: its services are read on the Edge itself (§6.7 steps 2-3)
+        on_edge = edge_pool_of(ctx.plan, server) is not None
         steps.append(_check_step(f"verify-services-{server}", f"Lync services running on {server}",
-                                 services_check(host, server, wait_s=300),
-                                 "Every Lync service on a rebuilt or restarted server is Running (§7.2, §7.1 step 1)."))
+                                 services_check(server, wait_s=300) if on_edge
+                                 else services_check(host, server, wait_s=300),
+                                 "Every Lync service on a rebuilt or restarted server is Running (§7.2, §7.1 step 1)"
+                                 + ("; on an Edge, read on the Edge itself (§6.7 step 3)." if on_edge else ".")))
     cms_sql, cms_inst = ctx.sql_fqdn(cms)
     where_cms = f"{cms_sql}\\{cms_inst}" if cms_inst else cms_sql
     location = ps(host, json=Cmd("Get-CsConfigurationStoreLocation"))
@@ -102,6 +141,8 @@ def verification_steps(ctx: Ctx, serving: Pool, rebuilt: list[str], *, failed_ov
         steps.append(_check_step(f"verify-{cmdlet.lower()}-{serving.fqdn}", f"{cmdlet} against {serving.fqdn}",
                                  synthetic_check(host, cmdlet, serving.fqdn),
                                  f"Synthetic transaction {cmdlet} returns Result : Success (§7.2, §7.1 step 6)."))
+    if edge is not None:
+        steps += edge_checks(host, edge, edge_media, federates=edge_federates)
     if failed_over_from is not None:
         steps.append(_check_step(f"verify-lis-{serving.fqdn}", "LIS answers in the backup pool",
                                  synthetic_check(host, "Test-CsLisConfiguration", serving.fqdn),

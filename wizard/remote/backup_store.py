@@ -5,7 +5,8 @@ A plan's backup location (§3: one folder per backup set under ``$Backup``) is r
 - **locally**, when the wizard's machine has the share mounted (``local_path`` in the plan), or
 - **remotely**, through the PowerShell runner on a named host (``read_via``) that lists the
   UNC path and returns JSON (``Get-ChildItem``), with SHA-256 hashes computed on the far side on
-  request (``Get-FileHash``, PowerShell 4.0 or later on that host).
+  request: ``Get-FileHash`` where the host has it (PowerShell 4.0+), else .NET's SHA256 over the
+  file (PowerShell 3.0, which every Lync Server 2013 host has), chosen by the same script.
 
 Both give the same :class:`StoredFile` records (paths relative to the set folder, with ``\\``
 separators as on Windows), so the catalogue does not care which one it has.
@@ -23,7 +24,24 @@ from typing import Protocol
 
 from wizard.errors import RemoteError
 from wizard.remote import psbuild
-from wizard.remote.psbuild import Cmd, JsonValue, Pipeline, Switch
+from wizard.remote.psbuild import Assign, Cmd, JsonValue, Pipeline, Raw, Switch, Var
+
+#: SHA-256 of every path in ``$lrPaths`` into ``$lrHashes`` (objects with Path and upper-case hex
+#: Hash), in one round trip: Get-FileHash where it exists (Windows PowerShell 4.0+), else the same
+#: digest by .NET (SHA256 over a FileStream) on PowerShell 3.0, which Lync Server 2013 hosts on
+#: Windows Server 2008 R2 SP1 (WMF 3.0) and 2012 run. Constant text: the paths are in ``$lrPaths``.
+HASH_FILES = Raw(
+    "if (Get-Command -Name 'Get-FileHash' -ErrorAction SilentlyContinue) { "
+    "$lrHashes = @(Get-FileHash -LiteralPath $lrPaths -Algorithm SHA256 | "
+    "Select-Object -Property Path,Hash) "
+    "} else { "
+    "$lrSha = [System.Security.Cryptography.SHA256]::Create(); "
+    "$lrHashes = @(foreach ($lrPath in $lrPaths) { "
+    "$lrStream = [System.IO.File]::OpenRead($lrPath); "
+    "try { $lrBytes = $lrSha.ComputeHash($lrStream) } finally { $lrStream.Dispose() }; "
+    "[pscustomobject]@{ Path = $lrPath; Hash = [System.BitConverter]::ToString($lrBytes).Replace('-', '') } "
+    "}) }"
+)
 
 
 @dataclass(frozen=True)
@@ -189,8 +207,8 @@ class RemoteBackupStore:
     def describe(self) -> str:
         return f"{self.unc} (listed through {self.via})"
 
-    def _json(self, result: Cmd | Pipeline) -> list[JsonValue]:
-        script = psbuild.script(json_result=result, modules=self.modules)
+    def _json(self, result: Cmd | Pipeline, *statements: psbuild.Statement) -> list[JsonValue]:
+        script = psbuild.script(*statements, json_result=result, modules=self.modules)
         try:
             return list(psbuild.parse_envelope(self.run(script)).values)
         except BackupStoreError as exc:
@@ -237,10 +255,8 @@ class RemoteBackupStore:
             return {}
         base = self._set_unc(set_name)
         full = [f"{base}\\{p}" for p in paths]
-        rows = self._json(Pipeline(
-            Cmd("Get-FileHash", {"LiteralPath": full, "Algorithm": "SHA256"}),
-            Cmd("Select-Object", {"Property": ["Path", "Hash"]}),
-        ))
+        rows = self._json(Cmd("Write-Output", {"InputObject": Var("lrHashes")}),
+                          Assign("lrPaths", full), HASH_FILES)
         by_full = {str(_field(r, "Path")).lower(): str(_field(r, "Hash")).lower() for r in rows}
         out = {}
         for p, f in zip(paths, full, strict=True):

@@ -45,11 +45,15 @@ def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
     enable_checks: tuple[Check, ...] = (cms_database_check(host, sql_fqdn, inst), cms_service,
                                         cms_master_check(host, pool, wait_s=300),
                                         *replicas_check(host, list(pool.servers), wait_s=600))
-    if pool.edition == "standard":
-        # The SE's CMS master and replica start with its Deployment Wizard Steps 1-4 (§6.2
-        # step 11), which come later: until then there is nothing to replicate to or from.
+    if pool.edition == "standard" or pool_lost:
+        # The CMS master runs on the pool's own servers: an SE's start with its Deployment Wizard
+        # Steps 1-4 (§6.2 step 11), a lost EE pool's with its Front Ends, rebuilt after the Back
+        # End (§6.8). Until then no master can be active and nothing replicates: the store and the
+        # imported topology are what can be proved now; §7.2 checks master and replicas at the end.
         enable_commands = (ps(host, Cmd("Enable-CsTopology", {"Verbose": ON})),)
         enable_checks = (cms_database_check(host, sql_fqdn, inst),)
+        if pool.edition == "enterprise":  # read from a Front End of another pool, which runs
+            enable_checks += (cms_service,)
     steps = [
         Step(
             id="cms-install-database",

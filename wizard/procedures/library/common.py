@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wizard.plan.model import Plan, Pool, SqlInstance
+from wizard.plan.model import BackupLocation, Plan, Pool, SqlInstance
 from wizard.procedures.model import (
     AllEqual,
     Check,
@@ -90,9 +90,25 @@ class Ctx:
                 if p.role == "edge" and p.next_hop and p.next_hop.lower() == pool.fqdn.lower()]
 
     # ----------------------------------------------------------------- backup set paths
+    @property
+    def failed_site(self) -> str | None:
+        """The site this path acts on: the failed server's, else the target pool's."""
+        if self.server:
+            return self.plan.site_of_host(self.server)
+        if self.pool:
+            return self.target_pool.site
+        return None
+
+    def backup_location(self) -> BackupLocation:
+        """Where this path reads its backup set: the chosen set's own location, else the first
+        location outside the failed site (§3: keep backups where they will be available; a
+        site's own vault is usually lost with it)."""
+        location, _ = self.plan.resolve_set(self.backup_set) if self.backup_set else (None, "")
+        return location or self.plan.locations_for(self.failed_site)[0]
+
     def backup_root(self) -> str:
-        loc = self.plan.backup.locations[0]
-        return loc.unc.rstrip("\\") + "\\" + (self.backup_set or BACKUP_SET_PLACEHOLDER)
+        _, name = self.plan.resolve_set(self.backup_set) if self.backup_set else (None, BACKUP_SET_PLACEHOLDER)
+        return self.backup_location().unc.rstrip("\\") + "\\" + name
 
     def backup_file(self, component: str, pool: str | None = None) -> str:
         layout = self.plan.backup.layout
@@ -128,10 +144,18 @@ def ps(host: str, *statements: Statement, json: Cmd | Pipeline | None = None,
 
 
 def edge_export_path(plan: Plan, edge_pool: str) -> str:
-    """Where Export-CsConfiguration writes an Edge pool's configuration for its rebuild: the
-    backup location, a share reachable from the internal network and, for the copy, from the
-    Edge (§6.7 step 3). The zip holds the whole configuration, like Config.zip beside it."""
-    return plan.backup.locations[0].unc.rstrip("\\") + f"\\EdgeConfig-{edge_pool}.zip"
+    """Where Export-CsConfiguration writes an Edge pool's configuration for its rebuild: a backup
+    location outside the Edge's site when there is one, a share reachable from the internal
+    network and, for the copy, from the Edge (§6.7 step 3). The zip holds the whole
+    configuration, like Config.zip beside it."""
+    location = plan.locations_for(plan.pool(edge_pool).site)[0]
+    return location.unc.rstrip("\\") + f"\\EdgeConfig-{edge_pool}.zip"
+
+
+def edge_pool_of(plan: Plan, server: str) -> Pool | None:
+    """The Edge pool ``server`` belongs to, or None when it is not an Edge server."""
+    return next((p for p in plan.topology.pools
+                 if p.role == "edge" and server.lower() in (s.lower() for s in p.servers)), None)
 
 
 def cmd(name: str, **params: str | bool | int | Switch | list[str] | Var | Raw) -> Cmd:
@@ -246,6 +270,15 @@ def fqdn_check(host: str) -> Check:
                  ps(host, json=Cmd("Test-Path", {"LiteralPath": "C:\\"})), AllEqual(".", True))
 
 
+def server_down_check(host: str, server: str) -> Check:
+    """``server`` does not answer: its administrative share C$ cannot be reached from ``host``
+    (restoring a file store needs local admin on the file server, §10, so C$ answers while the
+    machine runs)."""
+    return Check(f"{server} does not answer (\\\\{server}\\C$ is unreachable)",
+                 ps(host, json=Cmd("Test-Path", {"LiteralPath": f"\\\\{server}\\C$"})),
+                 AllEqual(".", False))
+
+
 def file_check(host: str, path: str) -> Check:
     return Check(f"{path} is readable from {host}",
                  ps(host, json=Cmd("Test-Path", {"LiteralPath": path})), AllEqual(".", True))
@@ -256,11 +289,17 @@ def file_check(host: str, path: str) -> Check:
 
 def prepare_rebuild(ctx: Ctx, server: str, *, hosts_database: bool = False,
                     sql_instance: SqlInstance | None = None) -> Step:
-    """§6.1: the common preparation of any rebuilt server (manual), checked by its FQDN."""
+    """§6.1: the common preparation of any rebuilt server (manual), checked by its FQDN. An Edge
+    server is not domain-joined: it has no computer account and its operator is a local
+    Administrator (§6.7 step 2)."""
+    edge = edge_pool_of(ctx.plan, server) is not None
     lines = [
-        f"Use a clean or new machine named exactly {server} (same FQDN, §11.9); do not delete its "
-        "computer account in Active Directory and check its group memberships are kept.",
-        "Install Windows per the organisation's build standard and restore or re-enrol certificates.",
+        f"Use a clean or new machine named exactly {server} (same FQDN, §11.9); " + (
+            "it stays out of the domain: an Edge server has no computer account in Active Directory "
+            "(§6.7 step 2)." if edge else
+            "do not delete its computer account in Active Directory and check its group memberships are kept."),
+        "Install Windows per the organisation's build standard and restore or re-enrol certificates"
+        + (" (on the Edge itself, §6.7 step 3)." if edge else "."),
     ]
     if hosts_database and sql_instance is not None:
         lines.append(
@@ -268,6 +307,7 @@ def prepare_rebuild(ctx: Ctx, server: str, *, hosts_database: bool = False,
             f"'{sql_instance.instance or 'MSSQLSERVER (default)'}', the same logins and permissions (§11.10).")
     lines += [
         "Take a system image now: it is the rollback point if the restore goes wrong (§11.8).",
+        "Log on as a local Administrator (the Edge is not domain-joined, §6.7 step 2)." if edge else
         "Log on as a member of RTCUniversalServerAdmins and local Administrators.",
     ]
     checks: list[Check] = []
@@ -298,6 +338,7 @@ __all__ = [
     "Ctx",
     "cmd",
     "edge_export_path",
+    "edge_pool_of",
     "prepare_rebuild",
     "ps",
     "sql",

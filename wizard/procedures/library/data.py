@@ -9,6 +9,9 @@ and ``services-started@pool`` tags that :mod:`wizard.procedures.compose` checks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
 from wizard.plan.model import FileStore, Pool, SqlInstance
 from wizard.procedures.library.common import (
     LOCAL_COPY,
@@ -17,7 +20,9 @@ from wizard.procedures.library.common import (
     configured_databases_check,
     database_exists_check,
     file_check,
+    prepare_rebuild,
     ps,
+    server_down_check,
     services_check,
     services_stopped_check,
     sql,
@@ -214,7 +219,14 @@ def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool, host: st
     source = ctx.filestore_backup(fs.id)  # one folder per store id: share names repeat across sites
     share_check = Check(f"{unc} is reachable", ps(host, json=Cmd("Test-Path", {"LiteralPath": unc})),
                         AllEqual(".", True))
+    # a file server of its own is rebuilt first when it was lost with its disk (§6.1); a store on a
+    # Lync server (a Standard Edition server's own share) comes back with that server's path
+    on_lync_server = fs.server.lower() in (s.lower() for s in ctx.plan.all_servers())
+    rebuild = [] if on_lync_server else [
+        replace(prepare_rebuild(ctx, fs.server), only_if=server_down_check(host, fs.server),
+                applies="the file server itself was lost (a lost disk needs no rebuild)")]
     steps = [
+        *rebuild,
         Step(
             id=f"filestore-share-{fs.id}",
             title=f"Recreate the share {unc} at its original path",
@@ -237,9 +249,12 @@ def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool, host: st
             title=f"Copy the file store back into {unc}",
             section="6.9",
             why="Meeting content, application audio and PChat files come back from $Backup\\filestore "
-                "with robocopy (robocopy exit codes below 8 mean success; switches inferred) (§6.9 step 1, §3, §4).",
+                "with robocopy (robocopy exit codes below 8 mean success; switches inferred) (§6.9 step 1, §3, §4). "
+                "/XO never replaces a newer file with the backup's older copy and nothing is deleted: a store "
+                "shared with a pool that kept running keeps what was written after the backup.",
             phase="file_store",
-            commands=(ps(host, Cmd("robocopy", positional=[source, unc, Raw("/E"), Raw("/R:2"), Raw("/W:5")]),
+            commands=(ps(host, Cmd("robocopy", positional=[source, unc, Raw("/E"), Raw("/XO"), Raw("/R:2"),
+                                                           Raw("/W:5")]),
                          Raw("if ($LASTEXITCODE -ge 8) { throw 'robocopy reported a failure' }"),
                          timeout_s=7200),),
             applies="the file store was lost",
@@ -274,39 +289,163 @@ def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool, host: st
 
 # ----------------------------------------------------------------------------- §6.10 / §6.11 SQL
 
+#: The 21 columns of RESTORE FILELISTONLY on SQL Server 2008 R2 and 2012 (and 2014), the versions
+#: Lync Server 2013 runs on (§6.4 step 2): INSERT ... EXEC needs a table of exactly this shape
+#: (SQL Server 2016 added SnapshotUrl; a mismatch fails with error 213).
+_FILELIST_COLUMNS = (
+    "LogicalName nvarchar(128), PhysicalName nvarchar(260), [Type] char(1), FileGroupName nvarchar(128), "
+    "[Size] numeric(20,0), MaxSize numeric(20,0), FileId bigint, CreateLSN numeric(25,0), DropLSN numeric(25,0), "
+    "UniqueId uniqueidentifier, ReadOnlyLSN numeric(25,0), ReadWriteLSN numeric(25,0), BackupSizeInBytes bigint, "
+    "SourceBlockSize int, FileGroupId int, LogGroupGUID uniqueidentifier, DifferentialBaseLSN numeric(25,0), "
+    "DifferentialBaseGUID uniqueidentifier, IsReadOnly bit, IsPresent bit, TDEThumbprint varbinary(32)")
 
-def _restore_sql(instance: SqlInstance, database: str, bak: str) -> SqlCommand:
+
+
+def restore_batch(database: str, bak: str, *, recovery: bool) -> str:
+    """One T-SQL batch that restores ``database`` from the full backup ``bak`` over what is there.
+
+    It is fixed text (the operator reads it before it runs) that decides on the server:
+
+    * the backup's files come from ``RESTORE FILELISTONLY`` (into a table variable); a file whose
+      recorded folder holds no file of this instance (``sys.master_files``) is moved (``MOVE``) to
+      the file of the same logical name of the database being replaced, else to the instance's
+      default data or log folder: ``SERVERPROPERTY('InstanceDefaultDataPath')`` where the server
+      knows it (2012 with late-2015 updates on), the folder of master's files on 2008 R2 (§6.10 step
+      2: "confirm data and log paths");
+    * when the database is ONLINE, the Lync services' sessions are ended first (``SET SINGLE_USER
+      WITH ROLLBACK IMMEDIATE``): RESTORE needs exclusive access (error 3101) (§6.20 step 3);
+    * the RESTORE itself runs through ``sp_executesql`` with the database name and the device as
+      parameters; the MOVE operands are quoted on the server (quotes doubled, ``QUOTENAME`` stops at
+      128 characters); ``NORECOVERY`` when log backups follow.
+
+    The two values enter as N'...' literals (:func:`sql_literal`): a long-running command runs with
+    live progress and carries no ``?`` parameters.
+    """
+    mode = "RECOVERY" if recovery else "NORECOVERY"
+    restore = ("SELECT @sql = N'RESTORE DATABASE @db FROM DISK = @bak WITH REPLACE, RECOVERY, STATS = 10', @id = 0;"
+               if recovery else
+               "SELECT @sql = N'RESTORE DATABASE @db FROM DISK = @bak WITH REPLACE, NORECOVERY, STATS = 10', @id = 0;")
+    # a folder is LEFT(p, LEN(p) - CHARINDEX(N'\', REVERSE(p))), a file name RIGHT(p, CHARINDEX(...) - 1):
+    # string functions SQL Server 2008 R2 has
+    return "\n".join([
+        f"-- RESTORE DATABASE @db FROM DISK = @bak WITH REPLACE, {mode}: built on the server, with MOVE where "
+        "a folder is missing, after the other sessions are ended",
+        "USE master;",
+        "SET NOCOUNT ON;",
+        f"DECLARE @db sysname = {sql_literal(database)}, @bak nvarchar(4000) = {sql_literal(bak)};",
+        f"DECLARE @files TABLE ({_FILELIST_COLUMNS});",
+        "INSERT INTO @files EXEC sp_executesql N'RESTORE FILELISTONLY FROM DISK = @bak', "
+        "N'@bak nvarchar(4000)', @bak = @bak;",
+        "IF @@ROWCOUNT = 0 RETURN;",
+        "-- where new files go: the instance's default folders (SQL Server 2008 R2 does not know these",
+        "-- properties and returns NULL: then the folders of master's own files)",
+        "DECLARE @data nvarchar(260) = CONVERT(nvarchar(260), SERVERPROPERTY('InstanceDefaultDataPath')),",
+        "        @log nvarchar(260) = CONVERT(nvarchar(260), SERVERPROPERTY('InstanceDefaultLogPath'));",
+        "IF @data IS NULL SELECT @data = LEFT(physical_name, LEN(physical_name) - CHARINDEX(N'\\', "
+        "REVERSE(physical_name)) + 1) FROM sys.master_files WHERE database_id = 1 AND type = 0;",
+        "IF @log IS NULL SELECT @log = LEFT(physical_name, LEN(physical_name) - CHARINDEX(N'\\', "
+        "REVERSE(physical_name)) + 1) FROM sys.master_files WHERE database_id = 1 AND type = 1;",
+        "DECLARE @sql nvarchar(max), @id bigint, @logical nvarchar(128), @physical nvarchar(260), "
+        "@type char(1), @to nvarchar(260), @known int, @exclusive nvarchar(400);",
+        restore,
+        "WHILE 1 = 1",
+        "BEGIN",
+        "    SELECT TOP (1) @id = FileId, @logical = LogicalName, @physical = PhysicalName, @type = [Type] "
+        "FROM @files WHERE FileId > @id ORDER BY FileId;",
+        "    IF @@ROWCOUNT = 0 BREAK;",
+        "    SELECT @known = COUNT(*) FROM sys.master_files WHERE LEFT(physical_name, LEN(physical_name) "
+        "- CHARINDEX(N'\\', REVERSE(physical_name))) = LEFT(@physical, LEN(@physical) - CHARINDEX(N'\\', "
+        "REVERSE(@physical)));",
+        "    IF @known = 0",
+        "    BEGIN",
+        "        SET @to = NULL;",
+        "        SELECT @to = physical_name FROM sys.master_files WHERE database_id = DB_ID(@db) AND name = @logical;",
+        "        IF @to IS NULL AND @type = 'L' SET @to = @log + RIGHT(@physical, CHARINDEX(N'\\', "
+        "REVERSE(@physical)) - 1);",
+        "        IF @to IS NULL SET @to = @data + RIGHT(@physical, CHARINDEX(N'\\', REVERSE(@physical)) - 1);",
+        "        SET @sql += N', MOVE N''' + REPLACE(@logical, N'''', N'''''') + N''' TO N''' "
+        "+ REPLACE(@to, N'''', N'''''') + N'''';",
+        "    END",
+        "END",
+        "IF DATABASEPROPERTYEX(@db, 'Status') = 'ONLINE'",
+        "BEGIN",
+        "    SET @exclusive = N'ALTER DATABASE ' + QUOTENAME(@db) + N' SET SINGLE_USER WITH ROLLBACK IMMEDIATE';",
+        "    EXEC (@exclusive);",
+        "END",
+        "EXEC sp_executesql @sql, N'@db sysname, @bak nvarchar(4000)', @db = @db, @bak = @bak;",
+    ])
+
+
+def _restore_sql(instance: SqlInstance, database: str, bak: str, *, recovery: bool = True) -> SqlCommand:
+    return SqlCommand(instance.server, instance.instance, restore_batch(database, bak, recovery=recovery),
+                      long_running=True)
+
+
+def _restore_log_sql(instance: SqlInstance, database: str, trn: str) -> SqlCommand:
     return SqlCommand(instance.server, instance.instance,
-                      f"RESTORE DATABASE {quote_identifier(database)} FROM DISK = {sql_literal(bak)} "
-                      "WITH REPLACE, RECOVERY, STATS = 10", long_running=True)
+                      f"RESTORE LOG {quote_identifier(database)} FROM DISK = {sql_literal(trn)} "
+                      "WITH NORECOVERY, STATS = 10", long_running=True)
+
+
+def restored_check(instance: SqlInstance, database: str) -> Check:
+    """The database is ONLINE (not left RESTORING) and open to the Lync services again."""
+    return Check(f"database {database} is online and open to every user",
+                 sql(instance, "SELECT name FROM sys.databases WHERE name = ? AND state_desc = 'ONLINE' "
+                               "AND user_access_desc = 'MULTI_USER'", database),
+                 NonEmpty("name"))
+
+
+#: why the restore takes the database from the Lync services first (added to every SQL restore)
+EXCLUSIVE_WHY = (" The Lync services of the pools using the store keep sessions open in the database, and SQL "
+                 "Server refuses RESTORE ... REPLACE while any other session uses it (error 3101). The documented "
+                 "way is to end those sessions, not to stop Lync: §6.20 step 3 (sp_who2, kill the connections, "
+                 "then restore); §6.10 never stops the services and needs no service restart (step 3); §11.1 "
+                 "(minimise restarts of healthy servers). So the database is set SINGLE_USER WITH ROLLBACK "
+                 "IMMEDIATE first (only while it is ONLINE) and MULTI_USER again at the end.")
 
 
 def sql_restore_step(ctx: Ctx, instance: SqlInstance, database: str, section: str, why: str,
-                     host: str) -> Step:
-    """RESTORE one database from the set's sql folder (§6.10, §6.11; T-SQL inferred)."""
+                     host: str, *, logs: Sequence[str] = ()) -> Step:
+    """RESTORE one database from the set's sql folder (§6.10, §6.11; T-SQL inferred): the full
+    backup, then each log backup of ``logs`` (UNC paths, oldest first) WITH NORECOVERY, then
+    RECOVERY, and the database opened to every user again."""
     bak = ctx.sql_backup(database)
     verify = SqlCommand(instance.server, instance.instance,
                         f"RESTORE VERIFYONLY FROM DISK = {sql_literal(bak)}", long_running=True)
+    chain: list[SqlCommand] = [_restore_sql(instance, database, bak, recovery=not logs)]
+    chain += [_restore_log_sql(instance, database, trn) for trn in logs]
+    if logs:
+        chain.append(SqlCommand(instance.server, instance.instance,
+                                f"RESTORE DATABASE {quote_identifier(database)} WITH RECOVERY"))
+    chain.append(SqlCommand(instance.server, instance.instance,
+                            f"ALTER DATABASE {quote_identifier(database)} SET MULTI_USER"))
+    log_why = (f" The set holds {len(logs)} log backup(s) taken after the full one: they are applied in order WITH "
+               "NORECOVERY, then the database is recovered (SQL Server refuses a log out of sequence, "
+               "error 4305)." if logs else "")
     return Step(
         id=f"sql-restore-{database.lower()}-{instance.id}",
         title=f"Restore {database} on {instance.server}",
         section=section,
-        why=why,
+        why=why + EXCLUSIVE_WHY + log_why,
         phase="data",
-        commands=(verify, _restore_sql(instance, database, bak)),
+        commands=(verify, *chain),
         applies=f"{database} is restored from a SQL backup",
         requires=(Check("the SQL instance answers", sql(instance, "SELECT @@SERVERNAME AS server_name"),
                         NonEmpty("server_name")),),
-        post_checks=(database_exists_check(instance, database),),
+        post_checks=(restored_check(instance, database),),
         destructive=True, confirm_text=database, second_operator=True,
-        undo=f"None: WITH REPLACE overwrites {database}; restore an older backup if needed.",
+        undo=(f"None: WITH REPLACE overwrites {database}; restore an older backup if needed. If the step stopped "
+              f"after the sessions were ended, ALTER DATABASE {quote_identifier(database)} SET MULTI_USER lets "
+              f"the services back in; a database left RESTORING comes online with RESTORE DATABASE "
+              f"{quote_identifier(database)} WITH RECOVERY (at the last log applied)."),
         duration_s=1800,
         tags=frozenset({f"sql-restore@{database}"}),
     )
 
 
-def mon_arch_steps(ctx: Ctx, pool: Pool, host: str) -> list[Step]:
-    """§6.10: recreate the Monitoring/Archiving databases, restore data, check the ACL."""
+def mon_arch_steps(ctx: Ctx, pool: Pool, host: str, *, logs: Mapping[str, Sequence[str]] | None = None) -> list[Step]:
+    """§6.10: recreate the Monitoring/Archiving databases, restore data, check the ACL. ``logs``:
+    per database, the set's log backups (UNC paths, oldest first) to apply after the full one."""
     steps: list[Step] = []
     stores: dict[str, list[str]] = {}
     if pool.archiving_store:
@@ -328,7 +467,11 @@ def mon_arch_steps(ctx: Ctx, pool: Pool, host: str) -> list[Step]:
                          timeout_s=1800),),
             applies="Monitoring or Archiving databases were lost",
             already_done=configured_databases_check(host, inst.server),
-            post_checks=tuple(database_exists_check(inst, db) for db in dbs),
+            # present in any state: a SUSPECT or damaged one is not recreated by Install-CsDatabase, the
+            # restore that follows replaces it (WITH REPLACE)
+            post_checks=tuple(Check(f"database {db} exists", sql(inst, "SELECT name FROM sys.databases "
+                                                               "WHERE name = ?", db), NonEmpty("name"))
+                              for db in dbs),
             undo="Nothing to undo: the databases are empty.",
             duration_s=600,
             tags=frozenset({f"monarch-db@{sql_id}"}),
@@ -336,7 +479,8 @@ def mon_arch_steps(ctx: Ctx, pool: Pool, host: str) -> list[Step]:
         for db in dbs:
             step = sql_restore_step(ctx, inst, db, "6.10",
                                     f"{db} is not needed for service; restore its data when the business "
-                                    "or a regulator needs it (§6.10, §5.3 G; T-SQL inferred).", host)
+                                    "or a regulator needs it (§6.10, §5.3 G; T-SQL inferred).", host,
+                                    logs=(logs or {}).get(db, ()))
             steps.append(Step(**{**step.__dict__, "needs": (f"monarch-db@{sql_id}",)}))
             principal = Check(f"{login} is a user of {db}",
                               SqlCommand(inst.server, inst.instance,
@@ -365,15 +509,17 @@ def mon_arch_steps(ctx: Ctx, pool: Pool, host: str) -> list[Step]:
     return steps
 
 
-def pchat_restore_step(ctx: Ctx, pool: Pool, host: str) -> Step:
-    """§6.11: restore mgc with the method used to back it up."""
+def pchat_restore_step(ctx: Ctx, pool: Pool, host: str, *, logs: Sequence[str] = ()) -> Step:
+    """§6.11: restore mgc with the method used to back it up (``logs``: the set's log backups of
+    mgc, UNC paths, oldest first)."""
     if not pool.persistent_chat_store:
         raise ValueError(f"{pool.fqdn} names no persistent_chat_store")
     inst = ctx.plan.sql(pool.persistent_chat_store)
     if pool.persistent_chat_backup == "sql":
         return sql_restore_step(ctx, inst, "mgc", "6.11",
                                 "Persistent Chat content was backed up with SQL, so it is restored with SQL "
-                                "(the method must match, §6.11; only to the last full backup).", host)
+                                "(the method must match, §6.11, which promises only the last full backup; log "
+                                "backups in the set, when there are any, bring it further).", host, logs=logs)
     zip_path = ctx.backup_file("persistent_chat", pool.fqdn)
     db_instance = f"{inst.server}\\{inst.instance}" if inst.instance else inst.server
     return Step(

@@ -9,16 +9,32 @@ it first cannot be built.
 from __future__ import annotations
 
 from wizard.plan.model import Pool
-from wizard.procedures.library.common import ON, Ctx, ps, services_check
+from wizard.procedures.library.common import (
+    ON,
+    Ctx,
+    ps,
+    replication_check,
+    services_check,
+    services_stopped_check,
+)
 from wizard.procedures.library.data import rgs_identity
+from wizard.procedures.library.servers import edge_internal_host
 from wizard.procedures.model import AllEqual, Check, Contains, Manual, NonEmpty, Step
-from wizard.remote.psbuild import Cmd, Pipeline
+from wizard.remote.psbuild import Cmd, Pipeline, Switch
 
 
 def registration_check(host: str, pool: str, *, wait_s: float = 600) -> Check:
     """§7.2: Test-CsRegistration against the pool returns Result : Success."""
     return Check(f"users can sign in to {pool}",
                  ps(host, json=Pipeline(Cmd("Test-CsRegistration", {"TargetFqdn": pool}),
+                                        Cmd("Select-Object", {"Property": ["TargetFqdn", "Result"]}))),
+                 AllEqual("Result", "Success"), wait_s=wait_s, poll_s=30)
+
+
+def av_edge_check(host: str, pool: str, *, wait_s: float = 600) -> Check:
+    """§7.2 Edge media: Test-CsAVEdgeConnectivity against the Front End pool returns Result : Success."""
+    return Check(f"Edge media for {pool}",
+                 ps(host, json=Pipeline(Cmd("Test-CsAVEdgeConnectivity", {"TargetFqdn": pool}),
                                         Cmd("Select-Object", {"Property": ["TargetFqdn", "Result"]}))),
                  AllEqual("Result", "Success"), wait_s=wait_s, poll_s=30)
 
@@ -151,7 +167,8 @@ def quorum_steps(ctx: Ctx, pool: Pool) -> list[Step]:
                 "without pool-level quorum loss (§5.3 A, §11.31, §12).",
             phase="front_end",
             commands=(ps(host, Cmd("Reset-CsPoolRegistrarState", {"PoolFqdn": pool.fqdn,
-                                                                    "ResetType": "QuorumLossRecovery"})),),
+                                                                    "ResetType": "QuorumLossRecovery",
+                                                                    "Confirm": Switch(False)})),),
             applies="routing-group quorum loss only",
             post_checks=(*(services_check(host, fe) for fe in pool.servers), fabric),
             destructive=True, confirm_text=pool.fqdn,
@@ -301,54 +318,140 @@ def pchat_failover_steps(ctx: Ctx, pool: Pool) -> list[Step]:
     ]
 
 
-def edge_dr_steps(ctx: Ctx, lost: Pool, surviving: Pool) -> list[Step]:
-    host = ctx.fe(ctx.cms_pool)
-    stop = tuple(ps(e, Cmd("Stop-CsWindowsService")) for e in surviving.servers)
-    start = tuple(ps(e, Cmd("Start-CsWindowsService")) for e in surviving.servers)
-    return [
+def edge_dr_steps(ctx: Ctx, lost: Pool, surviving: Pool, media: list[Pool]) -> list[Step]:
+    """§6.21 in its order. Federation route: Topology Builder moves 'Enable federation' to the
+    surviving pool and publishes; its Edge servers run setup again (once the publish has reached
+    their replica: they read the topology from it). XMPP route: services stopped on each new Edge,
+    Set-CsSite, external DNS and port 5269 (by hand), services started. Media: the Front End pools
+    of the failed Edge's site (``media``) are associated with the surviving pool."""
+    host = edge_internal_host(ctx, surviving)
+    edges = surviving.servers
+    published, replicated = f"edge-federation@{surviving.fqdn}", f"edge-replica@{surviving.fqdn}"
+    set_up, stopped = f"edge-setup@{surviving.fqdn}", f"edge-stopped@{surviving.fqdn}"
+    routed, dns = f"edge-xmpp-route@{surviving.fqdn}", f"edge-xmpp-dns@{surviving.fqdn}"
+    domains = ctx.plan.organisation.sip_domains
+    steps = [
         Step(
-            id=f"edge-federation-{lost.fqdn}", title=f"Move the federation route to {surviving.fqdn}",
+            id=f"edge-federation-route-{lost.fqdn}",
+            title=f"Publish federation on {surviving.fqdn} instead of {lost.fqdn}",
             section="6.21",
-            why="Only one Edge pool is published for federation; it is moved in Topology Builder and the "
-                "Edge servers rerun setup (§6.21).",
-            phase="edge",
-            manual=Manual("Topology Builder / Deployment Wizard", host, (
-                f"Edit {lost.fqdn} > General: clear 'Enable federation for this Edge pool (Port 5061)'.",
-                f"Edit {surviving.fqdn}: tick it; Publish.",
-                f"On each server of {surviving.fqdn} rerun Deployment Wizard 'Setup or Remove Lync Server "
-                "Components' (Run Again).")),
-            applies="the Edge pool carrying federation is lost",
-            post_checks=tuple(services_check(e, wait_s=600) for e in surviving.servers),
-            undo="Reverse the two ticks and publish.", duration_s=1800, needs=("cms-available",),
-        ),
-        Step(
-            id=f"edge-xmpp-{lost.fqdn}", title=f"Move the XMPP route to {surviving.fqdn}",
-            section="6.21",
-            why="XMPP federation is moved with Set-CsSite while the new Edge services are stopped; DNS "
-                "and port 5269 follow (§6.21).",
-            phase="edge",
-            commands=(*stop, ps(host, Cmd("Set-CsSite", {"XmppExternalFederationRoute": surviving.servers[0]},
-                                          positional=[surviving.site])), *start),
-            applies="XMPP federation is used", destructive=True, confirm_text=surviving.fqdn,
-            post_checks=tuple(services_check(e, wait_s=600) for e in surviving.servers),
-            undo="Set-CsSite back to the old Edge and revert DNS.", duration_s=1200, needs=("cms-available",),
-        ),
-        Step(
-            id=f"edge-media-{lost.fqdn}", title=f"Associate Front End pools of {lost.site} with {surviving.fqdn}",
-            section="6.21",
-            why="Front End pools still running in the failed Edge's site need a surviving Edge pool for "
-                "media (§6.21).",
+            why="Only one Edge pool is published for federation: Topology Builder clears it on the lost pool, "
+                "ticks it on the surviving one and publishes, which writes to the CMS (§6.21 Federation route, "
+                "§11.2).",
             phase="edge",
             manual=Manual("Topology Builder", host, (
-                "For each Front End pool in the site: Edit Properties > Associations > 'Associate Edge pool "
-                f"(for media components)' = {surviving.fqdn}; publish.",
-                f"External DNS: _xmpp-server._tcp SRV on port 5269 and the A record to {surviving.fqdn}.")),
-            applies="a whole Edge pool is lost",
-            post_checks=(Check("Edge media connectivity",
-                               ps(host, json=Pipeline(Cmd("Test-CsAVEdgeConnectivity",
-                                                          {"TargetFqdn": ctx.cms_pool.fqdn}),
-                                                      Cmd("Select-Object", {"Property": ["Result"]}))),
-                               AllEqual("Result", "Success"), wait_s=600, poll_s=30),),
-            undo="Associate the old Edge pool again.", duration_s=900, needs=("cms-available",),
+                "Topology Builder: Download Topology from existing deployment.",
+                f"Edit Properties of the Edge pool {lost.fqdn} > General: clear 'Enable federation for this Edge "
+                "pool (Port 5061)'; OK.",
+                f"Edit Properties of the Edge pool {surviving.fqdn} > General: tick 'Enable federation for this "
+                "Edge pool (Port 5061)'; OK.",
+                "Publish the topology.")),
+            applies="the Edge pool carrying federation is lost and another site's Edge pool runs",
+            undo=f"Failback: tick the box on {lost.fqdn} again, clear it on {surviving.fqdn}, publish (§6.21).",
+            duration_s=900, needs=("cms-available",), tags=frozenset({published, "topology-publish"}),
+        ),
+        Step(
+            id=f"edge-replicate-{surviving.fqdn}",
+            title=f"Push the published topology to the servers of {surviving.fqdn}",
+            section="6.21",
+            why="Setup on an Edge reads the topology from its local replica, which the CMS fills by "
+                "replication (§6.7 step 3); a forced push takes 2-3 minutes, so wait for UpToDate before "
+                "running setup again (§6.21, §7.2, §11.14; the wait is inferred).",
+            phase="edge",
+            commands=tuple(ps(host, Cmd("Invoke-CsManagementStoreReplication", {"ReplicaFqdn": e})) for e in edges),
+            applies="the federation route was published",
+            post_checks=tuple(replication_check(host, e, wait_s=600) for e in edges),
+            undo="Nothing to undo: replication only copies the configuration.", duration_s=300,
+            needs=(published,), tags=frozenset({replicated}),
+        ),
+        Step(
+            id=f"edge-setup-again-{surviving.fqdn}", title=f"Run setup again on the servers of {surviving.fqdn}",
+            section="6.21",
+            why="The Edge servers of the newly published pool take up federation when the Deployment Wizard's "
+                "'Setup or Remove Lync Server Components' runs again there, on the Edge itself (§6.21, §6.7 "
+                "steps 2-3).",
+            phase="edge",
+            manual=Manual("Deployment Wizard", edges[0], tuple(
+                f"On {e}, as a local Administrator: Deployment Wizard > 'Setup or Remove Lync Server Components' > "
+                "Run Again; Finish." for e in edges)),
+            applies="the federation route moved to this Edge pool",
+            undo="Run setup again after the failback publish.", duration_s=1800,
+            needs=(replicated,), tags=frozenset({set_up}),
+        ),
+        Step(
+            id=f"edge-xmpp-stop-{surviving.fqdn}", title=f"Stop the Lync services on each server of {surviving.fqdn}",
+            section="6.21",
+            why="XMPP: the services of each Edge of the new pool are stopped before its route moves; external "
+                "access through this pool stops until they start again (§6.21 XMPP, §8 Stop-CsWindowsService).",
+            phase="edge",
+            commands=tuple(ps(e, Cmd("Stop-CsWindowsService")) for e in edges),
+            applies="XMPP federation moves with the federation route",
+            post_checks=tuple(services_stopped_check(e) for e in edges),
+            destructive=True, confirm_text=surviving.fqdn,
+            undo="Start-CsWindowsService on each of them.", duration_s=300,
+            needs=(set_up,), tags=frozenset({stopped}),
+        ),
+        Step(
+            id=f"edge-xmpp-route-{lost.fqdn}",
+            title=f"Route the XMPP federation of {lost.site} through {surviving.fqdn}",
+            section="6.21",
+            why=f"Set-CsSite <site> -XmppExternalFederationRoute <edge fqdn> moves the XMPP route of {lost.site}, "
+                f"whose Edge pool was lost; it writes to the CMS (§6.21 XMPP, §5.3 F, §8).",
+            phase="edge",
+            commands=(ps(host, Cmd("Set-CsSite", {"XmppExternalFederationRoute": surviving.fqdn},
+                                   positional=[lost.site])),),
+            applies="XMPP federation is used",
+            undo=f"Set-CsSite {lost.site} -XmppExternalFederationRoute {lost.fqdn} after failback.", duration_s=120,
+            needs=("cms-available", stopped), tags=frozenset({routed}),
+        ),
+        Step(
+            id=f"edge-xmpp-dns-{lost.fqdn}", title=f"External DNS and firewall for XMPP through {surviving.fqdn}",
+            section="6.21",
+            why="The external DNS records and the firewall are outside Lync: the wizard cannot change them "
+                "(§6.21 XMPP: A record, SRV _xmpp-server._tcp on port 5269, port 5269 open).",
+            phase="edge",
+            manual=Manual("External DNS / firewall", "external DNS", (
+                f"External DNS: point the A record that XMPP federation uses at the external Access Edge address "
+                f"of {surviving.fqdn} (it pointed at {lost.fqdn}).",
+                *(f"External DNS: SRV _xmpp-server._tcp.{d} on port 5269 to the external Access Edge FQDN of "
+                  f"{surviving.fqdn} (where SRV records for every Edge pool were made in advance with different "
+                  "priorities, check this one answers)." for d in domains),
+                f"Firewall: open TCP 5269 from the Internet to the external Access Edge address of {surviving.fqdn}.")),
+            applies="XMPP federation is used",
+            undo=f"Point the records back at {lost.fqdn} after failback.", duration_s=1800,
+            needs=(routed,), tags=frozenset({dns}),
+        ),
+        Step(
+            id=f"edge-xmpp-start-{surviving.fqdn}", title=f"Start the Lync services on each server of {surviving.fqdn}",
+            section="6.21",
+            why="XMPP: the services start again once the route and DNS point at this pool; external access "
+                "through it resumes (§6.21 XMPP, §8 Start-CsWindowsService, on the Edge itself, §6.7 step 3).",
+            phase="edge",
+            commands=tuple(ps(e, Cmd("Start-CsWindowsService")) for e in edges),
+            applies="the services of the new Edge pool were stopped",
+            post_checks=tuple(services_check(e, wait_s=600) for e in edges),
+            destructive=True, confirm_text=surviving.fqdn,
+            undo="Stop-CsWindowsService on each of them.", duration_s=600,
+            needs=(dns,), tags=frozenset({f"edge-started@{surviving.fqdn}"}),
         ),
     ]
+    if media:
+        steps.append(Step(
+            id=f"edge-media-{lost.fqdn}", title=f"Associate the Front End pools of {lost.site} with {surviving.fqdn}",
+            section="6.21",
+            why="Front End pools still running in the failed Edge's site need a surviving Edge pool for media; "
+                "Topology Builder publishes it to the CMS (§6.21 Media association, §11.2).",
+            phase="edge",
+            manual=Manual("Topology Builder", host, (
+                "Topology Builder: Download Topology from existing deployment.",
+                *(f"Edit Properties of the Front End pool {p.fqdn} > Associations: 'Associate Edge pool (for media "
+                  f"components)' = {surviving.fqdn}; OK." for p in media),
+                "Publish the topology.",
+                f"Check the firewall lets the Front End servers of every pool reach every server of {surviving.fqdn} "
+                "(§6.21).")),
+            applies=f"Front End pools of {lost.site} used the lost Edge pool for media",
+            post_checks=tuple(av_edge_check(host, p.fqdn) for p in media),
+            undo=f"Associate them with {lost.fqdn} again after failback.", duration_s=900,
+            needs=("cms-available",), tags=frozenset({"topology-publish", f"edge-media@{surviving.fqdn}"}),
+        ))
+    return steps

@@ -213,14 +213,17 @@ def deployment_wizard_step(ctx: Ctx, server: str, pool: Pool, *, section: str = 
         "Run the Deployment Wizard from the Lync media (\\setup\\amd64\\Setup.exe).",
         "Step 1: Install Local Configuration Store" + (
             " - choose 'Import from a file (Recommended for Edge Servers)' and point to the zip exported "
-            "in the previous step." if edge else "."),
+            f"in the previous step, {edge_export_path(ctx.plan, pool.fqdn)} (copy it to the Edge by USB "
+            "if that share cannot be reached from it)." if edge else "."),
         "Step 2: Setup or Remove Lync Server Components.",
         "Step 3: Request, Install or Assign Certificates.",
         "Step 4: Start Services.",
     ]
     waits_for_quorum = section == "6.8" and pool.role == "front_end" and len(pool.servers) > 2
     checks = [services_started_check(server, pool) if waits_for_quorum else services_check(server, wait_s=600)]
-    if not edge:
+    if edge:  # §6.7 step 3: its configuration then replicates on its own; the CMS is read from inside
+        checks.append(replication_check(edge_internal_host(ctx, pool), server, wait_s=600))
+    else:
         checks.append(replication_check(server, server, wait_s=600))
     if section == "6.2":  # the SE hosting the CMS: its master starts with its services (§6.2 step 11)
         checks.append(cms_master_check(server, pool, wait_s=300))
@@ -231,7 +234,9 @@ def deployment_wizard_step(ctx: Ctx, server: str, pool: Pool, *, section: str = 
         title=f"Run the Deployment Wizard on {server}",
         section=section,
         why=f"A rebuilt Lync server gets its local store, roles, certificates and services from the "
-            f"Deployment Wizard (§{section}, §6.1).",
+            f"Deployment Wizard (§{section}, §6.1)." + (
+                " An Edge's store is imported from the exported zip; after install its configuration replicates "
+                "automatically, so its replica must then report up to date (§6.7 step 3, §7.2)." if edge else ""),
         phase="front_end" if pool.role in ("front_end", "director", "mediation", "persistent_chat") else "edge",
         manual=Manual("Deployment Wizard", server, tuple(lines)),
         applies="the server was rebuilt with the same FQDN",
@@ -253,10 +258,16 @@ def services_started_check(server: str, pool: Pool) -> Check:
         NoneEqual("Status", "Stopped"), wait_s=600, poll_s=15)
 
 
+def edge_internal_host(ctx: Ctx, edge_pool: Pool) -> str:
+    """Where the Management Shell runs for an Edge pool's work: a server of its next hop (else of the
+    CMS pool). The Edge is outside the domain and cannot read the CMS itself (§6.7 steps 2-3)."""
+    internal = ctx.plan.pool(edge_pool.next_hop) if edge_pool.next_hop else ctx.cms_pool
+    return ctx.fe(internal)
+
+
 def edge_export_step(ctx: Ctx, edge_pool: Pool) -> Step:
     """§6.7 step 3 (Edge): export the configuration on the internal network for the Edge."""
-    internal = ctx.plan.pool(edge_pool.next_hop) if edge_pool.next_hop else ctx.cms_pool
-    host = ctx.fe(internal)
+    host = edge_internal_host(ctx, edge_pool)
     path = edge_export_path(ctx.plan, edge_pool.fqdn)
     return Step(
         id=f"edge-export-{edge_pool.fqdn}",
