@@ -97,12 +97,19 @@ class LabRuntime:
             inst.logins[self.sql_user] = self.sql_password
 
     def _changed_plan(self, source: Path, changes: Mapping[str, Any]) -> Path:
-        """A scenario's variant of a shipped plan (e.g. the CMS in another pool): the source with
-        ``changes`` merged in (mappings merge key by key, anything else replaces), written beside
-        the lab's state so the drill plan and the deployment agree."""
+        """A scenario's variant of a shipped plan (e.g. the CMS in another pool, a second Edge
+        pool): the source with ``changes`` merged in, written beside the lab's state so the drill
+        plan and the deployment agree. Mappings merge key by key; a list of mappings merges item by
+        item on its key (``fqdn``, ``id`` or ``name``), new items appended; anything else replaces."""
+        def key(item: Any) -> Any:
+            return next((item[k] for k in ("fqdn", "id", "name") if isinstance(item, Mapping) and k in item), None)
+
         def merge(base: Any, change: Any) -> Any:
             if isinstance(base, dict) and isinstance(change, Mapping):
                 return {**base, **{k: merge(base.get(k), v) for k, v in change.items()}}
+            if isinstance(base, list) and isinstance(change, list) and all(key(c) is not None for c in change):
+                merged = [merge(b, next((c for c in change if key(c) == key(b)), b)) for b in base]
+                return merged + [c for c in change if key(c) not in {key(b) for b in base}]
             return change
 
         data = merge(yaml.safe_load(source.read_text(encoding="utf-8")), changes)

@@ -449,7 +449,9 @@ SCENARIOS: tuple[Scenario, ...] = (
              "federation) is lost; the DR site's Edge pool edge2 runs.", "F", ("6.21",),
              _lose("edge01.fabrikam.lab"),
              _all(lambda dep: dep.edge_dr_problems("edge.fabrikam.lab"), _replicas_current),
-             plan="lab-two-edges.yaml",
+             plan_changes={"topology": {"pools": [  # a second Edge pool in the DR site
+                 {"fqdn": "edge2.fabrikam.lab", "role": "edge", "site": "DR", "servers": ["edge11.fabrikam.lab"],
+                  "next_hop": "pool2.fabrikam.lab"}]}},
              forbidden=("running setup again on edge11 before the published federation route reached "
                         "its replica (§6.21, §6.7 step 3)",)),
     Scenario("monitoring-db-damaged-held", "A storage fault on sqlmon: LcsCDR is SUSPECT, QoEMetrics and "

@@ -39,7 +39,7 @@ CASES: dict[str, tuple[list[tuple[str, str | None]], str | None]] = {
     # manual Deployment Wizard / Topology Builder work is played by the lab's hands
     "fe-lost": ([("member-rebuild", "fe02.fabrikam.lab")], None),
     "edge-lost": ([("member-rebuild", "edge01.fabrikam.lab")], None),
-    # §6.21: federation, XMPP and media move to the DR site's Edge pool (lab-two-edges.yaml)
+    # §6.21: federation, XMPP and media move to the DR site's Edge pool (a second Edge pool merged into the lab plan)
     "edge-site-lost": ([("edge-dr", "edge.fabrikam.lab")], None),
     "pool-lost-unpaired": ([("pool-restore", "pool3.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
     "cms-se-lost-unpaired": ([("cms-restore", "se01.fabrikam.lab")], "2026-11-24_0200"),

@@ -303,3 +303,15 @@ def test_a_cold_pool_started_one_front_end_at_a_time_waits_in_start_pending(run:
     assert svc is not None and svc.status == "StartPending"
     _restart_pool(run, fe, ["fe22.fabrikam.lab", "fe23.fabrikam.lab"])
     assert svc.status == "Running"
+
+
+def test_a_scenario_variant_merges_into_the_shipped_plan(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """plan_changes: a pool added by its fqdn, the CMS moved; everything else stays lab.yaml's."""
+    from lab.runtime import LabRuntime
+
+    edges = LabRuntime(scenario("edge-site-lost"), state_dir=tmp_path / "e", time_factor=float("inf"))
+    pools = [p.fqdn for p in edges.plan.topology.pools]
+    assert "edge2.fabrikam.lab" in pools and "edge.fabrikam.lab" in pools and len(pools) == 7
+    assert [loc.name for loc in edges.plan.backup.locations] == ["hq-vault", "dr-vault"]
+    cms3 = LabRuntime(scenario("cms-pool-lost-unpaired"), state_dir=tmp_path / "c", time_factor=float("inf"))
+    assert cms3.plan.cms_pool.fqdn == "pool3.fabrikam.lab" and len(cms3.plan.topology.pools) == 6
