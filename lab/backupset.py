@@ -273,8 +273,9 @@ def _write_set(dep: Any, unc: str, layout: Any, created: dt.datetime, age: int, 
                   last_lsn=last, backup_set_name=f"{db.name}-Full {name}")
         components.setdefault("sql", {})[db.name] = rel
         hosts[db.name] = inst.data_source
-        if db.name.lower() == "mgc":
-            # two log backups after the full one; a broken chain skips LSNs in the second
+        if db.name.lower() in ("mgc", "lcscdr"):
+            # two log backups after the full one (mgc, and LcsCDR kept in the full recovery model);
+            # a broken chain skips LSNs in the second
             l1_first, l1_last = last, last + 200
             l2_first = l1_last + (300 if faults.broken_log_chain and newest else 0)
             for idx, (lf, ll) in enumerate(((l1_first, l1_last), (l2_first, l2_first + 200)), 1):

@@ -36,6 +36,7 @@ from wizard.assess.recommend import Consequence
 from wizard.assess.recommend import recommend as assess_recommend
 from wizard.assess.runner import ProbeRunner
 from wizard.assess.transports import RealTransports
+from wizard.catalog.components import scan_set
 from wizard.catalog.discover import Listing, list_store_sets, local_root, merge_listings
 from wizard.catalog.integrity import SqlBakVerifier
 from wizard.catalog.recommend import SetVerdict, choose_set, overview
@@ -496,9 +497,11 @@ class CoreBackend:
         plan = self._plan(loaded)
         order = (self.ctx.plan_of_action() if self.ctx is not None else ()) or (PlannedPath(path_id),)
         procedures, cms_at = [], order[0].cms_at
+        logs = self._sql_logs(loaded, backup_set) if any(
+            recovery_paths.get(p.path_id).restores_from_backup for p in order) else {}
         for p in order:  # a CMS failed over by an earlier path stays where it went (§6.15 step 7)
             procedures.append(compose(plan, p.path_id, pool=p.pool, server=p.server, backup_set=backup_set,
-                                      cms_at=cms_at))
+                                      cms_at=cms_at, sql_logs=logs))
             cms_at = cms_after(plan, p.path_id, p.pool, cms_at)
         self._procedures, self._where = procedures, {}
         views: list[StepView] = []
@@ -511,6 +514,28 @@ class CoreBackend:
                     views.append(step_view(step))
         self._composed_for = (order, backup_set)
         return views
+
+    def _sql_logs(self, loaded: LoadedPlan, backup_set: str | None) -> dict[str, tuple[str, ...]]:
+        """The chosen set's SQL log backups per database (lower-case name), as the SQL Server reads
+        them (UNC), oldest first by name; SQL Server itself refuses a log out of sequence (4305).
+        Empty when no set is chosen or the set cannot be read now (the restore is then full only,
+        and the step says so)."""
+        if not backup_set:
+            return {}
+        plan = self._plan(loaded)
+        location, name = plan.resolve_set(backup_set)
+        loc = location or plan.backup.locations[0]
+        try:
+            listing = list_store_sets(self._store(loaded, loc), plan.backup.layout, loc.unc)
+            entry = next((e for e in listing.sets if e.name == name), None)
+            parts = scan_set(entry, plan.backup.layout).parts if entry is not None else ()
+        except WizardError:
+            return {}
+        logs: dict[str, list[str]] = {}
+        for part in parts:
+            if part.kind == "log" and part.key and entry is not None:
+                logs.setdefault(part.key.removesuffix("-log"), []).append(entry.unc + "\\" + part.rel)
+        return {db: tuple(sorted(files)) for db, files in logs.items()}
 
     def _ensure(self, loaded: LoadedPlan) -> None:
         if not self._procedures:

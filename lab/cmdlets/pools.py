@@ -208,6 +208,12 @@ def _synthetic(what: str) -> Any:
     def run(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
         here = dep.pool_of(host)
         target = str(inv.get("TargetFqdn") or (here.fqdn if here is not None else "")).lower()
+        given_user = any(inv.bound(n) for n in ("UserSipAddress", "SenderSipAddress"))
+        if target in dep.pools and not dep.pools[target].spec.test_users and not given_user:
+            # without arguments the transaction uses the pool's health-monitoring test users (§7.2)
+            raise inv.error(f"No health monitoring test users are configured for {target}: create them with "
+                            "New-CsHealthMonitoringConfiguration or pass -UserSipAddress and -UserCredential.",
+                            "InvalidOperation", "NoHealthMonitoringConfiguration")
         ok = target in dep.pools and not dep.pool_problems(target)
         if target in dep.pools and dep.pools[target].spec.role == "edge":
             ok = not dep.pool_problems(target) and bool(

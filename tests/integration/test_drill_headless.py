@@ -142,3 +142,20 @@ def test_destructive_step_without_confirmation_does_not_run(tmp_path: Path) -> N
     assert result.failed_step == "sql-restore-mgc-pchat-sql"
     assert "The confirmation text did not match, so the step did not run." in out.getvalue()
     assert result.problems, "the lab agrees the database was not restored"
+
+
+@pytest.mark.timeout(60)
+def test_a_monitoring_restore_applies_the_sets_log_chain_and_pchat_stops_at_the_full_backup(tmp_path: Path) -> None:
+    """§6.10: the set's LcsCDR log backups follow the full one, in order (the catalogue finds them in
+    the chosen set); §6.11: Persistent Chat only to the last full backup, its logs are not applied."""
+    for name, wanted, unwanted in (("monitoring-db-damaged-held", "RESTORE LOG [LcsCDR]", None),
+                                   ("pchat-db-lost", "mgc.bak", "mgc_log1.trn")):
+        result = run_headless(name, answers_file=None, journal_dir=tmp_path / name, time_factor=600,
+                              operator="alice", out=io.StringIO())
+        assert result.restored
+        text = result.folder.read_text(encoding="utf-8")  # the journal file
+        assert wanted in text.replace("\\\\", "\\")
+        if unwanted:
+            assert unwanted not in text
+        if name.startswith("monitoring"):
+            assert text.index("LcsCDR_log1.trn") < text.index("LcsCDR_log2.trn")

@@ -109,3 +109,18 @@ def test_a_rebuilt_file_server_has_no_share_and_no_lync_acls(lab: LabRuntime) ->
     lab.dep.rebuild_server(fs.server)
     assert not lab.dep.paths.unc(fs.server, fs.share).exists()
     assert lab.dep.file_store_acls["fs-hq"] is False
+
+
+def test_synthetic_transactions_need_the_pools_test_users(tmp_path: Path) -> None:
+    """§7.2: without arguments a synthetic transaction uses the pool's health-monitoring test users."""
+    lab = LabRuntime(None, state_dir=tmp_path / "l", time_factor=float("inf"))
+    assert "Success" in ps(lab, "Test-CsIM -TargetFqdn pool3.fabrikam.lab | Select-Object -ExpandProperty Result")[1]
+    pool = lab.dep.pool("pool3.fabrikam.lab")
+    from dataclasses import replace
+
+    pool.spec = replace(pool.spec, test_users=False)
+    code, _, err = ps(lab, "Test-CsIM -TargetFqdn pool3.fabrikam.lab")
+    assert code == 1 and "No health monitoring test users" in err
+    code, out, _ = ps(lab, "Test-CsIM -TargetFqdn pool3.fabrikam.lab -SenderSipAddress sip:a@fabrikam.lab "
+                           "| Select-Object -ExpandProperty Result")
+    assert code == 0 and "Success" in out

@@ -355,3 +355,19 @@ def test_file_store_acls_are_reset_after_the_share_is_back_in_a_pool_restore() -
         fs = plan.pool(pool).file_store
         assert ids.index(f"filestore-share-{fs}") < ids.index(f"filestore-acl-{fs}")
         assert ids.index(f"filestore-copy-{fs}") < ids.index(f"filestore-acl-{fs}")
+
+
+def test_a_pool_without_health_monitoring_test_users_gets_a_manual_sign_in_check_not_a_failure() -> None:
+    """§7.2: synthetic transactions without arguments use the pool's test users; without them the
+    verify row says so and leaves the check to the operator instead of reporting the pool unhealthy."""
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    with_users = [s.id for s in compose(plan, "be-restore", pool="pool3.fabrikam.lab").steps]
+    assert "verify-registration-pool3.fabrikam.lab" in with_users
+    pools = [replace(p, test_users=False) if p.fqdn == "pool3.fabrikam.lab" else p for p in plan.topology.pools]
+    bare = replace(plan, topology=replace(plan.topology, pools=pools))
+    proc = compose(bare, "be-restore", pool="pool3.fabrikam.lab")
+    ids = [s.id for s in proc.steps]
+    assert not any(i.startswith(("verify-registration-pool3", "verify-test-cs")) for i in ids)
+    manual = proc.step("verify-synthetic-pool3.fabrikam.lab")
+    assert manual.manual is not None and "no health-monitoring test users" in " ".join(manual.manual.instructions)
+    assert "New-CsHealthMonitoringConfiguration" in manual.why

@@ -151,16 +151,18 @@ def test_values_enter_the_batch_only_as_quoted_literals() -> None:
         restore_batch("x\x00", "\\\\bk01\\x.bak", recovery=True)
 
 
-def test_composed_monitoring_and_chat_steps_take_the_logs_they_are_given(world: World) -> None:
+def test_monitoring_steps_take_the_logs_they_are_given_persistent_chat_stops_at_the_full_backup(
+        world: World) -> None:
     pool1, pchat = world.plan.pool("pool1.fabrikam.lab"), world.plan.pool("pchat.fabrikam.lab")
     trn = f"\\\\bk01\\LyncBackup\\{SET}\\sql\\LcsCDR_log1.trn"
-    steps = {s.id: s for s in mon_arch_steps(world.ctx, pool1, "fe01.fabrikam.lab", logs={"LcsCDR": [trn]})}
+    steps = {s.id: s for s in mon_arch_steps(world.ctx, pool1, "fe01.fabrikam.lab", logs={"lcscdr": [trn]})}
     cdr = [c.sql for c in steps["sql-restore-lcscdr-mon"].commands if isinstance(c, SqlCommand)]
     assert f"RESTORE LOG [LcsCDR] FROM DISK = N'{trn}' WITH NORECOVERY, STATS = 10" in cdr
     assert not any(c.sql.startswith("RESTORE LOG") for c in steps["sql-restore-qoemetrics-mon"].commands
                    if isinstance(c, SqlCommand))
-    mgc = pchat_restore_step(world.ctx, pchat, "pchat01.fabrikam.lab", logs=[trn.replace("LcsCDR", "mgc")])
-    assert sum(isinstance(c, SqlCommand) and c.sql.startswith("RESTORE LOG") for c in mgc.commands) == 1
+    mgc = pchat_restore_step(world.ctx, pchat, "pchat01.fabrikam.lab")  # §6.11: only to the last full backup
+    assert not any(isinstance(c, SqlCommand) and c.sql.startswith("RESTORE LOG") for c in mgc.commands)
+    assert "last full backup only" in mgc.why
 
 
 # -- run against the lab's SQL Server ---------------------------------------------------------

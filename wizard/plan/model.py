@@ -115,6 +115,9 @@ class Pool:
     paired_with: str | None = spec("FQDN of the backup pool (pairing is 1:1 and reciprocal, §1)",
                                    default=None)
     response_group: bool = spec("whether the pool runs Response Group (§6.12)", default=False)
+    test_users: bool = spec("front_end pools: health-monitoring test users are configured "
+                            "(New-CsHealthMonitoringConfiguration, §7.2), so synthetic transactions run "
+                            "without a user's credentials", default=True)
     monitoring_store: str | None = spec("id of the SQL instance holding LcsCDR/QoEMetrics",
                                         default=None)
     archiving_store: str | None = spec("id of the SQL instance holding LcsLog", default=None)

@@ -13,6 +13,7 @@ step is built from the topology, e.g. "the CMS lived in the failed pool") and th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from wizard.errors import UsageError
@@ -302,7 +303,8 @@ def _pool_of_server(plan: Plan, server: str) -> Pool:
 
 
 def compose(plan: Plan, path_id: str, *, pool: str | None = None, server: str | None = None,
-            backup_set: str | None = None, new_pool: str | None = None, cms_at: str | None = None) -> Procedure:
+            backup_set: str | None = None, new_pool: str | None = None, cms_at: str | None = None,
+            sql_logs: Mapping[str, tuple[str, ...]] | None = None) -> Procedure:
     """The ordered steps of ``path_id`` for ``plan``: ``pool`` is the failed (or target) pool,
     ``server`` the failed server, ``new_pool`` pool C (ABC) or the CMS move target, ``cms_at`` the
     pool hosting the CMS when the path starts, when an earlier path moved it (:func:`cms_after`)."""
@@ -314,7 +316,7 @@ def compose(plan: Plan, path_id: str, *, pool: str | None = None, server: str | 
         pool = _pool_of_server(plan, server).fqdn
     if pool is None and path_id in ("cms-restore", "cms-failover", "cms-move", "config-rollback"):
         pool = Ctx(plan, cms_at=cms_at).cms_pool.fqdn
-    ctx = Ctx(plan, backup_set, pool, server, cms_at)
+    ctx = Ctx(plan, backup_set, pool, server, cms_at, dict(sql_logs or {}))
     omitted: list[Omitted] = []
     builder = _BUILDERS[path_id]
     steps = builder(ctx, omitted, new_pool)
@@ -453,7 +455,7 @@ def _cms_restore(ctx: Ctx, om: list[Omitted], _: str | None, *, pool_lost: bool 
         steps.append(rgs_import_step(ctx, pool, pool, new_pool=True))
     be = ctx.back_end(pool)
     if be and be.id in (pool.monitoring_store, pool.archiving_store):
-        steps += mon_arch_steps(ctx, pool, host)
+        steps += mon_arch_steps(ctx, pool, host, logs=ctx.sql_logs)
     else:
         om.append(Omitted("monarch", "Monitoring/Archiving data", "not on this Back End (§6.2 step 15)"))
     return steps + verification_steps(ctx, pool, list(pool.servers))
@@ -510,7 +512,7 @@ def _be_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         steps.append(be_mirror_create_step(ctx, pool, be, mirror, "6.4"))
     steps += _data(ctx, om, pool, rgs_new=True)
     if be.id in (pool.monitoring_store, pool.archiving_store):
-        steps += mon_arch_steps(ctx, pool, host)
+        steps += mon_arch_steps(ctx, pool, host, logs=ctx.sql_logs)
     return steps + verification_steps(ctx, pool, list(pool.servers))
 
 
@@ -621,7 +623,7 @@ def _pool_restore(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
         steps.append(lis_import_step(ctx, ctx.fe(pool), pool.fqdn, section="6.2"))
     be = ctx.back_end(pool)
     if be and be.id in (pool.monitoring_store, pool.archiving_store):
-        steps += mon_arch_steps(ctx, pool, ctx.fe(pool))
+        steps += mon_arch_steps(ctx, pool, ctx.fe(pool), logs=ctx.sql_logs)
     if ctx.partner(pool) is not None:
         om.append(Omitted("pool-failover", "Fail over first",
                           "the pool is paired: pool-failover restores service faster (§5.1 rule 2)"))
@@ -661,7 +663,7 @@ def _mon_arch(ctx: Ctx, om: list[Omitted], _: str | None) -> list[Step]:
     pool = _front_end(ctx, ctx.pool, "the pool whose Monitoring/Archiving store was lost")
     if not (pool.monitoring_store or pool.archiving_store):
         raise CompositionError(f"{pool.fqdn} names no Monitoring or Archiving store.")
-    return mon_arch_steps(ctx, pool, ctx.fe(pool))
+    return mon_arch_steps(ctx, pool, ctx.fe(pool), logs=ctx.sql_logs)
 
 
 def _pchat_pool(ctx: Ctx) -> Pool:

@@ -9,7 +9,8 @@ rebuilt server) lives here because every rebuild path starts with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from wizard.plan.model import BackupLocation, Plan, Pool, SqlInstance
 from wizard.procedures.model import (
@@ -37,6 +38,8 @@ class Ctx:
     pool: str | None = None  # the failed / target pool FQDN
     server: str | None = None  # the failed server FQDN (member, SE)
     cms_at: str | None = None  # the pool hosting the CMS when this path starts (None: the plan's)
+    #: the chosen set's SQL log backups per database (UNC paths, oldest first), for §6.10 restores
+    sql_logs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def cms_pool(self) -> Pool:

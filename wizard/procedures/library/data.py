@@ -480,7 +480,7 @@ def mon_arch_steps(ctx: Ctx, pool: Pool, host: str, *, logs: Mapping[str, Sequen
             step = sql_restore_step(ctx, inst, db, "6.10",
                                     f"{db} is not needed for service; restore its data when the business "
                                     "or a regulator needs it (§6.10, §5.3 G; T-SQL inferred).", host,
-                                    logs=(logs or {}).get(db, ()))
+                                    logs=(logs or {}).get(db.lower(), ()))
             steps.append(Step(**{**step.__dict__, "needs": (f"monarch-db@{sql_id}",)}))
             principal = Check(f"{login} is a user of {db}",
                               SqlCommand(inst.server, inst.instance,
@@ -509,17 +509,17 @@ def mon_arch_steps(ctx: Ctx, pool: Pool, host: str, *, logs: Mapping[str, Sequen
     return steps
 
 
-def pchat_restore_step(ctx: Ctx, pool: Pool, host: str, *, logs: Sequence[str] = ()) -> Step:
-    """§6.11: restore mgc with the method used to back it up (``logs``: the set's log backups of
-    mgc, UNC paths, oldest first)."""
+def pchat_restore_step(ctx: Ctx, pool: Pool, host: str) -> Step:
+    """§6.11: restore mgc with the method used to back it up, to the last full backup only (§6.11:
+    "either way only to the last full backup"): log backups of mgc in the set are not applied."""
     if not pool.persistent_chat_store:
         raise ValueError(f"{pool.fqdn} names no persistent_chat_store")
     inst = ctx.plan.sql(pool.persistent_chat_store)
     if pool.persistent_chat_backup == "sql":
         return sql_restore_step(ctx, inst, "mgc", "6.11",
                                 "Persistent Chat content was backed up with SQL, so it is restored with SQL "
-                                "(the method must match, §6.11, which promises only the last full backup; log "
-                                "backups in the set, when there are any, bring it further).", host, logs=logs)
+                                "(the method must match), to the last full backup only: §6.11 restores no "
+                                "further, so log backups in the set are not applied.", host)
     zip_path = ctx.backup_file("persistent_chat", pool.fqdn)
     db_instance = f"{inst.server}\\{inst.instance}" if inst.instance else inst.server
     return Step(
