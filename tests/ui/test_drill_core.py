@@ -84,10 +84,10 @@ def _decisions(folder: Path) -> dict[str, dict]:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize(("name", "answers", "path", "plan", "backup_set"), [
-    ("pool-lost-paired", {}, "pool-failover", [("pool-failover", "pool2.fabrikam.lab")], "2026-11-24_0200"),
-    ("be-lost-unpaired", {}, "be-restore", [("be-restore", "pool3.fabrikam.lab")], "2026-11-24_0200"),
+    ("pool-lost-paired", {}, "pool-failover", [("pool-failover", "pool2.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
+    ("be-lost-unpaired", {}, "be-restore", [("be-restore", "pool3.fabrikam.lab")], "hq-vault/2026-11-24_0200"),
     # the briefing: the trouble began right after a change (question 3 -> "yes")
-    ("bad-config-change", {2: 1}, "config-rollback", [("config-rollback", None)], "2026-11-24_0200"),
+    ("bad-config-change", {2: 1}, "config-rollback", [("config-rollback", None)], "hq-vault/2026-11-24_0200"),
 ])
 async def test_drill_by_keys_to_the_summary(name: str, answers: dict[int, int], path: str,
                                            plan: list[tuple[str, str | None]], backup_set: str,

@@ -10,7 +10,8 @@ from wizard.plan.model import Plan
 from wizard.procedures.compose import CompositionError, Procedure, compose
 from wizard.recovery_paths import PATHS
 
-SHIPPED = ("example-two-site.yaml", "example-standard.yaml", "lab.yaml")
+#: every plan shipped in plans/ (the examples and the lab's)
+SHIPPED = tuple(sorted(p.name for p in (REPO / "plans").glob("*.yaml")))
 
 
 def shipped_plans() -> Iterator[tuple[str, Plan]]:
@@ -29,6 +30,9 @@ def every_procedure() -> Iterator[Procedure]:
                 targets = [dict(pool=a, new_pool=c) for a in [None, *pools] for c in pools if c != a]
             else:
                 targets = [dict(pool=p) for p in [None, *pools]]
+            # and with the CMS already failed over to the CMS pool's partner (§6.15 step 7)
+            moved = plan.cms_pool.paired_with
+            targets += [dict(t, cms_at=moved) for t in targets] if moved else []
             for kw in targets:
                 try:
                     yield compose(plan, path.id, backup_set="2026-11-24_0100", **kw)  # type: ignore[arg-type]
