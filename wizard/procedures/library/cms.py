@@ -60,7 +60,11 @@ def cms_restore_steps(ctx: Ctx, pool: Pool, *, pool_lost: bool) -> list[Step]:
             title=f"Recreate an empty CMS store (xds, lis) on {where}",
             section="6.2",
             why="The CMS store must exist, empty, with the original instance name before the "
-                "configuration can be imported; -Clean drops whatever is there (§6.2 step 6, §9).",
+                "configuration can be imported; -Clean drops whatever is there (§6.2 step 6, §9)." + (
+                    " If the mirror still carries the CMS, back up that surviving copy first with the "
+                    "organisation's backup job and restore both nodes from it (§5.3 C, S20): it is newer "
+                    "than any set, and the wizard cannot take a set in the middle of a path." if
+                    (be := ctx.back_end(pool)) is not None and be.mirror else ""),
             phase="cms",
             commands=(ps(host, install, timeout_s=1800),),
             applies="the CMS pool's store is lost and the pool is not paired (or not failed over)",
