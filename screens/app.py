@@ -96,6 +96,7 @@ class WizardApp(App[int]):
         self.opening = opening
         self.ready: Ready | None = None  # set once the plan is read (after the first frame)
         self.failure: WizardError | None = None  # why the app left without an incident (a broken plan)
+        self.farewell: str | None = None  # one line printed after the app left (report path, how to resume)
         self.session: IncidentSession | None = None
         self._hangups_watched = False
 
@@ -213,7 +214,8 @@ class WizardApp(App[int]):
 
         session = IncidentSession.start(self.loaded.path, operator=operator, incident=incident, mode=mode,
                                         journal_dir=self.journal_dir, confirm_organisation=confirm,
-                                        backend=self.backend, loaded=self.loaded)
+                                        backend=self.backend, loaded=self.loaded,
+                                        generated_id=incident == self.opening.incident)
         session.change_stage("assessment")
         self.post_message(self.Opened(session))
 
@@ -262,16 +264,29 @@ class WizardApp(App[int]):
     def close_incident(self, outcome: str) -> None:
         session = self._session()
         session.close(outcome)
-        self.post_message(self.Leave(0))
+        from wizard.journal import read_journal, write_private
+        from wizard.report import build_report, render
+
+        report = build_report(read_journal(session.journal.path), rto_s=session.rto_s, rpo_s=session.rpo_s)
+        out = session.journal.path.with_name("report.md")
+        write_private(out, render(report, "md").encode("utf-8"))
+        self.farewell = (f"Incident {session.state.incident} closed ({outcome}); journal sealed. "
+                         f"Report: {out}")
+        self.post_message(self.Leave(int(ExitCode.OK) if outcome == "restored" else 1))
 
     @work(thread=True, exit_on_error=False, group="journal", description="journaling the quit")
     def quit_journaled(self, running: str | None) -> None:
         session = self.session
+        code = int(ExitCode.OK)
         if session is not None and not session.state.closed:
             stage = session.state.stage
             session.interrupt(running, f"operator quit at {stage}" + (f" while {running} ran" if running else ""))
             session.detach()
-        self.post_message(self.Leave(0))
+            code = int(ExitCode.INTERRUPTED)  # README: interrupted, the journal valid and resumable
+            self.farewell = (f"Incident {session.state.incident} left open at {stage}"
+                             + (f" ({running} in doubt)" if running else "")
+                             + f"; resume it with the same command. Journal: {session.journal.path}")
+        self.post_message(self.Leave(code))
 
     def _session(self) -> IncidentSession:
         if self.session is None:
@@ -330,6 +345,10 @@ class WizardApp(App[int]):
             if isinstance(running, str):
                 return running
         return None
+
+    async def action_quit(self) -> None:
+        """The command palette's Quit asks and journals like Ctrl+Q (Textual's would just exit)."""
+        self.action_request_quit()
 
     def action_request_quit(self) -> None:
         from screens.modals import QuitDialog

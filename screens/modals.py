@@ -148,6 +148,30 @@ class QuitDialog(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question about something that cannot be undone (closing an incident)."""
+
+    CSS_PATH = STAGES_CSS
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm-yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm-no"),
+    ]
+
+    def __init__(self, title: str, detail: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._detail = title, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._detail, markup=False, id="confirm-detail")
+            yield Static("y = yes   n / Esc = no", markup=False)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
 class ErrorDialog(ModalScreen[None]):
     """One failure: its title and one sentence. Already journaled by the app."""
 

@@ -60,4 +60,15 @@ available later with 'lync-restore report JOURNAL'."""
         self.wizard.export_report(fmt)
 
     def action_close_incident(self, outcome: str) -> None:
-        self.wizard.close_incident(outcome)
+        """Closing seals the journal for good: ask first, then the app writes the report and says where."""
+        from screens.modals import ConfirmDialog
+
+        what = "service restored" if outcome == "restored" else "abandoned (service NOT restored)"
+        detail = (f"The incident is closed as {what} and its journal sealed: nothing can be added or "
+                  "resumed afterwards. The report is written to the incident folder and its path shown.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.wizard.close_incident(outcome)
+
+        self.app.push_screen(ConfirmDialog(f"Close the incident as {what}?", detail), answered)

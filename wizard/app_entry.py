@@ -100,6 +100,9 @@ def open_app(opening: Opening, prompt_bridge: PromptBridge | None = None) -> int
     code = app.run()
     if app.failure is not None:
         raise app.failure
+    farewell = getattr(app, "farewell", None)
+    if farewell:
+        print(farewell, flush=True)  # after the app left: the terminal is the shell's again
     return int(code) if isinstance(code, int) else ExitCode.OK
 
 

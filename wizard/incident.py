@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from wizard.errors import UsageError, WizardError
+from wizard.errors import JournalError, UsageError, WizardError
 from wizard.incident_state import IncidentState, Stage, check_transition, replay
 from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, installation_key, read_journal
 from wizard.journal import incidents as incident_folders
@@ -370,8 +370,11 @@ class IncidentSession:
     @classmethod
     def start(cls, plan_path: str | Path, *, operator: str, incident: str, mode: Mode, journal_dir: Path,
               backend: Backend, confirm_organisation: str | None = None,
-              loaded: LoadedPlan | None = None) -> IncidentSession:
-        """Start a new incident. Live mode needs the organisation's name typed back exactly."""
+              loaded: LoadedPlan | None = None, generated_id: bool = False) -> IncidentSession:
+        """Start a new incident. Live mode needs the organisation's name typed back exactly. A
+        ``generated_id`` (the clock's, not typed by the operator) that is taken already, e.g. by a
+        second drill started in the same minute, becomes ``<id>-2``, ``<id>-3``... (the folder is
+        created atomically, so two wizards never share one)."""
         loaded = loaded or load_plan(plan_path)
         org = loaded.plan.organisation.name
         if not operator.strip():
@@ -380,13 +383,19 @@ class IncidentSession:
             raise UsageError(f"'{incident}' is not a usable incident id (letters, digits, . _ - only).")
         if mode == "live" and (confirm_organisation or "").strip() != org:
             raise LiveConfirmationError(f"Live mode needs the organisation name typed exactly as '{org}'.")
-        journal = Journal.create(journal_dir, incident=incident, operator=operator.strip(), drill=mode == "drill",
-                                 key=installation_key(),
-                                 payload={"plan": str(Path(plan_path).resolve()), "plan_sha256": plan_sha256(loaded),
-                                          "organisation": org, "mode": mode,
-                                          # the objectives in force, so a report needs no plan later
-                                          "rto_s": loaded.plan.objectives.rto.seconds,
-                                          "rpo_s": loaded.plan.objectives.rpo.seconds})
+        payload = {"plan": str(Path(plan_path).resolve()), "plan_sha256": plan_sha256(loaded),
+                   "organisation": org, "mode": mode,
+                   # the objectives in force, so a report needs no plan later
+                   "rto_s": loaded.plan.objectives.rto.seconds, "rpo_s": loaded.plan.objectives.rpo.seconds}
+        candidates = [incident, *(f"{incident}-{n}" for n in range(2, 100))] if generated_id else [incident]
+        for i, name in enumerate(candidates):
+            try:
+                journal = Journal.create(journal_dir, incident=name, operator=operator.strip(),
+                                         drill=mode == "drill", key=installation_key(), payload=payload)
+                break
+            except JournalError:
+                if i + 1 == len(candidates) or not (Path(journal_dir) / name).exists():
+                    raise
         entries = read_journal(journal.path).entries
         return cls(loaded, journal, entries, backend)
 

@@ -311,7 +311,10 @@ def test_terminal_dies_mid_restore_then_resume_and_finish(tmp_path: Path) -> Non
         assert "1 interruption(s) and 1 resume(s)" in pane.screen()
         second_pid = pane.pid
         pane.keys("c")
+        pane.wait_for("Close the incident as service restored?", 5)
+        pane.keys("y")
         wait_gone(second_pid, SLOW)
+        assert "Report: " in pane.screen()  # what the program printed as it left
         pane.screen()  # remain-on-exit: what the program left behind
     finally:
         if pane is not None:

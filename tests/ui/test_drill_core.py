@@ -73,7 +73,10 @@ async def _play(app: WizardApp, pilot, answers: dict[int, int]) -> None:  # type
     await pilot.press("n")
     await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
     await pilot.press("c")
+    await wait_for(pilot, lambda: "Close the incident as service restored?" in screen_text(app))
+    await pilot.press("y")  # closing seals the journal: it asks first (#16 item 5)
     await wait_for(pilot, lambda: not app.is_running)
+    assert app.farewell is not None and "Report:" in app.farewell and app.return_value == 0
 
 
 def _decisions(folder: Path) -> dict[str, dict]:  # type: ignore[type-arg]

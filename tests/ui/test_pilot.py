@@ -80,7 +80,17 @@ async def test_be_lost_accept_everything_with_second_operator_and_retry(make_app
         await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert "within the RTO" in screen_text(app)
         await pilot.press("c")
+        await wait_for(pilot, lambda: "Close the incident as service restored?" in screen_text(app))
+        await pilot.press("n")  # no: nothing is closed, the summary stays
+        await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        assert app.is_running and not replay(read_journal(journal_dir / "INC-UI").entries).closed
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "Close the incident as service restored?" in screen_text(app))
+        await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running)
+        report = journal_dir / "INC-UI" / "report.md"
+        assert app.farewell == f"Incident INC-UI closed (restored); journal sealed. Report: {report}"
+        assert report.is_file() and oct(report.stat().st_mode & 0o777) == "0o600"
     folder = journal_dir / "INC-UI"
     assert _decisions(folder) == [
         ("observation:users", "no", ""),
@@ -121,7 +131,10 @@ async def test_pool_lost_failover_skips_the_backup_stage_and_exports(make_app: A
         folder = journal_dir / "INC-UI"
         await wait_for(pilot, lambda: (folder / "report.md").exists() and (folder / "report.html").exists())
         await pilot.press("x")
+        await wait_for(pilot, lambda: "Close the incident as abandoned" in screen_text(app))
+        await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running)
+        assert app.return_value == 1  # abandoned: service not restored (README exit codes)
     entries = read_journal(folder).entries
     st = replay(entries)
     stages = [e.payload["to"] for e in entries if e.kind == Kind.STAGE]
@@ -191,6 +204,8 @@ async def test_override_then_quit_mid_step_then_resume_and_finish(make_app: AppF
         await wait_for(pilot, lambda: isinstance(app2.screen, SummaryScreen))
         assert "1 interruption(s) and 1 resume(s)" in screen_text(app2)
         await pilot.press("c")
+        await wait_for(pilot, lambda: "Close the incident" in screen_text(app2))
+        await pilot.press("y")
         await wait_for(pilot, lambda: not app2.is_running)
     st = replay(read_journal(folder).entries)
     assert st.closed and st.resumes == 1 and st.in_doubt == []
@@ -273,3 +288,19 @@ async def test_ctrl_c_asks_and_a_second_ctrl_c_quits_journaled(make_app: AppFact
     quits = [e for e in entries if e.kind == Kind.INTERRUPTED]
     assert len(quits) == 1 and quits[0].payload["reason"] == "operator quit at assessment", quits
     assert not replay(entries).closed  # resumable
+    # README: 130 = interrupted, the journal valid and resumable; the way back is printed (#16 item 5)
+    assert app.return_value == 130
+    assert app.farewell is not None and "INC-UI left open at assessment; resume it" in app.farewell
+
+
+async def test_the_palettes_quit_asks_and_journals_like_ctrl_q(make_app: AppFactory, journal_dir: Path) -> None:
+    """#16 item 5: Textual's own Quit (command palette) left at once, unasked and unjournaled."""
+    app = make_app(ScriptedBackend("be-lost"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot)
+        await app.action_quit()  # what the palette's "Quit the application" runs
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert [e.kind for e in read_journal(journal_dir / "INC-UI").entries].count(Kind.INTERRUPTED) == 1
+    assert app.return_value == 130

@@ -186,3 +186,19 @@ def test_backup_set_age_is_judged_against_the_backends_clock(tmp_path: Path) -> 
     assert "age_s=33480" in entry.payload["evidence"]  # 9 h 18 min, not the age by the wall clock
     wall = BackupChoice((view,), view.name, "")
     assert abs((wall.judged_at() - dt.datetime.now(dt.UTC)).total_seconds()) < 5
+
+
+def test_a_generated_id_taken_in_the_same_minute_gets_a_suffix_a_typed_one_is_refused(tmp_path: Path) -> None:
+    """#16 item 6: two drills started in the same minute collided ("already exists")."""
+    from wizard.errors import WizardError
+
+    kw = dict(operator="alice", mode="drill", journal_dir=tmp_path, backend=ScriptedBackend())
+    first = IncidentSession.start(PLAN, incident="INC-20261207-0301", generated_id=True, **kw)  # type: ignore[arg-type]
+    second = IncidentSession.start(PLAN, incident="INC-20261207-0301", generated_id=True, **kw)  # type: ignore[arg-type]
+    third = IncidentSession.start(PLAN, incident="INC-20261207-0301", generated_id=True, **kw)  # type: ignore[arg-type]
+    assert [s.journal.path.parent.name for s in (first, second, third)] == [
+        "INC-20261207-0301", "INC-20261207-0301-2", "INC-20261207-0301-3"]
+    with pytest.raises(WizardError, match="already exists"):
+        IncidentSession.start(PLAN, incident="INC-20261207-0301", **kw)  # type: ignore[arg-type]
+    for s in (first, second, third):
+        s.journal.close()
