@@ -8,7 +8,7 @@ import textwrap
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,10 +18,20 @@ from textual.widgets import Label, Log, OptionList, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from screens.base import StageScreen
-from screens.modals import ConfirmTyped, ReasonDialog, SecondOperator
+from screens.modals import ChoiceDialog, ConfirmTyped, ReasonDialog, SecondOperator
 from screens.widgets.checklist import Checklist
 from screens.widgets.command_panel import CommandPanel
-from wizard.incident import OutputLine, Progress, StepDone, StepEvent, StepFailed, StepStarted, StepView
+from wizard.incident import (
+    OutputLine,
+    PreCheckView,
+    Progress,
+    StepDone,
+    StepEvent,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepView,
+)
 from wizard.report import fmt_duration
 
 BATCH_S = 0.05  # streamed events reach the widgets at most 20 times a second, however fast they come
@@ -71,6 +81,11 @@ the running step. n goes on to verification once every step is done, skipped or 
     @dataclass
     class Ended(Message):
         step_id: str
+
+    @dataclass
+    class PreChecked(Message):
+        step: StepView
+        view: PreCheckView
 
     def __init__(self) -> None:
         super().__init__()
@@ -147,6 +162,37 @@ the running step. n goes on to verification once every step is done, skipped or 
         step = self._current()
         if step is None:
             return
+        self.pre_check(step)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="pre-checking a step")
+    def pre_check(self, step: StepView) -> None:
+        """The step's "already done" pre-check first: nobody types a confirmation, nor calls a
+        colleague, for work that turns out to be done already (#16 item 3)."""
+        self.post_message(self.PreChecked(step, self.session.check_before(step)))
+
+    def on_restore_screen_pre_checked(self, message: PreChecked) -> None:
+        step, view = message.step, message.view
+        if not view.already_done:
+            self.confirm_then_run(step)
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice is None:
+                return
+            self.answer_found_done(step, view, "skip" if choice.startswith("skip") else "run")
+
+        self.app.push_screen(ChoiceDialog(f"{step.title}: already done ({view.detail}).",
+                                          ("skip it: the work is done", "run it anyway")), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="journaling")
+    def answer_found_done(self, step: StepView, view: PreCheckView, choice: Literal["skip", "run"]) -> None:
+        self.session.found_done(step, view, choice)
+        if choice == "skip":
+            self.post_message(self.Ended(step.step_id))
+        else:
+            self.app.call_from_thread(self.confirm_then_run, step)
+
+    def confirm_then_run(self, step: StepView) -> None:
         if not step.destructive:
             self.start_step(step, None, None)
             return
@@ -215,7 +261,11 @@ the running step. n goes on to verification once every step is done, skipped or 
                 self.query_one("#progress-text", Label).update(f"{e.step_id}: done")
             elif isinstance(e, StepFailed):
                 self._checklist.set_status(e.step_id, "failed")
+                self.query_one("#progress-text", Label).update(f"{e.step_id}: FAILED")
                 self._write(log, [f"FAILED: {e.message} (r retries, s skips, d done by hand)"])
+            elif isinstance(e, StepSkipped):
+                self._checklist.set_status(e.step_id, "skipped")
+                self.query_one("#progress-text", Label).update(f"{e.step_id}: skipped ({e.reason})")
 
     @staticmethod
     def _write(log: Log, lines: list[str]) -> None:
@@ -228,6 +278,8 @@ the running step. n goes on to verification once every step is done, skipped or 
         rec = self.session.state.steps.get(message.step_id)
         status = rec.status if rec is not None else "todo"
         self._checklist.set_status(message.step_id, "in_doubt" if status == "running" else status)
+        if status in ("skipped", "done_by_hand"):  # no stale "running ... 0%" line is left behind
+            self.query_one("#progress-text", Label).update(f"{message.step_id}: {status.replace('_', ' ')}")
         if status in ("done", "skipped", "done_by_hand"):
             self._checklist.highlighted = self._checklist.first_open()
         if self._checklist.all_resolved:

@@ -562,17 +562,37 @@ class IncidentSession:
         return self.journal.operator
 
     def grant(self, step_id: str) -> StepGrant:
-        """The typed confirmation and second operator journaled for ``step_id`` since it last ended."""
-        confirmed, second = False, None
+        """The typed confirmation and second operator journaled for ``step_id`` since it last ended;
+        an operator who chose to run a step its pre-check found done is not offered the skip again."""
+        confirmed, second, skip_done = False, None, self.skip_done_work
         for e in self.entries:
             p = e.payload
             if e.kind == Kind.ACTION_FINISHED and p.get("step") == step_id:
-                confirmed, second = False, None
+                confirmed, second, skip_done = False, None, self.skip_done_work
             elif e.kind == Kind.DECISION and p.get("question") == "confirm_step" and p.get("choice") == step_id:
                 confirmed = True
                 second = next((str(x).split("=", 1)[1] for x in p.get("evidence") or []
                                if str(x).startswith("second_operator=")), None)
-        return StepGrant(confirmed, second, self.skip_done_work)
+            elif e.kind == Kind.DECISION and p.get("question") == "found_done" and p.get("choice") == f"run:{step_id}":
+                skip_done = False
+        return StepGrant(confirmed, second, skip_done)
+
+    def check_before(self, step: StepView) -> PreCheckView:
+        """The step's "already done" pre-check, run BEFORE any confirmation is asked (#16: the
+        operator typed the name, a colleague confirmed, then the step was skipped as done)."""
+        fn = getattr(self.backend, "precheck", None)
+        return PreCheckView(step.step_id, None, "no pre-check") if fn is None else fn(self.loaded, step)
+
+    def found_done(self, step: StepView, view: PreCheckView, choice: Literal["skip", "run"]) -> None:
+        """The operator's answer to a pre-check that found the work done: skip it (journaled as
+        skipped because the work was found done, with the evidence) or run it anyway."""
+        self.decide("found_done", f"{choice}:{step.step_id}",
+                    alternatives=[f"skip:{step.step_id}", f"run:{step.step_id}"],
+                    reason=f"the pre-check found the work done: {view.detail}")
+        if choice == "skip":
+            self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "skipped", "exit_code": None,
+                                                "duration_s": 0, "output_digest": "",
+                                                "reason": f"work already done: {view.detail}"})
 
     def journal_decision(self, payload: Mapping[str, Any]) -> None:
         """A decision the procedure engine took while running a step (journaled as it is)."""

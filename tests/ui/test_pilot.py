@@ -304,3 +304,38 @@ async def test_the_palettes_quit_asks_and_journals_like_ctrl_q(make_app: AppFact
         await wait_for(pilot, lambda: not app.is_running)
     assert [e.kind for e in read_journal(journal_dir / "INC-UI").entries].count(Kind.INTERRUPTED) == 1
     assert app.return_value == 130
+
+
+class FoundDoneBackend(ScriptedBackend):
+    """The first (destructive, two-operator) step's pre-check finds its work already done."""
+
+    def precheck(self, loaded, step):  # type: ignore[no-untyped-def]
+        from wizard.incident import PreCheckView
+
+        done = step.step_id == "be-install-databases"
+        return PreCheckView(step.step_id, done, "Test-CsDatabase: every Succeed = True" if done else "not done")
+
+
+async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_operator(
+        make_app: AppFactory, journal_dir: Path) -> None:
+    """#16 item 3: the operator typed the name, a colleague confirmed, then the step was skipped as
+    done and journaled as the operator's skip. Now the pre-check runs first and the operator answers it."""
+    app = make_app(FoundDoneBackend("be-lost"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog"
+                       and "already done (Test-CsDatabase:" in " ".join(screen_text(app).replace("┃", " ").split()))
+        await pilot.press("enter")  # skip it: the work is done
+        await _step_done(app, pilot, "be-install-databases")
+        assert "be-install-databases: skipped" in screen_text(app)  # no stale "running ... 0%" line
+    st = replay(read_journal(journal_dir / "INC-UI").entries)
+    assert st.steps["be-install-databases"].status == "skipped"
+    questions = [d.payload["question"] for d in st.decisions]
+    assert "found_done" in questions and "confirm_step" not in questions  # nothing confirmed that did not run
+    found = next(d.payload for d in st.decisions if d.payload["question"] == "found_done")
+    assert found["choice"] == "skip:be-install-databases" and "every Succeed = True" in found["reason"]
