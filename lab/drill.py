@@ -240,7 +240,10 @@ def play(session: IncidentSession, drill: LabDrill, answers: DrillAnswers, out: 
     bad: list[str] = []
     for check in session.verify():
         say(f"check {check.check_id}: {check.status}" + (f" ({check.detail})" if check.status != "ok" else ""))
-        if check.status != "ok":
+        if check.status == "unknown" and answers.steps.confirm_all:  # a person's check: the answers file says
+            session.confirm_check(check, f"confirmed by the answers file of a headless drill: {check.title}")
+            say(f"check {check.check_id}: confirmed by the answers file")
+        elif check.status != "ok":
             bad.append(check.check_id)
     problems = tuple(drill.problems())
     for p in problems:

@@ -192,7 +192,10 @@ the running step. n goes on to verification once every step is done, skipped or 
         else:
             self.app.call_from_thread(self.confirm_then_run, step)
 
-    def confirm_then_run(self, step: StepView) -> None:
+    def confirm_then_run(self, step: StepView, manual_reported: bool = False) -> None:
+        if step.manual and not manual_reported:
+            self.ask_manual(step)
+            return
         if not step.destructive:
             self.start_step(step, None, None)
             return
@@ -209,6 +212,24 @@ the running step. n goes on to verification once every step is done, skipped or 
         self.app.push_screen(ConfirmTyped("Destructive step", f"{step.title} on {step.host}. "
                                           f"Type {step.confirmation} to run it:", step.confirmation,
                                           step.commands), typed)
+
+    def ask_manual(self, step: StepView) -> None:
+        """Work by hand is reported done by the operator, never assumed from a key (#16 item 4)."""
+        from screens.modals import ConfirmDialog
+
+        drill = " In this drill the lab does it for you." if self.session.drill else ""
+        detail = " ".join(line for line in step.commands if not line.startswith("[by hand")) + drill
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.manual_reported(step)
+
+        self.app.push_screen(ConfirmDialog(f"Is the {step.manual} work done? {step.title}", detail), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="journaling")
+    def manual_reported(self, step: StepView) -> None:
+        self.session.report_manual(step)
+        self.app.call_from_thread(self.confirm_then_run, step, True)
 
     def start_step(self, step: StepView, typed: str | None, second: str | None) -> None:
         assert self._checklist is not None

@@ -20,12 +20,14 @@ class VerifyScreen(StageScreen):
     GUIDE = """Verify: is service back? (domain reference §7)
 
 Each check shows its target, what healthy looks like, and the result. A failed check names the
-restore step that fixes it. v runs the checks again; n goes on to the summary (failures stay in
-the record)."""
+restore step that fixes it. A check only a person can make (the Control Panel, a client sign-in)
+stays UNKNOWN until you have seen it yourself: select it and press y (journaled in your name).
+v runs the checks again; n goes on to the summary (failures and unknowns stay in the record)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
         Binding("v", "verify", "Check again", id="verify-again"),
+        Binding("y", "confirm_check", "I saw it", id="confirm-check"),
         Binding("n", "next", "Summary", id="to-summary"),
     ]
 
@@ -36,6 +38,11 @@ the record)."""
     @dataclass
     class Finished(Message):
         failed: int
+        unknown: int = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks: list[CheckView] = []
 
     def compose(self) -> ComposeResult:
         yield from self.chrome()
@@ -51,28 +58,60 @@ the record)."""
 
     def action_verify(self) -> None:
         self.query_one("#checks", DataTable).clear()
+        self.checks = []
         self.run_checks()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="running §7 checks")
     def run_checks(self) -> None:
         worker = get_current_worker()
-        failed = 0
+        failed = unknown = 0
         for check in self.session.verify():
             if worker.is_cancelled:
                 return
             failed += check.status == "fail"
+            unknown += check.status == "unknown"
             self.post_message(self.Checked(check))
-        self.post_message(self.Finished(failed))
+        self.post_message(self.Finished(failed, unknown))
 
     def on_verify_screen_checked(self, message: Checked) -> None:
         c = message.check
-        fix = f"-> {c.fixed_by}" if c.status == "fail" and c.fixed_by else ""
+        self.checks.append(c)
+        fix = (f"-> {c.fixed_by}" if c.status == "fail" and c.fixed_by else
+               "y: I saw it" if c.status == "unknown" else "")
         self.query_one("#checks", DataTable).add_row(c.title, c.target[:18], c.status.upper(), c.healthy[:24], fix)
 
     def on_verify_screen_finished(self, message: Finished) -> None:
-        text = ("All checks healthy. n: summary." if not message.failed else
-                f"{message.failed} check(s) failed: see the fix column; v checks again, n goes on.")
+        if message.failed:
+            text = f"{message.failed} check(s) failed: see the fix column; v checks again, n goes on."
+        elif message.unknown:
+            text = (f"{message.unknown} check(s) UNKNOWN: only a person can see them; select one and press y "
+                    "once you have, or n goes on with them unknown.")
+        else:
+            text = "All checks healthy. n: summary."
         self.query_one("#verify-detail", Static).update(text)
+
+    def action_confirm_check(self) -> None:
+        """The operator says they saw an UNKNOWN check hold (§7.2's Control Panel, a sign-in)."""
+        table = self.query_one("#checks", DataTable)
+        if not self.checks or not 0 <= table.cursor_row < len(self.checks):
+            return
+        check = self.checks[table.cursor_row]
+        if check.status != "unknown":
+            self.notify("Only an UNKNOWN check is confirmed by hand; the others were measured.")
+            return
+        from screens.modals import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.confirm(check)
+
+        self.app.push_screen(ConfirmDialog(f"Did you see it yourself: {check.title}?",
+                                           f"Healthy means: {check.healthy}. {check.detail}".strip()), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="journaling a check")
+    def confirm(self, check: CheckView) -> None:
+        self.session.confirm_check(check)
+        self.app.call_from_thread(self.action_verify)
 
     def action_next(self) -> None:
         self.wizard.advance("summary")

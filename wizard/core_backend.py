@@ -288,7 +288,7 @@ def _option(plan: Plan, c: Consequence, reason: str, evidence: Sequence[str],
 def step_view(step: Step) -> StepView:
     return StepView(step.id, step.title, step.why, step.section, step.shown_host, step.shown_lines(),
                     destructive=step.destructive, second_operator=step.second_operator, estimate_s=step.duration_s,
-                    confirm_text=step.confirm_text)
+                    confirm_text=step.confirm_text, manual=step.manual.tool if step.manual else None)
 
 
 def _set_view(v: SetVerdict) -> BackupSetView:
@@ -315,8 +315,10 @@ class _StepAnswers:
             return (q.expected or "") if self.grant.confirmed else ""
         if q.kind == "second_operator":
             return self.grant.second_operator or ""
-        # manual: in a drill the trainee's hands play it; live, running it means "I did it"
-        return self.hands(q) if self.hands is not None else "done"
+        # manual: in a drill the trainee's hands play it; live, only what the operator said is done
+        if self.hands is not None:
+            return self.hands(q)
+        return "done" if self.grant.manual_done else ""
 
 
 class _DecisionsOnly:
@@ -581,6 +583,16 @@ class CoreBackend:
             if out is not None:
                 yield out
 
+    def by_hand(self, loaded: LoadedPlan, step: StepView) -> None:
+        """A drill's "done by hand" on work by hand (the Deployment Wizard...): the trainee's hands
+        do it in the lab, as a person would have (#16 item 4: the lab stayed unchanged)."""
+        if self.options.hands is None:
+            return
+        _index, real = self._step(loaded, step.step_id)
+        if real.manual is not None:
+            self.options.hands(StepQuestion(real.id, "manual", "\n".join(real.manual.instructions),
+                                            choices=("done", "failed")))
+
     def precheck(self, loaded: LoadedPlan, step: StepView) -> PreCheckView:
         """Re-run a step's "already done" pre-check (a step in doubt after a restart)."""
         _index, real = self._step(loaded, step.step_id)
@@ -618,8 +630,8 @@ class CoreBackend:
                 continue
             steps = {s.id: s for s in proc.steps}
             runnable = set(wanted)
-            for sid in sorted(wanted):
-                if steps[sid].manual is not None and self.options.hands is None:
+            for sid in sorted(wanted):  # a person's check (Control Panel, a sign-in) stays theirs,
+                if steps[sid].manual is not None:  # in a drill too: no hands answer it for them
                     runnable.discard(sid)
             results: dict[str, list[CheckResult]] = {}
             engine = self._engine(loaded, i, runnable, _StepAnswers(steps[next(iter(wanted))], StepGrant(),

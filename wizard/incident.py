@@ -25,7 +25,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -186,6 +186,7 @@ class StepView:
     second_operator: bool = False
     estimate_s: int = 0
     confirm_text: str | None = None  # what a destructive step makes the operator type (§6: the database or pool)
+    manual: str | None = None  # the tool of work done by hand (Deployment Wizard, Topology Builder...), if any
 
     @property
     def confirmation(self) -> str:
@@ -202,6 +203,7 @@ class StepGrant:
     confirmed: bool = False  # the typed confirmation was journaled
     second_operator: str | None = None
     skip_done_work: bool = True  # take the offer to skip work a pre-check finds already done
+    manual_done: bool = False  # the operator said the step's work by hand is done
 
 
 @dataclass(frozen=True)
@@ -564,18 +566,29 @@ class IncidentSession:
     def grant(self, step_id: str) -> StepGrant:
         """The typed confirmation and second operator journaled for ``step_id`` since it last ended;
         an operator who chose to run a step its pre-check found done is not offered the skip again."""
-        confirmed, second, skip_done = False, None, self.skip_done_work
+        confirmed, second, skip_done, manual = False, None, self.skip_done_work, False
         for e in self.entries:
             p = e.payload
             if e.kind == Kind.ACTION_FINISHED and p.get("step") == step_id:
-                confirmed, second, skip_done = False, None, self.skip_done_work
+                confirmed, second, skip_done, manual = False, None, self.skip_done_work, False
+            elif e.kind == Kind.DECISION and p.get("question") == "manual_work" and \
+                    p.get("choice") == f"done:{step_id}":
+                manual = True
             elif e.kind == Kind.DECISION and p.get("question") == "confirm_step" and p.get("choice") == step_id:
                 confirmed = True
                 second = next((str(x).split("=", 1)[1] for x in p.get("evidence") or []
                                if str(x).startswith("second_operator=")), None)
             elif e.kind == Kind.DECISION and p.get("question") == "found_done" and p.get("choice") == f"run:{step_id}":
                 skip_done = False
-        return StepGrant(confirmed, second, skip_done)
+        return StepGrant(confirmed, second, skip_done, manual)
+
+    def report_manual(self, step: StepView) -> Entry:
+        """The operator says the step's work by hand is done (asked, never assumed: #16 item 4); the
+        step's post-checks then prove it where they can."""
+        how = " (a drill: the lab plays the hands)" if self.drill else ""
+        return self.decide("manual_work", f"done:{step.step_id}", alternatives=[f"done:{step.step_id}", "not yet"],
+                           reason=f"{self.journal.operator} says the {step.manual or 'manual'} work of "
+                                  f"'{step.title}' is done{how}")
 
     def check_before(self, step: StepView) -> PreCheckView:
         """The step's "already done" pre-check, run BEFORE any confirmation is asked (#16: the
@@ -687,6 +700,9 @@ class IncidentSession:
     def done_by_hand(self, step: StepView, note: str) -> None:
         if not note.strip():
             raise UsageError(f"Marking {step.step_id} done by hand needs a note of what was done.")
+        hands = getattr(self.backend, "by_hand", None)
+        if hands is not None:  # a drill: the lab's hands do what the trainee says was done by hand
+            hands(self.loaded, step)
         self.decide("done_by_hand", step.step_id, reason=note, alternatives=["run", "skip", "done_by_hand"])
         self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "done_by_hand", "exit_code": None,
                                             "duration_s": 0, "output_digest": ""})
@@ -703,7 +719,25 @@ class IncidentSession:
                            evidence=[f"second_operator={second_operator}"] if second_operator else [])
 
     def verify(self) -> Iterator[CheckView]:
-        return self.backend.verify(self.loaded, self._path())
+        """The §7 checks, each journaled as shown. A check only a person can make (Control Panel, a
+        client sign-in) stays UNKNOWN until the operator confirms it (:meth:`confirm_check`)."""
+        confirmed = self.confirmed_checks()
+        for measured in self.backend.verify(self.loaded, self._path()):
+            seen = measured.status == "unknown" and measured.check_id in confirmed
+            check = replace(measured, status="ok", detail=confirmed[measured.check_id]) if seen else measured
+            self._append(Kind.CHECK, {"check": check.check_id, "title": check.title, "status": check.status,
+                                      "detail": check.detail})
+            yield check
+
+    def confirmed_checks(self) -> dict[str, str]:
+        """Checks a person confirmed in this incident: check id -> what they said they saw."""
+        return {str(d.payload["choice"]): str(d.payload.get("reason") or "") for d in self.state.decisions
+                if d.payload.get("question") == "check_confirmed"}
+
+    def confirm_check(self, check: CheckView, how: str = "") -> Entry:
+        """The operator saw the check hold themself (a check no command can make, §7.2)."""
+        said = how.strip() or f"{self.journal.operator} confirmed by hand: {check.title} ({check.healthy})"
+        return self.decide("check_confirmed", check.check_id, reason=said)
 
     def _path(self) -> str:
         path = self.state.recovery_path

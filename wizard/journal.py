@@ -74,6 +74,7 @@ class Kind:
     NOTE = "note"  # free text from the operator
     WARNING = "warning"  # something the operator must know (e.g. plain-http WinRM)
     ERROR = "error"  # a failure shown to the operator (title, message)
+    CHECK = "check_result"  # a §7 check as the operator saw it: check id, title, status, detail
     INTERRUPTED = "interrupted"  # Ctrl+C / quit mid-step, with what was running
     TORN_TAIL = "torn_tail"  # a torn last line was set aside on reopen
     CLOSED = "incident_closed"  # outcome

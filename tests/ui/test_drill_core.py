@@ -56,6 +56,9 @@ async def _play(app: WizardApp, pilot, answers: dict[int, int]) -> None:  # type
         current = checklist.current
         assert current is not None and current.step_id == step.step_id, (current, step)
         await pilot.press("r")
+        if step.manual:  # work by hand is reported done, never assumed (#16 item 4)
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmDialog")
+            await pilot.press("y")
         if step.destructive:
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
             await pilot.press(*step.confirmation, "enter")
@@ -68,6 +71,15 @@ async def _play(app: WizardApp, pilot, answers: dict[int, int]) -> None:  # type
                        and app.session.state.steps[sid].status != "running", SLOW)
         assert app.session.state.steps[step.step_id].status in ("done", "skipped"), screen_text(app)
     await pilot.press("n")
+    # the measured checks pass; the Control Panel row is a person's to confirm (#16 item 4)
+    await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen) and "1 check(s) UNKNOWN" in screen_text(app),
+                   SLOW)
+    verify = app.screen
+    assert isinstance(verify, VerifyScreen)
+    row = next(i for i, c in enumerate(verify.checks) if c.status == "unknown")
+    await pilot.press(*(["down"] * row), "y")
+    await wait_for(pilot, lambda: "Did you see it yourself" in screen_text(app))
+    await pilot.press("y")
     await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen) and "All checks healthy" in screen_text(app),
                    SLOW)
     await pilot.press("n")

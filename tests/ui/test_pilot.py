@@ -339,3 +339,45 @@ async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_
     assert "found_done" in questions and "confirm_step" not in questions  # nothing confirmed that did not run
     found = next(d.payload for d in st.decisions if d.payload["question"] == "found_done")
     assert found["choice"] == "skip:be-install-databases" and "every Succeed = True" in found["reason"]
+
+
+class PersonCheckBackend(ScriptedBackend):
+    """Its last §7 check is one only a person can make (the real backend's Control Panel row)."""
+
+    def verify(self, loaded, path_id):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        from wizard.incident import CheckView
+
+        yield from super().verify(loaded, path_id)
+        yield replace(CheckView("verify-by-hand", "Control Panel and an end-user sign-in", "fe01.fabrikam.lab", "",
+                                "the operator confirms it"), status="unknown", detail="confirm by hand")
+
+
+async def test_a_check_only_a_person_can_make_stays_unknown_until_they_confirm_it(
+        make_app: AppFactory, journal_dir: Path) -> None:
+    """#16 item 4: the Control Panel row was recorded as confirmed though nobody confirmed it, and the
+    screen said "All checks healthy" while it was UNKNOWN."""
+    app = make_app(PersonCheckBackend("pool-lost"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot, ("down", "enter"))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+        await pilot.press(*"pool-failover", "enter")
+        await _step_done(app, pilot, "pool-failover")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen) and "check(s) UNKNOWN" in screen_text(app))
+        assert "All checks healthy" not in screen_text(app)
+        entries = read_journal(journal_dir / "INC-UI").entries
+        assert [e.payload["status"] for e in entries if e.kind == Kind.CHECK][-1] == "unknown"
+        assert not any(d.payload["question"] == "check_confirmed" for d in replay(entries).decisions)
+        await pilot.press("down", "down", "down", "y")  # the last row: the person's check
+        await wait_for(pilot, lambda: "Did you see it yourself" in screen_text(app))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "All checks healthy" in screen_text(app))
+    entries = read_journal(journal_dir / "INC-UI").entries
+    said = [d.payload for d in replay(entries).decisions if d.payload["question"] == "check_confirmed"]
+    assert said == [{**said[0], "choice": "verify-by-hand"}] and "alice confirmed by hand" in said[0]["reason"]
+    assert [e.payload["status"] for e in entries if e.kind == Kind.CHECK][-1] == "ok"

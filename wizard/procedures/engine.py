@@ -366,9 +366,11 @@ class Engine:
             yield from self._ask(StepQuestion(step.id, "manual", "\n".join(step.manual.instructions),
                                               choices=("done", "failed")))
             if self._answer != "done":
-                self._decide(step, "manual", self._answer or "failed", ["done", "failed"], "operator report")
-                raise _StepFailure(f"The operator reported the {step.manual.tool} work as not done.")
-            self._decide(step, "manual", "done", ["done", "failed"], "operator confirmed the manual work")
+                self._decide(step, "manual", self._answer or "not reported", ["done", "failed"],
+                             "nobody reported the work done" if not self._answer else "operator report")
+                raise _StepFailure(f"The {step.manual.tool} work was not reported done, so the step did not run.")
+            self._decide(step, "manual", "done", ["done", "failed"],
+                         f"reported done: the {step.manual.tool} work on {step.manual.where}")
 
     def _work(self, step: Step) -> Iterator[EngineEvent]:
         """The step's commands, then its post-checks."""
