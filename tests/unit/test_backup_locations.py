@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_catalog_sets import write_set
+from tests.unit.test_catalog_sets import FakeVerifier, write_set
 from wizard.catalog.discover import list_sets, merge_listings
-from wizard.catalog.integrity import BackupCheckError, BakHeader
-from wizard.catalog.recommend import choose_set
+from wizard.catalog.recommend import SetChoice, choose_set
 from wizard.plan import load_plan
 from wizard.plan.model import Plan
 from wizard.procedures.compose import compose
@@ -95,12 +94,12 @@ def test_set_keys_are_qualified_only_when_the_plan_has_several_locations(plan: P
 # ------------------------------------------------------------------------- the catalogue
 
 
-class TwoVaultVerifier:
+class TwoVaultVerifier(FakeVerifier):
     """SQL Server's RESTORE HEADERONLY / VERIFYONLY over the .bak files of two vaults."""
 
     def __init__(self, roots: dict[str, Path]) -> None:
+        super().__init__(next(iter(roots.values())))
         self.roots = roots
-        self.calls: list[str] = []
 
     def _read(self, unc: str) -> bytes:
         for prefix, root in self.roots.items():
@@ -108,16 +107,6 @@ class TwoVaultVerifier:
                 rel = unc[len(prefix) + 1:]
                 return root.joinpath(*rel.split("\\")).read_bytes()
         raise AssertionError(f"no vault holds {unc}")
-
-    def header(self, unc: str) -> BakHeader:
-        self.calls.append(f"HEADERONLY {unc}")
-        data = self._read(unc)
-        return BakHeader(data.split()[1].decode(), NOW - dt.timedelta(hours=7), True, False, 1)
-
-    def verify(self, unc: str, *, checksum: bool) -> None:
-        self.calls.append(f"VERIFYONLY {unc}")
-        if b"CORRUPT" in self._read(unc):
-            raise BackupCheckError("The backup set on file 1 is damaged (3189).")
 
 
 def _vaults(tmp_path: Path, plan: Plan, *, corrupt_in: str) -> tuple[Path, Path]:
@@ -140,29 +129,28 @@ def test_equal_set_names_in_two_vaults_are_two_sets(tmp_path: Path, plan: Plan) 
     assert {s.unc.split("\\")[2] for s in listing.sets} == {"bk01.fabrikam.lab", "bk11.fabrikam.lab"}
 
 
-def test_a_failed_site_reads_the_intact_copy_outside_it(tmp_path: Path, plan: Plan) -> None:
-    """HQ failed and its vault's copy is damaged: the DR vault's copy is chosen by its key, and
-    only the DR vault's files are opened for it."""
-    hq_root, dr_root = _vaults(tmp_path, plan, corrupt_in="hq")
+def _choose_for_hq(tmp_path: Path, plan: Plan, corrupt_in: str) -> tuple[SetChoice, TwoVaultVerifier]:
+    """The set a path acting on HQ is offered when ``corrupt_in``'s copy is damaged."""
+    hq_root, dr_root = _vaults(tmp_path, plan, corrupt_in=corrupt_in)
     hq, dr = plan.backup.locations
     listings = [(hq, list_sets(hq_root, plan.backup.layout, HQ_UNC)),
                 (dr, list_sets(dr_root, plan.backup.layout, DR_UNC))]
     verifier = TwoVaultVerifier({HQ_UNC: hq_root, DR_UNC: dr_root})
-    choice = choose_set(plan, merge_listings(plan, listings, [], "HQ"), "monitoring-archiving-restore",
-                        now=NOW, verifier=verifier)
+    return choose_set(plan, merge_listings(plan, listings, [], "HQ"), "monitoring-archiving-restore",
+                      now=NOW, verifier=verifier), verifier
+
+
+def test_a_failed_site_reads_the_intact_copy_outside_it(tmp_path: Path, plan: Plan) -> None:
+    """HQ failed and its vault's copy is damaged: the DR vault's copy is chosen by its key, and
+    only the DR vault's files are opened for it."""
+    choice, verifier = _choose_for_hq(tmp_path, plan, "hq")
     assert choice.chosen is not None and choice.chosen.name.startswith("dr-vault/")
     assert choice.passed_over == ()  # the DR copy is examined first: outside the failed site
     assert all(DR_UNC in c for c in verifier.calls)
 
 
 def test_inside_the_failed_site_only_when_nothing_outside_is_usable(tmp_path: Path, plan: Plan) -> None:
-    hq_root, dr_root = _vaults(tmp_path, plan, corrupt_in="dr")
-    hq, dr = plan.backup.locations
-    listings = [(hq, list_sets(hq_root, plan.backup.layout, HQ_UNC)),
-                (dr, list_sets(dr_root, plan.backup.layout, DR_UNC))]
-    verifier = TwoVaultVerifier({HQ_UNC: hq_root, DR_UNC: dr_root})
-    choice = choose_set(plan, merge_listings(plan, listings, [], "HQ"), "monitoring-archiving-restore",
-                        now=NOW, verifier=verifier)
+    choice, _ = _choose_for_hq(tmp_path, plan, "dr")
     assert choice.chosen is not None and choice.chosen.name.startswith("hq-vault/")
     assert [v.name.split("/")[0] for v in choice.passed_over] == ["dr-vault"]
 

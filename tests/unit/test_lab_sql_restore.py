@@ -15,9 +15,7 @@ runs (variables, loops, INSERT ... EXEC, dynamic SQL), each as SQL Server docume
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,46 +24,13 @@ from lab.clock import LabClock
 from lab.model import LabDeployment
 from lab.sqlengine import EngineSession, SqlEngine, folder_resolver
 from lab.sqlstate import SqlInstanceState, write_bak
-from lab.tds.api import Column, SqlError
+from lab.tds.api import SqlError
+from tests.unit.sql_sink import Sink
 from wizard.plan import load_plan
 
 PASSWORD = "Lab-Pa55word!"
 SQL = "\\\\bk01\\LyncBackup\\2026-11-24_0200\\sql"
 LAB_PLAN = Path(__file__).resolve().parents[2] / "plans" / "lab.yaml"
-
-
-@dataclass
-class Sink:
-    events: list[tuple[str, object]] = field(default_factory=list)
-    cancel: threading.Event = field(default_factory=threading.Event)
-
-    def columns(self, cols: Sequence[Column]) -> None:
-        self.events.append(("columns", [c.name for c in cols]))
-
-    def row(self, values: Sequence[object]) -> None:
-        self.events.append(("row", list(values)))
-
-    def info(self, number: int, message: str, *, severity: int = 0, state: int = 1) -> None:
-        self.events.append(("info", (number, message)))
-
-    def error(self, err: SqlError) -> None:
-        self.events.append(("error", (err.number, err.message)))
-
-    def done(self, rowcount: int | None = None) -> None:
-        self.events.append(("done", rowcount))
-
-    @property
-    def cancelled(self) -> threading.Event:
-        return self.cancel
-
-    def rows(self) -> list[list[object]]:
-        return [v for k, v in self.events if k == "row"]  # type: ignore[misc]
-
-    def errors(self) -> list[int]:
-        return [v[0] for k, v in self.events if k == "error"]  # type: ignore[index]
-
-    def messages(self) -> list[str]:
-        return [v[1] for k, v in self.events if k in ("error", "info")]  # type: ignore[index]
 
 
 @dataclass

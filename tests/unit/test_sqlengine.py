@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,49 +12,10 @@ import pytest
 from lab.clock import LabClock
 from lab.sqlengine import EngineSession, SqlEngine, folder_resolver
 from lab.sqlstate import SqlInstanceState, corrupt_bak, read_bak, write_bak
-from lab.tds.api import Column, SqlError
+from lab.tds.api import SqlError
+from tests.unit.sql_sink import Sink
 
 PASSWORD = "Lab-Pa55word!"
-
-
-@dataclass
-class Sink:
-    """Records everything a statement sends, in order."""
-
-    events: list[tuple[str, object]] = field(default_factory=list)
-    cancel: threading.Event = field(default_factory=threading.Event)
-    cancel_after_info: int | None = None  # set cancelled after this many 3211 messages
-
-    def columns(self, cols: Sequence[Column]) -> None:
-        self.events.append(("columns", [c.name for c in cols]))
-
-    def row(self, values: Sequence[object]) -> None:
-        self.events.append(("row", list(values)))
-
-    def info(self, number: int, message: str, *, severity: int = 0, state: int = 1) -> None:
-        self.events.append(("info", (number, message)))
-        if number == 3211 and self.cancel_after_info is not None:
-            if sum(1 for k, v in self.events if k == "info" and v[0] == 3211) >= self.cancel_after_info:
-                self.cancel.set()
-
-    def error(self, err: SqlError) -> None:
-        self.events.append(("error", (err.number, err.message)))
-
-    def done(self, rowcount: int | None = None) -> None:
-        self.events.append(("done", rowcount))
-
-    @property
-    def cancelled(self) -> threading.Event:
-        return self.cancel
-
-    def rows(self) -> list[list[object]]:
-        return [v for k, v in self.events if k == "row"]  # type: ignore[misc]
-
-    def infos(self) -> list[tuple[int, str]]:
-        return [v for k, v in self.events if k == "info"]  # type: ignore[misc]
-
-    def errors(self) -> list[int]:
-        return [v[0] for k, v in self.events if k == "error"]  # type: ignore[index]
 
 
 @dataclass

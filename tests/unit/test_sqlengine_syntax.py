@@ -14,8 +14,7 @@ from lab.sqlengine import SqlEngine, folder_resolver
 from lab.sqllex import tokenize
 from lab.sqlstate import BackupHistory, DatabaseState, SqlInstanceState
 from lab.tds.api import SqlError
-
-from .test_sqlengine import Sink
+from tests.unit.sql_sink import Sink
 
 PASSWORD = "Lab-Pa55word!"
 
