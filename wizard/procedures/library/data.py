@@ -191,9 +191,11 @@ def lis_import_step(ctx: Ctx, host: str, into: str, *, after_failover_of: str | 
         id=f"lis-import-{into}",
         title=f"Import and publish the LIS (E9-1-1) configuration for {into}",
         section=section,
-        why=f"LIS data lives in the CMS 'lis' database and is not replicated to the backup pool, so it "
-            f"is imported after a failover and published for replication (§{section}, §6.16 step 4, §11.17, "
-            "§11.24: the import merges).",
+        why=(f"LIS data lives in the CMS 'lis' database and is not replicated to the backup pool, so it "
+             f"is imported after a failover and published for replication (§{section}, §6.16 step 4, §11.17, "
+             "§11.24: the import merges)." if after_failover_of or section != "6.2" else
+             "The restored CMS store's 'lis' database is empty: the E9-1-1 locations come back from "
+             "E911Config.zip and are published for replication (§6.2 step 13, §11.24: the import merges)."),
         phase="data",
         commands=(ps(host, Cmd("Import-CsLisConfiguration", {"FileName": zip_path}),
                      Cmd("Publish-CsLisConfiguration")),),
