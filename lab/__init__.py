@@ -9,6 +9,8 @@ public names of the core (the plan model, the runners for its self-checks).
   ``powershell/`` (interpreter), ``cmdlets/`` (Lync cmdlets, domain doc §8), ``wsman/`` (WinRM
   server), ``tds/`` (TDS server), ``scenarios.py``, ``runtime.py``/``serve.py``;
 - drills: ``entry.py`` (the ``drill`` command, light before the first frame), ``drill.py``
-  (:class:`~lab.drill.LabDrill`, headless play), ``hands.py`` (the trainee's hands);
+  (:class:`~lab.drill.LabDrill`, headless play), ``hands.py`` (the trainee's hands),
+  ``keeper.py`` (a drill's lab in a process that outlives the terminal) and ``attach.py`` (the
+  wizard's side: which kept lab an incident plays on);
 - ``bench/``: ``lync-restore bench``, every figure taken against lab servers.
 """

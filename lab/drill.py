@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -78,51 +78,29 @@ class DrillAnswers:
         return cls(AnswersFile.from_mapping(data, where=str(p)), {str(k): str(v) for k, v in assessment.items()})
 
 
-class LabDrill:
-    """A scenario on loopback and the core wired to it. Use ``with LabDrill(...) as drill:``."""
+class DrillWiring:
+    """What every drill shares, wherever its lab runs: the core wired to the lab
+    (:class:`~wizard.core_backend.CoreBackend`, loopback only), the lab's plan as it is now (a
+    rebuilt host listens on a new port), the trainee's hands. Subclasses say where the lab is:
+    :class:`LabDrill` in this process, :class:`lab.attach.KeptDrill` in a keeper process."""
 
-    def __init__(self, name: str = DEFAULT_SCENARIO, *, time_factor: float = DEFAULT_TIME_FACTOR,
-                 answers: AnswersFile | None = None, state_dir: Path | None = None,
-                 auth: str | None = None) -> None:
+    def __init__(self, name: str, *, time_factor: float, answers: AnswersFile | None) -> None:
         try:
             self.scenario: Scenario = scenario(name)
         except KeyError:
             raise UsageError(f"There is no drill scenario '{name}' (see 'lync-restore scenarios').") from None
-        self.lab = LabRuntime(self.scenario, time_factor=time_factor, state_dir=state_dir, client_auth=auth)
         self.answers = answers or AnswersFile(operator="trainee", second_operator=DRILL_PARTNER, confirm_all=True)
         self.time_factor = time_factor
         self._plan: Plan | None = None
         self.loaded: LoadedPlan | None = None
         self._backend: CoreBackend | None = None
 
-    def __enter__(self) -> LabDrill:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def start(self) -> LabDrill:
-        self.lab.start()
-        try:
-            loaded = self.loaded = load_plan(self.lab.plan_path)
-            check_isolation(loaded.plan)
-            self._plan = loaded.plan
-            env = {e.env: (self.lab.sql_password if e.kind == "sql" else self.lab.win_password)
-                   for e in loaded.plan.credentials.entries if e.source == "env" and e.env}
-            self._backend = CoreBackend(BackendOptions(
-                CredentialStore(loaded.plan, env=env), loopback_only=True, hands=self.hands,
-                now=self.lab.clock.now,
-                plan=self.plan, wait_scale=min(1.0, 6.0 / self.time_factor)))
-        except BaseException:
-            self.lab.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-        self.lab.stop()
+    def _options(self, plan: Plan, passwords: Mapping[str, str], now: Callable[[], dt.datetime]) -> BackendOptions:
+        """The backend's options: the lab's passwords as the environment the plan names
+        (``passwords``: ``winrm`` and ``sql``; a mapping read when a credential is first needed)."""
+        return BackendOptions(CredentialStore(plan, env=_LabEnv(plan, passwords)), loopback_only=True,
+                              hands=self.hands, now=now, plan=self.plan,
+                              wait_scale=min(1.0, 6.0 / self.time_factor))
 
     @property
     def backend(self) -> CoreBackend:
@@ -137,25 +115,104 @@ class LabDrill:
             raise UsageError("The drill has not started.")
         return self._plan
 
+    def _perform_manual(self, step_id: str, prompt: str) -> str | None:
+        raise NotImplementedError
+
+    def _live_plan(self) -> Path:
+        raise NotImplementedError
+
+    def _reload_plan(self) -> None:
+        """Read the lab's plan copy again; the runners of a host whose listener moved are dropped."""
+        before = self._endpoints() if self._plan is not None else {}
+        plan = load_plan(self._live_plan()).plan
+        check_isolation(plan)
+        self._plan = plan
+        after = self._endpoints()
+        if self._backend is not None and self._backend.runners is not None:
+            for host in before.keys() | after.keys():
+                if before.get(host) != after.get(host):
+                    self._backend.runners.forget(host)
+
     def hands(self, q: StepQuestion) -> str:
         """The trainee's hands for a manual step: the lab does what the real tool would
         (:meth:`lab.runtime.LabRuntime.perform_manual`: §6.1 rebuilds, the Deployment
         Wizard, Topology Builder...), then the answers file answers the question. A host whose
         listener moved (a rebuilt machine) gets fresh runners."""
-        if q.kind == "manual":
-            before = self._endpoints()
-            if self.lab.perform_manual(q.step_id, q.prompt) is not None:
-                self._plan = load_plan(self.lab.plan_path).plan
-                check_isolation(self._plan)
-                after = self._endpoints()
-                if self._backend is not None and self._backend.runners is not None:
-                    for host in before.keys() | after.keys():
-                        if before.get(host) != after.get(host):
-                            self._backend.runners.forget(host)
+        if q.kind == "manual" and self._perform_manual(q.step_id, q.prompt) is not None:
+            self._reload_plan()
         return self.answers.answer(q)
 
     def _endpoints(self) -> dict[str, object]:
         return {h.lower(): hc for h, hc in self.plan().connections.hosts.items()}
+
+    def now(self) -> dt.datetime:
+        """The lab's clock, as an aware UTC time."""
+        raise NotImplementedError
+
+    def problems(self) -> list[str]:
+        """The scenario's own scoring: empty when service is restored."""
+        raise NotImplementedError
+
+
+class _LabEnv(Mapping[str, str]):
+    """The environment a lab plan's credentials name (``env`` sources), filled with the lab's
+    passwords: WinRM for a ``winrm`` credential, SQL for a ``sql`` one."""
+
+    def __init__(self, plan: Plan, passwords: Mapping[str, str]) -> None:
+        self._names = {e.env: e.kind for e in plan.credentials.entries if e.source == "env" and e.env}
+        self._passwords = passwords
+
+    def __getitem__(self, name: str) -> str:
+        kind = self._names[name]
+        return self._passwords["sql" if kind == "sql" else "winrm"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class LabDrill(DrillWiring):
+    """A scenario on loopback in this process and the core wired to it (``drill --headless``,
+    tests). Use ``with LabDrill(...) as drill:``."""
+
+    def __init__(self, name: str = DEFAULT_SCENARIO, *, time_factor: float = DEFAULT_TIME_FACTOR,
+                 answers: AnswersFile | None = None, state_dir: Path | None = None,
+                 auth: str | None = None) -> None:
+        super().__init__(name, time_factor=time_factor, answers=answers)
+        self.lab = LabRuntime(self.scenario, time_factor=time_factor, state_dir=state_dir, client_auth=auth)
+
+    def __enter__(self) -> LabDrill:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> LabDrill:
+        self.lab.start()
+        try:
+            loaded = self.loaded = load_plan(self.lab.plan_path)
+            check_isolation(loaded.plan)
+            self._plan = loaded.plan
+            passwords = {"winrm": self.lab.win_password, "sql": self.lab.sql_password}
+            self._backend = CoreBackend(self._options(loaded.plan, passwords, self.lab.clock.now))
+        except BaseException:
+            self.lab.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+        self.lab.stop()
+
+    def _perform_manual(self, step_id: str, prompt: str) -> str | None:
+        return self.lab.perform_manual(step_id, prompt)
+
+    def _live_plan(self) -> Path:
+        return self.lab.plan_path
 
     def now(self) -> dt.datetime:
         """The lab's clock, as an aware UTC time."""

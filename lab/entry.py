@@ -9,56 +9,97 @@ the first frame (``tests/unit/test_import_hygiene.py``).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
 from wizard.app_entry import default_operator, journal_dir, new_incident_id, open_app
+from wizard.errors import ExitCode
 from wizard.opening import Opening
 
 if TYPE_CHECKING:  # loaded after the first frame, in the app's thread worker
-    from lab.drill import LabDrill
+    from lab.attach import KeptDrill
     from wizard.incident import Backend
     from wizard.plan import LoadedPlan
 
 
 class LabSource:
-    """The plan source of ``lync-restore drill``: starts the lab for the scenario (its WinRM and
-    TDS listeners, its plan copy) in the app's worker after the first frame, so the trainee sees
-    the start screen at once; :meth:`close` stops the lab when the app has left."""
+    """The plan source of ``lync-restore drill``: in the app's worker after the first frame (the
+    trainee sees the start screen at once), opens the scenario's drill plan and its labs, which
+    run in keeper processes that outlive the terminal (:class:`lab.attach.KeptDrill`): a lab is
+    ready for a new incident, and the lab of an unfinished incident is found again for its
+    resume. :meth:`close` (when the app has left) stops the lab of a closed incident and a lab
+    no incident used, and keeps the lab of an unfinished one."""
 
-    def __init__(self, scenario: str, time_factor: float, auth: str | None = None) -> None:
+    def __init__(self, scenario: str, time_factor: float, auth: str | None = None, *,
+                 journal_dir: Path) -> None:
         self.scenario = scenario
         self.time_factor = time_factor
         self.auth = auth
-        self.drill: LabDrill | None = None
+        self.journal_dir = journal_dir
+        self.drill: KeptDrill | None = None
 
     def __call__(self) -> tuple[LoadedPlan, Backend]:
-        from lab.drill import LabDrill
+        from lab.attach import KeptDrill
 
-        drill = self.drill = LabDrill(self.scenario, time_factor=self.time_factor, auth=self.auth).start()
+        drill = self.drill = KeptDrill(self.scenario, journal_dir=self.journal_dir, time_factor=self.time_factor,
+                                       auth=self.auth).start()
         assert drill.loaded is not None
         return drill.loaded, drill.backend
 
-    def close(self) -> None:
-        if self.drill is not None:
-            self.drill.stop()
+    def close(self) -> str | None:
+        """Leave the labs as the incident needs them; the incident whose lab keeps running, if any."""
+        return self.drill.leave() if self.drill is not None else None
+
+
+def kept_note(incident: str, scenario: str, journal_dir: str | None) -> str:
+    """What the trainee reads after leaving an unfinished drill: the lab waits for the resume."""
+    where = f" --journal-dir {shlex.quote(journal_dir)}" if journal_dir else ""
+    return (f"The lab of drill {incident} keeps running in the background, as you left it.\n"
+            f"  resume (then ctrl+r): lync-restore drill --scenario {scenario}{where}\n"
+            f"  stop it:              lync-restore drill --stop --scenario {scenario}{where}\n"
+            "It also stops when the incident is closed, or after 8 h unused.")
+
+
+def stop_command(args: argparse.Namespace, journal: Path) -> int:
+    """``lync-restore drill --stop [--scenario S]``: stop the labs kept for resumes."""
+    from lab.attach import stop_labs
+
+    scenario = getattr(args, "scenario", None)
+    found = stop_labs(journal, scenario)
+    if not found:
+        print(f"No drill lab{' of scenario ' + scenario if scenario else ''} is running for {journal}.")
+    for s in found:
+        whose = f" (incident {s.incident})" if s.incident else " (no incident used it)"
+        print(f"{'Stopped' if s.was == 'stopped' else 'Removed the leftovers of'} the lab of scenario "
+              f"{s.scenario}{whose}.")
+    return ExitCode.OK
 
 
 def drill_command(args: argparse.Namespace) -> int:
     """``lync-restore drill`` (and ``lync-restore`` alone): the wizard against the lab, or
-    ``--headless`` without Textual."""
+    ``--headless`` without Textual (the lab in this process), or ``--stop``."""
+    journal = journal_dir(args)
+    if getattr(args, "stop", False):
+        return stop_command(args, journal)
     if getattr(args, "headless", False):
         from lab.drill import headless_command
 
-        return headless_command(args, journal_dir(args), sys.stdout)
+        return headless_command(args, journal, sys.stdout)
     name = getattr(args, "scenario", None) or DEFAULT_SCENARIO
     factor = getattr(args, "time_factor", None) or DEFAULT_TIME_FACTOR
-    source = LabSource(name, factor, getattr(args, "auth", None))
+    source = LabSource(name, factor, getattr(args, "auth", None), journal_dir=journal)
+    code = ExitCode.OK
     try:
-        return open_app(Opening(source, plan_label=f"lab: {name}", journal_dir=journal_dir(args),
+        code = open_app(Opening(source, plan_label=f"lab: {name}", journal_dir=journal,
                                 operator=default_operator(getattr(args, "operator", None)),
                                 incident=new_incident_id(), mode="drill",
                                 preparing=f"Starting the lab (scenario {name}) and reading its plan..."))
     finally:
-        source.close()
+        kept = source.close()
+        if kept:
+            given = getattr(args, "drill_journal_dir", None) or getattr(args, "journal_dir", None)
+            print(kept_note(kept, name, given), file=sys.stderr if code else sys.stdout, flush=True)
+    return code

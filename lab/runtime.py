@@ -44,6 +44,37 @@ from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
 PLANS_DIR = Path(str(resources.files("plans")))  # the shipped plans (a package: installed with the wizard)
 
 
+def merge_plan(base: Any, changes: Any) -> Any:
+    """``changes`` merged into the plan data ``base``: mappings merge key by key; a list of
+    mappings merges item by item on its key (``fqdn``, ``id`` or ``name``), new items appended;
+    anything else replaces."""
+    def key(item: Any) -> Any:
+        return next((item[k] for k in ("fqdn", "id", "name") if isinstance(item, Mapping) and k in item), None)
+
+    if isinstance(base, dict) and isinstance(changes, Mapping):
+        return {**base, **{k: merge_plan(base.get(k), v) for k, v in changes.items()}}
+    if isinstance(base, list) and isinstance(changes, list) and all(key(c) is not None for c in changes):
+        merged = [merge_plan(b, next((c for c in changes if key(c) == key(b)), b)) for b in base]
+        return merged + [c for c in changes if key(c) not in {key(b) for b in base}]
+    return changes
+
+
+def scenario_plan_data(scenario: Scenario | None, client_auth: str | None = None) -> dict[str, Any]:
+    """The plan a drill of ``scenario`` is played with, before any lab listens: the shipped plan
+    with the scenario's changes, the WinRM authentication the drill uses and a ``lab`` block.
+    It names no endpoint (every host is then refused, never looked up: drill isolation), so it
+    is the same text for every lab of the scenario: the plan an incident is journaled with while
+    the endpoints of the lab it runs on live in that lab's own plan copy (:meth:`LabRuntime.write_plan`)."""
+    source = PLANS_DIR / (scenario.plan if scenario else "lab.yaml")
+    data: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if scenario is not None and scenario.plan_changes:
+        data = merge_plan(data, scenario.plan_changes)
+    if client_auth:
+        data.setdefault("connections", {}).setdefault("winrm", {})["auth"] = client_auth
+    data["lab"] = {"scenario": scenario.name if scenario else "healthy"}
+    return data
+
+
 class _HostAdapter:
     """The WS-Management CommandHost of one simulated machine."""
 
@@ -59,9 +90,12 @@ class LabRuntime:
 
     def __init__(self, scenario: Scenario | None = None, *, state_dir: Path | None = None,
                  time_factor: float = 60.0, plan_path: Path | None = None,
-                 auth: Sequence[str] = ("basic", "ntlm"), client_auth: str | None = None) -> None:
+                 auth: Sequence[str] = ("basic", "ntlm"), client_auth: str | None = None,
+                 passwords: tuple[str, str] | None = None) -> None:
         """``auth``: what the WinRM listeners accept; ``client_auth``: the one the plan copy tells
-        the wizard to use (the listeners then accept only it, so a drill proves it used it)."""
+        the wizard to use (the listeners then accept only it, so a drill proves it used it);
+        ``passwords``: the WinRM and SQL passwords to use (a drill's keeper shares them with the
+        wizard), else the environment's or random ones."""
         self.scenario = scenario
         self.client_auth = client_auth
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -82,8 +116,11 @@ class LabRuntime:
         sql = creds[self.plan.credentials.sql_default or self.plan.credentials.winrm_default]
         self.win_user = win.username
         self.sql_user = sql.username
-        self.win_password = os.environ.get(win.env or "", "") or secrets.token_urlsafe(12)
-        self.sql_password = os.environ.get(sql.env or "", "") or secrets.token_urlsafe(12)
+        if passwords is not None:
+            self.win_password, self.sql_password = passwords
+        else:
+            self.win_password = os.environ.get(win.env or "", "") or secrets.token_urlsafe(12)
+            self.sql_password = os.environ.get(sql.env or "", "") or secrets.token_urlsafe(12)
         short_user = self.win_user.split("\\")[-1]
         self.users = {self.win_user: self.win_password, short_user: self.win_password}
         self.wsman: dict[str, WsmanServer] = {}
@@ -98,21 +135,9 @@ class LabRuntime:
 
     def _changed_plan(self, source: Path, changes: Mapping[str, Any]) -> Path:
         """A scenario's variant of a shipped plan (e.g. the CMS in another pool, a second Edge
-        pool): the source with ``changes`` merged in, written beside the lab's state so the drill
-        plan and the deployment agree. Mappings merge key by key; a list of mappings merges item by
-        item on its key (``fqdn``, ``id`` or ``name``), new items appended; anything else replaces."""
-        def key(item: Any) -> Any:
-            return next((item[k] for k in ("fqdn", "id", "name") if isinstance(item, Mapping) and k in item), None)
-
-        def merge(base: Any, change: Any) -> Any:
-            if isinstance(base, dict) and isinstance(change, Mapping):
-                return {**base, **{k: merge(base.get(k), v) for k, v in change.items()}}
-            if isinstance(base, list) and isinstance(change, list) and all(key(c) is not None for c in change):
-                merged = [merge(b, next((c for c in change if key(c) == key(b)), b)) for b in base]
-                return merged + [c for c in change if key(c) not in {key(b) for b in base}]
-            return change
-
-        data = merge(yaml.safe_load(source.read_text(encoding="utf-8")), changes)
+        pool), written beside the lab's state so the drill plan and the deployment agree
+        (:func:`merge_plan`)."""
+        data = merge_plan(yaml.safe_load(source.read_text(encoding="utf-8")), changes)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         target = self.state_dir / "scenario-plan.yaml"
         target.write_text(f"# {source.name} changed for the scenario {self.scenario.name if self.scenario else ''}\n"
@@ -266,9 +291,11 @@ class LabRuntime:
         connections["hosts"] = {h: v for h, v in hosts.items() if h in known}
         data["lab"] = {"scenario": self.scenario.name if self.scenario else "healthy",
                        "state_dir": str(self.state_dir)}
-        self.plan_path.write_text(
-            "# Written by lync-restore lab serve: loopback endpoints of a simulated deployment.\n"
-            + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        text = ("# Written by lync-restore lab serve: loopback endpoints of a simulated deployment.\n"
+                + yaml.safe_dump(data, sort_keys=False))
+        partial = self.plan_path.with_name(self.plan_path.name + ".new")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(self.plan_path)  # whole or not at all: a drill's wizard rereads it from another process
         return self.plan_path
 
     def info(self) -> dict[str, Any]:

@@ -101,6 +101,8 @@ def _add_incident_commands(sub: _Subparsers[_Parser]) -> None:
     drill.add_argument("--answers", metavar="FILE", help="headless: answers file (YAML or JSON)")
     drill.add_argument("--journal-dir", metavar="DIR", dest="drill_journal_dir",
                        help="where the drill's journal is written")
+    drill.add_argument("--stop", action="store_true",
+                       help="stop the labs kept running for resumes (of --scenario, else all) and exit")
 
 
 def _add_plan_check_commands(sub: _Subparsers[_Parser]) -> None:

@@ -122,22 +122,27 @@ async def test_mode_switch_by_keys_then_live_asks_for_the_organisation(make_app,
 
 
 async def test_drill_source_starts_the_lab_after_the_first_frame_and_stops_it(tmp_path: Path) -> None:
+    """`lync-restore drill`: the lab starts in a keeper process after the first frame; leaving
+    without an incident stops it (nothing is kept for a resume: there is nothing to resume)."""
     from lab.entry import LabSource
+    from lab.keeper import pid_alive
 
-    source = LabSource("be-lost-unpaired", 600)
+    source = LabSource("be-lost-unpaired", 600, journal_dir=tmp_path)
     app = WizardApp(Opening(source, "lab: be-lost-unpaired", tmp_path, "alice", "INC-LAB", "drill",
                             preparing="Starting the lab (scenario be-lost-unpaired) and reading its plan..."))
+    spare = None
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
             await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(app))
             assert source.drill is not None and source.drill.backend is app.backend
             assert "lync-restore: Fabrikam Lab" in screen_text(app)
-            plan_copy = source.drill.lab.plan_path
-            assert plan_copy.exists() and source.drill.lab.wsman  # listening
+            spare = source.drill.spare
+            assert spare is not None and pid_alive(spare.pid) and spare.live_plan.exists()  # listening, elsewhere
     finally:
-        source.close()
-    assert not source.drill.lab.wsman and not source.drill.lab.tds and not plan_copy.exists()  # stopped
+        kept = source.close()
+    assert kept is None  # no incident: no lab is kept
+    assert spare is not None and not pid_alive(spare.pid) and not spare.folder.exists()  # stopped
 
 
 async def test_an_unexpected_failure_opening_the_plan_is_one_sentence(tmp_path: Path) -> None:

@@ -1,0 +1,154 @@
+"""A drill's lab in its keeper process, through the real clients: a wizard (a child process here)
+starts an incident on a kept lab and plays a manual step through the control endpoint (the §6.1
+rebuild of sql21), is killed with SIGKILL, and a second wizard attaches to the same lab: the same
+keeper, the rebuilt server still listening, the same scoring; it resumes the incident, runs the
+next step on that lab, closes the incident, and the keeper is gone. A new incident started while
+another holds a lab gets its own lab; an incident whose lab has gone resumes on a fresh one, and
+its journal says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.attach import KeptDrill, stop_labs
+from lab.keeper import pid_alive
+from wizard.incident import IncidentSession, StepDone, StepSkipped, unfinished_incidents
+from wizard.journal import Kind, read_journal
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+SCENARIO = "be-lost-unpaired"
+PREPARE = "prepare-sql21.fabrikam.lab"  # manual: the lab's hands rebuild sql21 (a new listener)
+DATABASES = "be-databases-pool3.fabrikam.lab"
+REPO = Path(__file__).resolve().parents[2]
+
+#: The first wizard: starts the incident on the kept lab, plays up to the rebuild, says so, waits.
+CLIENT = textwrap.dedent("""
+    import json, sys, threading, time
+    from pathlib import Path
+    from lab.attach import KeptDrill
+    from wizard.incident import IncidentSession, StepDone
+
+    journals = Path(sys.argv[1])
+    drill = KeptDrill("be-lost-unpaired", journal_dir=journals, time_factor=600).start()
+    s = IncidentSession.start(drill.loaded.path, operator="alice", incident="INC-KEPT", mode="drill",
+                              journal_dir=journals, backend=drill.backend, loaded=drill.loaded)
+    s.change_stage("assessment")
+    rec = s.recommend(list(s.probe(threading.Event())), {})
+    s.choose_path(rec, rec.recommended.path_id)
+    s.change_stage("backup_set")
+    choice = s.backup_sets()
+    s.choose_backup_set(choice, choice.recommended, now=drill.now())
+    s.change_stage("restore")
+    steps = {v.step_id: v for v in s.compose()}
+    events = list(s.run_step(steps["prepare-sql21.fabrikam.lab"], threading.Event()))
+    assert any(isinstance(e, StepDone) for e in events), events
+    print(json.dumps({"keeper": drill.keeper.pid, "folder": str(drill.keeper.folder),
+                      "problems": drill.problems()}), flush=True)
+    time.sleep(600)
+""")
+
+
+def _hosts(live_plan: Path) -> set[str]:
+    data = yaml.safe_load(live_plan.read_text(encoding="utf-8"))
+    return set(data["connections"]["hosts"])
+
+
+def _wait_gone(pid: int, folder: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) or folder.exists():
+        assert time.monotonic() < deadline, f"the keeper {pid} still runs {timeout}s on"
+        time.sleep(0.05)
+
+
+def test_killed_wizard_then_attach_again_finds_the_lab_as_it_was(tmp_path: Path) -> None:
+    journals = tmp_path / "incidents"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", CLIENT, str(journals)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line, child.stderr.read() if child.stderr else "the client said nothing"
+        first = json.loads(line)
+        os.killpg(child.pid, signal.SIGKILL)  # as a lost terminal: no goodbye to the lab
+        child.wait(10)
+        folder = journals / "INC-KEPT"
+        assert pid_alive(first["keeper"]), "the lab outlives its wizard"
+
+        started = time.monotonic()
+        drill = KeptDrill(SCENARIO, journal_dir=journals, time_factor=600).start()
+        attach_s = time.monotonic() - started
+        try:
+            assert drill.spare is None  # a lab holds an unfinished incident: nothing new is started
+            assert drill.loaded is not None
+            assert [u.incident for u in unfinished_incidents(journals, drill.loaded)] == ["INC-KEPT"]
+            s = IncidentSession.resume(folder, operator="alice", backend=drill.backend, loaded=drill.loaded)
+            assert drill.keeper is not None and drill.keeper.pid == first["keeper"], "the same lab"
+            assert str(drill.keeper.folder) == first["folder"] and not drill.fresh_for_resume
+            assert "sql21.fabrikam.lab" in _hosts(drill.keeper.live_plan), "the rebuilt server still listens"
+            assert drill.problems() == first["problems"]
+            assert not any(e.kind == Kind.WARNING for e in s.entries), "the plan did not change"
+            steps = {v.step_id: v for v in s.compose()}
+            assert s.state.steps[PREPARE].status == "done"
+            events = list(s.run_step(steps[DATABASES], threading.Event()))
+            assert any(isinstance(e, (StepDone, StepSkipped)) for e in events), events  # sql21 reached, logged in
+            s.close("drill stopped here")
+            _wait_gone(first["keeper"], Path(first["folder"]))  # the keeper saw the sealed journal
+            assert drill.leave() is None
+        finally:
+            drill.stop()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        stop_labs(journals)
+    print(f"attach to a kept lab: {attach_s:.2f} s")
+
+
+def test_a_new_incident_gets_its_own_lab_and_a_lab_that_went_is_replaced(tmp_path: Path) -> None:
+    journals = tmp_path / "incidents"
+    try:
+        a = KeptDrill(SCENARIO, journal_dir=journals, time_factor=600).start()
+        assert a.loaded is not None and a.spare is not None
+        sa = IncidentSession.start(a.loaded.path, operator="alice", incident="INC-A", mode="drill",
+                                   journal_dir=journals, backend=a.backend, loaded=a.loaded)
+        assert a.keeper is not None and a.spare is None
+        lab_a = a.keeper
+        sa.detach()  # left unfinished
+
+        b = KeptDrill(SCENARIO, journal_dir=journals, time_factor=600).start()
+        assert b.spare is None and b.loaded is not None
+        sb = IncidentSession.start(b.loaded.path, operator="bob", incident="INC-B", mode="drill",
+                                   journal_dir=journals, backend=b.backend, loaded=b.loaded)
+        assert b.keeper is not None and b.keeper.folder != lab_a.folder, "never the lab of another incident"
+        assert b.keeper.incident == "INC-B" and pid_alive(lab_a.pid)
+        assert sorted(u.incident for u in unfinished_incidents(journals, b.loaded)) == ["INC-A", "INC-B"]
+        sb.close("done")
+        assert b.leave() is None
+
+        os.kill(lab_a.pid, signal.SIGKILL)  # the lab went (as after a reboot)
+        c = KeptDrill(SCENARIO, journal_dir=journals, time_factor=600).start()
+        assert not lab_a.folder.exists(), "the dead lab's folder is cleaned"
+        assert c.loaded is not None
+        sc = IncidentSession.resume(journals / "INC-A", operator="alice", backend=c.backend, loaded=c.loaded)
+        assert c.keeper is not None and c.keeper.incident == "INC-A" and c.fresh_for_resume
+        notes = [e.payload["text"] for e in read_journal(journals / "INC-A").entries if e.kind == Kind.NOTE]
+        assert any("a fresh lab" in n for n in notes), notes
+        sc.detach()
+        lab_c = c.keeper
+        assert c.leave() == "INC-A" and pid_alive(lab_c.pid), "kept for the resume of an unfinished incident"
+    finally:
+        stopped = stop_labs(journals)
+    assert [s.incident for s in stopped if s.was == "stopped"] == ["INC-A"]
+    assert not (journals / ".labs").exists()
