@@ -164,7 +164,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._title, classes="dialog-title")
+            yield Static(self._title, classes="dialog-title", markup=False)  # wraps: a question is read whole
             yield Static(self._detail, markup=False, id="confirm-detail")
             yield Static("y = yes   n / Esc = no", markup=False)
 

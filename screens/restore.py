@@ -162,6 +162,14 @@ the running step. n goes on to verification once every step is done, skipped or 
         step = self._current()
         if step is None:
             return
+        rec = self.session.state.steps.get(step.step_id)
+        if rec is not None and rec.status in ("done", "skipped", "done_by_hand"):  # r retries, never re-runs
+            resolved = self._checklist is not None and self._checklist.all_resolved
+            more = " All steps are resolved: n goes on to verification." if resolved else ""
+            said = f"{step.step_id} is {rec.status.replace('_', ' ')} already; r runs or retries an open step.{more}"
+            self.query_one("#progress-text", Label).update(said)
+            self.notify(said)
+            return
         self.pre_check(step)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="pre-checking a step")

@@ -333,6 +333,11 @@ async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_
         await pilot.press("enter")  # skip it: the work is done
         await _step_done(app, pilot, "be-install-databases")
         assert "be-install-databases: skipped" in screen_text(app)  # no stale "running ... 0%" line
+        before = len(app.session.entries)
+        await pilot.press("up", "r")  # r on a resolved step: said, never re-run (played by keys: it re-ran)
+        await wait_for(pilot, lambda: "is skipped already" in " ".join(screen_text(app).split()))
+        await pilot.pause(0.3)
+        assert app.screen.__class__.__name__ == "RestoreScreen" and len(app.session.entries) == before
     st = replay(read_journal(journal_dir / "INC-UI").entries)
     assert st.steps["be-install-databases"].status == "skipped"
     questions = [d.payload["question"] for d in st.decisions]
