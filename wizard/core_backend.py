@@ -30,7 +30,7 @@ from typing import Any, Protocol, cast
 from wizard import recovery_paths
 from wizard.assess import classify as assess_classify
 from wizard.assess.events import AssessmentFinished, ProbeFinished, ProbeResult
-from wizard.assess.findings import build_findings
+from wizard.assess.findings import build_findings, unreachable_from_here
 from wizard.assess.probes import ProbeTimeouts, plan_probes
 from wizard.assess.recommend import Consequence
 from wizard.assess.recommend import recommend as assess_recommend
@@ -80,6 +80,13 @@ from wizard.remote.sql import SqlRunner, quote_identifier
 from wizard.remote.winrm import PowerShellRunner
 
 ANSWER_CHOICES = ("unknown", "yes", "no")  # Enter on the first keeps "unknown" (no assumption)
+
+
+class UnreachableFromHere(RemoteError):
+    """The machine running the wizard sees (almost) none of the deployment: its VPN or DNS, not an
+    outage; nothing is recommended that would change production."""
+
+    title = "Unreachable from here"
 
 
 class DrillIsolationError(RemoteError):
@@ -409,6 +416,9 @@ class CoreBackend:
                 pass
         clean: dict[str, Any] = {k: v for k, v in answers.items() if v in ANSWER_CHOICES}
         findings = build_findings(plan, self._raw)
+        blind = unreachable_from_here(findings)
+        if blind is not None:
+            raise UnreachableFromHere(blind)
         failures = assess_classify.classify(plan, findings, clean)
         cms_now = assess_classify.cms_pool_now(plan, findings)
         rec = assess_recommend(plan, failures, clean)

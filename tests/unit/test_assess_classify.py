@@ -392,3 +392,21 @@ def test_E_cms_pool_lost_after_its_cms_was_failed_over_needs_no_cms_path(plan: P
     assert cms_pool_now(plan, findings) == "pool2.fabrikam.lab"
     w.set("cms-replication", active_master="pool1.fabrikam.lab")
     assert cms_pool_now(plan, build_findings(plan, w.r.values())) is None
+
+
+def test_unreachable_from_here_only_when_most_names_fail_or_nothing_answers(plan: Plan) -> None:
+    """#16 item 10: a jump host that reaches nothing is not an outage; a lost site is."""
+    from wizard.assess.findings import unreachable_from_here
+
+    w = World(plan)
+    hosts = [t.fqdn for t in host_targets(plan)]
+    for h in hosts:  # nothing resolves from here
+        w._put(f"dns:{h}", "dns", h, "failed", {}, f"{h} does not resolve.")
+    text = unreachable_from_here(build_findings(plan, w.r.values()))
+    assert text is not None and "do not resolve in DNS from this machine" in text
+    site = World(plan).down("fe01.fabrikam.lab", "fe02.fabrikam.lab", "fe03.fabrikam.lab", "sql01.fabrikam.lab",
+                            "sql02.fabrikam.lab", "sqlwit.fabrikam.lab")  # HQ's pool lost: an outage
+    assert unreachable_from_here(build_findings(plan, site.r.values())) is None
+    silent = World(plan).down(*hosts)  # names resolve, but not one host answers
+    text = unreachable_from_here(build_findings(plan, silent.r.values()))
+    assert text is not None and "Not one of the plan's" in text

@@ -92,6 +92,27 @@ class Findings:
         return (Evidence(r.summary, probe_id),) if r is not None else ()
 
 
+def unreachable_from_here(findings: Findings) -> str | None:
+    """One sentence when the machine running the wizard reaches (almost) nothing of the plan: more
+    than half of the hosts do not resolve in DNS, or not one host answers at all. Servers that are
+    down keep their DNS records and never all fail at once across sites: this is the jump host's
+    VPN or DNS, and no recovery path may be recommended from it (#16: restoring production because
+    DNS failed on the jump host)."""
+    dns = [r for r in findings.results.values() if r.kind == "dns"]
+    unresolved = [r.subject for r in dns if r.status in ("failed", "timeout")]
+    hosts = list(findings.hosts.values())
+    answering = [h for h in hosts if h.state in ("up", "refused")]
+    if len(dns) >= 3 and len(unresolved) * 2 > len(dns):
+        return (f"{len(unresolved)} of the plan's {len(dns)} hosts (e.g. {sorted(unresolved)[0]}) do not resolve "
+                "in DNS from this machine: check this machine's VPN and DNS settings, then probe again; "
+                "nothing is recommended until the deployment can be seen from here.")
+    if len(hosts) >= 3 and not answering:
+        return (f"Not one of the plan's {len(hosts)} hosts answers from this machine: check this machine's "
+                "VPN, routes and firewall, then probe again; nothing is recommended until the deployment "
+                "can be seen from here.")
+    return None
+
+
 def _ev(r: ProbeResult | None) -> list[Evidence]:
     return [Evidence(r.summary, r.probe_id)] if r is not None else []
 
