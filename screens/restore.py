@@ -217,7 +217,11 @@ the running step. n goes on to verification once every step is done, skipped or 
             else:
                 self.start_step(step, value, None)
 
-        self.app.push_screen(ConfirmTyped("Destructive step", f"{step.title} on {step.host}. "
+        rec = self.session.state.steps.get(step.step_id)
+        doubt = ("IN DOUBT: it may have run already before the interruption; running it again repeats it. "
+                 if rec is not None and rec.status == "running" else "")
+        self.app.push_screen(ConfirmTyped("Destructive step" + (" IN DOUBT" if doubt else ""),
+                                          f"{doubt}{step.title} on {step.host}. "
                                           f"Type {step.confirmation} to run it:", step.confirmation,
                                           step.commands), typed)
 

@@ -608,7 +608,10 @@ class CoreBackend:
         _index, real = self._step(loaded, step.step_id)
         check = real.already_done
         if check is None:
-            return PreCheckView(step.step_id, None, "this step has no pre-check; check its effect by hand")
+            look = "; ".join(c.title for c in real.post_checks) or (
+                " / ".join(real.manual.instructions) if real.manual else real.title)
+            return PreCheckView(step.step_id, None, f"this step has no pre-check; check by hand whether it took "
+                                                    f"effect: {look}")
         runners = self._runners(loaded)
         cmd = check.command
         try:

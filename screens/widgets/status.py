@@ -26,7 +26,9 @@ def clock_text(session: IncidentSession | None) -> str:
     elapsed = session.elapsed_s()
     over = " OVER RTO" if elapsed > session.rto_s else ""
     mode = "DRILL" if session.drill else "LIVE"
-    return (f"{st.incident} {mode} | {STAGE_WORDS.get(st.stage, st.stage)} | {st.operator} | "
+    # who is at the keyboard now (the journal writes every entry in their name), not who opened it
+    operator = session.journal.operator if session.journal is not None else st.operator
+    return (f"{st.incident} {mode} | {STAGE_WORDS.get(st.stage, st.stage)} | {operator} | "
             f"{fmt_duration(elapsed)} / RTO {fmt_duration(session.rto_s)}{over}")
 
 

@@ -188,6 +188,7 @@ async def test_override_then_quit_mid_step_then_resume_and_finish(make_app: AppF
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
         assert "[?]  2. Stop Lync services" in screen_text(app2)
+        assert "| bob |" in screen_text(app2)  # who is at the keyboard now, as the journal records (#16 item 2)
         await pilot.press("s")
         await wait_for(pilot, lambda: app2.screen.__class__.__name__ == "ReasonDialog")
         await pilot.press(*"stopped by alice before the quit", "enter")
