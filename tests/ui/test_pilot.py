@@ -387,3 +387,35 @@ async def test_a_check_only_a_person_can_make_stays_unknown_until_they_confirm_i
     said = [d.payload for d in replay(entries).decisions if d.payload["question"] == "check_confirmed"]
     assert said == [{**said[0], "choice": "verify-by-hand"}] and "alice confirmed by hand" in said[0]["reason"]
     assert [e.payload["status"] for e in entries if e.kind == Kind.CHECK][-1] == "ok"
+
+
+async def test_a_destructive_step_in_doubt_warns_before_it_is_run_again(make_app: AppFactory,
+                                                                       journal_dir: Path) -> None:
+    """#16 item 2: after a restart, r re-ran a destructive step in doubt with the normal prompt."""
+    hold = threading.Event()
+    app = make_app(ScriptedBackend("pool-lost", hold=hold))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot, ("down", "enter"))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+        assert "IN DOUBT" not in screen_text(app)  # a first run: the normal prompt
+        await pilot.press(*"pool-failover", "enter")
+        await wait_for(pilot, lambda: app.session.state.steps.get("pool-failover") is not None)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+    hold.set()
+    app2 = make_app(ScriptedBackend("pool-lost"), operator="bob", incident="INC-OTHER")
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app2.screen, StartScreen)
+                       and "INC-UI drill alice" in screen_text(app2))
+        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app2.screen.__class__.__name__ == "ConfirmTyped")
+        text = " ".join(screen_text(app2).replace("┃", " ").split())
+        assert "Destructive step IN DOUBT" in text and "it may have run already" in text
