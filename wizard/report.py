@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import html
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,16 @@ class DecisionRow:
 
 
 @dataclass(frozen=True)
+class CheckRow:
+    """A §7 check as it was last shown (journaled ``check_result``)."""
+
+    check_id: str
+    title: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class StepRow:
     step_id: str
     status: str
@@ -107,6 +118,7 @@ class Report:
     chain: str  # keyed or unkeyed, in words
     final_hash: str  # the anchor to keep outside the journal (the change ticket)
     timeline: tuple[TimelineRow, ...]
+    checks: tuple[CheckRow, ...] = ()  # §7, the last result of each check shown
 
 
 def describe_entry(e: Entry) -> str:
@@ -142,7 +154,20 @@ def describe_entry(e: Entry) -> str:
         return f"torn tail of {p.get('bytes')} bytes set aside in {p.get('kept_in')}"
     if k == Kind.CLOSED:
         return f"incident closed: {p.get('outcome')}"
+    if k == Kind.CHECK:
+        return f"check {p.get('check')}: {p.get('status')}"
     return k
+
+
+def _last_checks(entries: Sequence[Entry]) -> tuple[CheckRow, ...]:
+    """Each §7 check's last journaled result, in the order the checks were first shown."""
+    last: dict[str, CheckRow] = {}
+    for e in entries:
+        if e.kind == Kind.CHECK:
+            p = e.payload
+            last[str(p.get("check"))] = CheckRow(str(p.get("check")), str(p.get("title") or ""),
+                                                 str(p.get("status") or ""), str(p.get("detail") or ""))
+    return tuple(last.values())
 
 
 def _evidence_value(evidence: list[Any], key: str) -> str | None:
@@ -229,7 +254,7 @@ def build_report(result: ReadResult, *, rto_s: int | None = None, rpo_s: int | N
         interruptions=tuple(row(e) for e in entries if e.kind == Kind.INTERRUPTED),
         resumes=st.resumes, torn_tails=st.torn_tails, torn_now=result.torn is not None,
         chain_intact=result.intact, integrity=verdict(result).text, chain=chain_words(result),
-        final_hash=result.last_hash, timeline=timeline,
+        final_hash=result.last_hash, timeline=timeline, checks=_last_checks(entries),
     )
 
 
@@ -324,6 +349,10 @@ def render_markdown(r: Report) -> str:
     out += ["", "## Steps", "", "| step | status | attempts | duration |", "|---|---|---|---|"]
     out += [f"| {_md_cell(s.step_id)} | {_md_cell(s.status)} | {s.attempts} | "
             f"{fmt_duration(s.duration_s) if s.duration_s is not None else ''} |" for s in r.steps]
+    out += ["", "## Verification (§7)", ""]
+    out += (["| check | result | detail |", "|---|---|---|"]
+            + [f"| {_md_cell(c.title)} | {_md_cell(c.status.upper())} | {_md_cell(c.detail)} |" for c in r.checks]
+            if r.checks else ["- No §7 check was run."])
     out += ["", "## Timeline", "", "| # | time (UTC) | +elapsed | operator | what |", "|---|---|---|---|---|"]
     out += [f"| {t.seq} | {_short_time(t.time)} | +{fmt_duration(t.offset_s)} | {_md_cell(t.operator)} | "
             f"{_md_cell(t.what)} |" for t in r.timeline]
@@ -372,6 +401,9 @@ def render_html(r: Report) -> str:
              table(["step", "status", "attempts", "duration"],
                    [[s.step_id, s.status, str(s.attempts),
                      fmt_duration(s.duration_s) if s.duration_s is not None else ""] for s in r.steps]),
+             "<h2>Verification (§7)</h2>",
+             table(["check", "result", "detail"], [[c.title, c.status.upper(), c.detail] for c in r.checks])
+             if r.checks else sentence("No §7 check was run."),
              "<h2>Timeline</h2>",
              table(["#", "time (UTC)", "+elapsed", "operator", "what"],
                    [[str(t.seq), _short_time(t.time), "+" + fmt_duration(t.offset_s), t.operator, t.what]

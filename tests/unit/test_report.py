@@ -179,3 +179,26 @@ def test_markdown_report_escapes_what_came_from_people_and_servers(tmp_path: Pat
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md
     assert "&lt;img src=x onerror=alert(2)&gt; \\[click\\](javascript:x) \\`rm\\`" in md
     assert "&lt;b&gt;bold&lt;/b&gt; \\| pipe second line" in md  # one table cell, one line
+
+
+def test_the_report_lists_the_section_7_results_as_last_shown(tmp_path: Path) -> None:
+    """#16 item 12: the report had no verification results. A person's check confirmed by hand is
+    ok in words that say so; a failed check stays FAIL with its detail."""
+    from tests.ui.test_pilot import PersonCheckBackend
+
+    s = IncidentSession.start(PLAN, operator="alice", incident="INC-V", mode="drill", journal_dir=tmp_path,
+                              backend=PersonCheckBackend(failing_checks={"databases"}))
+    s.change_stage("assessment")
+    s.choose_path(s.recommend([], {}), "be-restore")
+    s.change_stage("verify")
+    first = list(s.verify())
+    person = next(c for c in first if c.status == "unknown")
+    s.confirm_check(person)
+    second = list(s.verify())
+    s.close("verification failed")
+    md = render_markdown(build_report(read_journal(tmp_path / "INC-V")))
+    section = md.split("## Verification (§7)", 1)[1].split("## Timeline", 1)[0]
+    assert "| Control Panel and an end-user sign-in | OK | alice confirmed by hand" in section
+    assert "| Databases | FAIL | Stopped: RTCSRV |" in section
+    assert section.count("\n| ") == 1 + len(second)  # the header, then each check once (its last result)
+    assert "Verification (§7)" in render_html(build_report(read_journal(tmp_path / "INC-V")))
