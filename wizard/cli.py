@@ -83,13 +83,21 @@ _Subparsers = argparse._SubParsersAction
 
 def _add_incident_commands(sub: _Subparsers[_Parser]) -> None:
     """run (a real incident) and drill (a rehearsal against the lab)."""
-    run = sub.add_parser("run", help="open a plan and start (or resume) an incident")
-    run.add_argument("plan", metavar="PLAN", help="the organisation's restore plan (YAML)")
+    run = sub.add_parser("run", help="open a plan and start (or resume) an incident", description=(
+        "Open the organisation's restore plan and start an incident, or resume an unfinished one of the "
+        "same plan from the start screen (Ctrl+R). Every decision and command is journaled under "
+        "--journal-dir/<incident id>/ (journal.jsonl); exit 0 when the incident was closed, 130 when it "
+        "was left open to resume."))
+    run.add_argument("plan", metavar="PLAN",
+                     help="the organisation's restore plan (YAML; see plans/example-*.yaml and plans/schema.json)")
     run.add_argument("--operator", help="who is at the keyboard (default: $LYNC_RESTORE_OPERATOR or the login name)")
     run.add_argument("--incident", metavar="ID", help="incident id (default: generated)")
     run.add_argument("--drill", action="store_true", help="mark the session as a drill")
 
-    drill = sub.add_parser("drill", help="rehearse a scenario against the bundled lab")
+    drill = sub.add_parser("drill", help="rehearse a scenario against the bundled lab", description=(
+        "Rehearse a recovery against the bundled simulated Lync 2013 deployment (loopback only: a drill never "
+        "leaves this machine). The lab keeps running in the background while an incident is open, so the "
+        "same command resumes it after a lost terminal; it stops when the incident is closed, or with --stop."))
     drill.add_argument("--scenario", metavar="NAME", help="scenario to play (see 'scenarios')")
     drill.add_argument("--time-factor", type=float, default=None, metavar="F",
                        help="speed of simulated time (higher = faster restores)")
@@ -107,13 +115,19 @@ def _add_incident_commands(sub: _Subparsers[_Parser]) -> None:
 
 def _add_plan_check_commands(sub: _Subparsers[_Parser]) -> None:
     """validate, check and runbook: read a plan, run nothing."""
-    val = sub.add_parser("validate", help="check a plan; print a one-screen summary")
+    val = sub.add_parser("validate", help="check a plan; print a one-screen summary", description=(
+        "Read PLAN (YAML) and check it against the schema and the topology's own rules; every problem is "
+        "printed as FILE:LINE:COL. Exit 0 when valid, 2 when not. Connects to nothing."))
     val.add_argument("plan", metavar="PLAN")
 
     chk = sub.add_parser("check", help="readiness check of a plan for schedulers (exit 0 = ready)")
     chk.add_argument("plan", metavar="PLAN")
 
-    rb = sub.add_parser("runbook", help="print the procedure with exact commands, run nothing")
+    rb = sub.add_parser("runbook", help="print the procedure with exact commands, run nothing", description=(
+        "Print the steps of one recovery path for PLAN, in the documented order, with the exact PowerShell "
+        "and T-SQL each step runs, its section of the domain reference, what it checks before and after, "
+        "and where backups are read from. Runs nothing. Paths that act on a pool need --pool, a member "
+        "rebuild --server."))
     rb.add_argument("plan", metavar="PLAN")
     rb.add_argument("--path", required=True, metavar="P",
                     help="recovery path id: " + ", ".join(sorted(_path_ids())))
@@ -140,8 +154,12 @@ def _add_lab_commands(sub: _Subparsers[_Parser]) -> None:
 
 def _add_journal_commands(sub: _Subparsers[_Parser]) -> None:
     """report, journal verify and journal key: what an incident leaves behind."""
-    rep = sub.add_parser("report", help="write the incident report from a journal")
-    rep.add_argument("journal", metavar="JOURNAL")
+    rep = sub.add_parser("report", help="write the incident report from a journal", description=(
+        "Write the report of an incident from its journal: objectives met or missed, decisions and "
+        "overrides, steps, §7 results, the timeline and the journal's integrity. Exit 4 when the journal "
+        "is damaged (the report says where)."))
+    rep.add_argument("journal", metavar="JOURNAL",
+                     help="an incident folder (<journal dir>/<incident id>) or its journal.jsonl")
     rep.add_argument("--format", choices=("md", "html"), default="md")
     rep.add_argument("--output", "-o", metavar="FILE")
 

@@ -69,3 +69,15 @@ def test_a_backup_set_name_is_one_folder(name: str, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert rc == 2 and "is not a backup set folder name" in err and "Traceback" not in err
     assert "\x00" not in err and "\x01" not in err
+
+
+def test_runbook_sql_can_be_pasted_as_it_is() -> None:
+    """#16 item 13: the runbook's SQL had ? placeholders and could not be pasted into SSMS."""
+    from wizard.procedures.model import SqlCommand
+
+    cmd = SqlCommand("sql01", "rtc", "SELECT name FROM sys.databases WHERE name = ? AND [x?] = 'a?b' AND id > ?",
+                     ("O'Brien", 5))
+    assert cmd.lines()[0] == "SELECT name FROM sys.databases WHERE name = N'O''Brien' AND [x?] = 'a?b' AND id > 5"
+    plan = load_plan(REPO / "plans" / "lab.yaml").plan
+    text = render_markdown(compose(plan, "monitoring-archiving-restore", pool="pool1.fabrikam.lab"))
+    assert "= ?" not in text and "(?" not in text

@@ -287,7 +287,12 @@ def insert_custom(plan: Plan, steps: list[Step], omitted: list[Omitted]) -> list
 
 def _front_end(ctx: Ctx, fqdn: str | None, what: str) -> Pool:
     if not fqdn:
-        raise CompositionError(f"The path needs --pool: {what}.")
+        standard = "Standard Edition" in what
+        pools = [p for p in ctx.plan.front_end_pools() if (p.edition == "standard") == standard]
+        cms = ctx.cms_pool.fqdn.lower()
+        named = ", ".join(p.fqdn + (" (hosts the CMS: path cms-restore)" if standard and p.fqdn.lower() == cms
+                                    else "") for p in pools) or "none in this plan"
+        raise CompositionError(f"The path needs --pool: {what} (in this plan: {named}).")
     try:
         pool = ctx.plan.pool(fqdn)
     except KeyError:

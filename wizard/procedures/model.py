@@ -66,10 +66,35 @@ class SqlCommand:
         return f"{self.server}\\{self.instance}" if self.instance else self.server
 
     def lines(self) -> list[str]:
-        text = [self.sql]
-        if self.params:
-            text.append("-- parameters: " + ", ".join(repr(p) for p in self.params))
-        return text
+        """The statement as a person can paste it into SSMS or sqlcmd: each ``?`` shown as its
+        T-SQL literal (the wizard itself sends them as parameters, never as text)."""
+        if not self.params:
+            return [self.sql]
+        return [_inline_params(self.sql, self.params), "-- (the wizard sends these values as parameters)"]
+
+
+def _sql_literal(value: str | int) -> str:
+    return str(value) if isinstance(value, int) else "N'" + str(value).replace("'", "''") + "'"
+
+
+def _inline_params(sql: str, params: tuple[str | int, ...]) -> str:
+    """``sql`` with each ``?`` outside a quoted string or [identifier] replaced by its literal."""
+    out: list[str] = []
+    values = iter(params)
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            out.append(ch)
+            if ch == quote:
+                quote = None
+        elif ch in "'[":
+            quote = "'" if ch == "'" else "]"
+            out.append(ch)
+        elif ch == "?":
+            out.append(_sql_literal(next(values, "?")))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 Command: TypeAlias = PsCommand | SqlCommand
