@@ -66,7 +66,8 @@ class WizardApp(App[int]):
         # the reflex at 3 a.m.: the same journaled question (a second Ctrl+C answers yes), never a
         # silent no-op (Textual's own ctrl+c only hints at an action named "quit")
         Binding("ctrl+c", "request_quit", "Quit", id="quit-ctrl-c", show=False, priority=True),
-        Binding("f1", "help", "Help", id="app-help", show=False),
+        # priority: F1 works while a dialog (an assessment question) holds the focus too
+        Binding("f1", "help", "Help", id="app-help", show=False, priority=True),
     ]
 
     @dataclass
@@ -371,8 +372,10 @@ class WizardApp(App[int]):
 
         if isinstance(screen, HelpScreen):
             return
-        guide = getattr(screen, "GUIDE", "") or "No help for this view."
-        self.push_screen(HelpScreen(type(screen).__name__.replace("Screen", ""), guide, keys_of(screen)))
+        # a dialog has no guide of its own: the stage beneath it explains what it asks about
+        stage = next((s for s in reversed(self.screen_stack) if getattr(s, "GUIDE", "")), screen)
+        guide = getattr(stage, "GUIDE", "") or "No help for this view."
+        self.push_screen(HelpScreen(type(stage).__name__.replace("Screen", ""), guide, keys_of(screen)))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

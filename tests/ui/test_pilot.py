@@ -419,3 +419,16 @@ async def test_a_destructive_step_in_doubt_warns_before_it_is_run_again(make_app
         await wait_for(pilot, lambda: app2.screen.__class__.__name__ == "ConfirmTyped")
         text = " ".join(screen_text(app2).replace("┃", " ").split())
         assert "Destructive step IN DOUBT" in text and "it may have run already" in text
+
+
+async def test_f1_explains_the_stage_while_an_assessment_question_is_open(make_app: AppFactory) -> None:
+    """#16 item 9: F1 did nothing while an assessment question was open."""
+    from screens.help import HelpScreen
+
+    app = make_app(ScriptedBackend("be-lost"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert "Assessment" in screen_text(app)
