@@ -66,8 +66,7 @@ class WizardApp(App[int]):
         # the reflex at 3 a.m.: the same journaled question (a second Ctrl+C answers yes), never a
         # silent no-op (Textual's own ctrl+c only hints at an action named "quit")
         Binding("ctrl+c", "request_quit", "Quit", id="quit-ctrl-c", show=False, priority=True),
-        # priority: F1 works while a dialog (an assessment question) holds the focus too
-        Binding("f1", "help", "Help", id="app-help", show=False, priority=True),
+        Binding("f1", "help", "Help", id="app-help", show=False),
     ]
 
     @dataclass

@@ -198,7 +198,8 @@ class ChoiceDialog(ModalScreen[str | None]):
 
     CSS_PATH = STAGES_CSS
 
-    BINDINGS: ClassVar[list[BindingType]] = _ESC
+    # F1 explains the stage the question belongs to (the app's help looks beneath the dialog)
+    BINDINGS: ClassVar[list[BindingType]] = [*_ESC, Binding("f1", "app.help", "Help", id="dialog-help")]
 
     def __init__(self, question: str, choices: tuple[str, ...]) -> None:
         super().__init__(classes="dialog-screen")
