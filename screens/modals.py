@@ -38,7 +38,8 @@ class ConfirmTyped(ModalScreen[str | None]):
                     shown.append(f"... and {len(self._commands) - 10} more (c on the restore screen copies all)")
                 yield Static("\n".join(shown), classes="dialog-commands", markup=False)
             yield Static(self._prompt, markup=False)
-            yield Input(placeholder=self._expected, id="typed")
+            # a placeholder must not look typed on a monochrome screen (#16 item 8): it says "type:"
+            yield Input(placeholder=f"type: {self._expected}", id="typed")
             yield Label("", id="typed-error", classes="error-text")
             yield Static("Enter confirms; Esc cancels (nothing runs)", classes="dialog-hint", markup=False)
 
@@ -96,7 +97,7 @@ class SecondOperator(ModalScreen[tuple[str, str] | None]):
             yield Label("Second operator required", classes="dialog-title")
             yield Static(f"Someone other than {self._first} confirms {self._step_id}.", markup=False)
             yield Input(placeholder="second operator's name", id="second-name")
-            yield Input(placeholder=self._step_id, id="second-typed")
+            yield Input(placeholder=f"type: {self._step_id}", id="second-typed")
             yield Label("", id="second-error", classes="error-text")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -18,7 +18,7 @@ from wizard.journal import Entry, Kind, read_journal
 SLOW = 30.0  # probes, a step, the §7 checks against the lab on 2 cores: bounded, generous
 FOCUS_S = 0.5  # a focus change is applied by the app after the key that asked for it
 #: the text a confirmation asks for, shown as its input's placeholder (a database, pool or step id)
-TYPED = re.compile(r"┃\s+([A-Za-z0-9][A-Za-z0-9._-]*)\s+┃")
+TYPED = re.compile(r"type: ([A-Za-z0-9][A-Za-z0-9._-]*)")  # the confirmation box's hint
 
 
 class Pane:
