@@ -28,6 +28,9 @@ def test_shipped_plan_validates_through_the_cli(path: object) -> None:
     out = proc.stdout
     assert "valid plan for" in out and "CMS:" in out and "RPO" in out and "Backup:" in out
     assert len(out.splitlines()) <= 24
+    assert all(len(line) <= 80 for line in out.splitlines()), out  # an 80-column terminal, uncut
+    # each backup location says where it lives (§3: a path acting on a site reads outside it)
+    assert all("site " in line or "off-site" in line for line in out.splitlines() if line.startswith("Backup:"))
 
 
 def test_two_site_plan_model() -> None:

@@ -71,7 +71,9 @@ def summary(plan: Plan, path: str) -> list[str]:
     for loc in plan.backup.locations:
         how = f"at {loc.local_path}" if loc.local_path else (
             f"via {_short(loc.read_via)}" if loc.read_via else "no reader")
-        lines.append(f"Backup:  {loc.unc} ({how})")
+        site = plan.location_site(loc)
+        server, _, share = loc.unc.lstrip("\\").partition("\\")
+        lines.append(f"Backup:  \\\\{_short(server)}\\{share} ({how}; {f'site {site}' if site else 'off-site'})")
     lines.append(f"Targets: RPO {plan.objectives.rpo}, RTO {plan.objectives.rto}; "
                  f"{len(plan.custom_steps)} custom steps; {len(plan.contacts)} contacts")
     return lines
