@@ -132,10 +132,8 @@ def _server_of(dep: LabDeployment, host: str, path: str) -> str:
 
 def _path(dep: LabDeployment, host: str, ctx: NativeContext, text: str) -> Path:
     full = ctx.session.fs.absolute(text.rstrip("\\") or text)
-    if full.startswith("\\\\"):
-        srv = dep.servers.get(dep.paths.fqdn(full[2:].split("\\", 1)[0]))
-        if srv is not None and not srv.reachable:
-            raise VFSError(f"{text} is not reachable")
+    if not dep.paths.reachable(full):
+        raise VFSError(f"{text} is not reachable")
     return dep.paths.resolve(full, host)
 
 

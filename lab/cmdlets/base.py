@@ -135,12 +135,8 @@ def real_path(dep: LabDeployment, host: str, inv: Invocation, path: str) -> Path
     """The lab-disk path of ``path`` as ``host`` sees it; unreachable UNC servers fail."""
     try:
         full = inv.session.fs.absolute(path)
-        if full.startswith("\\\\"):
-            server = dep.paths.fqdn(full[2:].split("\\", 1)[0])
-            srv = dep.servers.get(server)
-            if srv is not None and not srv.reachable:
-                raise inv.error(f"The network path was not found: '{path}'.", "ReadError",
-                                "NetworkPathNotFound")
+        if not dep.paths.reachable(full):
+            raise inv.error(f"The network path was not found: '{path}'.", "ReadError", "NetworkPathNotFound")
         return dep.paths.resolve(full, host)
     except VFSError:
         raise inv.error(f"Cannot find path '{path}' because it does not exist.", "ObjectNotFound",
