@@ -139,9 +139,13 @@ class WizardApp(App[int]):
             raise CredentialError(f"no password was given for {username} (credential '{cred_id}')")
         return result[0]
 
+    def get_default_screen(self) -> Screen[None]:
+        """The start screen is the app's first screen, not one pushed over an empty default: a
+        pushed screen's first frame leaves its inputs out until the next refresh (#16 item 14)."""
+        return StartScreen()
+
     def on_mount(self) -> None:
         self._watch_hangups()
-        self.push_screen(StartScreen())
         self.call_after_refresh(self.prepare_plan)  # the start form first, then the plan
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prepare", description="reading the plan")
@@ -297,10 +301,18 @@ class WizardApp(App[int]):
     def on_wizard_app_opened(self, message: Opened) -> None:
         self.session = message.session
         stage = message.session.state.stage
-        self.switch_screen(screen_for(stage))
+        self._show(screen_for(stage))
 
     def on_wizard_app_stage_entered(self, message: StageEntered) -> None:
-        self.switch_screen(screen_for(message.stage))
+        self._show(screen_for(message.stage))
+
+    def _show(self, screen: Screen[None]) -> None:
+        """Replace the stage screen; the first one goes over the start screen, the app's default
+        screen, which Textual cannot switch away from."""
+        if len(self.screen_stack) == 1:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
 
     def on_wizard_app_notice(self, message: Notice) -> None:
         self.notify(message.text)

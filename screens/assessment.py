@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 
 from screens.base import StageScreen
 from screens.modals import ChoiceDialog, ReasonDialog
+from screens.widgets.pointed import PointedOptionList, PointedTable
 from wizard.incident import OperatorQuestion, PathChoice, ProbeView
 
 MARK = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "unknown": "?"}
@@ -65,11 +66,11 @@ you will be asked why, and both the choice and the reason are journaled."""
     def compose(self) -> ComposeResult:
         yield from self.chrome()
         yield Label("Assessment: health matrix", classes="screen-title")
-        table: DataTable[str] = DataTable(id="health", cursor_type="row")
+        table: DataTable[str] = PointedTable(id="health", cursor_type="row")
         table.add_column("host", key="host")
         yield table
         yield Static("Probing hosts...", id="rec-text", markup=False)
-        yield OptionList(id="paths")
+        yield PointedOptionList(id="paths")
         yield from self.footer()
 
     def on_mount(self) -> None:
@@ -103,7 +104,7 @@ you will be asked why, and both the choice and the reason are journaled."""
         if r.host not in self._rows:
             self._rows.add(r.host)
             table.add_row(r.host, *["" for _ in self._cols], key=r.host)
-        table.update_cell(r.host, r.check, MARK[r.status])
+        table.update_cell(r.host, r.check, MARK[r.status], update_width=True)  # "FAIL", not "FAI" (#16 item 7)
 
     def on_assessment_screen_probes_done(self, message: ProbesDone) -> None:
         self.query_one("#rec-text", Static).update(f"{message.count} probe results. Asking what you see...")
@@ -114,10 +115,9 @@ you will be asked why, and both the choice and the reason are journaled."""
         questions: list[OperatorQuestion] = list(await self._questions())
         for q in questions:
             answer = await self.app.push_screen_wait(ChoiceDialog(q.text, q.choices))
-            if answer is None:
-                continue
-            await self._journal_answer(q, answer)
-            self._answers[q.id] = answer
+            await self._journal_answer(q, answer)  # an unanswered question is journaled too (#16 item 12)
+            if answer is not None:
+                self._answers[q.id] = answer
         self.recommend()
 
     async def _questions(self) -> list[OperatorQuestion]:
@@ -129,12 +129,12 @@ you will be asked why, and both the choice and the reason are journaled."""
     def fetch_questions(self) -> list[OperatorQuestion]:
         return list(self.session.questions())
 
-    async def _journal_answer(self, q: OperatorQuestion, answer: str) -> None:
+    async def _journal_answer(self, q: OperatorQuestion, answer: str | None) -> None:
         worker = self.journal_answer(q, answer)
         await worker.wait()
 
     @work(thread=True, exit_on_error=False, group="journal", description="journaling an answer")
-    def journal_answer(self, q: OperatorQuestion, answer: str) -> None:
+    def journal_answer(self, q: OperatorQuestion, answer: str | None) -> None:
         self.session.answer(q, answer)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="assess-rec", description="classifying")

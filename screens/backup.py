@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Label, Static
 
 from screens.base import StageScreen
 from screens.modals import ReasonDialog
+from screens.widgets.pointed import PointedTable
 from wizard.incident import BackupChoice, BackupSetView
 from wizard.report import fmt_duration
 
@@ -57,7 +58,7 @@ recommendation."""
     def compose(self) -> ComposeResult:
         yield from self.chrome()
         yield Label(f"Backup set for {self.session.state.recovery_path}", classes="screen-title")
-        table: DataTable[str] = DataTable(id="sets", cursor_type="row")
+        table: DataTable[str] = PointedTable(id="sets", cursor_type="row")
         table.add_columns("set", "taken (UTC)", "age vs RPO", "complete", "integrity")
         yield table
         yield Static("Reading the backup location...", id="set-detail", markup=False)

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Label, Static
 
 from screens.base import STAGES_CSS
 from screens.widgets.keybar import KeyBar
+from screens.widgets.pointed import PointedTable
 from wizard.journal import Entry, Kind
 from wizard.report import describe_entry
 
@@ -50,7 +51,7 @@ class JournalViewer(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label(self._title, classes="screen-title")
-        table: DataTable[str] = DataTable(id="journal-table", cursor_type="row", zebra_stripes=False)
+        table: DataTable[str] = PointedTable(id="journal-table", cursor_type="row", zebra_stripes=False)
         table.add_columns("#", "time", "who", "what")
         for e in self._entries:
             table.add_row(str(e.seq), e.time[11:19], e.operator[:10], describe_entry(e)[:200], key=str(e.seq))

@@ -3,11 +3,13 @@ an error, and a multiple-choice question. Enter confirms, Escape cancels; no mou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
+from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -17,34 +19,47 @@ from screens.base import STAGES_CSS
 _ESC: list[BindingType] = [Binding("escape", "cancel", "Cancel", id="cancel")]
 
 
+class _Commands(VerticalScroll, can_focus=False):
+    """The commands a confirmation lists: scrolled by PgUp/PgDn while the typing box keeps focus."""
+
+
 class ConfirmTyped(ModalScreen[str | None]):
     """Type ``expected`` exactly to confirm; returns what was typed, or None on Escape."""
 
     CSS_PATH = STAGES_CSS
 
-    BINDINGS: ClassVar[list[BindingType]] = _ESC
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_ESC,  # the commands scroll while the typing box keeps the focus
+        Binding("pageup", "commands(-1)", "Commands up", show=False),
+        Binding("pagedown", "commands(1)", "Commands down", show=False),
+    ]
 
-    def __init__(self, title: str, prompt: str, expected: str, commands: tuple[str, ...] = ()) -> None:
+    def __init__(self, title: str, prompt: str, expected: str, commands: tuple[str, ...] = (),
+                 accepts: Callable[[str], bool] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self._title, self._prompt, self._expected = title, prompt, expected
         self._commands = commands
+        self._accepts = accepts or (lambda typed: typed.strip() == expected)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger"):
             yield Label(self._title, classes="dialog-title")
             if self._commands:  # the exact commands, all of them, at the moment of decision
-                shown = [f"PS> {c}" for c in self._commands[:10]]
-                if len(self._commands) > 10:
-                    shown.append(f"... and {len(self._commands) - 10} more (c on the restore screen copies all)")
-                yield Static("\n".join(shown), classes="dialog-commands", markup=False)
+                shown = [c if c.startswith("# ") else f"PS> {c}" for c in self._commands]
+                yield _Commands(Static("\n".join(shown), markup=False), classes="dialog-commands")
             yield Static(self._prompt, markup=False)
             # a placeholder must not look typed on a monochrome screen (#16 item 8): it says "type:"
             yield Input(placeholder=f"type: {self._expected}", id="typed")
             yield Label("", id="typed-error", classes="error-text")
-            yield Static("Enter confirms; Esc cancels (nothing runs)", classes="dialog-hint", markup=False)
+            more = "; PgUp/PgDn scroll the commands" if len(self._commands) > 8 else ""
+            yield Static(f"Enter confirms; Esc cancels (nothing runs){more}", classes="dialog-hint", markup=False)
+
+    def action_commands(self, direction: int) -> None:
+        for box in self.query(".dialog-commands").results(_Commands):
+            box.scroll_relative(y=direction * max(1, box.size.height - 1), animate=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.value.strip() == self._expected:
+        if self._accepts(event.value):
             self.dismiss(event.value.strip())
         else:
             self.query_one("#typed-error", Label).update(f"Type exactly: {self._expected}")
@@ -88,9 +103,10 @@ class SecondOperator(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = _ESC
 
-    def __init__(self, step_id: str, first_operator: str) -> None:
+    def __init__(self, step_id: str, first_operator: str, accepts: Callable[[str], bool] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self._step_id, self._first = step_id, first_operator
+        self._accepts = accepts or (lambda typed: typed.strip() == step_id)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger"):
@@ -108,7 +124,7 @@ class SecondOperator(ModalScreen[tuple[str, str] | None]):
             return
         if not name or name == self._first:
             self.query_one("#second-error", Label).update(f"A name other than {self._first} is needed.")
-        elif typed != self._step_id:
+        elif not self._accepts(typed):
             self.query_one("#second-error", Label).update(f"Type exactly: {self._step_id}")
         else:
             self.dismiss((name, typed))
@@ -205,12 +221,27 @@ class ChoiceDialog(ModalScreen[str | None]):
     def __init__(self, question: str, choices: tuple[str, ...]) -> None:
         super().__init__(classes="dialog-screen")
         self._question, self._choices = question, choices
+        firsts = [c[:1].lower() for c in choices]
+        #: one key answers: each choice's first letter, where no other choice shares it
+        self.hotkeys = {f: c for f, c in zip(firsts, choices, strict=True) if f.isalpha() and firsts.count(f) == 1}
 
     def compose(self) -> ComposeResult:
+        from screens.widgets.pointed import PointedOptionList
+
+        keys = {c: f for f, c in self.hotkeys.items()}
         with Vertical(classes="dialog"):
             yield Static(self._question, classes="dialog-title", markup=False)  # wraps: a question is read whole
-            yield OptionList(*[Option(c, id=c) for c in self._choices], id="choices")
-            yield Static("Up/Down, Enter answers; Esc leaves it unanswered", classes="dialog-hint", markup=False)
+            yield PointedOptionList(*[Option(f"{c} ({keys[c]})" if c in keys else c, id=c) for c in self._choices],
+                                    id="choices")
+            how = "a letter answers; " if self.hotkeys else ""
+            yield Static(f"{how}Up/Down, Enter answers; Esc leaves it unanswered", classes="dialog-hint",
+                         markup=False)
+
+    def on_key(self, event: Key) -> None:
+        choice = self.hotkeys.get((event.character or "").lower()) if event.character else None
+        if choice is not None:
+            event.stop()
+            self.dismiss(choice)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from screens.base import StageScreen
 from screens.modals import ChoiceDialog, ConfirmTyped, ReasonDialog, SecondOperator
-from screens.widgets.checklist import Checklist
+from screens.widgets.checklist import RESOLVED, Checklist
 from screens.widgets.command_panel import CommandPanel
 from wizard.incident import (
     OutputLine,
@@ -55,22 +55,30 @@ def fold(lines: list[str], width: int) -> list[str]:
 class RestoreScreen(StageScreen):
     GUIDE = """Restore: the steps of the chosen path, in the documented order.
 
-The list shows each step: [ ] to do, [>] running, [x] done, [!] failed, [-] skipped,
-[h] done by hand, [?] in doubt (started before a crash; check it before running it again).
+The list shows each step: [ ] to do, [>] running, [x] done, [!] failed, [-] skipped (not
+needed now, or skipped by you), [=] already done (its pre-check found the work done), [h] done by
+hand, [?] in doubt (started before a crash; check it before running it again). > marks the
+highlighted step.
 Below: why the highlighted step exists, the exact commands (c copies them to your clipboard over
 SSH), progress and the streamed output.
 
-r runs (or retries) the highlighted step; destructive steps ask you to type the step id, and
-some need a second operator. s skips with a reason; d marks it done by hand with a note; x aborts
+g runs on from the highlighted step: each step's pre-checks first (a step not needed now, or
+found already done, is closed with the evidence), safe steps one after another, stopping to ask
+where a person is needed (work by hand, a typed confirmation) and stopping at a failure or Esc.
+r runs (or retries) just the highlighted step. A destructive step asks you to type its target's
+name (se01 for se01.fabrikam.lab; the full name works too); consecutive destructive steps on the
+same target are confirmed together, in one dialog listing all their commands. Some need a second
+operator. s skips with a reason; d marks it done by hand with a note; x aborts
 the running step. n goes on to verification once every step is done, skipped or done by hand."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
-        Binding("r", "run", "Run/Retry", id="run-step"),
+        Binding("g", "run_on", "Go on", id="run-on"),
+        Binding("r", "run", "Run", id="run-step"),
         Binding("s", "skip", "Skip", id="skip-step"),
         Binding("d", "by_hand", "Manual", id="done-by-hand"),
-        Binding("x", "abort", "Abort", id="abort-step"),
-        Binding("c", "copy", "Copy cmds", id="copy-commands"),
+        Binding("x", "abort", "Stop", id="abort-step"),
+        Binding("c", "copy", "Copy", id="copy-commands"),
         Binding("n", "next", "Verify", id="to-verify"),
     ]
 
@@ -93,6 +101,12 @@ the running step. n goes on to verification once every step is done, skipped or 
         self._cancel = threading.Event()
         self._checklist: Checklist | None = None
         self._pending: deque[StepEvent] = deque()  # filled by the step worker, drained by a UI timer
+        #: g: run on through the steps, stopping to ask at each step that needs a person (manual
+        #: work, a typed confirmation) and stopping at a failure, an Esc or the last step
+        self._through = False
+        #: steps of a group one typed confirmation covered (journaled): they run without asking again
+        self._granted: set[str] = set()
+        self._checking: str | None = None  # the step whose pre-checks are running (no key starts another)
 
     @property
     def checklist(self) -> Checklist | None:
@@ -151,41 +165,81 @@ the running step. n goes on to verification once every step is done, skipped or 
             self.query_one("#why", Static).update(f"Why (§{step.section}): {step.why}{extra}{est}")
 
     # ------------------------------------------------------------------ actions
+    @property
+    def idle(self) -> bool:
+        """No step running or being pre-checked: a key may start one."""
+        return self.running is None and self._checking is None
+
     def _current(self) -> StepView | None:
-        if self._checklist is None or self.running is not None:
+        if self._checklist is None or not self.idle:
             if self.running is not None:
                 self.notify(f"Step {self.running} is running; x aborts it.", severity="warning")
+            elif self._checking is not None:
+                self.notify(f"Checking whether {self._checking} is needed or already done...")
             return None
         return self._checklist.current
+
+    def action_run_on(self) -> None:
+        """Run the highlighted step, then the next ones, asking only where a person is needed."""
+        step = self._current()
+        if step is None:
+            return
+        self._through = True
+        self.action_run()
+
+    def _stop_through(self, why: str = "") -> None:
+        if self._through and why:
+            self.query_one("#progress-text", Label).update(why)
+        self._through = False
+        self._granted.clear()
 
     def action_run(self) -> None:
         step = self._current()
         if step is None:
             return
         rec = self.session.state.steps.get(step.step_id)
-        if rec is not None and rec.status in ("done", "skipped", "done_by_hand"):  # r retries, never re-runs
+        if rec is not None and rec.status in RESOLVED:  # r retries, never re-runs
             resolved = self._checklist is not None and self._checklist.all_resolved
             more = " All steps are resolved: n goes on to verification." if resolved else ""
-            said = f"{step.step_id} is {rec.status.replace('_', ' ')} already; r runs or retries an open step.{more}"
+            state = rec.status.replace("_", " ") + ("" if rec.status == "already_done" else " already")
+            said = f"{step.step_id} is {state}; r runs or retries an open step.{more}"
             self.query_one("#progress-text", Label).update(said)
             self.notify(said)
             return
+        self.check_step(step)
+
+    def check_step(self, step: StepView) -> None:
+        self._checking = step.step_id
+        self.query_one("#progress-text", Label).update(f"{step.step_id}: pre-checks...")
         self.pre_check(step)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="pre-checking a step")
     def pre_check(self, step: StepView) -> None:
-        """The step's "already done" pre-check first: nobody types a confirmation, nor calls a
-        colleague, for work that turns out to be done already (#16 item 3)."""
-        self.post_message(self.PreChecked(step, self.session.check_before(step)))
+        """The step's pre-checks first: nobody types a confirmation, nor calls a colleague, for work
+        that turns out to be done already or not needed now (#16 item 3)."""
+        try:
+            view = self.session.check_before(step)
+        except BaseException:
+            self.app.call_from_thread(setattr, self, "_checking", None)
+            raise
+        self.post_message(self.PreChecked(step, view))
 
     def on_restore_screen_pre_checked(self, message: PreChecked) -> None:
         step, view = message.step, message.view
+        if view.not_needed:  # nobody is asked about a step that is not needed now
+            self.close_not_needed(step, view)
+            return
+        if view.already_done and (self._through or step.step_id in self._granted):
+            self.answer_found_done(step, view, "skip", by_wizard=True)  # asked to run on: the evidence decides
+            return
+        self._checking = None  # from here a person answers (or the step starts)
         if not view.already_done:
             self.confirm_then_run(step)
             return
 
         def answered(choice: str | None) -> None:
             if choice is None:
+                self._stop_through()
                 return
             self.answer_found_done(step, view, "skip" if choice.startswith("skip") else "run")
 
@@ -193,37 +247,74 @@ the running step. n goes on to verification once every step is done, skipped or 
                                           ("skip it: the work is done", "run it anyway")), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="journaling")
-    def answer_found_done(self, step: StepView, view: PreCheckView, choice: Literal["skip", "run"]) -> None:
-        self.session.found_done(step, view, choice)
+    def close_not_needed(self, step: StepView, view: PreCheckView) -> None:
+        self.session.not_needed(step, view)
+        self._pending.append(OutputLine(step.step_id, f"{step.step_id}: not needed now: {view.not_needed}"))
+        self.post_message(self.Ended(step.step_id))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="journaling")
+    def answer_found_done(self, step: StepView, view: PreCheckView, choice: Literal["skip", "run"],
+                          by_wizard: bool = False) -> None:
+        self.session.found_done(step, view, choice, by_wizard=by_wizard)
         if choice == "skip":
+            self._pending.append(OutputLine(step.step_id, f"{step.step_id}: already done ({view.detail})"))
             self.post_message(self.Ended(step.step_id))
         else:
             self.app.call_from_thread(self.confirm_then_run, step)
+
+    def group_of(self, step: StepView) -> list[StepView]:
+        """``step`` and the destructive steps right after it on the same target, still to do: one
+        typed confirmation, listing all their commands, covers them (#16 item 11)."""
+        assert self._checklist is not None
+        steps = self._checklist.steps
+        at = next(i for i, s in enumerate(steps) if s.step_id == step.step_id)
+        group = [step]
+        for s in steps[at + 1:]:
+            if (not s.destructive or s.manual or s.confirmation.lower() != step.confirmation.lower()
+                    or s.second_operator != step.second_operator
+                    or self._checklist.status.get(s.step_id, "todo") != "todo"):
+                break
+            group.append(s)
+        return group
 
     def confirm_then_run(self, step: StepView, manual_reported: bool = False) -> None:
         if step.manual and not manual_reported:
             self.ask_manual(step)
             return
-        if not step.destructive:
+        if not step.destructive or step.step_id in self._granted:  # a group's later step: confirmed with it
+            self._granted.discard(step.step_id)
             self.start_step(step, None, None)
             return
+        group = self.group_of(step)
+
+        def start(typed: str, second: str | None) -> None:
+            self._granted = {s.step_id for s in group[1:]}
+            self.start_step(step, typed, second, group)
 
         def typed(value: str | None) -> None:
             if value is None:
+                self._stop_through("Not confirmed: nothing ran.")
                 return
             if step.second_operator:
-                self.app.push_screen(SecondOperator(step.confirmation, self.session.journal.operator),
-                                     lambda pair: self.start_step(step, pair[1], pair[0]) if pair else None)
+                self.app.push_screen(SecondOperator(step.confirmation, self.session.journal.operator, step.accepts),
+                                     lambda pair: start(pair[1], pair[0]) if pair else self._stop_through(
+                                         "No second operator: nothing ran."))
             else:
-                self.start_step(step, value, None)
+                start(value, None)
 
         rec = self.session.state.steps.get(step.step_id)
         doubt = ("IN DOUBT: it may have run already before the interruption; running it again repeats it. "
                  if rec is not None and rec.status == "running" else "")
-        self.app.push_screen(ConfirmTyped("Destructive step" + (" IN DOUBT" if doubt else ""),
-                                          f"{doubt}{step.title} on {step.host}. "
-                                          f"Type {step.confirmation} to run it:", step.confirmation,
-                                          step.commands), typed)
+        if len(group) == 1:
+            what, commands = f"{step.title} on {step.host}", step.commands
+        else:
+            what = f"{len(group)} steps on {step.host}: " + "; ".join(s.title for s in group)
+            commands = tuple(line for s in group for line in (f"# {s.title}", *s.commands))
+        self.app.push_screen(ConfirmTyped("Destructive step" + ("s" if len(group) > 1 else "")
+                                          + (" IN DOUBT" if doubt else ""),
+                                          f"{doubt}{what}. Type {step.confirmation} to run "
+                                          + ("them all:" if len(group) > 1 else "it:"), step.confirmation,
+                                          commands, step.accepts), typed)
 
     def ask_manual(self, step: StepView) -> None:
         """Work by hand is reported done by the operator, never assumed from a key (#16 item 4)."""
@@ -235,6 +326,8 @@ the running step. n goes on to verification once every step is done, skipped or 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.manual_reported(step)
+            else:
+                self._stop_through("Not reported done: nothing ran.")
 
         self.app.push_screen(ConfirmDialog(f"Is the {step.manual} work done? {step.title}", detail), answered)
 
@@ -243,21 +336,23 @@ the running step. n goes on to verification once every step is done, skipped or 
         self.session.report_manual(step)
         self.app.call_from_thread(self.confirm_then_run, step, True)
 
-    def start_step(self, step: StepView, typed: str | None, second: str | None) -> None:
+    def start_step(self, step: StepView, typed: str | None, second: str | None,
+                   group: list[StepView] | None = None) -> None:
         assert self._checklist is not None
         self.running = step.step_id
         self._cancel = threading.Event()
         self._checklist.set_status(step.step_id, "running")
         self.query_one("#output", Log).write_line(f"--- {step.step_id} on {step.host}")
         self.query_one("#progress", ProgressBar).update(progress=0)
-        self.run_step(step, typed, second, self._cancel)
+        self.run_step(step, typed, second, self._cancel, group or [])
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="running a step")
-    def run_step(self, step: StepView, typed: str | None, second: str | None, cancel: threading.Event) -> None:
+    def run_step(self, step: StepView, typed: str | None, second: str | None, cancel: threading.Event,
+                 group: list[StepView]) -> None:
         worker = get_current_worker()
         try:
             if typed is not None:
-                self.session.confirm_destructive(step, typed, second)
+                self.session.confirm_destructive(step, typed, second, group)
             for event in self.session.run_step(step, cancel):
                 self._pending.append(event)  # deque.append is thread-safe; no widget is touched here
                 if worker.is_cancelled:
@@ -307,16 +402,23 @@ the running step. n goes on to verification once every step is done, skipped or 
     def on_restore_screen_ended(self, message: Ended) -> None:
         assert self._checklist is not None
         self.drain()
-        self.running = None
+        self.running = self._checking = None
         rec = self.session.state.steps.get(message.step_id)
         status = rec.status if rec is not None else "todo"
         self._checklist.set_status(message.step_id, "in_doubt" if status == "running" else status)
-        if status in ("skipped", "done_by_hand"):  # no stale "running ... 0%" line is left behind
+        if status in ("skipped", "done_by_hand", "already_done"):  # no stale "running ... 0%" line is left behind
             self.query_one("#progress-text", Label).update(f"{message.step_id}: {status.replace('_', ' ')}")
-        if status in ("done", "skipped", "done_by_hand"):
+        if status in RESOLVED:
             self._checklist.highlighted = self._checklist.first_open()
+        else:
+            self._stop_through(f"{message.step_id}: {status.replace('_', ' ')}; run on stopped.")
         if self._checklist.all_resolved:
+            self._stop_through()
             self.query_one("#progress-text", Label).update("All steps resolved: n goes on to verification.")
+            return
+        nxt = self._checklist.current
+        if nxt is not None and (self._through or nxt.step_id in self._granted):
+            self.check_step(nxt)
 
     def action_abort(self) -> None:
         if self.running is not None:

@@ -33,6 +33,9 @@ def resume_label(u: UnfinishedIncident) -> str:
     return f"{u.incident} {mode} {u.operator[:10]} @{u.stage} {when}{doubt}{torn}"
 
 
+_LABELS = {"operator": "Operator", "incident": "Incident id", "mode": "Mode (space switches)"}
+
+
 class StartScreen(StageScreen):
     CSS_PATH = None  # app.tcss has the start screen's rules: nothing more to parse for the first frame
     GUIDE = """Start a new incident, or resume one that was not closed.
@@ -60,12 +63,12 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
                      markup=False)
         with Horizontal(id="start-form"):
             with Vertical(classes="form-col"):
-                yield Label("Operator")
+                yield Label("  " + _LABELS["operator"], id="operator-label")
                 yield Input(opening.operator, placeholder="your name", id="operator")
-                yield Label("Incident id")
+                yield Label("  " + _LABELS["incident"], id="incident-label")
                 yield Input(opening.incident, id="incident")
             with Vertical(id="mode-col"):
-                yield Label("Mode (space switches)")
+                yield Label("  " + _LABELS["mode"], id="mode-label")
                 yield ModeSwitch(opening.mode == "live", id="mode")
         yield Label("Unfinished incidents of this plan: looking...", id="resume-title")
         yield from self.footer()  # the resume list is mounted when there is something to resume
@@ -73,10 +76,19 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
     def on_mount(self) -> None:
         self.query_one("#operator", Input).focus()
 
+    def on_descendant_focus(self) -> None:
+        """The focused field's label starts with ``>``: focus is a glyph as well as a colour (#16
+        item 8)."""
+        focused = self.app.focused.id if self.app.focused is not None else None
+        for field, text in _LABELS.items():
+            self.query_one(f"#{field}-label", Label).update(("> " if focused == field else "  ") + text)
+
     async def show_ready(self, ready: Ready) -> None:
         """The plan is read: show its summary and the unfinished incidents; start if asked to."""
         if ready.unfinished and not self.query("#resume-list"):  # the list first: the count never shows alone
-            await self.mount(OptionList(*[Option(resume_label(u), id=str(u.folder)) for u in ready.unfinished],
+            from screens.widgets.pointed import PointedOptionList  # after the first frame
+
+            await self.mount(PointedOptionList(*[Option(resume_label(u), id=str(u.folder)) for u in ready.unfinished],
                                         id="resume-list"), after="#resume-title")
         self.query_one("#start-title", Label).update(f"lync-restore: {ready.organisation}")
         self.query_one("#plan-summary", Static).update("\n".join(ready.summary))

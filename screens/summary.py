@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Static
 
 from screens.base import StageScreen
+from screens.widgets.pointed import PointedTable
 from wizard.journal import read_journal
 from wizard.report import (
     Report,
@@ -48,7 +49,7 @@ available later with 'lync-restore report JOURNAL'."""
                             for d in r.skipped_or_overridden) or "none"
         yield Static(f"{restore_sentence(r)}\n{data_loss_sentence(r)}\n{interruption_sentence(r)}\n"
                      f"Skipped/overridden: {flagged}", id="summary-text", markup=False)
-        table: DataTable[str] = DataTable(id="timeline", cursor_type="row")
+        table: DataTable[str] = PointedTable(id="timeline", cursor_type="row")
         table.add_columns("+time", "who", "what")
         for t in r.timeline:
             table.add_row("+" + fmt_duration(t.offset_s), t.operator[:8], t.what[:120])

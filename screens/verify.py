@@ -13,15 +13,18 @@ from textual.widgets import DataTable, Label, Static
 from textual.worker import get_current_worker
 
 from screens.base import StageScreen
+from screens.widgets.pointed import PointedTable
 from wizard.incident import CheckView
 
 
 class VerifyScreen(StageScreen):
     GUIDE = """Verify: is service back? (domain reference §7)
 
-Each check shows its target, what healthy looks like, and the result. A failed check names the
-restore step that fixes it. A check only a person can make (the Control Panel, a client sign-in)
-stays UNKNOWN until you have seen it yourself: select it and press y (journaled in your name).
+Each check shows its result and target; below the table, the highlighted check's healthy
+look, what was measured and, for a failure, the restore step that fixes it. A check only a
+person can make (the Control Panel, a client sign-in) stays UNKNOWN until you have seen it
+yourself: the cursor goes to it when the checks end; y (then y again) says you saw it, journaled
+in your name.
 v runs the checks again; n goes on to the summary (failures and unknowns stay in the record)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -47,10 +50,11 @@ v runs the checks again; n goes on to the summary (failures and unknowns stay in
     def compose(self) -> ComposeResult:
         yield from self.chrome()
         yield Label("Verify: health checks (§7)", classes="screen-title")
-        table: DataTable[str] = DataTable(id="checks", cursor_type="row")
-        table.add_columns("check", "target", "result", "healthy means", "fix")
+        table: DataTable[str] = PointedTable(id="checks", cursor_type="row")
+        table.add_columns("check", "result", "target")  # the rest of a check is shown below, wrapped
         yield table
         yield Static("Running checks...", id="verify-detail", markup=False)
+        yield Static("", id="check-detail", markup=False)
         yield from self.footer()
 
     def on_mount(self) -> None:
@@ -76,16 +80,28 @@ v runs the checks again; n goes on to the summary (failures and unknowns stay in
     def on_verify_screen_checked(self, message: Checked) -> None:
         c = message.check
         self.checks.append(c)
-        fix = (f"-> {c.fixed_by}" if c.status == "fail" and c.fixed_by else
-               "y: I saw it" if c.status == "unknown" else "")
-        self.query_one("#checks", DataTable).add_row(c.title, c.target[:18], c.status.upper(), c.healthy[:24], fix)
+        self.query_one("#checks", DataTable).add_row(c.title, c.status.upper(), c.target)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self.checks):
+            c = self.checks[event.cursor_row]
+            fix = (f" Fixed by step {c.fixed_by}." if c.status == "fail" and c.fixed_by else
+                   " y: you saw it yourself." if c.status == "unknown" else "")
+            said = f" {c.detail}." if c.detail and not c.detail.endswith(".") else f" {c.detail}" if c.detail else ""
+            self.query_one("#check-detail", Static).update(f"{c.title}: {c.status.upper()}. Healthy means: "
+                                                            f"{c.healthy}.{said}{fix}")
 
     def on_verify_screen_finished(self, message: Finished) -> None:
+        table = self.query_one("#checks", DataTable)
+        first = next((i for i, c in enumerate(self.checks) if c.status == "fail"),
+                     next((i for i, c in enumerate(self.checks) if c.status == "unknown"), None))
+        if first is not None:  # the cursor goes where attention is needed: y is one key away
+            table.move_cursor(row=first)
         if message.failed:
             text = f"{message.failed} check(s) failed: see the fix column; v checks again, n goes on."
         elif message.unknown:
-            text = (f"{message.unknown} check(s) UNKNOWN: only a person can see them; select one and press y "
-                    "once you have, or n goes on with them unknown.")
+            text = (f"{message.unknown} check(s) UNKNOWN: only a person can see them; y once you have "
+                    "(the cursor is on one), or n goes on with them unknown.")
         else:
             text = "All checks healthy. n: summary."
         self.query_one("#verify-detail", Static).update(text)

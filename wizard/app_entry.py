@@ -11,10 +11,10 @@ source that starts the lab first.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import importlib
 import os
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # loaded after the first frame, in the app's thread worker (s
 
 
 def bundled_plan(name: str = "lab.yaml") -> Path:
+    from importlib import resources  # not needed for `run`'s first frame
+
     return Path(str(resources.files("plans").joinpath(name)))
 
 
@@ -44,10 +46,11 @@ def default_operator(given: str | None) -> str:
         return ""
 
 
-def new_incident_id() -> str:
-    from wizard.incident import new_incident_id as make
-
-    return make()
+def new_incident_id(now: dt.datetime | None = None) -> str:
+    """The start form's generated id, as :func:`wizard.incident.new_incident_id` makes it (the same
+    format, ``INC-20261125-0312``; a test holds them equal) without loading the incident module,
+    the plan model and the journal before the first frame."""
+    return (now or dt.datetime.now(dt.UTC)).strftime("INC-%Y%m%d-%H%M")
 
 
 def journal_dir(args: argparse.Namespace) -> Path:

@@ -54,7 +54,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command`` (a first word, e.g. ``run``), only the group of
+    subcommands holding it: what :func:`parse_args` tries first, so that ``run`` does not build
+    the other 18 parsers (nor load the recovery paths for ``runbook --help``) before its first
+    frame."""
     p = _Parser(
         prog="lync-restore",
         description="Restoration wizard for Microsoft Lync Server 2013. "
@@ -68,13 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     # One function per group of subcommands, called in the order --help lists them.
-    _add_incident_commands(sub)
-    _add_plan_check_commands(sub)
-    _add_lab_commands(sub)
-    _add_journal_commands(sub)
-    _add_plan_commands(sub)
-    _add_bench_command(sub)
+    for add in (_GROUPS[command],) if command in _GROUPS else dict.fromkeys(_GROUPS.values()):
+        add(sub)
     return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``build_parser().parse_args(argv)``, with the parser of the first command word's group
+    only when that parses: the first positional word is the subcommand in both parsers, so they
+    agree; anything else (a typo, top-level --help) is parsed again by the whole parser, for its
+    message and help."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if w in _GROUPS), None)
+    if command is not None and not {"-h", "--help"} & set(words[:words.index(command)]):
+        try:
+            return build_parser(command).parse_args(words)
+        except UsageError:
+            pass
+    return build_parser().parse_args(words)
 
 
 #: What ``add_subparsers`` returns; each function below adds one group of subcommands to it.
@@ -187,8 +202,23 @@ def _add_plan_commands(sub: _Subparsers[_Parser]) -> None:
 
 
 def _add_bench_command(sub: _Subparsers[_Parser]) -> None:
+    """bench: every benchmark."""
     bench = sub.add_parser("bench", help="run every benchmark and print a table of figures")
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    bench.add_argument("--only", action="append", metavar="GROUP",
+                       help="run only this group of benchmarks (repeatable): plan, journal, winrm, sql, lab, "
+                            "assess, catalog, ui")
+
+
+#: First word -> the function adding its group of subcommands (in the order --help lists them).
+_GROUPS: dict[str, Callable[[_Subparsers[_Parser]], None]] = {
+    "run": _add_incident_commands, "drill": _add_incident_commands,
+    "validate": _add_plan_check_commands, "check": _add_plan_check_commands, "runbook": _add_plan_check_commands,
+    "lab": _add_lab_commands, "scenarios": _add_lab_commands,
+    "report": _add_journal_commands, "journal": _add_journal_commands,
+    "plan": _add_plan_commands,
+    "bench": _add_bench_command,
+}
 
 
 def _command_key(args: argparse.Namespace) -> str | None:
@@ -217,10 +247,10 @@ def report_error(err: WizardError, stream: TextIO) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
         key = _command_key(args) or "drill"
         if args.command is None:
-            args = build_parser().parse_args(["drill", *(argv or [])[len(argv or []):]])
+            args = parse_args(["drill", *(argv or [])[len(argv or []):]])
         return _resolve(key)(args)
     except WizardError as err:
         report_error(err, sys.stderr)

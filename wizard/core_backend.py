@@ -71,7 +71,7 @@ from wizard.procedures.events import (
     StepSkipped,
     StepStarted,
 )
-from wizard.procedures.model import PsCommand, Step, evaluate
+from wizard.procedures.model import Check, PsCommand, Step, evaluate
 from wizard.remote import psbuild
 from wizard.remote.backup_store import BackupStore, LocalBackupStore, RemoteBackupStore, runner_stdout
 from wizard.remote.credentials import CredentialStore
@@ -292,10 +292,26 @@ def _option(plan: Plan, c: Consequence, reason: str, evidence: Sequence[str],
                       any(needs_backup_set(p.path_id) for p in plan_of_action))
 
 
-def step_view(step: Step) -> StepView:
+def short_names(plan: Plan) -> dict[str, str]:
+    """FQDN (lower case) -> its first label, for every name of the topology whose first label no
+    other name shares: what a confirmation asks the operator to type (``se01`` for
+    ``se01.fabrikam.lab``; the full name is accepted too)."""
+    t = plan.topology
+    names = {n.lower() for n in [*(p.fqdn for p in t.pools), *plan.all_servers(),
+                                 *(q.server for q in t.sql_instances), *(f.server for f in t.file_stores)]}
+    labels: dict[str, list[str]] = {}
+    for n in names:
+        labels.setdefault(n.split(".", 1)[0], []).append(n)
+    return {full[0]: label for label, full in labels.items() if len(full) == 1 and "." in full[0]}
+
+
+def step_view(step: Step, short: Mapping[str, str] | None = None) -> StepView:
+    typed, full = step.confirm_text, None
+    if typed and short and typed.lower() in short:
+        typed, full = short[typed.lower()], typed
     return StepView(step.id, step.title, step.why, step.section, step.shown_host, step.shown_lines(),
                     destructive=step.destructive, second_operator=step.second_operator, estimate_s=step.duration_s,
-                    confirm_text=step.confirm_text, manual=step.manual.tool if step.manual else None)
+                    confirm_text=typed, manual=step.manual.tool if step.manual else None, confirm_full=full)
 
 
 def _set_view(v: SetVerdict) -> BackupSetView:
@@ -328,16 +344,26 @@ class _StepAnswers:
         return "done" if self.grant.manual_done else ""
 
 
+#: the engine's answers that only apply what a person already said (journaled by the session
+#: before the step started: ``confirm_step``, ``manual_work``): journaling them again, after the
+#: step's start, would read as a second confirmation nobody gave (#16 item 12)
+_ECHOES = {"confirm": "confirmed", "manual": "done"}
+
+
 class _DecisionsOnly:
     """The engine's journal port: its decisions go to the session's journal (actions are the
-    session's own entries)."""
+    session's own entries), marked as the wizard's; echoes of a person's grant are left out."""
 
     def __init__(self, ctx: SessionContext | None) -> None:
         self.ctx = ctx
 
     def append(self, kind: str, payload: Mapping[str, Any] | None = None) -> object:
-        if self.ctx is not None and kind == "decision" and payload is not None:
-            self.ctx.journal_decision(payload)
+        if self.ctx is None or kind != "decision" or payload is None:
+            return None
+        question, choice = payload.get("question"), payload.get("choice")
+        if _ECHOES.get(str(question)) == choice or (question == "second_operator" and choice != "missing"):
+            return None
+        self.ctx.journal_decision({**payload, "by": "wizard"})
         return None
 
 
@@ -406,7 +432,25 @@ class CoreBackend:
             transports.close()
 
     def questions(self, loaded: LoadedPlan) -> Sequence[OperatorQuestion]:
-        return tuple(OperatorQuestion(q.id, q.text, ANSWER_CHOICES) for q in assess_classify.QUESTIONS)
+        """The §5 questions; once the probes have answered, those whose answer cannot change the
+        recommendation for what they found are marked not to be asked."""
+        if not self._raw:
+            return tuple(OperatorQuestion(q.id, q.text, ANSWER_CHOICES) for q in assess_classify.QUESTIONS)
+        plan = self._plan(loaded)
+        findings = build_findings(plan, self._raw)
+        if unreachable_from_here(findings) is not None:  # nothing to ask about: the jump host sees nothing
+            return tuple(OperatorQuestion(q.id, q.text, ANSWER_CHOICES, asked=False,
+                                          why_not="the hosts are unreachable from here")
+                         for q in assess_classify.QUESTIONS)
+        def decided(failures: list[assess_classify.Failure], answers: assess_classify.Answers) -> object:
+            rec = assess_recommend(plan, failures, answers)  # what it decides, not the answers it echoes
+            return rec.path, [(s.failure, s.consequence) for s in rec.steps], rec.alternatives
+
+        matter = assess_classify.questions_that_matter(plan, findings, decided)
+        return tuple(OperatorQuestion(q.id, q.text, ANSWER_CHOICES, asked=needed,
+                                      why_not="" if needed else "its answer cannot change the recommendation "
+                                                                "for what the probes found")
+                     for q, needed in matter)
 
     def recommend(self, loaded: LoadedPlan, probes: Sequence[ProbeView],
                   answers: dict[str, str]) -> PathChoice:
@@ -517,13 +561,14 @@ class CoreBackend:
             cms_at = cms_after(plan, p.path_id, p.pool, cms_at)
         self._procedures, self._where = procedures, {}
         views: list[StepView] = []
+        short = short_names(plan)
         for i, proc in enumerate(procedures):
             for step in proc.steps:
                 if step.id in self._where:
                     continue
                 self._where[step.id] = i
                 if step.phase != "verify":
-                    views.append(step_view(step))
+                    views.append(step_view(step, short))
         self._composed_for = (order, backup_set)
         return views
 
@@ -604,14 +649,24 @@ class CoreBackend:
                                             choices=("done", "failed")))
 
     def precheck(self, loaded: LoadedPlan, step: StepView) -> PreCheckView:
-        """Re-run a step's "already done" pre-check (a step in doubt after a restart)."""
+        """A step's pre-checks, before anyone is asked anything: is it needed now (its ``only_if``),
+        and is its work already done? Also re-run for a step in doubt after a restart."""
         _index, real = self._step(loaded, step.step_id)
+        if real.only_if is not None:
+            needed, said = self._evaluate(loaded, real.only_if)
+            if needed is False:
+                return PreCheckView(step.step_id, None, said, not_needed=f"{real.only_if.title} does not hold ({said})")
         check = real.already_done
         if check is None:
             look = "; ".join(c.title for c in real.post_checks) or (
                 " / ".join(real.manual.instructions) if real.manual else real.title)
             return PreCheckView(step.step_id, None, f"this step has no pre-check; check by hand whether it took "
                                                     f"effect: {look}")
+        ok, detail = self._evaluate(loaded, check)
+        return PreCheckView(step.step_id, ok, detail if ok is None else f"{check.describe()}: {detail}")
+
+    def _evaluate(self, loaded: LoadedPlan, check: Check) -> tuple[bool | None, str]:
+        """Run one check's command once and judge it (None: it could not run, and why)."""
         runners = self._runners(loaded)
         cmd = check.command
         try:
@@ -621,10 +676,9 @@ class CoreBackend:
             else:
                 text = cmd.sql if cmd.database == "master" else f"USE {quote_identifier(cmd.database)}; {cmd.sql}"
                 rows = list(runners.sql(cmd.server, cmd.instance).query(text, cmd.params))
-            ok, detail = evaluate(check.expect, rows)
+            return evaluate(check.expect, rows)
         except WizardError as exc:
-            return PreCheckView(step.step_id, None, f"the pre-check could not run: {exc.message}")
-        return PreCheckView(step.step_id, ok, f"{check.describe()}: {detail}")
+            return None, f"the pre-check could not run: {exc.message}"
 
     # ------------------------------------------------------------------ verification
     def verify(self, loaded: LoadedPlan, path_id: str) -> Iterator[CheckView]:

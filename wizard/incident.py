@@ -103,6 +103,8 @@ class OperatorQuestion:
     id: str
     text: str
     choices: tuple[str, ...]
+    asked: bool = True  # False: its answer cannot change anything for what the probes found
+    why_not: str = ""  # why it is not asked
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,21 @@ class StepView:
     estimate_s: int = 0
     confirm_text: str | None = None  # what a destructive step makes the operator type (§6: the database or pool)
     manual: str | None = None  # the tool of work done by hand (Deployment Wizard, Topology Builder...), if any
+    confirm_full: str | None = None  # the target's full name when ``confirm_text`` is its short form (se01)
 
     @property
     def confirmation(self) -> str:
-        """The text to type to run this destructive step: its database or pool name, else its id."""
+        """The text to type to run this destructive step: its database, server or pool name (the
+        short form of a name when the plan has no other name with that first label), else its id."""
         return self.confirm_text or self.step_id
+
+    def accepts(self, typed: str) -> bool:
+        """Does ``typed`` name this step's target: the confirmation, or the full name it shortens
+        (host names compare without case, as DNS does)?"""
+        said = typed.strip()
+        if said == self.confirmation:
+            return True
+        return self.confirm_full is not None and said.lower() in (self.confirm_full.lower(), self.confirmation.lower())
 
 
 
@@ -213,6 +225,9 @@ class PreCheckView:
     step_id: str
     already_done: bool | None  # None: no pre-check, or it could not run (``detail`` says which)
     detail: str
+    #: why the step is not needed now (its condition does not hold), else empty: the wizard
+    #: closes such a step as skipped before anyone is asked for anything
+    not_needed: str = ""
 
 
 @dataclass(frozen=True)
@@ -516,9 +531,21 @@ class IncidentSession:
         return self.backend.probe(self.loaded, cancel)
 
     def questions(self) -> Sequence[OperatorQuestion]:
-        return self.backend.questions(self.loaded)
+        """The questions to ask; those the backend says not to ask are journaled as not asked, and
+        why (an unasked question counts as unknown)."""
+        questions = tuple(self.backend.questions(self.loaded))
+        for q in questions:
+            if not q.asked:
+                self.decide(f"observation:{q.id}", "not asked", alternatives=q.choices,
+                            reason=f"the wizard did not ask '{q.text}': {q.why_not}; it counts as unknown")
+        return tuple(q for q in questions if q.asked)
 
-    def answer(self, question: OperatorQuestion, choice: str) -> Entry:
+    def answer(self, question: OperatorQuestion, choice: str | None) -> Entry:
+        """The operator's answer; None: left unanswered (Esc), journaled as such (counts as unknown)."""
+        if choice is None:
+            return self.decide(f"observation:{question.id}", "unanswered", alternatives=question.choices,
+                               reason=f"{self.journal.operator} left '{question.text}' unanswered; "
+                                      "it counts as unknown")
         return self.decide(f"observation:{question.id}", choice, alternatives=question.choices)
 
     def recommend(self, probes: Sequence[ProbeView], answers: dict[str, str]) -> PathChoice:
@@ -596,16 +623,27 @@ class IncidentSession:
         fn = getattr(self.backend, "precheck", None)
         return PreCheckView(step.step_id, None, "no pre-check") if fn is None else fn(self.loaded, step)
 
-    def found_done(self, step: StepView, view: PreCheckView, choice: Literal["skip", "run"]) -> None:
-        """The operator's answer to a pre-check that found the work done: skip it (journaled as
-        skipped because the work was found done, with the evidence) or run it anyway."""
+    def found_done(self, step: StepView, view: PreCheckView, choice: Literal["skip", "run"],
+                   by_wizard: bool = False) -> None:
+        """A pre-check found the work done: the step is closed as ``already_done`` (its own state,
+        with the evidence) or, on the operator's word, run anyway. ``by_wizard``: nobody was asked
+        (the operator had asked the wizard to run on through the steps); the decision says so."""
+        who = ("the wizard (run on through the steps), not a person" if by_wizard
+               else f"{self.journal.operator}")
         self.decide("found_done", f"{choice}:{step.step_id}",
                     alternatives=[f"skip:{step.step_id}", f"run:{step.step_id}"],
-                    reason=f"the pre-check found the work done: {view.detail}")
+                    reason=f"the pre-check found the work done: {view.detail}; decided by {who}")
         if choice == "skip":
-            self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "skipped", "exit_code": None,
+            self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "already_done", "exit_code": None,
                                                 "duration_s": 0, "output_digest": "",
                                                 "reason": f"work already done: {view.detail}"})
+
+    def not_needed(self, step: StepView, view: PreCheckView) -> None:
+        """The step's condition does not hold now (e.g. its server answers, so nothing to rebuild):
+        the wizard closes it as skipped with the reason; nobody is asked to confirm anything."""
+        self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "skipped", "exit_code": None,
+                                            "duration_s": 0, "output_digest": "",
+                                            "reason": f"not needed: {view.not_needed}"})
 
     def journal_decision(self, payload: Mapping[str, Any]) -> None:
         """A decision the procedure engine took while running a step (journaled as it is)."""
@@ -668,7 +706,7 @@ class IncidentSession:
                 elif isinstance(event, StepFailed):
                     status, exit_code = "failed", event.exit_code
                 elif isinstance(event, StepSkipped):
-                    status, exit_code, reason = "skipped", None, event.reason
+                    status, exit_code, reason = event.status, None, event.reason
                 yield event
                 if cancel.is_set() and status not in ("done", "skipped"):
                     status = "cancelled"
@@ -707,16 +745,28 @@ class IncidentSession:
         self._append(Kind.ACTION_FINISHED, {"step": step.step_id, "status": "done_by_hand", "exit_code": None,
                                             "duration_s": 0, "output_digest": ""})
 
-    def confirm_destructive(self, step: StepView, typed: str, second_operator: str | None = None) -> Entry:
-        """Journal the typed confirmation (and second operator) a destructive step needs."""
-        if typed.strip() != step.confirmation:
-            raise UsageError(f"Type {step.confirmation} exactly to confirm step {step.step_id}.")
-        if step.second_operator:
-            other = (second_operator or "").strip()
-            if not other or other == self.journal.operator:
-                raise UsageError(f"Step {step.step_id} needs a second operator other than {self.journal.operator}.")
-        return self.decide("confirm_step", step.step_id, reason="typed confirmation",
-                           evidence=[f"second_operator={second_operator}"] if second_operator else [])
+    def confirm_destructive(self, step: StepView, typed: str, second_operator: str | None = None,
+                            group: Sequence[StepView] = ()) -> Entry:
+        """Journal the typed confirmation (and second operator) a destructive step needs.
+
+        ``group``: the consecutive destructive steps on the same target that one confirmation
+        listed with all their commands (``step`` first); each is journaled as confirmed by it."""
+        steps = [step, *(g for g in group if g.step_id != step.step_id)]
+        for s in steps:
+            if not s.accepts(typed):
+                raise UsageError(f"Type {s.confirmation} exactly to confirm step {s.step_id}.")
+            if s.second_operator:
+                other = (second_operator or "").strip()
+                if not other or other == self.journal.operator:
+                    raise UsageError(f"Step {s.step_id} needs a second operator other than {self.journal.operator}.")
+        together = [f"one confirmation for: {', '.join(s.step_id for s in steps)}"] if len(steps) > 1 else []
+        entry: Entry | None = None
+        for s in steps:
+            e = self.decide("confirm_step", s.step_id, reason=f"typed confirmation: {typed.strip()}",
+                            evidence=([f"second_operator={second_operator}"] if second_operator else []) + together)
+            entry = entry or e
+        assert entry is not None
+        return entry
 
     def verify(self) -> Iterator[CheckView]:
         """The §7 checks, each journaled as shown. A check only a person can make (Control Panel, a

@@ -20,7 +20,7 @@ from wizard.journal import Entry, Kind
 
 Stage = Literal["start", "assessment", "backup_set", "restore", "verify", "summary", "closed"]
 STAGES: tuple[Stage, ...] = ("start", "assessment", "backup_set", "restore", "verify", "summary", "closed")
-StepStatus = Literal["running", "done", "failed", "skipped", "done_by_hand", "cancelled"]
+StepStatus = Literal["running", "done", "failed", "skipped", "done_by_hand", "already_done", "cancelled"]
 
 
 class TransitionError(ValueError):

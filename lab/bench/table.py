@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wizard.errors import ExitCode
+from wizard.errors import ExitCode, UsageError
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Row:
     value: float
     unit: str
     goal: str = ""
+    note: str = ""  # a sentence printed after the table (the closing notes)
 
 
 BenchFn = Callable[[bool], Iterable[Row]]
@@ -177,13 +178,26 @@ def all_benchmarks() -> list[tuple[str, BenchFn]]:
 
 
 def bench_command(args: argparse.Namespace) -> int:
+    benchmarks = all_benchmarks()
+    only = set(getattr(args, "only", None) or ())
+    unknown = sorted(only - {name for name, _ in benchmarks})
+    if unknown:
+        raise UsageError(f"no benchmark group named {', '.join(unknown)} "
+                         f"(groups: {', '.join(name for name, _ in benchmarks)})")
     rows: list[Row] = []
     print(f"{'benchmark':<64} {'value':>10} {'unit':<10} goal")
     print("-" * 98)
-    for _, fn in all_benchmarks():
+    for name, fn in benchmarks:
+        if only and name not in only:
+            continue
         for row in fn(bool(args.quick)):
             rows.append(row)
             value = (f"{row.value:.2f}" if row.value < 10 else
                      f"{row.value:,.1f}" if row.value < 1000 else f"{row.value:,.0f}")
             print(f"{row.name:<64} {value:>10} {row.unit:<10} {row.goal}", flush=True)
+    notes = [row.note for row in rows if row.note]
+    if notes:
+        print()
+        for note in notes:
+            print(note)
     return ExitCode.OK if rows else ExitCode.FAILED

@@ -1,7 +1,9 @@
 """The restore steps as a checklist: one line each, a status mark the eye can scan at 3 a.m.
 
 Marks are plain ASCII so a 16-colour Linux console shows them: ``[ ]`` to do, ``[>]`` running,
-``[x]`` done, ``[!]`` failed, ``[-]`` skipped, ``[h]`` done by hand, ``[?]`` in doubt.
+``[x]`` done, ``[!]`` failed, ``[-]`` skipped (not needed, or by the operator), ``[=]`` already
+done (its pre-check found the work done), ``[h]`` done by hand, ``[?]`` in doubt. The highlighted
+step is marked ``>`` as well as coloured.
 """
 
 from __future__ import annotations
@@ -9,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from screens.widgets.pointed import PointedOptionList
 from wizard.incident import StepView
 
 MARKS = {"todo": "[ ]", "running": "[>]", "done": "[x]", "failed": "[!]", "skipped": "[-]",
-         "done_by_hand": "[h]", "cancelled": "[c]", "in_doubt": "[?]"}
+         "done_by_hand": "[h]", "already_done": "[=]", "cancelled": "[c]", "in_doubt": "[?]"}
+RESOLVED = ("done", "skipped", "done_by_hand", "already_done")
 
 
-class Checklist(OptionList):
+class Checklist(PointedOptionList):
     """Steps with their status; the highlighted one is the current step."""
 
     def __init__(self, steps: Sequence[StepView], status: dict[str, str]) -> None:
@@ -57,4 +60,4 @@ class Checklist(OptionList):
 
     @property
     def all_resolved(self) -> bool:
-        return all(self.status.get(s.step_id) in ("done", "skipped", "done_by_hand") for s in self.steps)
+        return all(self.status.get(s.step_id) in RESOLVED for s in self.steps)

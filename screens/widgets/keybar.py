@@ -4,7 +4,8 @@ Textual's Footer lays the keys out in a row that scrolls off the right edge: at 
 restore screen's "n Verify" and "^q Quit" were past it, and an operator without a mouse cannot
 scroll it. The key bar fits the line to the width instead (:func:`fit_keys`): full descriptions
 when they fit; then the palette's word goes, descriptions are cut to their first word (longest
-first), the spacing tightens, and keys lose their words. It is one Static redrawn when the
+first), the spacing tightens, and keys lose their words. A one-space gap with every word is
+tried before any word is cut. It is one Static redrawn when the
 screen's bindings change (the focus moved), not a widget per key recomposed each time, which also
 makes the first frame cheaper.
 """
@@ -49,6 +50,8 @@ def fit_keys(entries: list[KeyEntry], width: int) -> tuple[list[KeyEntry], int]:
 
     if fits(2):
         return shown, 2
+    if fits(1):  # every word, a tighter line: better than a key without its word (#16 item 7)
+        return shown, 1
     for i, e in enumerate(entries):
         if e.spare:
             cut(i, "")

@@ -25,13 +25,23 @@ def test_everything_shown_when_it_fits() -> None:
     assert shown == entries and gap == 2
 
 
-def test_the_palette_word_goes_first_then_the_longest_description_is_cut() -> None:
-    shown, gap = fit_keys([*RESTORE, PALETTE], 80)
-    assert gap == 2 and line_width(shown, gap) <= 80
+def test_a_tighter_line_keeps_every_word_before_any_is_cut() -> None:
+    """#16 item 7: "^p" was shown without its word although one-space gaps had room for all."""
+    entries = [KeyEntry(k, d) for k, d in [("f1", "Help"), ("g", "Go on"), ("r", "Run"), ("s", "Skip"),
+                                           ("d", "Manual"), ("x", "Stop"), ("c", "Copy"), ("n", "Verify"),
+                                           ("^q", "Quit")]] + [PALETTE]
+    assert line_width(entries, 2) > 80 >= line_width(entries, 1)
+    shown, gap = fit_keys(entries, 80)
+    assert shown == entries and gap == 1
+
+
+def test_the_palette_word_goes_first_then_the_longest_descriptions() -> None:
+    shown, gap = fit_keys([*RESTORE, PALETTE], 60)  # all words need 61 columns even one space apart
+    assert gap == 1 and line_width(shown, gap) <= 60
     words = {e.key: e.description for e in shown}
     assert words["^p"] == ""  # the spare word went first
-    assert words["c"] == "Copy"  # then the longest multi-word description, cut to its first word
-    assert words["r"] == "Run/Retry" and words["d"] == "Manual"  # the rest kept whole
+    assert words["r"] == "" and words["c"] == ""  # then the longest ("Run/Retry", "Copy cmds" -> "Copy")
+    assert words["f1"] == "Help" and words["s"] == "Skip" and words["n"] == "Verify"  # the rest kept whole
 
 
 @pytest.mark.parametrize("width", [80, 60, 40, 30, 20])

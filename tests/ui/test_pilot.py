@@ -96,7 +96,7 @@ async def test_be_lost_accept_everything_with_second_operator_and_retry(make_app
         ("observation:users", "no", ""),
         ("recovery_path", "be-restore", ""),
         ("backup_set", "2026-11-24_0200", ""),
-        ("confirm_step", "be-install-databases", "typed confirmation"),
+        ("confirm_step", "be-install-databases", "typed confirmation: be-install-databases"),
     ]
     entries = read_journal(folder).entries
     confirm = next(e for e in entries if e.kind == Kind.DECISION and e.payload["question"] == "confirm_step")
@@ -333,14 +333,15 @@ async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_
                        and "already done (Test-CsDatabase:" in " ".join(screen_text(app).replace("┃", " ").split()))
         await pilot.press("enter")  # skip it: the work is done
         await _step_done(app, pilot, "be-install-databases")
-        assert "be-install-databases: skipped" in screen_text(app)  # no stale "running ... 0%" line
+        assert "be-install-databases: already done" in screen_text(app)  # no stale "running ... 0%" line
         before = len(app.session.entries)
         await pilot.press("up", "r")  # r on a resolved step: said, never re-run (played by keys: it re-ran)
-        await wait_for(pilot, lambda: "is skipped already" in " ".join(screen_text(app).split()))
+        said = "be-install-databases is already done; r runs"
+        await wait_for(pilot, lambda: said in " ".join(screen_text(app).split()))
         await pilot.pause(0.3)
         assert app.screen.__class__.__name__ == "RestoreScreen" and len(app.session.entries) == before
     st = replay(read_journal(journal_dir / "INC-UI").entries)
-    assert st.steps["be-install-databases"].status == "skipped"
+    assert st.steps["be-install-databases"].status == "already_done"  # its own state (#16)
     questions = [d.payload["question"] for d in st.decisions]
     assert "found_done" in questions and "confirm_step" not in questions  # nothing confirmed that did not run
     found = next(d.payload for d in st.decisions if d.payload["question"] == "found_done")

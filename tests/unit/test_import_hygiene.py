@@ -61,6 +61,58 @@ def test_the_first_frame_imports_none_of_the_heavy_core() -> None:
     assert early == [], f"imported before the first frame: {early}"
 
 
+def test_the_run_command_starts_its_app_with_none_of_the_heavy_core(tmp_path: Path) -> None:
+    """`lync-restore run PLAN` itself, up to the app it runs: the command line, the incident id,
+    the operator and the journal folder included (the generated id once loaded the incident
+    module, the plan model and the journal before the first frame), and none of the other
+    subcommands' parsers (the recovery paths are only for `runbook --help`)."""
+    code = ("import sys, wizard.app_entry as entry\n"
+            "def shown(opening, prompt_bridge=None):\n"
+            "    entry.build_app(opening, prompt_bridge)\n"
+            "    print('\\n'.join(sorted(sys.modules)))\n"
+            "    return 0\n"
+            "entry.open_app = shown\n"
+            "from wizard.cli import main\n"
+            f"sys.exit(main(['--journal-dir', {str(tmp_path)!r}, 'run', 'plans/lab.yaml']))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO).stdout
+    loaded = set(out.split())
+    assert {"wizard.cli", "wizard.app_entry", "screens.app", "screens.start"} <= loaded
+    early = sorted(m for m in [*AFTER_FIRST_FRAME, "wizard.recovery_paths"] if m in loaded)
+    assert early == [], f"imported before the first frame: {early}"
+
+
+def test_the_generated_incident_id_is_the_incident_modules() -> None:
+    """The start form's default id is made without the incident module, in its format."""
+    import datetime as dt
+
+    from wizard.app_entry import new_incident_id
+    from wizard.incident import new_incident_id as incidents
+
+    when = dt.datetime(2026, 11, 25, 3, 12, tzinfo=dt.UTC)
+    assert new_incident_id(when) == incidents(when) == "INC-20261125-0312"
+
+
+def test_the_command_line_parses_as_the_whole_parser_does() -> None:
+    """`parse_args` builds only the first command word's group of subcommands when that parses;
+    whatever it returns or refuses is what the whole parser returns or refuses."""
+    from wizard.cli import build_parser, parse_args
+    from wizard.errors import UsageError
+
+    def outcome(parse: object, argv: list[str]) -> object:
+        try:
+            return vars(parse(argv))  # type: ignore[operator]
+        except UsageError as err:
+            return str(err)
+
+    cases = [["run", "p.yaml"], ["--journal-dir", "d", "run", "p.yaml", "--drill"], ["--journal-dir", "run",
+             "validate", "p.yaml"], ["--journal-dir", "drill", "run", "p.yaml"], ["runbook", "p", "--path", "x"],
+             ["lab", "serve", "--scenario", "s"], ["journal", "verify", "j"], ["plan", "diff", "a", "b"],
+             ["bench", "--quick"], ["drill", "--headless"], [], ["runn", "p.yaml"], ["run"], ["run", "a", "b"],
+             ["report", "j", "--format", "pdf"], ["scenarios", "extra"]]
+    for argv in cases:
+        assert outcome(parse_args, argv) == outcome(build_parser().parse_args, argv), argv
+
+
 def test_the_drill_command_shows_its_first_frame_before_starting_the_lab() -> None:
     """`lync-restore drill` (and `lync-restore` alone) load ``lab.entry``; the lab itself, its
     servers and the core behind it start in the app's worker."""

@@ -12,7 +12,7 @@ the journal records the answers beside the probe evidence.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -178,6 +178,24 @@ def cms_pool_now(plan: Plan, findings: Findings) -> str | None:
         if active == pool.fqdn.lower() or active in (s.lower() for s in pool.servers):
             return None if pool.fqdn.lower() == plan.cms_pool.fqdn.lower() else pool.fqdn
     return None
+
+
+def questions_that_matter(plan: Plan, findings: Findings,
+                          then: Callable[[list[Failure], Answers], object] | None = None
+                          ) -> tuple[tuple[AssessmentQuestion, bool], ...]:
+    """Each question with whether its answer can change anything for what the probes found: the
+    failures classified (and ``then``: what is recommended from them) with the answer yes, no and
+    unknown. A question that cannot change anything is not asked (#16 item 9: the Persistent
+    Chat question for a Standard Edition CMS loss); it stays unknown, as an unanswered one does."""
+    out = []
+    for q in QUESTIONS:
+        seen = []
+        for value in ("unknown", "yes", "no"):
+            given: Answers = {q.id: value}
+            failures = classify(plan, findings, given)
+            seen.append(repr((failures, then(failures, given) if then is not None else None)))
+        out.append((q, len(set(seen)) > 1))
+    return tuple(out)
 
 
 def classify(plan: Plan, findings: Findings, answers: Answers) -> list[Failure]:

@@ -44,6 +44,8 @@ from wizard.remote import psbuild
 from wizard.remote.ports import PsOutcome, SqlQuery
 from wizard.remote.sql import quote_identifier
 
+_ALREADY = "work already done: "  # the reason of a step closed because its pre-check found the work done
+
 # ---------------------------------------------------------------------------------- ports
 
 
@@ -262,14 +264,14 @@ class Engine:
         steps = self.procedure.steps
         for index, step in enumerate(steps, 1):
             prior = self.finished.get(step.id)
-            if prior in ("done", "skipped", "done_by_hand"):
+            if prior in ("done", "skipped", "done_by_hand", "already_done"):
                 skipped.append(step.id)
                 yield StepSkipped(step.id, f"already {prior.replace('_', ' ')} in this incident (journal)")
                 continue
             yield StepStarted(step.id, host=step.shown_host, command="\n".join(step.shown_lines()), title=step.title,
                               index=index, total=len(steps))
             outcome = yield from self._run_step(step, in_doubt=prior == "running")
-            if outcome == "skipped":
+            if outcome in ("skipped", "already_done"):
                 skipped.append(step.id)
                 continue
             if outcome != "done":
@@ -283,9 +285,9 @@ class Engine:
                               "failed_checks": failed_checks, "skipped": skipped})
         yield ProcedureFinished(restored, None, tuple(skipped), tuple(failed_checks))
 
-    def _skip(self, step: Step, reason: str, status: str = "skipped") -> StepSkipped:
+    def _skip(self, step: Step, reason: str, status: Literal["skipped", "already_done"] = "skipped") -> StepSkipped:
         self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": status, "reason": reason})
-        return StepSkipped(step.id, reason)
+        return StepSkipped(step.id, reason, status)
 
     def _run_step(self, step: Step, *, in_doubt: bool) -> Generator[EngineEvent, None, str]:
         started = time.monotonic()
@@ -307,8 +309,9 @@ class Engine:
                 if not self._check_ok:
                     skip_reason = f"not needed: {step.only_if.title} does not hold"
             if skip_reason is not None:
-                yield self._skip(step, skip_reason)
-                return "skipped"
+                done = skip_reason.startswith(_ALREADY)
+                yield self._skip(step, skip_reason, "already_done" if done else "skipped")
+                return "already_done" if done else "skipped"
             yield from self._gates(step)
             yield from self._work(step)
         except (_StepFailure, WizardError) as exc:
@@ -334,7 +337,7 @@ class Engine:
                                           f"'{step.already_done.title}' already holds: skip this step?",
                                           choices=("skip", "run")))
         if self._answer == "skip":
-            reason = f"work already done: {step.already_done.describe()}"
+            reason = f"{_ALREADY}{step.already_done.describe()}"
             self._decide(step, "skip_done_work", "skip", ["skip", "run"], reason)
             return reason
         self._decide(step, "skip_done_work", "run", ["skip", "run"], "the operator runs it again")

@@ -58,6 +58,7 @@ class StepSkipped:
 
     step_id: str
     reason: str
+    status: Literal["skipped", "already_done"] = "skipped"  # already_done: the pre-check found the work done
 
 
 QuestionKind = Literal["proceed", "skip_done", "confirm", "second_operator", "manual"]
