@@ -39,11 +39,14 @@ from typing import Any
 from lab.defaults import DEFAULT_TIME_FACTOR
 from lab.drill import DrillWiring
 from lab.keeper import (
+    CLAIM_FILE,
     IDLE_S,
-        LOG_FILE,
+    KEEPER_FILE,
+    LOG_FILE,
     PASSWORDS_FILE,
     PLAN_FILE,
     SPAWN_FILE,
+    STATE_FILE,
     ControlClient,
     ControlError,
     KeeperInfo,
@@ -155,23 +158,42 @@ class LabRoot:
 
     def scan(self) -> list[KeeperInfo]:
         """The labs that answer; the folders of labs that have ended are removed (a hung keeper
-        of ours is ended first). Call with :meth:`locked` held."""
+        of ours is ended first), except a lab whose keeper went with the machine (a restart, a
+        kill) under an incident still open: it is kept in :attr:`revivable`, to be started again
+        from its saved state when that incident resumes. Call with :meth:`locked` held."""
         live: list[KeeperInfo] = []
+        self.revivable: dict[tuple[str, str], Path] = {}
         for folder in self.folders():
             seen = liveness(folder)
             if seen.state == "live" and seen.info is not None:
                 live.append(seen.info)
             elif seen.state == "dead":
-                clean(folder, seen.info)
+                claim = read_json(folder / CLAIM_FILE) or {}
+                incident, where = str(claim.get("incident") or ""), str(claim.get("folder") or "")
+                if (incident and (folder / "lab" / STATE_FILE).is_file() and Path(where).is_dir()
+                        and not _incident_closed(Path(where))):
+                    if seen.info is not None and seen.info.boot_id == boot_id() and pid_alive(seen.info.pid) \
+                            and is_keeper_process(seen.info.pid, folder):
+                        with contextlib.suppress(OSError):
+                            os.kill(seen.info.pid, signal.SIGKILL)  # hung: ended, its state kept
+                    self.revivable[(incident, str(Path(where).resolve()))] = folder
+                else:
+                    clean(folder, seen.info)
         return live
 
-    def spawn(self) -> KeeperInfo:
-        """Start a keeper in a new folder and wait until it answers. Call with :meth:`locked` held."""
+    def spawn(self, revive: Path | None = None) -> KeeperInfo:
+        """Start a keeper in a new folder (or in ``revive``, a lab kept from before a restart: it
+        continues from its saved state) and wait until it answers. Call with :meth:`locked` held."""
         self._ensure_passwords()
-        folder = private_dir(self.path / f"lab-{secrets.token_hex(4)}")
+        folder = private_dir(revive or self.path / f"lab-{secrets.token_hex(4)}")
+        for stale in (KEEPER_FILE, SPAWN_FILE):
+            with contextlib.suppress(OSError):
+                (folder / stale).unlink()
         log_fd = os.open(folder / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         args = [sys.executable, "-m", "lab.keeper", "--folder", str(folder), "--scenario", self.scenario,
                 "--time-factor", repr(self.time_factor), "--idle-s", repr(self.idle_s)]
+        if revive is not None:
+            args.append("--revive")
         if self.auth:
             args += ["--auth", self.auth]
         here = str(Path(__file__).resolve().parents[1])  # where the lab package is importable from
@@ -339,6 +361,11 @@ class KeptDrill(DrillWiring):
         with self.root.locked():
             live = self.root.scan()
             own = next((k for k in live if k.incident == incident and k.incident_folder == folder), None)
+            kept = self.root.revivable.get((incident, str(folder)))
+            revived = own is None and kept is not None
+            if revived:  # the jump host restarted (or the keeper was killed): its servers did not
+                own = self.root.spawn(revive=kept)
+                ControlClient(own).claim(incident, folder)
             fresh = own is None
             if own is None:
                 spare = self.spare.folder if self.spare is not None else None
@@ -354,6 +381,10 @@ class KeptDrill(DrillWiring):
                 self.spare = None
         self.keeper = read_info(own.folder) or own  # as it says now: claimed
         self._reload_plan()
+        if revived:
+            session.note("the lab this drill ran on had stopped (the machine restarted, or its keeper was "
+                         "killed); it was started again from the state it had saved: the servers are as "
+                         "they were")
         if fresh and session.state.resumes > 0:
             self.fresh_for_resume = True
             session.note(f"the lab this drill ran on had stopped; a fresh lab of scenario {self.scenario.name} "

@@ -59,6 +59,11 @@ SPAWN_FILE = "spawn.json"
 LOG_FILE = "keeper.log"
 PLAN_FILE = "plan.yaml"
 PASSWORDS_FILE = "passwords.json"
+#: the incident a lab belongs to, kept beside it after its keeper has gone (a restart of the jump
+#: host): the lab is revived from its saved state for that incident (lab/attach.py)
+CLAIM_FILE = "claim.json"
+#: the lab's saved state, in its ``lab`` folder (lab.runtime.LabRuntime.save)
+STATE_FILE = "lab-state.pickle"
 AUTH_HEADER = "X-Lab-Keeper-Token"
 IDLE_S = 8 * 3600.0  # a lab nobody used for this long stops (no control request, no WinRM/TDS traffic)
 TICK_S = 1.0  # how often the keeper looks at its incident's journal and at the traffic
@@ -327,6 +332,8 @@ class KeptLab(Protocol):
 
     def traffic(self) -> object: ...  # changes whenever a WinRM or TDS request arrived
 
+    def save(self) -> None: ...  # the state, kept for a restart of the jump host
+
     def stop(self) -> None: ...
 
 
@@ -412,9 +419,19 @@ class Keeper:
         if traffic != self._traffic:
             self._traffic = traffic
             self.touch()
+            self._save()  # what changed survives the jump host's restart (its servers would)
         idle = self._monotonic() - self._last_active
         if idle >= self.config.idle_s:
             self.stop(f"unused for {idle / 3600:.1f} h")
+
+    def _save(self) -> None:
+        with self._lock:
+            claimed = self._incident is not None
+        if claimed:
+            try:
+                self.lab.save()
+            except (OSError, RuntimeError) as exc:  # the next change tries again
+                print(f"keeper {os.getpid()}: could not save the lab's state: {exc}", flush=True)
 
     def touch(self) -> None:
         self._last_active = self._monotonic()
@@ -429,11 +446,19 @@ class Keeper:
             (self.folder / KEEPER_FILE).unlink()  # first: nobody attaches to a lab that is going away
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            incident, folder = self._incident, self._incident_folder
+        # the machine is going down (a signal) under an open incident: its servers stay as they are
+        keep = (self.why.startswith("signal") and incident is not None and folder is not None
+                and folder.exists() and not (folder / "journal.seal").exists())
         try:
+            if keep:
+                self._save()
             self.lab.stop()
         finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            forget_unused_passwords(self.folder.parent)
+            if not keep:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                forget_unused_passwords(self.folder.parent)
 
     # ------------------------------------------------------------------ the control operations
     def handle(self, op: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -446,6 +471,7 @@ class Keeper:
         if op == "manual":
             note = self.lab.perform_manual(str(body.get("step_id") or ""), str(body.get("prompt") or ""))
             self.touch()
+            self._save()
             return 200, {"note": note}
         if op == "now":
             return 200, {"now": self.lab.now().isoformat()}
@@ -464,6 +490,8 @@ class Keeper:
                 return 409, {"error": f"this lab belongs to incident {self._incident}", "incident": self._incident}
             self._incident, self._incident_folder = incident, Path(folder)
         self._publish()
+        write_private(self.folder / CLAIM_FILE, json.dumps({"incident": incident, "folder": folder}) + "\n")
+        self._save()
         return 200, {"incident": incident}
 
 
@@ -521,14 +549,17 @@ class _RuntimeLab:
     """A started :class:`~lab.runtime.LabRuntime` as the keeper serves it."""
 
     def __init__(self, scenario_name: str, state_dir: Path, time_factor: float, auth: str | None,
-                 passwords: tuple[str, str]) -> None:
+                 passwords: tuple[str, str], revive: bool = False) -> None:
         from lab.runtime import LabRuntime
         from lab.scenarios import scenario
 
         self.scenario = scenario(scenario_name)
         self.runtime = LabRuntime(self.scenario, state_dir=state_dir, time_factor=time_factor,
-                                  client_auth=auth, passwords=passwords).start()
+                                  client_auth=auth, passwords=passwords, revive=revive).start()
         self.live_plan = self.runtime.plan_path
+
+    def save(self) -> None:
+        self.runtime.save()
 
     def perform_manual(self, step_id: str, prompt: str) -> str | None:
         return self.runtime.perform_manual(step_id, prompt)
@@ -555,11 +586,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-factor", type=float, required=True)
     p.add_argument("--auth", default=None)
     p.add_argument("--idle-s", type=float, default=IDLE_S)
+    p.add_argument("--revive", action="store_true", help="continue the lab from its saved state")
     args = p.parse_args(argv)
     folder: Path = args.folder.resolve()
     root = folder.parent
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal: nothing to hang up
-    lab = _RuntimeLab(args.scenario, folder / "lab", args.time_factor, args.auth, read_passwords(root))
+    lab = _RuntimeLab(args.scenario, folder / "lab", args.time_factor, args.auth, read_passwords(root),
+                      revive=args.revive)
     keeper = Keeper(folder, lab, KeeperConfig(args.scenario, args.auth, args.time_factor, root / PLAN_FILE,
                                               args.idle_s))
     for sig in (signal.SIGTERM, signal.SIGINT):

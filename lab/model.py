@@ -240,12 +240,35 @@ class LabDeployment:
         #: every Lync cmdlet invocation: (host, command name, sorted parameter names)
         self.cmdlet_log: list[tuple[str, str, tuple[str, ...]]] = []
         self.now = LAB_EPOCH
+        self.paths = self._paths()
+
+    def _paths(self) -> LabPaths:
+        plan = self.plan
         all_hosts = [s for p in plan.topology.pools for s in p.servers]
         all_hosts += [s.server for s in plan.topology.sql_instances]
         all_hosts += [f.server for f in plan.topology.file_stores]
         all_hosts += [_unc_server(loc.unc) for loc in plan.backup.locations]
-        self.paths = LabPaths(self.state_dir, all_hosts)
-        self.paths.is_down = lambda fqdn: (srv := self.servers.get(fqdn)) is not None and not srv.reachable
+        paths = LabPaths(self.state_dir, all_hosts)
+        paths.is_down = lambda fqdn: (srv := self.servers.get(fqdn)) is not None and not srv.reachable
+        return paths
+
+    # ------------------------------------------------------------------ kept across a restart
+    def __getstate__(self) -> dict[str, Any]:
+        """The deployment's state, without what is rebuilt on :meth:`revive` (a lock, the clock,
+        the path resolver): a kept lab saves it so its servers outlive the jump host's restart,
+        as real servers do (#16)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("lock", "clock", "paths")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def revive(self, clock: Clock) -> None:
+        """After unpickling: the lock, the clock and the wiring of paths and instances."""
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.paths = self._paths()
+        for inst in self.instances.values():
+            inst.app_sessions = lambda database, inst=inst: self.lync_sessions(inst, database)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -14,7 +14,9 @@ Passwords are generated per run unless ``LYNC_LAB_PASSWORD`` / ``LYNC_LAB_SQL_PA
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import pickle  # the lab's own saved state (lab-state.pickle), never input from elsewhere
 import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -28,6 +30,7 @@ import yaml
 from lab.clock import LabClock
 from lab.cmdlets import lync_cmdlets
 from lab.hands import LabHands
+from lab.keeper import STATE_FILE
 from lab.model import LAB_EPOCH, LabDeployment
 from lab.natives import lab_natives
 from lab.paths import LabFS
@@ -85,14 +88,17 @@ class _HostAdapter:
         return self.ps.run_command_line(command, arguments, io)
 
 
+
 class LabRuntime:
     """A scenario served on loopback. Use as ``with LabRuntime(scenario) as lab: ...``."""
 
     def __init__(self, scenario: Scenario | None = None, *, state_dir: Path | None = None,
                  time_factor: float = 60.0, plan_path: Path | None = None,
                  auth: Sequence[str] = ("basic", "ntlm"), client_auth: str | None = None,
-                 passwords: tuple[str, str] | None = None) -> None:
-        """``auth``: what the WinRM listeners accept; ``client_auth``: the one the plan copy tells
+                 passwords: tuple[str, str] | None = None, revive: bool = False) -> None:
+        """``revive``: continue from the state saved in ``state_dir`` (:meth:`save`) when there is
+        one: the servers as they were, on the lab's clock from where it was (a kept lab whose
+        jump host restarted); ``auth``: what the WinRM listeners accept; ``client_auth``: the one the plan copy tells
         the wizard to use (the listeners then accept only it, so a drill proves it used it);
         ``passwords``: the WinRM and SQL passwords to use (a drill's keeper shares them with the
         wizard), else the environment's or random ones."""
@@ -108,8 +114,17 @@ class LabRuntime:
             self.source_plan = self._changed_plan(self.source_plan, scenario.plan_changes)
         loaded = load_plan(self.source_plan)
         self.plan = loaded.plan
-        self.clock = LabClock(time_factor, start=LAB_EPOCH)
-        self.dep = LabDeployment.from_plan(self.plan, self.state_dir, self.clock)
+        saved = self.state_dir / STATE_FILE
+        self.revived_at: dt.datetime | None = None  # the lab time the saved state was taken at
+        if revive and saved.is_file():
+            data = pickle.loads(saved.read_bytes())  # the lab's own file, in its 0700 folder
+            self.revived_at = data["now"]
+            self.clock = LabClock(time_factor, start=data["now"])
+            self.dep: LabDeployment = data["deployment"]
+            self.dep.revive(self.clock)
+        else:
+            self.clock = LabClock(time_factor, start=LAB_EPOCH)
+            self.dep = LabDeployment.from_plan(self.plan, self.state_dir, self.clock)
         self.auth = (client_auth,) if client_auth else tuple(auth)
         creds = {c.id: c for c in self.plan.credentials.entries}
         win = creds[self.plan.credentials.winrm_default]
@@ -127,7 +142,7 @@ class LabRuntime:
         self.tds: dict[str, TdsServer] = {}
         self.hosts: dict[str, PowerShellHost] = {}
         self.plan_path = self.state_dir / "lab-plan.yaml"
-        if scenario is not None:
+        if scenario is not None and self.revived_at is None:
             scenario.apply(self.dep)
         self._hands = LabHands(self.dep, self.powershell, self.rebuild, self._listen)
         for inst in self.dep.instances.values():
@@ -143,6 +158,23 @@ class LabRuntime:
         target.write_text(f"# {source.name} changed for the scenario {self.scenario.name if self.scenario else ''}\n"
                           + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return target
+
+    # ------------------------------------------------------------------ kept across a restart
+    def save(self) -> None:
+        """Write the deployment's state and the lab's time beside its disk (0600, atomically): what
+        a real estate keeps when the jump host restarts. :class:`LabRuntime` with ``revive`` reads it."""
+        with self.dep.lock:
+            data = pickle.dumps({"deployment": self.dep, "now": self.clock.now()}, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp = self.state_dir / f".{STATE_FILE}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.state_dir / STATE_FILE)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LabRuntime:

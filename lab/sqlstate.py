@@ -310,6 +310,15 @@ class SqlInstanceState:
     _next_db_id: int = 5
     _next_media_set_id: int = 1
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Saved without its lock and its applications' hook (the deployment re-wires them)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("lock", "app_sessions")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+        self.app_sessions = None
+
     @property
     def name(self) -> str:
         """``SERVER\\INSTANCE`` (short host name) as ``@@SERVERNAME`` reports it."""

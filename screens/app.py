@@ -224,10 +224,11 @@ class WizardApp(App[int]):
         self.post_message(self.Opened(session))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="resuming the incident")
-    def resume(self, folder: str, operator: str | None) -> None:
+    def resume(self, folder: str, operator: str | None, plan_change_accepted: bool = False) -> None:
         from wizard.incident import IncidentSession
 
-        session = IncidentSession.resume(Path(folder), operator=operator, backend=self.backend, loaded=self.loaded)
+        session = IncidentSession.resume(Path(folder), operator=operator, backend=self.backend, loaded=self.loaded,
+                                         plan_change_accepted=plan_change_accepted)
         if session.state.stage == "start":
             session.change_stage("assessment")
         self.post_message(self.Opened(session))

@@ -10,6 +10,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -21,6 +22,14 @@ from screens.widgets.pointed import PointedOptionList, PointedTable
 from wizard.incident import OperatorQuestion, PathChoice, ProbeView
 
 MARK = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "unknown": "?"}
+#: the matrix's column headers: short, so every probe's column fits 80 columns (#16 item 7)
+HEADER = {"tcp-winrm": "winrm", "tcp-sql": "sqltcp", "cms-scp": "scp", "cms-replication": "repl", "lync": "lync"}
+
+
+def short_host(host: str, others: set[str]) -> str:
+    """A host's first label when no other row shares it (se01 for se01.fabrikam.lab)."""
+    first = host.split(".", 1)[0]
+    return first if "." in host and not any(o != host and o.split(".", 1)[0] == first for o in others) else host
 
 
 class AssessmentScreen(StageScreen):
@@ -28,13 +37,21 @@ class AssessmentScreen(StageScreen):
 
 Every host is probed in parallel; the matrix fills in as answers arrive (FAIL = no answer or a
 bad state). Then you are asked what you see, and the wizard recommends a recovery path with the
-evidence that led to it. Press a to accept it, or pick another path with the arrows and Enter:
-you will be asked why, and both the choice and the reason are journaled."""
+evidence that led to it (PgUp/PgDn scroll a long one). Press a to accept it, or pick another
+path with the arrows and Enter: you will be asked why, and both the choice and the reason are
+journaled. Only the questions whose answer can change the recommendation for what the probes
+found are asked; a letter answers (y, n, u).
+
+Matrix columns: lync (Lync services), dns, winrm (the WinRM port), sqltcp (the SQL port), sql (a
+SQL login), scp (the CMS service connection point in AD), repl (CMS replication), fs (file
+store), pair (the pool's pairing). Hosts are shown by their first name when it is unique."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
         Binding("a", "accept", "Accept recommended", id="accept-path"),
         Binding("p", "probe", "Probe again", id="probe-again"),
+        Binding("pageup", "scroll_text(-1)", "Text up", show=False),
+        Binding("pagedown", "scroll_text(1)", "Text down", show=False),
     ]
 
     @dataclass
@@ -69,12 +86,17 @@ you will be asked why, and both the choice and the reason are journaled."""
         table: DataTable[str] = PointedTable(id="health", cursor_type="row")
         table.add_column("host", key="host")
         yield table
-        yield Static("Probing hosts...", id="rec-text", markup=False)
+        with VerticalScroll(id="rec-box", can_focus=False):  # PgUp/PgDn scroll a long recommendation
+            yield Static("Probing hosts...", id="rec-text", markup=False)
         yield PointedOptionList(id="paths")
         yield from self.footer()
 
     def on_mount(self) -> None:
         self.action_probe()
+
+    def action_scroll_text(self, direction: int) -> None:
+        box = self.query_one("#rec-box", VerticalScroll)
+        box.scroll_relative(y=direction * max(1, box.size.height - 1), animate=False)
 
     def action_probe(self) -> None:
         self._results.clear()
@@ -98,12 +120,16 @@ you will be asked why, and both the choice and the reason are journaled."""
         table = self.query_one("#health", DataTable)
         if r.check not in self._cols:
             self._cols.add(r.check)
-            table.add_column(r.check, key=r.check)
+            table.add_column(HEADER.get(r.check, r.check), key=r.check)
             for host in self._rows:
                 table.update_cell(host, r.check, "")
         if r.host not in self._rows:
             self._rows.add(r.host)
-            table.add_row(r.host, *["" for _ in self._cols], key=r.host)
+            table.add_row(short_host(r.host, self._rows), *["" for _ in self._cols], key=r.host)
+            for host in self._rows:  # a host's first name, when no other row shares it
+                name = short_host(host, self._rows)
+                if table.get_cell(host, "host") != name:
+                    table.update_cell(host, "host", name, update_width=True)
         table.update_cell(r.host, r.check, MARK[r.status], update_width=True)  # "FAIL", not "FAI" (#16 item 7)
 
     def on_assessment_screen_probes_done(self, message: ProbesDone) -> None:
@@ -145,13 +171,13 @@ you will be asked why, and both the choice and the reason are journaled."""
     def on_assessment_screen_recommended(self, message: Recommended) -> None:
         rec = self._rec = message.recommendation
         r = rec.recommended
-        evidence = "; ".join(r.evidence)
+        evidence = "".join(f"\n- {e}" for e in r.evidence)
         self.query_one("#rec-text", Static).update(
-            f"Recommended: {r.title} [{r.path_id}]\nWhy: {r.reason}\nEvidence: {evidence}\n"
-            f"Cost: {r.rto_note}; {r.rpo_note}")
+            f"Recommended: {r.title} [{r.path_id}]\nWhy: {r.reason}\nCost: {r.rto_note}; {r.rpo_note}\n"
+            f"Evidence:{evidence}")
         paths = self.query_one("#paths", OptionList)
         paths.clear_options()
-        paths.add_option(Option(f"* {r.title} ({r.rto_note}; {r.rpo_note}) [recommended]", id=r.path_id))
+        paths.add_option(Option(f"* {r.title} [recommended: its cost is above]", id=r.path_id))
         for alt in rec.alternatives:
             paths.add_option(Option(f"  {alt.title} ({alt.rto_note}; {alt.rpo_note})", id=alt.path_id))
         paths.highlighted = 0

@@ -7,12 +7,13 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
 from screens.base import STAGES_CSS
 from screens.widgets.keybar import KeyBar
-from screens.widgets.pointed import PointedTable
+from screens.widgets.pointed import PointedTable, clipped
 from wizard.journal import Entry, Kind
 from wizard.report import describe_entry
 
@@ -53,10 +54,15 @@ class JournalViewer(Screen[None]):
         yield Label(self._title, classes="screen-title")
         table: DataTable[str] = PointedTable(id="journal-table", cursor_type="row", zebra_stripes=False)
         table.add_columns("#", "time", "who", "what")
-        for e in self._entries:
-            table.add_row(str(e.seq), e.time[11:19], e.operator[:10], describe_entry(e)[:200], key=str(e.seq))
+        seq = max((len(str(e.seq)) for e in self._entries), default=1)
+        who = max((len(e.operator[:10]) for e in self._entries), default=3)
+        room = max(20, self.app.size.width - 2 - (seq + 2) - 10 - (max(who, 3) + 2) - 2)
+        for e in self._entries:  # the whole entry is shown below the table (Tab, then the arrows, scroll it)
+            table.add_row(str(e.seq), e.time[11:19], e.operator[:10], clipped(describe_entry(e), room),
+                          key=str(e.seq))
         yield table
-        yield Static("", id="journal-detail", markup=False)
+        with VerticalScroll(id="journal-detail-box"):
+            yield Static("", id="journal-detail", markup=False)
         yield KeyBar()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

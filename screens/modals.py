@@ -173,6 +173,8 @@ class ConfirmDialog(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm-yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm-no"),
+        Binding("pageup", "detail(-1)", "Up", show=False),
+        Binding("pagedown", "detail(1)", "Down", show=False),
     ]
 
     def __init__(self, title: str, detail: str) -> None:
@@ -182,8 +184,14 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self._title, classes="dialog-title", markup=False)  # wraps: a question is read whole
-            yield Static(self._detail, markup=False, id="confirm-detail")
-            yield Static("y = yes   n / Esc = no", markup=False)
+            with _Commands(classes="dialog-detail"):  # long instructions or a plan's difference scroll
+                yield Static(self._detail, markup=False, id="confirm-detail")
+            long = self._detail.count("\n") > 8 or len(self._detail) > 600
+            yield Static("y = yes   n / Esc = no" + ("   PgUp/PgDn scroll" if long else ""), markup=False)
+
+    def action_detail(self, direction: int) -> None:
+        box = self.query_one(".dialog-detail", _Commands)
+        box.scroll_relative(y=direction * max(1, box.size.height - 1), animate=False)
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

@@ -166,6 +166,11 @@ the running step. n goes on to verification once every step is done, skipped or 
 
     # ------------------------------------------------------------------ actions
     @property
+    def running_on(self) -> bool:
+        """g was pressed and the run goes on (until a failure, an Esc or the last step)."""
+        return self._through
+
+    @property
     def idle(self) -> bool:
         """No step running or being pre-checked: a key may start one."""
         return self.running is None and self._checking is None
@@ -308,7 +313,7 @@ the running step. n goes on to verification once every step is done, skipped or 
         if len(group) == 1:
             what, commands = f"{step.title} on {step.host}", step.commands
         else:
-            what = f"{len(group)} steps on {step.host}: " + "; ".join(s.title for s in group)
+            what = f"The {len(group)} steps above, on {step.host}"
             commands = tuple(line for s in group for line in (f"# {s.title}", *s.commands))
         self.app.push_screen(ConfirmTyped("Destructive step" + ("s" if len(group) > 1 else "")
                                           + (" IN DOUBT" if doubt else ""),

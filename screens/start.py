@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 def resume_label(u: UnfinishedIncident) -> str:
     doubt = f"; IN DOUBT: {', '.join(u.in_doubt)}" if u.in_doubt else ""
     torn = "; torn tail" if u.torn_tail else ""
+    changed = "; PLAN CHANGED since opened" if u.plan_changed else ""
     mode = "drill" if u.drill else "LIVE"
     when = u.last_at[5:16].replace("T", " ")
-    return f"{u.incident} {mode} {u.operator[:10]} @{u.stage} {when}{doubt}{torn}"
+    return f"{u.incident} {mode} {u.operator[:10]} @{u.stage} {when}{doubt}{torn}{changed}"
 
 
 _LABELS = {"operator": "Operator", "incident": "Incident id", "mode": "Mode (space switches)"}
@@ -59,8 +60,9 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
     def compose(self) -> ComposeResult:
         opening = self.wizard.opening
         yield Label(f"lync-restore: {opening.plan_label}", classes="screen-title", id="start-title")
-        yield Static(opening.preparing or f"Reading the plan {opening.plan_label}...", id="plan-summary",
-                     markup=False)
+        with VerticalScroll(id="plan-box"):  # a long plan scrolls: Tab reaches it, the arrows move it
+            yield Static(opening.preparing or f"Reading the plan {opening.plan_label}...", id="plan-summary",
+                         markup=False)
         with Horizontal(id="start-form"):
             with Vertical(classes="form-col"):
                 yield Label("  " + _LABELS["operator"], id="operator-label")
@@ -149,7 +151,27 @@ outcome is in doubt (started, never finished): its pre-check runs again before i
             return
         option = lst.get_option_at_index(lst.highlighted)
         operator = self.query_one("#operator", Input).value.strip() or None
+        unfinished = self.wizard.ready.unfinished if self.wizard.ready is not None else ()
+        chosen = next((u for u in unfinished if str(u.folder) == option.id), None)
+        if chosen is not None and chosen.plan_changed:
+            self.ask_plan_change(chosen, operator)
+            return
         self.wizard.resume(str(option.id), operator)
+
+    def ask_plan_change(self, chosen: UnfinishedIncident, operator: str | None) -> None:
+        """The plan file changed since the incident was opened: show how, and ask (#16)."""
+        from screens.modals import ConfirmDialog
+        from wizard.incident import plan_change
+
+        diff = plan_change(chosen.folder, self.wizard.loaded)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.wizard.resume(str(chosen.folder), operator, plan_change_accepted=True)
+
+        self.app.push_screen(ConfirmDialog(
+            f"The plan changed since {chosen.incident} was opened. Resume with the plan as it is now?",
+            "\n".join(diff) or "(no difference in the text)"), answered)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_resume()

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Static
 
 from screens.base import StageScreen
-from screens.widgets.pointed import PointedTable
+from screens.widgets.pointed import PointedTable, clipped
 from wizard.journal import read_journal
 from wizard.report import (
     Report,
@@ -51,11 +51,21 @@ available later with 'lync-restore report JOURNAL'."""
                      f"Skipped/overridden: {flagged}", id="summary-text", markup=False)
         table: DataTable[str] = PointedTable(id="timeline", cursor_type="row")
         table.add_columns("+time", "who", "what")
-        for t in r.timeline:
-            table.add_row("+" + fmt_duration(t.offset_s), t.operator[:8], t.what[:120])
+        when = max((len("+" + fmt_duration(t.offset_s)) for t in r.timeline), default=5)
+        who = max((len(t.operator[:8]) for t in r.timeline), default=3)
+        room = max(20, self.app.size.width - 2 - (max(when, 5) + 2) - (max(who, 3) + 2) - 2)
+        self._timeline = list(r.timeline)
+        for t in r.timeline:  # the highlighted row's whole text is shown below the table
+            table.add_row("+" + fmt_duration(t.offset_s), t.operator[:8], clipped(t.what, room))
         yield table
+        yield Static("", id="timeline-detail", markup=False)
         yield Static("", id="export-status", markup=False)
         yield from self.footer()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self._timeline):
+            t = self._timeline[event.cursor_row]
+            self.query_one("#timeline-detail", Static).update(f"+{fmt_duration(t.offset_s)} {t.operator}: {t.what}")
 
     def action_export(self, fmt: str) -> None:
         self.wizard.export_report(fmt)

@@ -51,7 +51,7 @@ v runs the checks again; n goes on to the summary (failures and unknowns stay in
         yield from self.chrome()
         yield Label("Verify: health checks (§7)", classes="screen-title")
         table: DataTable[str] = PointedTable(id="checks", cursor_type="row")
-        table.add_columns("check", "result", "target")  # the rest of a check is shown below, wrapped
+        table.add_columns("result", "check")  # the rest of a check (its target too) is shown below, wrapped
         yield table
         yield Static("Running checks...", id="verify-detail", markup=False)
         yield Static("", id="check-detail", markup=False)
@@ -80,7 +80,7 @@ v runs the checks again; n goes on to the summary (failures and unknowns stay in
     def on_verify_screen_checked(self, message: Checked) -> None:
         c = message.check
         self.checks.append(c)
-        self.query_one("#checks", DataTable).add_row(c.title, c.status.upper(), c.target)
+        self.query_one("#checks", DataTable).add_row(c.status.upper(), c.title)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self.checks):
@@ -88,8 +88,8 @@ v runs the checks again; n goes on to the summary (failures and unknowns stay in
             fix = (f" Fixed by step {c.fixed_by}." if c.status == "fail" and c.fixed_by else
                    " y: you saw it yourself." if c.status == "unknown" else "")
             said = f" {c.detail}." if c.detail and not c.detail.endswith(".") else f" {c.detail}" if c.detail else ""
-            self.query_one("#check-detail", Static).update(f"{c.title}: {c.status.upper()}. Healthy means: "
-                                                            f"{c.healthy}.{said}{fix}")
+            self.query_one("#check-detail", Static).update(f"{c.title} ({c.target}): {c.status.upper()}. "
+                                                            f"Healthy means: {c.healthy}.{said}{fix}")
 
     def on_verify_screen_finished(self, message: Finished) -> None:
         table = self.query_one("#checks", DataTable)

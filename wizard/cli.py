@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import TextIO
 
 from wizard import __version__
@@ -245,7 +246,22 @@ def report_error(err: WizardError, stream: TextIO) -> None:
     print(f"lync-restore: {err}", file=stream)
 
 
+#: over SSH every frame crosses the link: fewer of them, and no animation (#16); an explicit
+#: TEXTUAL_FPS / TEXTUAL_ANIMATIONS in the environment wins
+SSH_FPS, SSH_ANIMATIONS = "15", "none"
+
+
+def terminal_settings(environ: MutableMapping[str, str] | None = None) -> None:
+    """Set Textual's frame rate and animation level for the link the terminal is on. Called
+    before Textual is imported: it reads both from the environment once, at import."""
+    env = os.environ if environ is None else environ
+    if env.get("SSH_CONNECTION"):
+        env.setdefault("TEXTUAL_FPS", SSH_FPS)
+        env.setdefault("TEXTUAL_ANIMATIONS", SSH_ANIMATIONS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    terminal_settings()
     try:
         args = parse_args(argv)
         key = _command_key(args) or "drill"

@@ -490,7 +490,7 @@ class CoreBackend:
         # the set must hold what every path needs: check it against the most demanding one
         chosen_path = max(needing, key=lambda pid: len(recovery_paths.get(pid).components))
         listing = self._listing(loaded, _failed_site(plan, [p for p in order if needs_backup_set(p.path_id)]))
-        now = self.options.now()
+        now = self._servers_now(loaded)
         verifier = self._verifier(loaded)
         choice = choose_set(plan, listing, chosen_path, now=now, verifier=verifier)
         verdicts = {v.name: v for v in overview(plan, listing, chosen_path, now)}
@@ -521,6 +521,23 @@ class CoreBackend:
                 raise errors[0]
             raise RemoteError(" ".join(unreadable))
         return merge_listings(plan, listings, unreadable, failed_site)
+
+    def _servers_now(self, loaded: LoadedPlan) -> dt.datetime:
+        """The time the backup sets' ages are judged by: the clock of the server that lists a
+        location (``read_via``: the servers dated the backups, and a drill's servers run on the
+        lab's clock, #16 item 12), else this machine's (``BackendOptions.now``)."""
+        plan = self._plan(loaded)
+        if self.options.backup_root is None:
+            for loc in plan.backup.locations:
+                if loc.read_via and not loc.local_path:
+                    try:
+                        res = self._runners(loaded).powershell(loc.read_via).run(
+                            "[DateTime]::UtcNow.ToString('u')", deadline_s=30)
+                        said = res.stdout.strip().replace(" ", "T").replace("Z", "+00:00")
+                        return dt.datetime.fromisoformat(said) if res.exit_code == 0 else self.options.now()
+                    except (WizardError, ValueError):
+                        continue
+        return self.options.now()
 
     def _store(self, loaded: LoadedPlan, loc: BackupLocation) -> BackupStore:
         """The location as the plan configures it: ``local_path`` (mounted share) first, else

@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from wizard.errors import JournalError, UsageError, WizardError
 from wizard.incident_state import IncidentState, Stage, check_transition, replay
-from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, installation_key, read_journal
+from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, installation_key, read_journal, write_private
 from wizard.journal import incidents as incident_folders
 from wizard.plan import LoadedPlan, load_plan
 from wizard.procedures.events import (
@@ -257,6 +257,7 @@ class UnfinishedIncident:
     last_at: str
     in_doubt: tuple[str, ...]
     torn_tail: bool
+    plan_changed: bool = False  # the plan file differs from the one the incident was opened with
 
 
 # --------------------------------------------------------------------------- errors
@@ -335,9 +336,17 @@ def plan_sha256(loaded: LoadedPlan) -> str:
     return hashlib.sha256(loaded.text.encode("utf-8")).hexdigest()
 
 
+#: beside each journal: the plan as it was when the incident was opened (0600), so a plan edited
+#: since is shown as a difference when the incident is resumed (#16)
+PLAN_COPY = "plan-at-open.yaml"
+
+
 def unfinished_incidents(journal_dir: Path, loaded: LoadedPlan | None = None) -> list[UnfinishedIncident]:
-    """Journals never closed (for this plan when given), newest first. Unreadable ones are skipped."""
+    """Journals never closed (of this plan when given: the same file, or the same text), newest
+    first; an incident whose plan file changed since it was opened is listed, marked changed.
+    Unreadable ones are skipped."""
     wanted = plan_sha256(loaded) if loaded is not None else None
+    where = str(loaded.path.resolve()) if loaded is not None else None
     found: list[UnfinishedIncident] = []
     for folder in incident_folders(journal_dir):
         try:
@@ -345,11 +354,33 @@ def unfinished_incidents(journal_dir: Path, loaded: LoadedPlan | None = None) ->
         except WizardError:
             continue
         st = replay(result.entries)
-        if st.closed or not result.entries or (wanted is not None and st.plan_sha256 != wanted):
+        if st.closed or not result.entries:
             continue
+        if wanted is not None and st.plan_sha256 != wanted and st.plan_path != where:
+            continue  # another plan's incident
         found.append(UnfinishedIncident(folder, st.incident, st.operator, st.drill, st.stage, st.started_at,
-                                        st.last_at, tuple(st.in_doubt), result.torn is not None))
+                                        st.last_at, tuple(st.in_doubt), result.torn is not None,
+                                        plan_changed=wanted is not None and st.plan_sha256 != wanted))
     return found
+
+
+def plan_change(folder: Path, loaded: LoadedPlan, limit: int = 60) -> list[str]:
+    """How the plan differs from the one the incident was opened with: a unified diff of the copy
+    kept beside the journal and the plan now (empty: unchanged). Without the copy (a journal from
+    before it was kept) one line says only that it changed."""
+    import difflib
+
+    copy = folder / PLAN_COPY
+    if not copy.is_file():
+        st = replay(read_journal(folder).entries)
+        return [] if st.plan_sha256 == plan_sha256(loaded) else [
+            "The plan changed since the incident was opened (no copy of the earlier plan was kept)."]
+    before = copy.read_text(encoding="utf-8")
+    if before == loaded.text:
+        return []
+    lines = list(difflib.unified_diff(before.splitlines(), loaded.text.splitlines(), "plan when opened",
+                                      "plan now", n=1, lineterm=""))
+    return lines if len(lines) <= limit else [*lines[:limit], f"... {len(lines) - limit} more line(s)"]
 
 
 def _digest(lines: Sequence[str]) -> str:
@@ -413,13 +444,16 @@ class IncidentSession:
             except JournalError:
                 if i + 1 == len(candidates) or not (Path(journal_dir) / name).exists():
                     raise
+        write_private(journal.path.parent / PLAN_COPY, loaded.text.encode("utf-8"))
         entries = read_journal(journal.path).entries
         return cls(loaded, journal, entries, backend)
 
     @classmethod
     def resume(cls, folder: Path, *, backend: Backend, operator: str | None = None,
-               loaded: LoadedPlan | None = None) -> IncidentSession:
-        """Reopen an unfinished incident; a torn tail is set aside and the resume is journaled."""
+               loaded: LoadedPlan | None = None, plan_change_accepted: bool = False) -> IncidentSession:
+        """Reopen an unfinished incident; a torn tail is set aside and the resume is journaled.
+        A plan changed since the incident was opened is journaled: as the operator's decision
+        when they saw the difference and accepted it (``plan_change_accepted``), else as a warning."""
         if replay(read_journal(folder).entries).closed:
             raise UsageError(f"Incident {folder.name} is already closed; open its report instead.")
         journal, result = Journal.open(folder, operator=operator)
@@ -430,7 +464,18 @@ class IncidentSession:
             if loaded is None:
                 loaded = load_plan(st.plan_path)
             if plan_sha256(loaded) != st.plan_sha256:
-                journal.append(Kind.WARNING, {"message": "the plan changed since the incident was opened"})
+                diff = plan_change(folder, loaded)
+                if plan_change_accepted:
+                    journal.append(Kind.DECISION, {
+                        "question": "plan_changed", "choice": "resume with the plan as it is now",
+                        "alternatives": ["resume with the plan as it is now", "do not resume"],
+                        "reason": f"{journal.operator} saw how the plan differs from the one the incident was "
+                                  "opened with and resumed with it",
+                        "evidence": [f"plan_sha256 {st.plan_sha256[:12]} -> {plan_sha256(loaded)[:12]}",
+                                     *diff[:40]]})
+                else:
+                    journal.append(Kind.WARNING, {"message": "the plan changed since the incident was opened",
+                                                  "difference": diff[:40]})
             journal.append(Kind.RESUMED, {"after": result.entries[-1].seq, "in_doubt": st.in_doubt})
         except BaseException:
             journal.close()
@@ -708,7 +753,7 @@ class IncidentSession:
                 elif isinstance(event, StepSkipped):
                     status, exit_code, reason = event.status, None, event.reason
                 yield event
-                if cancel.is_set() and status not in ("done", "skipped"):
+                if cancel.is_set() and status not in ("done", "skipped", "already_done"):
                     status = "cancelled"
                     break
         except WizardError as err:

@@ -83,6 +83,13 @@ class StepRow:
     status: str
     attempts: int
     duration_s: float | None
+    reason: str = ""  # why a step was skipped or found already done (the wizard's evidence, or the operator's)
+
+    @property
+    def closed_by_wizard(self) -> bool:
+        """Closed without running and without anyone asked: not needed now, or found already done."""
+        return self.status in ("skipped", "already_done") and self.reason.startswith(
+            ("not needed", "work already done"))
 
 
 @dataclass(frozen=True)
@@ -238,7 +245,8 @@ def build_report(result: ReadResult, *, rto_s: int | None = None, rpo_s: int | N
             break
 
     steps = tuple(StepRow(s.step_id, s.status, s.attempts,
-                          float(s.detail["duration_s"]) if "duration_s" in s.detail else None)
+                          float(s.detail["duration_s"]) if "duration_s" in s.detail else None,
+                          str(s.detail.get("reason") or ""))
                   for s in st.steps.values())
     operators = tuple(dict.fromkeys(e.operator for e in entries))
     return Report(
@@ -342,13 +350,18 @@ def render_markdown(r: Report) -> str:
                 + f". Reason: {_md(d.reason or '(none given)')}" for d in r.skipped_or_overridden]
     else:
         out.append("- None: every recommendation was followed and no step was skipped.")
+    by_wizard = [s for s in r.steps if s.closed_by_wizard]
+    if by_wizard:
+        out += ["", "Steps the wizard closed without running them (nobody was asked; the evidence):", ""]
+        out += [f"- {_md(s.step_id)}: {_md(s.status.replace('_', ' '))}: {_md(s.reason)}" for s in by_wizard]
     out += ["", "## Decisions", "", "| # | time | question | choice | recommended | reason |",
             "|---|---|---|---|---|---|"]
     out += [f"| {d.seq} | {_short_time(d.time)} | {_md_cell(d.question)} | {_md_cell(d.choice)} | "
             f"{_md_cell(d.recommended or '')} | {_md_cell(d.reason)} |" for d in r.decisions]
-    out += ["", "## Steps", "", "| step | status | attempts | duration |", "|---|---|---|---|"]
+    out += ["", "## Steps", "", "| step | status | attempts | duration | why |", "|---|---|---|---|---|"]
     out += [f"| {_md_cell(s.step_id)} | {_md_cell(s.status)} | {s.attempts} | "
-            f"{fmt_duration(s.duration_s) if s.duration_s is not None else ''} |" for s in r.steps]
+            f"{fmt_duration(s.duration_s) if s.duration_s is not None else ''} | {_md_cell(s.reason)} |"
+            for s in r.steps]
     out += ["", "## Verification (§7)", ""]
     out += (["| check | result | detail |", "|---|---|---|"]
             + [f"| {_md_cell(c.title)} | {_md_cell(c.status.upper())} | {_md_cell(c.detail)} |" for c in r.checks]
@@ -398,9 +411,9 @@ def render_html(r: Report) -> str:
                    [[str(d.seq), _short_time(d.time), d.question, d.choice, d.recommended or "", d.reason]
                     for d in r.decisions]),
              "<h2>Steps</h2>",
-             table(["step", "status", "attempts", "duration"],
+             table(["step", "status", "attempts", "duration", "why"],
                    [[s.step_id, s.status, str(s.attempts),
-                     fmt_duration(s.duration_s) if s.duration_s is not None else ""] for s in r.steps]),
+                     fmt_duration(s.duration_s) if s.duration_s is not None else "", s.reason] for s in r.steps]),
              "<h2>Verification (§7)</h2>",
              table(["check", "result", "detail"], [[c.title, c.status.upper(), c.detail] for c in r.checks])
              if r.checks else sentence("No §7 check was run."),

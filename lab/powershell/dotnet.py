@@ -323,8 +323,11 @@ def _from_base64(text: Any) -> bytes:
         ) from None
 
 
-def static_member(type_name: str, name: str) -> Any:
+def static_member(type_name: str, name: str, clock: Callable[[], datetime] | None = None) -> Any:
+    """A static member of a .NET type. ``clock``: the host's clock (the lab's simulated time, as
+    Get-Date reads it; the lab's servers keep UTC), not this machine's."""
     key = name.lower()
+    now = clock or datetime.now
     if type_name == "encoding" and key in _ENCODINGS:
         return _ENCODINGS[key]
     if type_name == "int":
@@ -334,11 +337,11 @@ def static_member(type_name: str, name: str) -> Any:
             return -(2**31)
     if type_name == "datetime":
         if key == "now":
-            return datetime.now()
+            return now()
         if key == "utcnow":
-            return datetime.now(UTC).replace(tzinfo=None)
+            return now() if clock is not None else datetime.now(UTC).replace(tzinfo=None)
         if key == "today":
-            return datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+            return now().replace(hour=0, minute=0, second=0, microsecond=0)
     if type_name == "string" and key == "empty":
         return ""
     if type_name == "timespan" and key == "zero":

@@ -157,7 +157,7 @@ def evaluate(session: Session, node: ast.Node) -> Any:
     if isinstance(node, ast.Member):
         target = evaluate(session, node.target)
         if node.static:
-            return members.static_member(_type_of_static(node.target, target), node.name)
+            return members.static_member(_type_of_static(node.target, target), node.name, session.clock)
         return members.get_member(target, node.name)
     if isinstance(node, ast.Invoke):
         return _invoke(session, node)

@@ -17,6 +17,13 @@ from textual.widgets import DataTable, OptionList
 POINTER = ">"
 
 
+def clipped(text: str, width: int) -> str:
+    """``text`` in at most ``width`` columns, its end replaced by "..." when longer: a table cell
+    says it is cut (the whole text is shown below the table), never ends mid-word unannounced."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:max(width - 3, 1)].rstrip() + "..."
+
+
 def _pointed(strip: Strip) -> Strip:
     if strip.cell_length < 2:
         return strip

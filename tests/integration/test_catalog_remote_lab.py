@@ -110,3 +110,30 @@ def test_core_backend_reads_the_plan_location_through_read_via() -> None:
     assert [s.name for s in choice.sets][:4] == ["hq-vault/2026-11-24_0200", "dr-vault/2026-11-24_0200",
                                                  "hq-vault/2026-11-23_0200", "dr-vault/2026-11-23_0200"]
     assert "Config.zip differs from the manifest" in choice.reason
+
+
+def test_set_ages_are_judged_by_the_servers_clock_not_the_jump_hosts() -> None:
+    """#16 item 12: ``run --drill`` against ``lab serve`` judged the lab's sets by this machine's
+    clock ("13d00h, RPO MISSED" where the drill showed hours). Built as ``run`` builds it (no
+    ``now``): the ages come from the clock of the server that lists the location, which in the
+    lab is the lab's simulated time ([DateTime]::UtcNow there, as Get-Date)."""
+    import datetime as dt
+
+    from wizard.core_backend import BackendOptions, CoreBackend
+
+    with LabRuntime(scenario("monitoring-db-lost")) as lab:
+        loaded = load_plan(lab.plan_path)
+        creds = CredentialStore(loaded.plan, env={"LYNC_LAB_PASSWORD": lab.win_password,
+                                                  "LYNC_LAB_SQL_PASSWORD": lab.sql_password})
+        backend = CoreBackend(BackendOptions(creds, loopback_only=True))
+        try:
+            choice = backend.backup_sets(loaded, "cms-restore")
+            lab_now = lab.dep.now
+        finally:
+            backend.close()
+    judged = choice.judged_at()
+    lab_utc = lab_now if lab_now.tzinfo else lab_now.replace(tzinfo=dt.UTC)
+    assert abs((judged - lab_utc).total_seconds()) < 120, (judged, lab_now)
+    assert abs((judged - dt.datetime.now(dt.UTC)).total_seconds()) > 86400  # not this machine's clock
+    newest = next(s for s in choice.sets if s.name == choice.recommended)
+    assert newest.age_s(judged) < 86400, "the newest set is hours old on the lab's clock, within the RPO"

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from lab.attach import KeptDrill, stop_labs
-from lab.keeper import pid_alive
+from lab.keeper import STATE_FILE, pid_alive
 from wizard.incident import IncidentSession, StepDone, StepSkipped, unfinished_incidents
 from wizard.journal import Kind, read_journal
 
@@ -137,9 +137,10 @@ def test_a_new_incident_gets_its_own_lab_and_a_lab_that_went_is_replaced(tmp_pat
         sb.close("done")
         assert b.leave() is None
 
-        os.kill(lab_a.pid, signal.SIGKILL)  # the lab went (as after a reboot)
+        os.kill(lab_a.pid, signal.SIGKILL)  # the lab went, and its saved state with it
+        (lab_a.folder / "lab" / STATE_FILE).unlink()
         c = KeptDrill(SCENARIO, journal_dir=journals, time_factor=600).start()
-        assert not lab_a.folder.exists(), "the dead lab's folder is cleaned"
+        assert not lab_a.folder.exists(), "the dead lab's folder (nothing saved to go on from) is cleaned"
         assert c.loaded is not None
         sc = IncidentSession.resume(journals / "INC-A", operator="alice", backend=c.backend, loaded=c.loaded)
         assert c.keeper is not None and c.keeper.incident == "INC-A" and c.fresh_for_resume
@@ -152,3 +153,58 @@ def test_a_new_incident_gets_its_own_lab_and_a_lab_that_went_is_replaced(tmp_pat
         stopped = stop_labs(journals)
     assert [s.incident for s in stopped if s.was == "stopped"] == ["INC-A"]
     assert not (journals / ".labs").exists()
+
+
+def test_the_lab_survives_a_restart_of_the_jump_host(tmp_path: Path) -> None:
+    """#16: real servers outlive a restart of the jump host, so the lab does: the wizard and the
+    keeper both die without a word (SIGKILL, as a power cut), the same command resumes the
+    incident, and the lab is started again from the state it saved: the rebuilt sql21 listens,
+    the lab's clock goes on from where it was, the next step runs on it."""
+    journals = tmp_path / "incidents"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", CLIENT, str(journals)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line, child.stderr.read() if child.stderr else "the client said nothing"
+        first = json.loads(line)
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(10)
+        saved = Path(first["folder"]) / "lab" / STATE_FILE
+        deadline = time.monotonic() + 10
+        while not saved.exists():  # the keeper saves after the rebuild's traffic
+            assert time.monotonic() < deadline, "the kept lab saved no state"
+            time.sleep(0.05)
+        os.kill(first["keeper"], signal.SIGKILL)  # the machine goes down: no keeper, no goodbye
+        _wait_pid(first["keeper"])
+
+        drill = KeptDrill(SCENARIO, journal_dir=journals, time_factor=600).start()
+        try:
+            assert drill.loaded is not None
+            s = IncidentSession.resume(journals / "INC-KEPT", operator="alice", backend=drill.backend,
+                                       loaded=drill.loaded)
+            assert drill.keeper is not None and drill.keeper.pid != first["keeper"]
+            assert str(drill.keeper.folder) == first["folder"] and not drill.fresh_for_resume
+            assert "sql21.fabrikam.lab" in _hosts(drill.keeper.live_plan), "the rebuilt server is still there"
+            assert drill.problems() == first["problems"]
+            notes = [e.payload["text"] for e in s.entries if e.kind == Kind.NOTE]
+            assert any("started again from the state it had saved" in n for n in notes), notes
+            steps = {v.step_id: v for v in s.compose()}
+            events = list(s.run_step(steps[DATABASES], threading.Event()))
+            assert any(isinstance(e, (StepDone, StepSkipped)) for e in events), events
+            s.close("drill stopped here")
+            _wait_gone(drill.keeper.pid, drill.keeper.folder)
+        finally:
+            drill.stop()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        stop_labs(journals)
+
+
+def _wait_pid(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} still runs"
+        time.sleep(0.05)

@@ -21,6 +21,7 @@ import pytest
 from lab.attach import LabRoot, stop_labs
 from lab.keeper import (
     AUTH_HEADER,
+    CLAIM_FILE,
     KEEPER_FILE,
     PASSWORDS_FILE,
     SPAWN_FILE,
@@ -48,6 +49,7 @@ class StubLab:
         self.manual: list[tuple[str, str]] = []
         self.requests = 0
         self.stopped = False
+        self.saves = 0
 
     def perform_manual(self, step_id: str, prompt: str) -> str | None:
         self.manual.append((step_id, prompt))
@@ -61,6 +63,9 @@ class StubLab:
 
     def traffic(self) -> object:
         return self.requests
+
+    def save(self) -> None:
+        self.saves += 1
 
     def stop(self) -> None:
         self.stopped = True
@@ -284,3 +289,31 @@ def test_the_drill_plan_is_the_same_for_every_lab_and_names_no_endpoint(tmp_path
     assert stat.S_IMODE((tmp_path / ".labs").stat().st_mode) == 0o700
     for name in (plan.name, PASSWORDS_FILE):
         assert stat.S_IMODE((root.path / name).stat().st_mode) == 0o600
+
+
+def test_the_state_is_saved_and_kept_when_the_machine_goes_down_under_an_open_incident(
+        folder: Path, tmp_path: Path) -> None:
+    """#16: a claimed lab saves its state after every change; stopped by a signal (the jump host
+    shutting down) while its incident is open, its folder stays, with the claim, to be revived;
+    asked to stop, or its incident closed, it is removed."""
+    incident = tmp_path / "INC-A"
+    incident.mkdir()
+    for why, kept in (("signal SIGTERM", True), ("asked to stop", False)):
+        lab = StubLab(folder)
+        k = Keeper(folder, lab, KeeperConfig("be-lost-unpaired", None, 600.0, folder.parent / "plan.yaml",
+                                             idle_s=60.0), monotonic=Clock())
+        k.serve()
+        k.watch()
+        assert lab.saves == 0  # no incident: nothing worth keeping
+        ControlClient(k.info()).claim("INC-A", incident)
+        assert lab.saves == 1 and json.loads((folder / CLAIM_FILE).read_text())["incident"] == "INC-A"
+        lab.requests += 1
+        k.watch()
+        assert lab.saves == 2  # after the traffic that may have changed it
+        k.watch()
+        assert lab.saves == 2  # nothing happened: not saved again
+        k.stop(why)
+        k._shutdown()
+        assert lab.stopped and folder.exists() is kept, why
+        assert not (folder / KEEPER_FILE).exists()  # nobody attaches to it until it is revived
+        folder.mkdir(parents=True, exist_ok=True)

@@ -202,3 +202,25 @@ def test_the_report_lists_the_section_7_results_as_last_shown(tmp_path: Path) ->
     assert "| Databases | FAIL | Stopped: RTCSRV |" in section
     assert section.count("\n| ") == 1 + len(second)  # the header, then each check once (its last result)
     assert "Verification (§7)" in render_html(build_report(read_journal(tmp_path / "INC-V")))
+
+
+def test_steps_the_wizard_closed_by_itself_are_listed_with_their_evidence(tmp_path: Path) -> None:
+    """#16 item 12: the report did not list the steps the wizard skipped by itself."""
+    from wizard.incident import PreCheckView
+
+    s = IncidentSession.start(PLAN, operator="alice", incident="INC-W", mode="drill", journal_dir=tmp_path,
+                              backend=ScriptedBackend())
+    s.change_stage("assessment")
+    s.choose_path(s.recommend([], {}), "be-restore")
+    s.change_stage("restore")
+    s.not_needed(BE_STEPS[0], PreCheckView(BE_STEPS[0].step_id, None, "", not_needed="sql01 answers"))
+    s.found_done(BE_STEPS[1], PreCheckView(BE_STEPS[1].step_id, True, "every service Stopped"), "skip",
+                 by_wizard=True)
+    s.skip_step(BE_STEPS[2], "the operator's own reason")
+    s.close("abandoned")
+    md = render_markdown(build_report(read_journal(tmp_path / "INC-W")))
+    closed = md.split("Steps the wizard closed without running them", 1)[1].split("##", 1)[0]
+    assert f"- {BE_STEPS[0].step_id}: skipped: not needed: sql01 answers" in closed
+    assert f"- {BE_STEPS[1].step_id}: already done: work already done: every service Stopped" in closed
+    assert BE_STEPS[2].step_id not in closed  # the operator's skip is a decision, listed above
+    assert f"| {BE_STEPS[1].step_id} | already_done | 1 |" in md
