@@ -4,7 +4,7 @@ an error, and a multiple-choice question. Enter confirms, Escape cancels; no mou
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,14 +16,33 @@ from textual.widgets.option_list import Option
 
 from screens.base import STAGES_CSS
 
+T = TypeVar("T")
+
 _ESC: list[BindingType] = [Binding("escape", "cancel", "Cancel", id="cancel")]
+
+
+class Dialog(ModalScreen[T]):
+    """A dialog over a stage: the status bar (and the live banner) stay on top of it and keep
+    ticking; Textual does not redraw the screen beneath a dialog, so its clock froze while one
+    was open (#16 item 10)."""
+
+    async def on_mount(self) -> None:
+        session = getattr(self.app, "session", None)
+        if session is None:
+            return
+        from screens.widgets.status import LiveBanner, StatusBar
+
+        top: list[Static] = [StatusBar(session)]
+        if not session.drill:
+            top.insert(0, LiveBanner(session.organisation))
+        await self.mount(Vertical(*top, classes="dialog-top"), before=0)
 
 
 class _Commands(VerticalScroll, can_focus=False):
     """The commands a confirmation lists: scrolled by PgUp/PgDn while the typing box keeps focus."""
 
 
-class ConfirmTyped(ModalScreen[str | None]):
+class ConfirmTyped(Dialog[str | None]):
     """Type ``expected`` exactly to confirm; returns what was typed, or None on Escape."""
 
     CSS_PATH = STAGES_CSS
@@ -68,7 +87,7 @@ class ConfirmTyped(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ReasonDialog(ModalScreen[str | None]):
+class ReasonDialog(Dialog[str | None]):
     """Ask why (override, skip, done by hand); an empty reason is refused."""
 
     CSS_PATH = STAGES_CSS
@@ -96,7 +115,7 @@ class ReasonDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class SecondOperator(ModalScreen[tuple[str, str] | None]):
+class SecondOperator(Dialog[tuple[str, str] | None]):
     """A second operator types their name and the step's confirmation text; returns (name, typed)."""
 
     CSS_PATH = STAGES_CSS
@@ -133,7 +152,7 @@ class SecondOperator(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-class QuitDialog(ModalScreen[bool]):
+class QuitDialog(Dialog[bool]):
     """Quit? The incident stays open and can be resumed; a running step is left in doubt."""
 
     CSS_PATH = STAGES_CSS
@@ -165,7 +184,7 @@ class QuitDialog(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(Dialog[bool]):
     """A yes/no question about something that cannot be undone (closing an incident)."""
 
     CSS_PATH = STAGES_CSS
@@ -197,7 +216,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class ErrorDialog(ModalScreen[None]):
+class ErrorDialog(Dialog[None]):
     """One failure: its title and one sentence. Already journaled by the app."""
 
     CSS_PATH = STAGES_CSS
@@ -218,7 +237,7 @@ class ErrorDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ChoiceDialog(ModalScreen[str | None]):
+class ChoiceDialog(Dialog[str | None]):
     """A question with fixed answers (the operator's observations during assessment)."""
 
     CSS_PATH = STAGES_CSS
@@ -258,7 +277,7 @@ class ChoiceDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class PasswordDialog(ModalScreen[str | None]):
+class PasswordDialog(Dialog[str | None]):
     CSS_PATH = STAGES_CSS
     """A masked password prompt (credentials whose plan source is ``prompt``), asked once per
     incident; the value goes straight to the credential store, never to the journal or screen."""

@@ -419,6 +419,7 @@ class CoreBackend:
     def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeView]:
         plan = self._plan(loaded)
         cls = IsolatedTransports if self.options.loopback_only else RealTransports
+        self.options.credentials.forget_refusals()  # each probe run asks once for a declined credential
         transports = cls(plan, self.options.credentials)
         self._raw = []
         try:

@@ -58,3 +58,22 @@ def test_keyring_without_entry() -> None:
     store = CredentialStore(TWO_SITE, registry=SecretRegistry(), keyring_get=lambda s, u: None)
     with pytest.raises(CredentialError, match="has no password for CORP\\\\svc-lyncrestore"):
         store.for_host("lonfe01.corp.contoso.com")
+
+
+def test_a_declined_prompt_is_not_asked_again_for_every_instance() -> None:
+    """#16 item 10: Esc on the SQL password was followed by a prompt per instance (9 of them)."""
+    asked: list[str] = []
+
+    def declined(cid: str, user: str, purpose: str) -> str:
+        asked.append(purpose)
+        return ""
+
+    store = CredentialStore(TWO_SITE, prompt=declined, registry=SecretRegistry())
+    for sql_id in ("lon-be", "ams-be", "lon-be"):
+        with pytest.raises(CredentialError, match="no password was given"):
+            store.for_sql(sql_id)
+    assert len(asked) == 1  # one credential, one prompt
+    store.forget_refusals()  # the operator probes again: asked once more
+    with pytest.raises(CredentialError):
+        store.for_sql("ams-be")
+    assert len(asked) == 2

@@ -70,6 +70,9 @@ class CredentialStore:
         self._registry = registry if registry is not None else REGISTRY
         self._keyring_get = keyring_get
         self._cache: dict[str, ResolvedCredential] = {}
+        #: credentials whose prompt was declined (Esc): not asked again for every host that uses
+        #: them (one credential, one prompt, #16 item 10) until :meth:`forget_refusals`
+        self._refused: dict[str, CredentialError] = {}
         self._lock = threading.Lock()
         self._entries = {c.id: c for c in plan.credentials.entries}
 
@@ -94,14 +97,26 @@ class CredentialStore:
             cached = self._cache.get(cred_id)
             if cached is not None:
                 return cached
+            if cred_id in self._refused:
+                raise self._refused[cred_id]
             entry = self._entries.get(cred_id)
             if entry is None:
                 raise CredentialError(f"the plan has no credential '{cred_id}' (needed for {purpose})")
-            password = self._read(entry, purpose)
+            try:
+                password = self._read(entry, purpose)
+            except CredentialError as exc:
+                if entry.source == "prompt" and self._prompt is not None:
+                    self._refused[cred_id] = exc
+                raise
             self._registry.register(password)
             resolved = ResolvedCredential(entry.id, entry.username, Secret(password), entry.kind)
             self._cache[cred_id] = resolved
             return resolved
+
+    def forget_refusals(self) -> None:
+        """Ask again for the credentials whose prompt was declined (the operator probes again)."""
+        with self._lock:
+            self._refused.clear()
 
     # ------------------------------------------------------------------ sources
     def _read(self, entry: Credential, purpose: str) -> str:
