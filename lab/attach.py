@@ -344,7 +344,7 @@ class KeptDrill(DrillWiring):
             live = self.root.scan()
             held = [k for k in live if k.incident is not None and not _incident_closed(k.incident_folder)]
             free = [k for k in live if k.incident is None]
-            if not held:
+            if not held and not self.root.revivable:  # a kept lab waits for its incident's resume
                 usable = [k for k in free if k.time_factor == self.time_factor]
                 for k in free:
                     if k not in usable[:1]:

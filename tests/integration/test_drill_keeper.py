@@ -181,7 +181,7 @@ def test_the_lab_survives_a_restart_of_the_jump_host(tmp_path: Path) -> None:
 
         drill = KeptDrill(SCENARIO, journal_dir=journals, time_factor=600).start()
         try:
-            assert drill.loaded is not None
+            assert drill.loaded is not None and drill.spare is None  # the kept lab waits for its incident
             s = IncidentSession.resume(journals / "INC-KEPT", operator="alice", backend=drill.backend,
                                        loaded=drill.loaded)
             assert drill.keeper is not None and drill.keeper.pid != first["keeper"]
