@@ -40,6 +40,7 @@ from lab.sqlengine import SqlEngine
 from lab.tds.server import TdsServer
 from lab.windows import powershell_version
 from lab.wsman import CommandIO, WsmanServer
+from wizard.journal import write_private
 from wizard.plan import load_plan
 from wizard.remote.odbc import SqlEndpoint, classify, connection_string
 from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
@@ -166,14 +167,7 @@ class LabRuntime:
         with self.dep.lock:
             data = pickle.dumps({"deployment": self.dep, "now": self.clock.now()}, protocol=pickle.HIGHEST_PROTOCOL)
         tmp = self.state_dir / f".{STATE_FILE}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_private(tmp, data)  # 0600, fsynced; then in place at once (a crash leaves the last one)
         os.replace(tmp, self.state_dir / STATE_FILE)
 
     # ------------------------------------------------------------------ lifecycle

@@ -17,6 +17,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -60,6 +61,34 @@ CLIENT = textwrap.dedent("""
 """)
 
 
+def _first_wizard(journals: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """The first wizard (CLIENT) in its own session, and what it said once sql21 was rebuilt."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", CLIENT, str(journals)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if not line:
+        os.killpg(child.pid, signal.SIGKILL)
+        raise AssertionError(child.stderr.read() if child.stderr else "the client said nothing")
+    return child, json.loads(line)
+
+
+def _databases_then_close(s: IncidentSession, steps: dict[str, Any], keeper: int, lab: Path) -> None:
+    """The step after the rebuild runs on the lab (sql21 reached, logged in); closing the incident
+    stops the keeper, which saw the sealed journal."""
+    events = list(s.run_step(steps[DATABASES], threading.Event()))
+    assert any(isinstance(e, (StepDone, StepSkipped)) for e in events), events
+    s.close("drill stopped here")
+    _wait_gone(keeper, lab)
+
+
+def _end(child: subprocess.Popen[str], journals: Path) -> None:
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGKILL)
+    stop_labs(journals)
+
+
 def _hosts(live_plan: Path) -> set[str]:
     data = yaml.safe_load(live_plan.read_text(encoding="utf-8"))
     return set(data["connections"]["hosts"])
@@ -74,14 +103,8 @@ def _wait_gone(pid: int, folder: Path, timeout: float = 20) -> None:
 
 def test_killed_wizard_then_attach_again_finds_the_lab_as_it_was(tmp_path: Path) -> None:
     journals = tmp_path / "incidents"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen([sys.executable, "-c", CLIENT, str(journals)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    child, first = _first_wizard(journals)
     try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        assert line, child.stderr.read() if child.stderr else "the client said nothing"
-        first = json.loads(line)
         os.killpg(child.pid, signal.SIGKILL)  # as a lost terminal: no goodbye to the lab
         child.wait(10)
         folder = journals / "INC-KEPT"
@@ -102,17 +125,12 @@ def test_killed_wizard_then_attach_again_finds_the_lab_as_it_was(tmp_path: Path)
             assert not any(e.kind == Kind.WARNING for e in s.entries), "the plan did not change"
             steps = {v.step_id: v for v in s.compose()}
             assert s.state.steps[PREPARE].status == "done"
-            events = list(s.run_step(steps[DATABASES], threading.Event()))
-            assert any(isinstance(e, (StepDone, StepSkipped)) for e in events), events  # sql21 reached, logged in
-            s.close("drill stopped here")
-            _wait_gone(first["keeper"], Path(first["folder"]))  # the keeper saw the sealed journal
+            _databases_then_close(s, steps, first["keeper"], Path(first["folder"]))
             assert drill.leave() is None
         finally:
             drill.stop()
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-        stop_labs(journals)
+        _end(child, journals)
     print(f"attach to a kept lab: {attach_s:.2f} s")
 
 
@@ -161,14 +179,8 @@ def test_the_lab_survives_a_restart_of_the_jump_host(tmp_path: Path) -> None:
     incident, and the lab is started again from the state it saved: the rebuilt sql21 listens,
     the lab's clock goes on from where it was, the next step runs on it."""
     journals = tmp_path / "incidents"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen([sys.executable, "-c", CLIENT, str(journals)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    child, first = _first_wizard(journals)
     try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        assert line, child.stderr.read() if child.stderr else "the client said nothing"
-        first = json.loads(line)
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(10)
         saved = Path(first["folder"]) / "lab" / STATE_FILE
@@ -191,16 +203,11 @@ def test_the_lab_survives_a_restart_of_the_jump_host(tmp_path: Path) -> None:
             notes = [e.payload["text"] for e in s.entries if e.kind == Kind.NOTE]
             assert any("started again from the state it had saved" in n for n in notes), notes
             steps = {v.step_id: v for v in s.compose()}
-            events = list(s.run_step(steps[DATABASES], threading.Event()))
-            assert any(isinstance(e, (StepDone, StepSkipped)) for e in events), events
-            s.close("drill stopped here")
-            _wait_gone(drill.keeper.pid, drill.keeper.folder)
+            _databases_then_close(s, steps, drill.keeper.pid, drill.keeper.folder)
         finally:
             drill.stop()
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-        stop_labs(journals)
+        _end(child, journals)
 
 
 def _wait_pid(pid: int, timeout: float = 10) -> None:
