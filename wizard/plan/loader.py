@@ -13,7 +13,9 @@ Three passes, and every problem of every pass is reported at once as ``FILE:LINE
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import stat
 from collections import Counter
 from collections.abc import Callable
@@ -367,9 +369,59 @@ def _check_backup_readers(m: _Meaning) -> None:
                   f"backup location '{loc.name}' is read via {loc.read_via}, which is not in the topology")
 
 
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_INSTANCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,15}$")  # SQL Server instance names (16 chars)
+
+
+def host_name_problem(value: str) -> str | None:
+    """Why ``value`` is not a host name (RFC 1123 labels) or an IP address, else None. Host names
+    reach connection strings and URLs: ``127.0.0.1,1433;Encrypt=no`` must not (#15 item 7)."""
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    name = value[:-1] if value.endswith(".") else value
+    if not name or len(name) > 253:
+        return "is not a host name or an IP address (empty, or longer than 253 characters)"
+    bad = next((label for label in name.split(".") if not _LABEL.match(label)), None)
+    if bad is not None:
+        return (f"is not a host name or an IP address: '{bad}' is not a DNS label (letters, digits and "
+                "inner hyphens, at most 63)")
+    return None
+
+
+def _check_names(m: _Meaning) -> None:
+    """Every name the wizard connects to is a host name or an address, and every SQL instance
+    name one SQL Server accepts: nothing else reaches a connection string or a URL."""
+    topo = m.plan.topology
+    named: list[tuple[object, str, str]] = [(p, "fqdn", p.fqdn) for p in topo.pools]
+    named += [(q, "server", q.server) for q in topo.sql_instances]
+    named += [(f, "server", f.server) for f in topo.file_stores]
+    for obj, field, value in named:
+        problem = host_name_problem(value)
+        if problem:
+            m.err(obj, field, f"{value!r} {problem}")
+    for pool in topo.pools:
+        for server in pool.servers:
+            problem = host_name_problem(server)
+            if problem:
+                m.err(pool, "servers", f"server {server!r} of pool {pool.fqdn} {problem}")
+    for q in topo.sql_instances:
+        if q.instance is not None and not _INSTANCE.match(q.instance):
+            m.err(q, "instance", f"SQL instance name {q.instance!r} is not one SQL Server allows (a letter or _, "
+                                 "then letters, digits, _ or $, at most 16)")
+    for host, hc in m.plan.connections.hosts.items():
+        if hc.address is not None:
+            problem = host_name_problem(hc.address)
+            if problem:
+                m.err(hc, "address", f"the address of {host}, {hc.address!r}, {problem}")
+
+
 #: The meaning rules, in the order their issues are reported.
 _MEANING_RULES: tuple[Callable[[_Meaning], None], ...] = (
     _check_duplicate_ids,
+    _check_names,
     _check_duplicate_fqdns,
     _check_sql_instances,
     _check_file_stores,
