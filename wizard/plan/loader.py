@@ -398,10 +398,10 @@ def _check_names(m: _Meaning) -> None:
     named: list[tuple[object, str, str]] = [(p, "fqdn", p.fqdn) for p in topo.pools]
     named += [(q, "server", q.server) for q in topo.sql_instances]
     named += [(f, "server", f.server) for f in topo.file_stores]
-    for obj, field, value in named:
+    for obj, attr, value in named:
         problem = host_name_problem(value)
         if problem:
-            m.err(obj, field, f"{value!r} {problem}")
+            m.err(obj, attr, f"{value!r} {problem}")
     for pool in topo.pools:
         for server in pool.servers:
             problem = host_name_problem(server)
