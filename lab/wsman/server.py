@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -21,7 +22,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from lab.wsman import soap
 from lab.wsman.auth import (
@@ -158,9 +159,17 @@ class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], wsman: WsmanServer) -> None:
+    def __init__(self, address: tuple[str, int], wsman: WsmanServer, tls: ssl.SSLContext | None = None) -> None:
         self.wsman = wsman
+        self.tls = tls
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        if self.tls is None:
+            return sock, addr
+        # the handshake runs in the connection's own thread (setup), never in the accept loop
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -171,10 +180,22 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
 
     def setup(self) -> None:
+        self._tls_failed = False
+        if isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.settimeout(30)
+                self.request.do_handshake()  # a client that distrusts the certificate ends it here
+                self.request.settimeout(None)
+            except (ssl.SSLError, OSError):
+                self._tls_failed = True
         super().setup()
         self._ntlm: NtlmConnection | None = None
         self._basic_user: str | None = None
         self.server.wsman._track(self.connection, add=True)
+
+    def handle(self) -> None:
+        if not self._tls_failed:
+            super().handle()
 
     def finish(self) -> None:
         self.server.wsman._track(self.connection, add=False)
@@ -290,7 +311,10 @@ class WsmanServer:
         auth: Collection[str] = ("basic", "ntlm"),
         bind: str = "127.0.0.1",
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: serve HTTPS with this context (the host's certificate, lab/tls.py), as a
+        WinRM HTTPS listener does on 5986; None: plain HTTP (5985)."""
         unknown = set(auth) - {"basic", "ntlm"}
         if unknown:
             raise ValueError(f"unsupported lab authentication: {sorted(unknown)}")
@@ -298,6 +322,7 @@ class WsmanServer:
         self.command_host = command_host
         self.auth = frozenset(auth)
         self.faults = TransportFaults()
+        self.tls = tls
         self._bind = bind
         self._port = port
         self._store = AccountStore(users)
@@ -319,7 +344,7 @@ class WsmanServer:
             return self
         self._stopped.clear()
         self._store.open()
-        self._httpd = _HttpServer((self._bind, self._port), self)
+        self._httpd = _HttpServer((self._bind, self._port), self, self.tls)
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -368,7 +393,7 @@ class WsmanServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._bind}:{self._port}/wsman"
+        return f"{'https' if self.tls is not None else 'http'}://{self._bind}:{self._port}/wsman"
 
     # -- inspection and faults ---------------------------------------------------------------
 

@@ -226,6 +226,20 @@ def _network_failure(exc: BaseException, host: str, port: int, connect_timeout_s
 
 
 def _tls_failure(where: str, causes: list[BaseException]) -> WinRMFailure:
+    said = " ".join(str(c) for c in causes)
+    if any(s in said for s in ("Hostname mismatch", "IP address mismatch", "doesn't match")):
+        return TlsError(
+            f"{where} presented a certificate that does not name {where.rsplit(':', 1)[0]}: the "
+            "certificate is checked against the host's FQDN (not the address connected to); "
+            "check the listener's certificate.",
+            where=where,
+        )
+    if any(s in said for s in ("unable to get local issuer", "self-signed", "self signed")):
+        return TlsError(
+            f"{where} presented a certificate from a CA this machine does not trust: set the "
+            "plan's ca_bundle to that CA's PEM file, or add the CA to the system trust store.",
+            where=where,
+        )
     if any("CERTIFICATE_VERIFY_FAILED" in str(c) for c in causes):
         return TlsError(
             f"{where} presented a certificate that could not be verified: check the CA "

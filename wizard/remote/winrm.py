@@ -13,6 +13,8 @@ from __future__ import annotations
 import codecs
 import collections.abc
 import math
+import os
+import ssl
 import threading
 import time
 import uuid
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import requests
+import requests.adapters
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from winrm.exceptions import WinRMOperationTimeoutError
@@ -202,8 +205,47 @@ class _LeanSession(requests.Session):
         return super().send(request, **kwargs)
 
 
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """What a WinRM HTTPS connection trusts: the plan's CA bundle when it names one, else the CA
+    file the environment names (REQUESTS_CA_BUNDLE, SSL_CERT_FILE), else the operating system's
+    store (OpenSSL's default paths; never certifi's bundle alone). Certificates and host names
+    are always checked (TLS 1.2 or newer)."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    named = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
+    if named:
+        ctx.load_verify_locations(cafile=named)
+    return ctx
+
+
+class _VerifiedHttps(requests.adapters.HTTPAdapter):
+    """TLS to the host's address, its certificate checked against its FQDN: the name is sent as
+    SNI and matched against the certificate, whatever address the plan connects to (#15 item 1)."""
+
+    def __init__(self, fqdn: str, ca_bundle: str | None) -> None:
+        self._fqdn, self._ctx = fqdn, tls_context(ca_bundle)
+        super().__init__()
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        pool_kwargs.update(ssl_context=self._ctx, server_hostname=self._fqdn, assert_hostname=self._fqdn)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def build_connection_pool_key_attributes(
+            self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None) -> tuple[Any, Any]:
+        """The context above decides what is trusted: requests' own CA file (certifi, or a path
+        pywinrm passes) never reaches it, and certificates are always required."""
+        host, pool = super().build_connection_pool_key_attributes(request, True, cert)
+        kept = {k: v for k, v in dict(pool).items() if k not in ("ca_certs", "ca_cert_dir")}
+        kept["cert_reqs"] = "CERT_REQUIRED"
+        return host, kept
+
+
 class _LeanTransport(Transport):
-    """pywinrm's transport, whose session never reads proxy variables and prepares lean."""
+    """pywinrm's transport, whose session never reads proxy variables and prepares lean; over
+    HTTPS it validates the host's certificate against its FQDN (:class:`_VerifiedHttps`)."""
+
+    tls_name: str | None = None  # the FQDN the certificate must name (set by the runner)
+    tls_ca: str | None = None
 
     def build_session(self) -> requests.Session:
         if self.session:
@@ -213,6 +255,8 @@ class _LeanTransport(Transport):
         # request saves a third of a millisecond each.
         session.trust_env = False
         session.__class__ = _LeanSession
+        if self.tls_name is not None and str(self.endpoint).startswith("https://"):
+            session.mount("https://", _VerifiedHttps(self.tls_name, self.tls_ca))
         return session
 
 
@@ -343,6 +387,8 @@ class PowerShellRunner:
         except MAPPED_EXCEPTIONS as exc:
             raise self._map(exc) from None
         self._protocol.transport.__class__ = _LeanTransport
+        self._protocol.transport.tls_name = endpoint.host  # type: ignore[attr-defined]
+        self._protocol.transport.tls_ca = endpoint.ca_bundle  # type: ignore[attr-defined]
         # requests accepts (connect, read); pywinrm passes this value straight through.
         self._protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
             connect_timeout_s,

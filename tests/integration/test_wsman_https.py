@@ -1,0 +1,83 @@
+"""WinRM over HTTPS against the lab's TLS listener (#15 item 1): the certificate, issued by the
+lab's own CA for the host's FQDN only, is checked against that FQDN although the runner connects
+to a loopback address; the CA comes from the plan's ca_bundle or the environment's CA file, never
+from certifi alone. An untrusted CA and a name that does not match each fail as the real client
+fails, with their own sentence; plain pywinrm fails the same way when it is pointed at the address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from winrm.protocol import Protocol
+
+from lab.tls import LabCA
+from lab.wsman import WsmanServer
+from lab.wsman.toyhost import ToyHost
+from wizard.remote.errors import TlsError
+from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
+
+pytestmark = pytest.mark.integration
+
+USER, PASSWORD = "CONTOSO\\lyncadmin", "S3cret-pw"
+FQDN = "fe01.contoso.com"
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> LabCA:
+    return LabCA(tmp_path / "ca")
+
+
+@pytest.fixture
+def server(ca: LabCA) -> Iterator[WsmanServer]:
+    with WsmanServer(FQDN, ToyHost(), {USER: PASSWORD}, tls=ca.server_context(FQDN)) as srv:
+        yield srv
+
+
+def _run(server: WsmanServer, *, host: str = FQDN, ca_bundle: str | None, auth: str = "ntlm") -> str:
+    endpoint = WinRMEndpoint(host, address="127.0.0.1", port=server.port, scheme="https", auth=auth,  # type: ignore[arg-type]
+                             ca_bundle=ca_bundle)
+    runner = PowerShellRunner(endpoint, USER, PASSWORD, connect_timeout_s=5)
+    try:
+        return runner.run("Write-Output 'over TLS'", deadline_s=20).stdout.strip()
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "basic"])
+def test_the_certificate_is_checked_against_the_fqdn_not_the_address(server: WsmanServer, ca: LabCA,
+                                                                     auth: str) -> None:
+    assert server.url.startswith("https://127.0.0.1:")
+    assert _run(server, ca_bundle=str(ca.bundle), auth=auth) == "over TLS"
+
+
+def test_the_environment_ca_file_is_trusted_when_the_plan_names_none(server: WsmanServer, ca: LabCA,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca.bundle))
+    assert _run(server, ca_bundle=None) == "over TLS"
+
+
+def test_an_untrusted_ca_is_its_own_sentence(server: WsmanServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(TlsError) as info:
+        _run(server, ca_bundle=None)  # the system store does not hold the lab's CA
+    assert "a CA this machine does not trust" in info.value.message and "ca_bundle" in info.value.message
+
+
+def test_a_certificate_for_another_name_is_refused(server: WsmanServer, ca: LabCA) -> None:
+    with pytest.raises(TlsError) as info:
+        _run(server, host="fe02.contoso.com", ca_bundle=str(ca.bundle))
+    assert "does not name fe02.contoso.com" in info.value.message
+
+
+def test_plain_pywinrm_pointed_at_the_address_fails_the_name_check(server: WsmanServer, ca: LabCA) -> None:
+    """What a standard client does: it checks the name in the URL (the address) and fails; with
+    the FQDN in the URL it cannot resolve it here. The wizard's runner sends the FQDN as SNI and
+    checks it while connecting to the address."""
+    p = Protocol(server.url, transport="ntlm", username=USER, password=PASSWORD,
+                 server_cert_validation="validate", ca_trust_path=str(ca.bundle))
+    with pytest.raises(requests.exceptions.SSLError, match="127.0.0.1"):
+        p.open_shell()
