@@ -79,5 +79,5 @@ def test_plain_pywinrm_pointed_at_the_address_fails_the_name_check(server: Wsman
     checks it while connecting to the address."""
     p = Protocol(server.url, transport="ntlm", username=USER, password=PASSWORD,
                  server_cert_validation="validate", ca_trust_path=str(ca.bundle))
-    with pytest.raises(requests.exceptions.SSLError, match="127.0.0.1"):
+    with pytest.raises(requests.exceptions.SSLError, match=r"127\.0\.0\.1"):
         p.open_shell()
