@@ -36,6 +36,7 @@ from lab.natives import lab_natives
 from lab.paths import LabFS
 from lab.powershell.host import PowerShellHost
 from lab.scenarios import Scenario
+from lab.tls import LabCA
 from lab.sqlengine import SqlEngine
 from lab.tds.server import TdsServer
 from lab.windows import powershell_version
@@ -143,6 +144,7 @@ class LabRuntime:
         self.tds: dict[str, TdsServer] = {}
         self.hosts: dict[str, PowerShellHost] = {}
         self.plan_path = self.state_dir / "lab-plan.yaml"
+        self.ca = LabCA(self.state_dir / "pki")  # kept with the state: a revived lab keeps its certificates
         if scenario is not None and self.revived_at is None:
             scenario.apply(self.dep)
         self._hands = LabHands(self.dep, self.powershell, self.rebuild, self._listen)
@@ -182,7 +184,8 @@ class LabRuntime:
     def _start_host(self, fqdn: str) -> None:
         if fqdn not in self.wsman:
             ps = self.powershell(fqdn)
-            server = WsmanServer(fqdn, _HostAdapter(ps), self.users, auth=self.auth).start()
+            server = WsmanServer(fqdn, _HostAdapter(ps), self.users, auth=self.auth,
+                                 tls=self.ca.server_context(fqdn)).start()  # 5986, as production
             if self.scenario is not None and self.scenario.faults.flaky_host == fqdn:
                 server.faults.drop_probability = 0.2  # one request in five, at random (seeded)
             self.wsman[fqdn] = server
@@ -257,18 +260,18 @@ class LabRuntime:
                 for key, tds in self.tds.items()}
 
     def winrm_endpoint(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm") -> WinRMEndpoint:
-        """How the wizard's runner reaches ``fqdn``'s listener (plain HTTP on loopback)."""
+        """How the wizard's runner reaches ``fqdn``'s listener: HTTPS to loopback, the
+        certificate checked against ``fqdn`` with the lab's CA."""
         fqdn = self.dep.paths.fqdn(fqdn)
         server = self.wsman.get(fqdn)
         if server is None:
             raise KeyError(f"{fqdn} has no WinRM listener (lost or not a Windows host)")
-        return WinRMEndpoint(fqdn, address="127.0.0.1", port=server.port, scheme="http",
-                             auth=auth, insecure=True)
+        return WinRMEndpoint(fqdn, address="127.0.0.1", port=server.port, scheme="https",
+                             auth=auth, ca_bundle=str(self.ca.bundle))
 
     def runner(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm",
                **kwargs: Any) -> PowerShellRunner:
-        """The wizard's real PowerShell runner (pywinrm underneath) on one lab host; NTLM
-        seals every message, Basic sends them in clear (loopback only)."""
+        """The wizard's real PowerShell runner (pywinrm underneath) on one lab host, over HTTPS."""
         return PowerShellRunner(self.winrm_endpoint(fqdn, auth), self.win_user,
                                 self.win_password, **kwargs)
 
@@ -301,8 +304,12 @@ class LabRuntime:
         """The plan copy: the source plan plus per-host loopback endpoints and a lab block."""
         data: dict[str, Any] = yaml.safe_load(self.source_plan.read_text(encoding="utf-8"))
         connections = data.setdefault("connections", {})
+        winrm = connections.setdefault("winrm", {})
         if self.client_auth:
-            connections.setdefault("winrm", {})["auth"] = self.client_auth
+            winrm["auth"] = self.client_auth
+        # the listeners serve HTTPS with certificates of the lab's own CA (lab/tls.py)
+        winrm.update({"scheme": "https", "ca_bundle": str(self.ca.bundle)})
+        winrm.pop("insecure", None)
         hosts: dict[str, Any] = {}
         for fqdn, server in self.wsman.items():
             hosts[fqdn] = {"address": "127.0.0.1", "winrm": {"port": server.port}}
@@ -333,4 +340,5 @@ class LabRuntime:
             "passwords": {"winrm": self.win_password, "sql": self.sql_password},
             "plan": str(self.plan_path),
             "scenario": self.scenario.name if self.scenario else "healthy",
+            "ca_bundle": str(self.ca.bundle),
         }

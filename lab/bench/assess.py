@@ -98,7 +98,7 @@ def _serve(n: int, delay_s: float) -> None:
         for i in range(n):
             fqdn = f"fe{i:03d}.bench.example"
             server = stack.enter_context(WsmanServer(fqdn, _LyncHost(), {_USER: _PASSWORD},
-                                                     auth=("basic",)))
+                                                     auth=("basic",), allow_unencrypted=True))
             server.faults.delay_s = delay_s
             ports[fqdn] = server.port
         sys.stdout.write(json.dumps(ports) + "\n")

@@ -29,7 +29,7 @@ def _lab() -> Iterator[WsmanServer]:
     # A proxy variable in the environment would capture loopback traffic for run_ps.
     saved = {k: os.environ.pop(k) for k in ("http_proxy", "HTTP_PROXY") if k in os.environ}
     try:
-        with WsmanServer("bench.lab.local", ToyHost(), {_USER: _PASSWORD}) as server:
+        with WsmanServer("bench.lab.local", ToyHost(), {_USER: _PASSWORD}, allow_unencrypted=True) as server:
             yield server
     finally:
         os.environ.update(saved)

@@ -250,6 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif not body:
             self._send(200, b"")  # pywinrm's empty POST that sets up the encrypted session
             return
+        elif self.server.tls is None and not wsman.allow_unencrypted:
+            wsman._record("Auth", None, None, user, "unencrypted body over http refused (AllowUnencrypted=false)")
+            self._unauthorized(wsman)
+            return
         else:
             message = body
         status, answer = wsman._dispatch(message, user)
@@ -312,9 +316,12 @@ class WsmanServer:
         bind: str = "127.0.0.1",
         port: int = 0,
         tls: ssl.SSLContext | None = None,
+        allow_unencrypted: bool = False,
     ) -> None:
         """``tls``: serve HTTPS with this context (the host's certificate, lab/tls.py), as a
-        WinRM HTTPS listener does on 5986; None: plain HTTP (5985)."""
+        WinRM HTTPS listener does on 5986; None: plain HTTP (5985). ``allow_unencrypted``: the
+        service's AllowUnencrypted setting (Windows' default: false): over plain HTTP a SOAP body
+        that is not sealed (Basic, or NTLM without message encryption) is refused with 401."""
         unknown = set(auth) - {"basic", "ntlm"}
         if unknown:
             raise ValueError(f"unsupported lab authentication: {sorted(unknown)}")
@@ -323,6 +330,7 @@ class WsmanServer:
         self.auth = frozenset(auth)
         self.faults = TransportFaults()
         self.tls = tls
+        self.allow_unencrypted = allow_unencrypted
         self._bind = bind
         self._port = port
         self._store = AccountStore(users)

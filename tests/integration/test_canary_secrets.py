@@ -36,7 +36,7 @@ def test_canary_never_leaks(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     journal = Journal.create(tmp_path, incident="INC-CANARY", operator="tester", drill=True, payload={})
     failures: list[BaseException] = []
 
-    with WsmanServer("fe01.fabrikam.lab", ToyHost(), {USER: "the-real-one"}) as wsman:
+    with WsmanServer("fe01.fabrikam.lab", ToyHost(), {USER: "the-real-one"}, allow_unencrypted=True) as wsman:
         for auth in ("basic", "ntlm"):
             ep = WinRMEndpoint("fe01.fabrikam.lab", address="127.0.0.1", port=wsman.port, scheme="http",
                                auth=auth, insecure=True)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ PASSWORD = "S3cret-pw-release"
 
 @pytest.mark.parametrize("auth", ["basic", "ntlm"])
 def test_done_commands_are_released_before_the_next(auth: str) -> None:
-    with WsmanServer("fe01.contoso.com", ToyHost(), {USER: PASSWORD}) as server:
+    with WsmanServer("fe01.contoso.com", ToyHost(), {USER: PASSWORD}, allow_unencrypted=True) as server:
         endpoint = WinRMEndpoint("fe01.contoso.com", address="127.0.0.1", port=server.port,
                                  scheme="http", auth=auth, insecure=True)  # type: ignore[arg-type]
         runner = PowerShellRunner(endpoint, USER, PASSWORD)
@@ -47,7 +47,7 @@ def test_done_commands_are_released_before_the_next(auth: str) -> None:
 
 def test_a_release_on_a_lost_shell_fails_quietly() -> None:
     """The shell vanished: the pending Signal faults, the shell is reopened, the run goes on."""
-    with WsmanServer("fe01.contoso.com", ToyHost(), {USER: PASSWORD}) as server:
+    with WsmanServer("fe01.contoso.com", ToyHost(), {USER: PASSWORD}, allow_unencrypted=True) as server:
         endpoint = WinRMEndpoint("fe01.contoso.com", address="127.0.0.1", port=server.port,
                                  scheme="http", auth="basic", insecure=True)
         with PowerShellRunner(endpoint, USER, PASSWORD) as runner:

@@ -81,3 +81,25 @@ def test_plain_pywinrm_pointed_at_the_address_fails_the_name_check(server: Wsman
                  server_cert_validation="validate", ca_trust_path=str(ca.bundle))
     with pytest.raises(requests.exceptions.SSLError, match=r"127\.0\.0\.1"):
         p.open_shell()
+
+
+def test_plain_http_refuses_an_unencrypted_body_as_windows_does_by_default() -> None:
+    """AllowUnencrypted=false (Windows' default): Basic over plain HTTP is refused with 401;
+    NTLM over plain HTTP works because pywinrm seals every message."""
+    from wizard.remote.errors import BadCredentialsError
+
+    with WsmanServer(FQDN, ToyHost(), {USER: PASSWORD}) as srv:
+        assert srv.url.startswith("http://")
+        for auth in ("basic", "ntlm"):
+            endpoint = WinRMEndpoint(FQDN, address="127.0.0.1", port=srv.port, scheme="http", auth=auth,  # type: ignore[arg-type]
+                                     insecure=True)
+            runner = PowerShellRunner(endpoint, USER, PASSWORD, connect_timeout_s=5)
+            try:
+                if auth == "basic":
+                    with pytest.raises(BadCredentialsError):
+                        runner.run("Write-Output 'clear'", deadline_s=20)
+                else:
+                    assert runner.run("Write-Output 'sealed'", deadline_s=20).stdout.strip() == "sealed"
+            finally:
+                runner.close()
+        assert any("AllowUnencrypted=false" in str(t) for t in srv.transcript)

@@ -47,7 +47,7 @@ def host() -> ToyHost:
 
 @pytest.fixture
 def server(host: ToyHost) -> Iterator[WsmanServer]:
-    with WsmanServer(FQDN, host, {USER: PASSWORD}) as srv:
+    with WsmanServer(FQDN, host, {USER: PASSWORD}, allow_unencrypted=True) as srv:
         yield srv
 
 

@@ -31,7 +31,7 @@ def host() -> ToyHost:
 
 @pytest.fixture
 def server(host: ToyHost) -> Iterator[WsmanServer]:
-    with WsmanServer("fe01.contoso.com", host, {USER: PASSWORD}) as srv:
+    with WsmanServer("fe01.contoso.com", host, {USER: PASSWORD}, allow_unencrypted=True) as srv:
         yield srv
 
 
@@ -65,7 +65,7 @@ def test_run_ps_round_trip(server: WsmanServer, transport: str) -> None:
 
 
 def test_ntlm_credentials_file_is_private_and_removed_on_stop(host: ToyHost) -> None:
-    srv = WsmanServer("fe02", host, {USER: PASSWORD}).start()
+    srv = WsmanServer("fe02", host, {USER: PASSWORD}, allow_unencrypted=True).start()
     try:
         path = srv._store._file
         assert path is not None and os.path.isfile(path)
