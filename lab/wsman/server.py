@@ -153,6 +153,7 @@ class _Shell:
     encoding: str
     user: str | None
     commands: dict[str, _Command]
+    last_used: float = 0.0  # monotonic: a shell idle longer than winrs IdleTimeout is deleted
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -317,11 +318,16 @@ class WsmanServer:
         port: int = 0,
         tls: ssl.SSLContext | None = None,
         allow_unencrypted: bool = False,
+        max_shells_per_user: int = 30,
+        idle_timeout_s: float = 7200.0,
     ) -> None:
         """``tls``: serve HTTPS with this context (the host's certificate, lab/tls.py), as a
         WinRM HTTPS listener does on 5986; None: plain HTTP (5985). ``allow_unencrypted``: the
         service's AllowUnencrypted setting (Windows' default: false): over plain HTTP a SOAP body
-        that is not sealed (Basic, or NTLM without message encryption) is refused with 401."""
+        that is not sealed (Basic, or NTLM without message encryption) is refused with 401.
+        ``max_shells_per_user`` and ``idle_timeout_s``: winrs MaxShellsPerUser (WinRM 3.0
+        default 30; one more Create is a wsman:QuotaLimit fault) and IdleTimeout (7,200,000 ms:
+        a shell nobody used for that long is deleted; naming it then is "shell not found")."""
         unknown = set(auth) - {"basic", "ntlm"}
         if unknown:
             raise ValueError(f"unsupported lab authentication: {sorted(unknown)}")
@@ -331,6 +337,8 @@ class WsmanServer:
         self.faults = TransportFaults()
         self.tls = tls
         self.allow_unencrypted = allow_unencrypted
+        self.max_shells_per_user = max_shells_per_user
+        self.idle_timeout_s = idle_timeout_s
         self._bind = bind
         self._port = port
         self._store = AccountStore(users)
@@ -490,7 +498,10 @@ class WsmanServer:
 
     def _shell_or_fault(self, request: WsmanRequest, user: str) -> _Shell | tuple[int, bytes]:
         with self._lock:
+            self._reap_idle()
             shell = self._shells.get(request.shell_id or "")
+            if shell is not None:
+                shell.last_used = time.monotonic()
         if shell is None:
             self._record("Fault", request.shell_id, None, user, "shell not found")
             return 500, soap.shell_not_found_fault(
@@ -498,12 +509,28 @@ class WsmanServer:
             )
         return shell
 
+    def _reap_idle(self) -> None:
+        """Delete the shells idle longer than IdleTimeout (call with the lock held)."""
+        now = time.monotonic()
+        for shell_id in [s.shell_id for s in self._shells.values()
+                         if all(c.exit_code is not None for c in s.commands.values())
+                         and now - s.last_used > self.idle_timeout_s]:
+            del self._shells[shell_id]
+
     def _create(self, request: WsmanRequest, user: str) -> tuple[int, bytes]:
         codepage = request.options.get("WINRS_CODEPAGE", "437")
         encoding = "utf-8" if codepage == "65001" else "cp437"
         shell_id = str(uuid.uuid4()).upper()
         with self._lock:
-            self._shells[shell_id] = _Shell(shell_id, encoding, user, {})
+            self._reap_idle()
+            if sum(s.user == user for s in self._shells.values()) >= self.max_shells_per_user:
+                full = True
+            else:
+                full = False
+                self._shells[shell_id] = _Shell(shell_id, encoding, user, {}, time.monotonic())
+        if full:
+            self._record("Fault", None, None, user, f"quota: {self.max_shells_per_user} shells per user")
+            return 500, soap.quota_max_shells_fault(request.message_id, self.host_name, self.max_shells_per_user)
         self._record("Create", shell_id, None, user, f"codepage {codepage}")
         return 200, soap.create_response(request, self.url, shell_id)
 

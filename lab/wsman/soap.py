@@ -44,6 +44,7 @@ FAULT_OPERATION_TIMEOUT = 2150858793
 FAULT_SHELL_NOT_FOUND = 2150858843
 #: WSManFault code of an action the service does not implement.
 FAULT_ACTION_NOT_SUPPORTED = 2150858757
+FAULT_QUOTA_MAX_SHELLS = 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS (winrs MaxShellsPerUser)
 
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 _ENCODED_SWITCHES = ("-encodedcommand", "-enc", "-ec")
@@ -283,6 +284,21 @@ def shell_not_found_fault(relates_to: str, machine: str, shell_id: str) -> bytes
         "ShellId is incorrect or the shell no longer exists on the server. Provide the correct "
         "ShellId or create a new shell and retry the operation.",
         wsman_code=FAULT_SHELL_NOT_FOUND,
+        machine=machine,
+    )
+
+
+def quota_max_shells_fault(relates_to: str, machine: str, allowed: int) -> bytes:
+    """wst:Create over winrs MaxShellsPerUser (MS-WSMV 3.1.4.5.2.1: wsman:QuotaLimit), with the
+    message Windows gives (PowerShell shows it after "Connecting to remote server failed")."""
+    return fault(
+        relates_to,
+        code="s:Receiver",
+        subcode="w:QuotaLimit",
+        reason=f"The WS-Management service cannot process the request. This user is allowed a maximum "
+        f"number of {allowed} concurrent shells, which has been exceeded. Close existing shells or "
+        "raise the quota for this user.",
+        wsman_code=FAULT_QUOTA_MAX_SHELLS,
         machine=machine,
     )
 

@@ -103,3 +103,32 @@ def test_plain_http_refuses_an_unencrypted_body_as_windows_does_by_default() -> 
             finally:
                 runner.close()
         assert any("AllowUnencrypted=false" in str(t) for t in srv.transcript)
+
+
+def test_winrs_quotas_shells_per_user_and_idle_timeout(ca: LabCA) -> None:
+    """winrs MaxShellsPerUser: one Create too many is a wsman:QuotaLimit fault with Windows'
+    words; IdleTimeout: a shell nobody used is deleted, and the runner opens a new one."""
+    import time
+
+    from winrm.exceptions import WSManFaultError
+
+    with WsmanServer(FQDN, ToyHost(), {USER: PASSWORD}, tls=ca.server_context(FQDN), max_shells_per_user=2,
+                     idle_timeout_s=0.5) as srv:
+        p = Protocol(srv.url.replace("127.0.0.1", "localhost"), transport="ntlm", username=USER, password=PASSWORD,
+                     server_cert_validation="ignore")
+        first, second = p.open_shell(), p.open_shell()
+        with pytest.raises(WSManFaultError) as info:
+            p.open_shell()
+        assert "allowed a maximum number of 2 concurrent shells, which has been exceeded" in str(info.value.reason)
+        assert info.value.wsman_fault_code == 2150859173
+        p.close_shell(first)
+        p.close_shell(second)
+        endpoint = WinRMEndpoint(FQDN, address="127.0.0.1", port=srv.port, scheme="https", ca_bundle=str(ca.bundle))
+        runner = PowerShellRunner(endpoint, USER, PASSWORD, connect_timeout_s=5)
+        try:
+            assert runner.run("Write-Output 'one'", deadline_s=20).stdout.strip() == "one"
+            time.sleep(1.0)  # past IdleTimeout: the server deletes the runner's shell
+            assert runner.run("Write-Output 'two'", deadline_s=20).stdout.strip() == "two"
+        finally:
+            runner.close()
+        assert any("shell not found" in str(t) for t in srv.transcript), "the old shell was gone"
