@@ -153,6 +153,11 @@ def bench_winrm(quick: bool) -> Iterable[Row]:
         r = bw.bench_cmdlet_reused_shell(10 if quick else 30, auth)
         yield Row(f"WinRM {auth}: one cmdlet on a reused shell, median", r[f"cmdlet_reused_shell_{auth}_median_ms"],
                   "ms")
+    for auth in ("ntlm", "basic"):  # the production transport: HTTPS, the certificate validated by FQDN
+        r = bw.bench_https(10 if quick else 30, auth)
+        yield Row(f"WinRM HTTPS {auth}: one cmdlet on a reused shell, median", r["reused_median_ms"], "ms")
+        yield Row(f"WinRM HTTPS {auth}: new connection (TLS handshake, auth, shell, one cmdlet), median",
+                  r["new_connection_median_ms"], "ms")
 
 
 def bench_sql(quick: bool) -> Iterable[Row]:

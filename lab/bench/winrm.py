@@ -71,6 +71,51 @@ def bench_runner_vs_run_ps(n: int = 20, auth: str = "basic") -> dict[str, float]
     }
 
 
+@contextmanager
+def _https_lab() -> Iterator[tuple[WsmanServer, str]]:
+    """A lab host serving HTTPS with a certificate of a throwaway lab CA; (server, CA bundle)."""
+    import tempfile
+    from pathlib import Path
+
+    from lab.tls import LabCA
+
+    with tempfile.TemporaryDirectory(prefix="bench-ca-") as folder:
+        ca = LabCA(Path(folder))
+        with WsmanServer("bench.lab.local", ToyHost(), {_USER: _PASSWORD},
+                         tls=ca.server_context("bench.lab.local")) as server:
+            yield server, str(ca.bundle)
+
+
+def _https_runner(server: WsmanServer, ca_bundle: str, auth: str) -> PowerShellRunner:
+    endpoint = WinRMEndpoint("bench.lab.local", address="127.0.0.1", port=server.port, scheme="https",
+                             auth="ntlm" if auth == "ntlm" else "basic", ca_bundle=ca_bundle)
+    return PowerShellRunner(endpoint, _USER, _PASSWORD)
+
+
+def bench_https(repeats: int = 30, auth: str = "ntlm") -> dict[str, float]:
+    """Over HTTPS with certificate validation (the production default): one command on a reused
+    shell (median), and the cost of a new connection (TLS handshake + authentication + a shell +
+    one command, median) against the reused one."""
+    with _https_lab() as (server, bundle):
+        runner = _https_runner(server, bundle, auth)
+        runner.run(_SCRIPT, deadline_s=10)
+        reused: list[float] = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            runner.run(_SCRIPT, deadline_s=10)
+            reused.append((time.perf_counter() - started) * 1000)
+        runner.close()
+        fresh: list[float] = []
+        for _ in range(max(3, repeats // 3)):
+            started = time.perf_counter()
+            one = _https_runner(server, bundle, auth)
+            one.run(_SCRIPT, deadline_s=10)
+            fresh.append((time.perf_counter() - started) * 1000)
+            one.close()
+    return {"reused_median_ms": round(statistics.median(reused), 2),
+            "new_connection_median_ms": round(statistics.median(fresh), 2)}
+
+
 def bench_cmdlet_reused_shell(repeats: int = 30, auth: str = "basic") -> dict[str, float]:
     """Median and p90 of one command on an already open shell."""
     with _lab() as server:
