@@ -90,10 +90,13 @@ class LabCA:
                           + self._cert.public_bytes(serialization.Encoding.PEM))
         return cert, key
 
-    def server_context(self, fqdn: str) -> ssl.SSLContext:
-        """A TLS server context presenting ``fqdn``'s certificate (TLS 1.2 or newer)."""
+    def server_context(self, fqdn: str, *, sql_server: bool = False) -> ssl.SSLContext:
+        """A TLS server context presenting ``fqdn``'s certificate (TLS 1.2 or newer). SQL Server
+        2012's TDS 7.4 encryption (``sql_server``) goes up to TLS 1.2: TLS 1.3 arrived with TDS 8."""
         cert, key = self.host_files(fqdn)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if sql_server:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(cert, key)
         return ctx

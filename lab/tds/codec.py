@@ -95,12 +95,26 @@ def packets(ptype: int, payload: bytes, *, eom: bool, size: int = PACKET_SIZE) -
 # ---------------------------------------------------------------- pre-login and login
 
 
-def prelogin_reply() -> bytes:
-    """Version 11.0, encryption not supported, no instance, no MARS."""
+ENCRYPT_OFF, ENCRYPT_ON, ENCRYPT_NOT_SUP, ENCRYPT_REQ = 0, 1, 2, 3  # PRELOGIN ENCRYPTION (MS-TDS 2.2.6.5)
+
+
+def prelogin_encryption(payload: bytes) -> int | None:
+    """The ENCRYPTION option a client's PRELOGIN carries (None: absent or malformed)."""
+    i = 0
+    while i + 5 <= len(payload) and payload[i] != 0xFF:
+        token, offset, length = struct.unpack(">BHH", payload[i:i + 5])
+        if token == 0x01 and length >= 1 and offset < len(payload):
+            return int(payload[offset])
+        i += 5
+    return None
+
+
+def prelogin_reply(encryption: int = ENCRYPT_NOT_SUP) -> bytes:
+    """Version 11.0, the negotiated ENCRYPTION value (default: not supported), no instance, no MARS."""
     major, minor, build = PRODUCT_VERSION
     options = [
         (0x00, struct.pack(">BBHH", major, minor, build, 0)),
-        (0x01, b"\x02"),  # ENCRYPT_NOT_SUP
+        (0x01, bytes([encryption])),
         (0x02, b"\x00"),
         (0x03, b""),
         (0x04, b"\x00"),

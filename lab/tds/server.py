@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Sequence
 from types import TracebackType
@@ -64,7 +65,7 @@ class _Out:
     """Response writer: fills 4096-byte packets, sends them, flushes on demand."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+        self._sock: socket.socket | _TlsChannel = sock  # the TLS channel once encryption is on
         self._buf = bytearray()
         self._lock = threading.Lock()
         self._room = codec.PACKET_SIZE - codec.HEADER.size
@@ -175,10 +176,79 @@ class _Sink:
         self._out.flush(eom=True)
 
 
+class _TlsChannel:
+    """TLS inside TDS (MS-TDS 2.2.6.5, 3.3.5.1): the handshake's records travel in PRELOGIN
+    packets; afterwards TLS records carry the TDS packets directly over TCP. A socket-like
+    object (recv, sendall, shutdown, close) over an SSLObject, safe for the reader thread and a
+    request's executor thread writing at once."""
+
+    def __init__(self, raw: socket.socket, ctx: ssl.SSLContext) -> None:
+        self.raw = raw
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = ctx.wrap_bio(self._in, self._out, server_side=True)
+        self._lock = threading.Lock()  # the SSLObject
+        self._send_lock = threading.Lock()  # the order of records on the wire
+
+    def handshake(self, conn: _Connection) -> bool:
+        """Run the handshake with its records wrapped in PRELOGIN packets; False if it failed."""
+        while True:
+            try:
+                self._tls.do_handshake()
+                done = True
+            except ssl.SSLWantReadError:
+                done = False
+            except ssl.SSLError as exc:
+                log.info("TDS TLS handshake failed: %s", exc)
+                self._wrapped(conn, self._out.read())  # the alert, if any
+                return False
+            self._wrapped(conn, self._out.read())
+            if done:
+                return True
+            msg = conn._read_message()
+            if msg is None:
+                return False
+            self._in.write(msg[1])
+
+    def _wrapped(self, conn: _Connection, data: bytes) -> None:
+        if data:
+            packets = codec.packets(codec.PKT_PRELOGIN, data, eom=True)
+            with contextlib.suppress(OSError):
+                self.raw.sendall(b"".join(packets))
+
+    def recv(self, n: int) -> bytes:
+        while True:
+            with self._lock:
+                try:
+                    return self._tls.read(n)
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLZeroReturnError:
+                    return b""
+            data = self.raw.recv(16384)
+            if not data:
+                return b""
+            with self._lock:
+                self._in.write(data)
+
+    def sendall(self, data: bytes) -> None:
+        with self._send_lock:
+            with self._lock:
+                self._tls.write(data)
+                records = self._out.read()
+            self.raw.sendall(records)
+
+    def shutdown(self, how: int) -> None:
+        self.raw.shutdown(how)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class _Connection:
     def __init__(self, server: TdsServer, sock: socket.socket) -> None:
         self._server = server
-        self._sock = sock
+        self._raw = sock
+        self._sock: socket.socket | _TlsChannel = sock
         self._out = _Out(sock)
         self._session: SqlSession | None = None
         self._worker: threading.Thread | None = None
@@ -227,8 +297,11 @@ class _Connection:
                     continue
                 self._join_worker()
                 if ptype == codec.PKT_PRELOGIN:
-                    self._reply(codec.prelogin_reply(), ptype=codec.PKT_REPLY)
+                    if not self._prelogin(payload):
+                        return
                 elif ptype == codec.PKT_LOGIN7:
+                    if self._login_only:  # ENCRYPT_OFF: only the LOGIN7 record was encrypted
+                        self._use(self._raw)
                     if not self._login(payload):
                         return
                 elif ptype in (codec.PKT_BATCH, codec.PKT_RPC) and self._session is not None:
@@ -240,6 +313,40 @@ class _Connection:
             log.warning("TDS protocol error, closing the connection: %s", exc)
         finally:
             self._close()
+
+    _login_only = False
+
+    def _use(self, sock: socket.socket | _TlsChannel) -> None:
+        self._sock = self._out._sock = sock
+
+    def _prelogin(self, payload: bytes) -> bool:
+        """Negotiate encryption (MS-TDS 2.2.6.5, with SQL Server's Force Encryption setting)
+        and, when it is used, run the TLS handshake; False: the connection ends."""
+        server = self._server
+        client = codec.prelogin_encryption(payload)
+        if server.tls is None:
+            answer = codec.ENCRYPT_NOT_SUP
+        elif client == codec.ENCRYPT_NOT_SUP:
+            if server.force_encryption:  # the server requires it and the client cannot: it hangs up
+                server._record("-- prelogin refused: the client does not support encryption, the server forces it")
+                return False
+            answer = codec.ENCRYPT_NOT_SUP
+        elif client == codec.ENCRYPT_OFF:
+            answer = codec.ENCRYPT_REQ if server.force_encryption else codec.ENCRYPT_OFF
+        else:  # ON or REQ
+            answer = codec.ENCRYPT_ON
+        self._reply(codec.prelogin_reply(answer), ptype=codec.PKT_REPLY)
+        if answer == codec.ENCRYPT_NOT_SUP:
+            return True
+        assert server.tls is not None
+        channel = _TlsChannel(self._raw, server.tls)
+        if not channel.handshake(self):
+            server._record("-- TLS handshake failed")
+            return False
+        server._record(f"-- TLS {channel._tls.version()} ({'login only' if answer == codec.ENCRYPT_OFF else 'whole session'})")
+        self._login_only = answer == codec.ENCRYPT_OFF
+        self._use(channel)
+        return True
 
     def _close(self) -> None:
         if self._sink is not None:
@@ -392,8 +499,14 @@ class TdsServer:
     """
 
     def __init__(self, backend: SqlBackend, *, bind: str = "127.0.0.1", port: int = 0,
-                 server_name: str = "SQL01\\RTC") -> None:
+                 server_name: str = "SQL01\\RTC", tls: ssl.SSLContext | None = None,
+                 force_encryption: bool = False) -> None:
+        """``tls``: the instance's certificate (lab/tls.py): encryption is offered as SQL Server
+        offers it (without one: "not supported"); ``force_encryption``: SQL Server's Force
+        Encryption setting (a client that cannot encrypt is refused)."""
         self.backend = backend
+        self.tls = tls
+        self.force_encryption = force_encryption
         self.server_name = server_name
         self._bind = (bind, port)
         self._listener: socket.socket | None = None
@@ -445,7 +558,7 @@ class TdsServer:
             conns = list(self._conns)
         for conn in conns:
             with contextlib.suppress(OSError):
-                conn._sock.shutdown(socket.SHUT_RDWR)
+                conn._raw.shutdown(socket.SHUT_RDWR)
         for conn in conns:
             conn.thread.join(timeout=5)
 
