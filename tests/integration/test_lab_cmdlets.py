@@ -358,7 +358,8 @@ def test_long_cmdlet_streams_line_by_line(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_bad_password_is_401(lab: LabRuntime) -> None:
     session = winrm.Session(lab.winrm_urls()[FE1], auth=(lab.win_user, "wrong-password"),
-                            transport="ntlm", proxy=None, ca_trust_path=None)
+                            transport="ntlm", proxy=None, ca_trust_path=None,
+                            server_cert_validation="ignore")  # by address: see test_wsman_https
     with pytest.raises(InvalidCredentialsError) as err:
         session.run_ps("Get-CsWindowsService")
     assert err.value.code == 401
@@ -375,7 +376,7 @@ def test_idle_receive_times_out_with_the_wsman_fault(tmp_path: Path) -> None:
     with LabRuntime(None, state_dir=tmp_path, time_factor=20) as lab:
         proto = Protocol(lab.winrm_urls()[FE1], transport="basic", username=lab.win_user,
                          password=lab.win_password, operation_timeout_sec=1, read_timeout_sec=5,
-                         proxy=None, ca_trust_path=None)
+                         proxy=None, ca_trust_path=None, server_cert_validation="ignore")
         shell = proto.open_shell()
         try:
             # Invoke-CsPoolFailover lasts 300 simulated s: 15 s here, far past one Receive

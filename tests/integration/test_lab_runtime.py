@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -87,10 +89,18 @@ def test_serve_json_line_and_clean_shutdown(tmp_path: Path) -> None:
         info = json.loads(line)
         assert info["scenario"] == "edge-lost" and "fe01.fabrikam.lab" in info["winrm"]
         assert "edge01.fabrikam.lab" not in info["winrm"]
-        r = winrm.Session(info["winrm"]["fe01.fabrikam.lab"],
-                          auth=(info["users"]["winrm"], info["passwords"]["winrm"]),
-                          transport="ntlm", proxy=None, ca_trust_path=None).run_ps("Get-CsWindowsService -Name RTCSRV"
-                                                                " | ConvertTo-Json -Compress")
+        url = info["winrm"]["fe01.fabrikam.lab"]
+        assert url.startswith("https://127.0.0.1:")
+        # a standard TLS client with the printed CA validates the listener by its FQDN
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        ctx = ssl.create_default_context(cafile=info["ca_bundle"])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                ctx.wrap_socket(raw, server_hostname="fe01.fabrikam.lab") as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        r = winrm.Session(url, auth=(info["users"]["winrm"], info["passwords"]["winrm"]),
+                          transport="ntlm", proxy=None, ca_trust_path=None,
+                          server_cert_validation="ignore").run_ps("Get-CsWindowsService -Name RTCSRV"
+                                                                  " | ConvertTo-Json -Compress")
         assert json.loads(r.std_out)["Status"] == 4
     finally:
         proc.terminate()

@@ -74,6 +74,10 @@ def _fault(code: int | None, subcode: str | None, reason: str) -> WSManFaultErro
          HostNotFoundError, "fe01.contoso.com could not be resolved: check the name and DNS."),
         (_wrapped(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed"),
                   requests.exceptions.SSLError),
+         TlsError, f"{WHERE} presented a certificate from a CA this machine does not trust: set the "
+         "plan's ca_bundle to that CA's PEM file, or add the CA to the system trust store."),
+        (_wrapped(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate has expired"),
+                  requests.exceptions.SSLError),
          TlsError, f"{WHERE} presented a certificate that could not be verified: check the CA "
          "bundle and the host name."),
         (_wrapped(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
