@@ -100,3 +100,32 @@ def test_odbc_driver_18_defaults_validate_the_lab_certificate(tls_server: TdsSer
     with pyodbc.connect(base + f"HostNameInCertificate={FQDN};", autocommit=True, timeout=10) as conn:
         assert conn.cursor().execute("SELECT ?", 18).fetchone()[0] == 18
     assert os.environ["SSL_CERT_FILE"] == str(ca.bundle)
+
+
+@pytest.mark.skipif(bundled_msodbc18() is None, reason="Microsoft ODBC Driver 18 is not installed")
+def test_encryption_and_certificate_failures_have_their_own_sentences(tls_server: TdsServer, ca: LabCA,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not "Cannot reach SQL Server ... firewall": the server answered; its certificate or its
+    encryption is the problem, and the sentence says which (real driver texts, mapped)."""
+    from wizard.remote.sqlerrors import SqlEncryptionError, from_odbc_error
+
+    driver = bundled_msodbc18()
+
+    def failure(server: TdsServer, name: str) -> SqlEncryptionError:
+        cs = (f"DRIVER={{{driver}}};Server=tcp:127.0.0.1,{server.port};UID=sa;PWD={{Lab-Pa55word}};"
+              f"Encrypt=yes;TrustServerCertificate=no;HostNameInCertificate={name};")
+        with pytest.raises(pyodbc.Error) as info:
+            pyodbc.connect(cs, autocommit=True, timeout=10)
+        mapped = from_odbc_error(info.value.args, where=f"{FQDN}\\rtc", address=f"127.0.0.1,{server.port}",
+                                 driver="ODBC Driver 18", during="connect")
+        assert isinstance(mapped, SqlEncryptionError), mapped
+        return mapped
+
+    assert "a CA this machine does not trust" in failure(tls_server, FQDN).message
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.bundle))
+    assert "a certificate that does not name it" in failure(tls_server, "sql02.fabrikam.lab").message
+    plain = _serve(None)
+    try:
+        assert "does not offer encryption" in failure(plain, FQDN).message
+    finally:
+        plain.stop()

@@ -96,6 +96,12 @@ class SqlUnreachableError(SqlServerError):
     title = "SQL Server unreachable"
 
 
+class SqlEncryptionError(SqlServerError):
+    """The connection's encryption or the server's certificate failed (it was reached)."""
+
+    title = "SQL Server encryption"
+
+
 class SqlTimeoutError(SqlServerError):
     title = "SQL statement timed out"
 
@@ -188,6 +194,29 @@ def for_server_message(msg: ServerMessage, *, where: str, sqlstate: str = "",
     return SqlServerError(sentence if sentence.endswith(".") else sentence + ".", **kw)
 
 
+def _tls_sentence(text: str, where: str, address: str) -> tuple[str, str] | None:
+    """Encryption and certificate failures, each in its own words (not "cannot reach"): what
+    Microsoft ODBC Driver 18's SSL provider and its encryption negotiation report (FreeTDS says
+    only "Unable to connect" for a server that cannot encrypt)."""
+    low = text.lower()
+    if "encryption not supported" in low:
+        return (f"SQL Server {where} at {address} does not offer encryption, and the plan requires it.",
+                "Give the instance a certificate (SQL Server Configuration Manager, Protocols, "
+                "Certificate), or set encrypt to optional for it in the plan.")
+    if "ssl provider" in low or "certificate verify failed" in low:
+        if "does not match host name" in low or "target principal name" in low:
+            return (f"SQL Server {where} presented a certificate that does not name it.",
+                    "The certificate is checked against the instance's FQDN; check the certificate "
+                    "the instance uses.")
+        if "self-signed" in low or "self signed" in low or "unable to get local issuer" in low:
+            return (f"SQL Server {where} presented a certificate from a CA this machine does not trust.",
+                    "Add that CA to this machine's trust store (or SSL_CERT_FILE), or, for this "
+                    "instance only, set trust_server_certificate in the plan.")
+        return (f"The TLS connection to SQL Server {where} failed.",
+                "Check the instance's certificate and the encryption settings in the plan.")
+    return None
+
+
 def from_odbc_error(args: tuple[object, ...], *, where: str, address: str, driver: str,
                     during: str, timeout_s: float | None = None) -> SqlServerError:
     """Map the ``args`` of a ``pyodbc.Error`` (sqlstate, text) to an operator error.
@@ -218,6 +247,9 @@ def from_odbc_error(args: tuple[object, ...], *, where: str, address: str, drive
                                        hint="Check that the server is up and the port is open "
                                             "in the firewall.", **kw)
         return SqlTimeoutError(f"The statement on {where} did not finish{limit}.", **kw)
+    tls = _tls_sentence(text, where, address)
+    if tls is not None:
+        return SqlEncryptionError(tls[0], hint=tls[1], **kw)
     if during == "connect" or sqlstate.startswith("08"):
         return SqlUnreachableError(
             f"Cannot reach SQL Server {where} at {address}.",
