@@ -144,3 +144,14 @@ def test_driver_level_errors(state: str, text: str, during: str,
     err = _err(state, text, during)
     assert type(err) is cls
     assert err.message.endswith(".") and "\n" not in err.message
+
+
+def test_trust_server_certificate_means_the_same_for_freetds_or_is_refused() -> None:
+    """#15 item 4: FreeTDS's Encryption=require encrypts without checking the certificate, so a
+    plan that asks for a validated certificate is refused with FreeTDS, not silently weakened."""
+    strict = SqlEndpoint(server="sql01.contoso.com", port=1433, encrypt="mandatory", trust_server_certificate=False)
+    with pytest.raises(se.SqlConfigError) as info:
+        connection_string(strict, FT, "sa", "pw")
+    assert "cannot validate the certificate" in info.value.message and "ODBC Driver 18" in (info.value.hint or "")
+    trusting = SqlEndpoint(server="sql01.contoso.com", port=1433, encrypt="mandatory", trust_server_certificate=True)
+    assert "Encryption=require;" in connection_string(trusting, FT, "sa", "pw")

@@ -153,6 +153,13 @@ def connection_string(endpoint: SqlEndpoint, driver: OdbcDriver, username: str,
             raise SqlConfigError(
                 f"The FreeTDS driver cannot use strict (TDS 8) encryption for {endpoint.display}.",
                 hint="Use Microsoft ODBC Driver 18, or set encrypt to mandatory in the plan.")
+        if endpoint.encrypt == "mandatory" and not endpoint.trust_server_certificate:
+            # Encryption=require encrypts but checks no certificate: "validated" would be a lie
+            raise SqlConfigError(
+                f"The FreeTDS driver cannot validate the certificate of {endpoint.display}, which the "
+                "plan asks for (encrypt: mandatory, trust_server_certificate: false).",
+                hint="Use Microsoft ODBC Driver 18 (it validates), or set trust_server_certificate: "
+                     "true for this instance to encrypt without validating.")
         parts.append("Encryption=" + {"mandatory": "require", "optional": "request",
                                       "off": "off"}[endpoint.encrypt])
         if "}" in password:
