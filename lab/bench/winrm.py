@@ -92,19 +92,26 @@ def _https_runner(server: WsmanServer, ca_bundle: str, auth: str) -> PowerShellR
     return PowerShellRunner(endpoint, _USER, _PASSWORD)
 
 
+def _reused_shell_ms(runner: PowerShellRunner, repeats: int) -> list[float]:
+    """Milliseconds of each of ``repeats`` commands on the runner's one warm shell; closes it."""
+    try:
+        runner.run(_SCRIPT, deadline_s=10)  # warm: shell open, connection up
+        samples: list[float] = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            runner.run(_SCRIPT, deadline_s=10)
+            samples.append((time.perf_counter() - started) * 1000)
+        return samples
+    finally:
+        runner.close()
+
+
 def bench_https(repeats: int = 30, auth: str = "ntlm") -> dict[str, float]:
     """Over HTTPS with certificate validation (the production default): one command on a reused
     shell (median), and the cost of a new connection (TLS handshake + authentication + a shell +
     one command, median) against the reused one."""
     with _https_lab() as (server, bundle):
-        runner = _https_runner(server, bundle, auth)
-        runner.run(_SCRIPT, deadline_s=10)
-        reused: list[float] = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            runner.run(_SCRIPT, deadline_s=10)
-            reused.append((time.perf_counter() - started) * 1000)
-        runner.close()
+        reused = _reused_shell_ms(_https_runner(server, bundle, auth), repeats)
         fresh: list[float] = []
         for _ in range(max(3, repeats // 3)):
             started = time.perf_counter()
@@ -119,14 +126,7 @@ def bench_https(repeats: int = 30, auth: str = "ntlm") -> dict[str, float]:
 def bench_cmdlet_reused_shell(repeats: int = 30, auth: str = "basic") -> dict[str, float]:
     """Median and p90 of one command on an already open shell."""
     with _lab() as server:
-        runner = _runner(server, auth)
-        runner.run(_SCRIPT, deadline_s=10)
-        samples: list[float] = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            runner.run(_SCRIPT, deadline_s=10)
-            samples.append((time.perf_counter() - started) * 1000)
-        runner.close()
+        samples = _reused_shell_ms(_runner(server, auth), repeats)
     samples.sort()
     return {
         f"cmdlet_reused_shell_{auth}_median_ms": round(statistics.median(samples), 2),
