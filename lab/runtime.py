@@ -195,7 +195,10 @@ class LabRuntime:
                 continue
             engine = SqlEngine(inst, resolve_path=self.dep.paths.resolver_for(inst.server),
                                clock=self.clock)
-            self.tds[key] = TdsServer(engine, server_name=inst.name).start()
+            # SQL Server always offers encryption (with no certificate configured it makes a
+            # self-signed one at start-up): the lab's instances present one of the lab CA
+            self.tds[key] = TdsServer(engine, server_name=inst.name,
+                                      tls=self.ca.server_context(inst.server, sql_server=True)).start()
 
     def stop(self) -> None:
         for server in self.wsman.values():
