@@ -129,3 +129,18 @@ def test_encryption_and_certificate_failures_have_their_own_sentences(tls_server
         assert "does not offer encryption" in failure(plain, FQDN).message
     finally:
         plain.stop()
+
+
+@pytest.mark.skipif(bundled_msodbc18() is None, reason="Microsoft ODBC Driver 18 is not installed")
+def test_the_wizards_connection_string_validates_the_fqdn_at_an_address(tls_server: TdsServer, ca: LabCA,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wizard's own string (encrypt mandatory, the certificate validated) to 127.0.0.1: the
+    certificate is checked against sql01.fabrikam.lab (HostNameInCertificate)."""
+    from wizard.remote.odbc import SqlEndpoint, classify, connection_string
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.bundle))
+    endpoint = SqlEndpoint(server=FQDN, port=tls_server.port, address="127.0.0.1", encrypt="mandatory")
+    cs = connection_string(endpoint, classify(str(bundled_msodbc18())), "sa", "Lab-Pa55word")
+    with pyodbc.connect(cs, autocommit=True, timeout=10) as conn:
+        assert conn.cursor().execute("SELECT ?", 5).fetchone()[0] == 5
+    assert any("(whole session)" in line for line in tls_server.transcript)

@@ -155,3 +155,12 @@ def test_trust_server_certificate_means_the_same_for_freetds_or_is_refused() -> 
     assert "cannot validate the certificate" in info.value.message and "ODBC Driver 18" in (info.value.hint or "")
     trusting = SqlEndpoint(server="sql01.contoso.com", port=1433, encrypt="mandatory", trust_server_certificate=True)
     assert "Encryption=require;" in connection_string(trusting, FT, "sa", "pw")
+
+
+def test_odbc_18_checks_the_certificate_against_the_fqdn_when_connecting_to_an_address() -> None:
+    """#15: as for WinRM, the address is where to connect, the FQDN what the certificate names."""
+    by_address = connection_string(SqlEndpoint(server="sql01.contoso.com", port=1433, address="10.0.0.5"),
+                                   MS, "u", "p")
+    assert "Server=tcp:10.0.0.5,1433;" in by_address and "HostNameInCertificate=sql01.contoso.com;" in by_address
+    by_name = connection_string(SqlEndpoint(server="sql01.contoso.com", port=1433), MS, "u", "p")
+    assert "HostNameInCertificate" not in by_name

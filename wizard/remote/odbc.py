@@ -183,6 +183,10 @@ def connection_string(endpoint: SqlEndpoint, driver: OdbcDriver, username: str,
                                    "off": "no"}[endpoint.encrypt])
         parts.append("TrustServerCertificate=" + ("yes" if endpoint.trust_server_certificate
                                                   else "no"))
+        if endpoint.address and endpoint.address.lower() != endpoint.server.lower():
+            # connected to an address (a jump route, the lab): the certificate must still name
+            # the instance's FQDN, as WinRM's does (ODBC Driver 18 checks it against this name)
+            parts.append(f"HostNameInCertificate={endpoint.server}")
         if endpoint.auth == "windows":
             parts.append("Trusted_Connection=yes")
         else:
