@@ -199,9 +199,9 @@ class _TlsChannel:
                 done = False
             except ssl.SSLError as exc:
                 log.info("TDS TLS handshake failed: %s", exc)
-                self._wrapped(conn, self._out.read())  # the alert, if any
+                self._wrapped(self._out.read())  # the alert, if any
                 return False
-            self._wrapped(conn, self._out.read())
+            self._wrapped(self._out.read())
             if done:
                 return True
             msg = conn._read_message()
@@ -209,7 +209,7 @@ class _TlsChannel:
                 return False
             self._in.write(msg[1])
 
-    def _wrapped(self, conn: _Connection, data: bytes) -> None:
+    def _wrapped(self, data: bytes) -> None:
         if data:
             packets = codec.packets(codec.PKT_PRELOGIN, data, eom=True)
             with contextlib.suppress(OSError):

@@ -348,6 +348,15 @@ async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_
     assert found["choice"] == "skip:be-install-databases" and "every Succeed = True" in found["reason"]
 
 
+async def _to_failover_confirmation(app, pilot) -> None:  # type: ignore[no-untyped-def]
+    """pool-lost: the assessment answered, the failover accepted, r on its destructive step."""
+    await _through_assessment(app, pilot, ("down", "enter"))
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+    await pilot.press("r")
+    await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+
+
 class PersonCheckBackend(ScriptedBackend):
     """Its last §7 check is one only a person can make (the real backend's Control Panel row)."""
 
@@ -367,11 +376,7 @@ async def test_a_check_only_a_person_can_make_stays_unknown_until_they_confirm_i
     screen said "All checks healthy" while it was UNKNOWN."""
     app = make_app(PersonCheckBackend("pool-lost"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _through_assessment(app, pilot, ("down", "enter"))
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
-        await pilot.press("r")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+        await _to_failover_confirmation(app, pilot)
         await pilot.press(*"pool-failover", "enter")
         await _step_done(app, pilot, "pool-failover")
         await pilot.press("n")
@@ -396,11 +401,7 @@ async def test_a_destructive_step_in_doubt_warns_before_it_is_run_again(make_app
     hold = threading.Event()
     app = make_app(ScriptedBackend("pool-lost", hold=hold))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _through_assessment(app, pilot, ("down", "enter"))
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
-        await pilot.press("r")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
+        await _to_failover_confirmation(app, pilot)
         assert "IN DOUBT" not in screen_text(app)  # a first run: the normal prompt
         await pilot.press(*"pool-failover", "enter")
         await wait_for(pilot, lambda: app.session.state.steps.get("pool-failover") is not None)
