@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lab.model import LabDeployment
 from lab.powershell.evaluator import NativeContext, NativeHandler
-from lab.powershell.vfs import VFSError
+from lab.powershell.vfs import AccessDenied, VFSError
 
 
 def _robocopy(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
@@ -60,6 +60,12 @@ def _robocopy(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
     try:
         src = _path(dep, host, ctx, src_text)
         dst = _path(dep, host, ctx, dst_text)
+    except AccessDenied as exc:
+        which = src_text if str(exc) == src_text else dst_text
+        role = "Source" if which == src_text else "Destination"
+        ctx.write_stdout(f"ERROR 5 (0x00000005) Accessing {role} Directory {which}\\\n"
+                         "Access is denied.")
+        return 16
     except VFSError:
         ctx.write_stdout(f"ERROR 3 (0x00000003) Accessing Source Directory {src_text}\n"
                          "The system cannot find the path specified.")
@@ -134,6 +140,8 @@ def _path(dep: LabDeployment, host: str, ctx: NativeContext, text: str) -> Path:
     full = ctx.session.fs.absolute(text.rstrip("\\") or text)
     if not dep.paths.reachable(full):
         raise VFSError(f"{text} is not reachable")
+    if dep.paths.hop_denied(full, host):
+        raise AccessDenied(text)
     return dep.paths.resolve(full, host)
 
 

@@ -22,7 +22,8 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from lab.powershell.vfs import VFSError, VirtualFS, walk_case_insensitive
+from lab.identity import second_hop_denied
+from lab.powershell.vfs import AccessDenied, VFSError, VirtualFS, walk_case_insensitive
 
 _DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
 _ADMIN_SHARE = re.compile(r"^([A-Za-z])\$$")
@@ -80,6 +81,11 @@ class LabPaths:
             return True
         return not self.is_down(self.fqdn(full[2:].split("\\", 1)[0]))
 
+    def hop_denied(self, path: str, host: str) -> bool:
+        """Is ``path`` another server's share that the WinRM logon running on ``host`` may not
+        reach (NTLM, or Kerberos without a forwarded ticket: :mod:`lab.identity`)?"""
+        return second_hop_denied(path, host, self.fqdn)
+
     def unc(self, server: str, share: str, *rest: str) -> Path:
         """The folder of ``\\\\server\\share\\rest...``."""
         return self.resolve("\\\\" + "\\".join([server, share, *rest]))
@@ -123,6 +129,8 @@ class LabFS(VirtualFS):
         full = self.absolute(path)
         if not self.paths.reachable(full):
             raise VFSError(f"The network path was not found: '{path}'.")
+        if self.paths.hop_denied(full, self.host):
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
         return self.paths.resolve(full, self.host)
 
     def windows_path(self, real: Path) -> str:

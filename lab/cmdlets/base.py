@@ -137,6 +137,9 @@ def real_path(dep: LabDeployment, host: str, inv: Invocation, path: str) -> Path
         full = inv.session.fs.absolute(path)
         if not dep.paths.reachable(full):
             raise inv.error(f"The network path was not found: '{path}'.", "ReadError", "NetworkPathNotFound")
+        if dep.paths.hop_denied(full, host):
+            raise inv.error(f"Access to the path '{path}' is denied.", "PermissionDenied",
+                            "UnauthorizedAccess", exception="UnauthorizedAccessException")
         return dep.paths.resolve(full, host)
     except VFSError:
         raise inv.error(f"Cannot find path '{path}' because it does not exist.", "ObjectNotFound",

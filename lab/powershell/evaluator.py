@@ -11,7 +11,7 @@ Output that nobody captured goes, statement by statement, to :class:`OutDefault`
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,7 +50,7 @@ from lab.powershell.values import (
     truthy,
 )
 from lab.powershell.versions import VERSIONS, PSVersionInfo, too_new_common, version_table
-from lab.powershell.vfs import VirtualFS
+from lab.powershell.vfs import AccessDenied, VirtualFS
 
 Emit = Callable[[list[Any]], None]
 
@@ -540,7 +540,7 @@ class Session:
         if not expects_input or spec.collect_input:
             inv = Invocation(spec, call.params, input_objects or [], self, call.common,
                              call.parameter_set)
-            self._emit_results(spec.handler(inv), sink)
+            self._emit_results(_denied_as_error(spec, inv), sink)
             return
         for obj in input_objects or []:
             self.check_cancelled()
@@ -550,7 +550,7 @@ class Session:
                 self.write_error(exc.record, call.common.get("ErrorAction"))
                 continue
             inv = Invocation(spec, params, [obj], self, call.common, call.parameter_set)
-            self._emit_results(spec.handler(inv), sink)
+            self._emit_results(_denied_as_error(spec, inv), sink)
 
     def _confirm(self, spec: CmdletSpec, common: dict[str, Any]) -> None:
         if not spec.supports_should_process or common.get("WhatIf"):
@@ -644,3 +644,16 @@ def position(node: ast.Node) -> Position | None:
     if not node.src:
         return None
     return Position(node.src, node.start, node.end)
+
+
+def _denied_as_error(spec: CmdletSpec, inv: Invocation) -> Iterator[Any]:
+    """The cmdlet's output; a path its logon may not reach (:class:`AccessDenied`, the second
+    hop) becomes the terminating error .NET's UnauthorizedAccessException gives."""
+    try:
+        results = spec.handler(inv)
+        if results is not None:
+            yield from results
+    except AccessDenied as exc:
+        raise PSRuntimeError(ErrorRecord(
+            str(exc), "PermissionDenied", "UnauthorizedAccessException", exception="UnauthorizedAccessException",
+            activity=inv.name, command=inv.name, qualifier=spec.error_qualifier)) from None

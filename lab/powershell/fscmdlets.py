@@ -22,7 +22,7 @@ from lab.powershell.values import (
     is_enumerable,
     to_string,
 )
-from lab.powershell.vfs import VFSError
+from lab.powershell.vfs import AccessDenied, VFSError
 
 P = ParamSpec
 
@@ -185,6 +185,16 @@ def get_child_item(inv: Invocation) -> Iterator[Any]:
     paths = _paths(inv) or [fs.cwd]
     pattern = inv.get("Filter")
     for path in paths:
+        try:
+            fs.real(path)
+        except AccessDenied:  # another host's share, from a logon that cannot hop (lab/identity.py)
+            inv.session.write_error(ErrorRecord(
+                "Access is denied", "PermissionDenied", "ItemExistsUnauthorizedAccessError",
+                target=path, exception="UnauthorizedAccessException", activity=inv.name,
+                command=inv.name, qualifier=inv.spec.error_qualifier), inv.common.get("ErrorAction"))
+            continue
+        except VFSError:
+            pass
         if not fs.exists(path):
             inv.session.write_error(_not_found(inv, path), inv.common.get("ErrorAction"))
             continue

@@ -18,6 +18,11 @@ class VFSError(Exception):
     """A path is malformed or outside the mapped namespace."""
 
 
+class AccessDenied(VFSError):
+    """The path exists for others, but this logon may not reach it (a second hop,
+    :mod:`lab.identity`): .NET's UnauthorizedAccessException."""
+
+
 def walk_case_insensitive(root: Path, segments: list[str], original: str) -> Path:
     """``root`` joined with ``segments``, matching existing entries case-insensitively as
     Windows does; ``original`` names the path in the error for a segment that is not valid."""

@@ -1,4 +1,5 @@
-"""Server side of WinRM authentication for the lab: Basic, and NTLM with message encryption.
+"""Server side of WinRM authentication for the lab: Basic, NTLM and Kerberos with message
+encryption, and CredSSP.
 
 pywinrm's NTLM transport authenticates the TCP connection (three legs over keep-alive) and then
 seals every SOAP body in a ``multipart/encrypted`` MIME envelope. pyspnego's NTLM acceptor does
@@ -6,12 +7,18 @@ the cryptography but reads its accounts from the file named by the process-wide 
 variable ``NTLM_USER_FILE``. Several lab hosts run in one process with different accounts, so
 each :class:`AccountStore` writes its own private file (0600, NT hashes, never plain text)
 and the acceptor steps run under one lock with the variable pointing at that file.
+
+Kerberos tickets are accepted with the service keys of the lab's realm (:class:`KerberosKeys`,
+the keytab :mod:`lab.kerberos` writes); a connection knows whether its client forwarded its
+ticket (``delegated``), and a CredSSP connection holds the user's password once it completes:
+the two logons that can reach another host's share (:mod:`lab.identity`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import os
 import shutil
@@ -21,6 +28,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import spnego
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
@@ -121,17 +129,69 @@ class AccountStore:
                     os.environ["NTLM_USER_FILE"] = previous
 
 
-@dataclass
-class NtlmConnection:
-    """The NTLM state of one TCP connection: the acceptor context once it has started."""
+class _Sealing:
+    """Message encryption over plain HTTP (MS-WSMV 2.2.9.1.1): the same MIME framing for NTLM
+    and Kerberos, the context's WinRM wrap doing the cryptography."""
 
-    store: AccountStore
-    context: spnego.ContextProxy | None = None
-    user: str | None = None
+    context: Any
+    user: str | None
 
     @property
     def authenticated(self) -> bool:
         return self.user is not None
+
+    def unseal(self, body: bytes) -> bytes:
+        """Open a ``multipart/encrypted`` request body."""
+        if self.context is None or not self.authenticated:
+            raise EncryptionFailed("sealed body on a connection that is not authenticated")
+        parts = [part for part in body.split(_BOUNDARY + b"\r\n") if part]
+        if len(parts) < 2:
+            raise EncryptionFailed("sealed body without its two MIME parts")
+        header, payload = parts[0], parts[1]
+        try:
+            expected = int(header.split(b"Length=")[1].split(b"\r\n")[0])
+        except (IndexError, ValueError) as exc:
+            raise EncryptionFailed("sealed body without a Length") from exc
+        if payload.endswith(_BOUNDARY + b"--\r\n"):
+            payload = payload[: -len(_BOUNDARY + b"--\r\n")]
+        payload = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+        (sig_len,) = struct.unpack("<i", payload[:4])
+        signature, sealed = payload[4 : 4 + sig_len], payload[4 + sig_len :]
+        try:
+            message: bytes = self.context.unwrap_winrm(signature, sealed)
+        except SpnegoError as exc:
+            raise EncryptionFailed("sealed body failed its integrity check") from exc
+        if len(message) != expected:
+            raise EncryptionFailed("sealed body length does not match")
+        return message
+
+    def seal(self, message: bytes) -> bytes:
+        """Seal a response body the way pywinrm's Encryption class expects to open it."""
+        if self.context is None:
+            raise EncryptionFailed("no security context to seal with")
+        wrapped = self.context.wrap_winrm(message)
+        signature, sealed = wrapped.header, wrapped.data
+        return (
+            _BOUNDARY + b"\r\n"
+            b"\tContent-Type: " + ENCRYPTED_PROTOCOL.encode() + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+            + str(len(message)).encode() + b"\r\n"
+            + _BOUNDARY + b"\r\n"
+            b"\tContent-Type: application/octet-stream\r\n"
+            + struct.pack("<i", len(signature)) + signature + sealed
+            + _BOUNDARY + b"--\r\n"
+        )
+
+
+@dataclass
+class NtlmConnection(_Sealing):
+    """The NTLM state of one TCP connection: the acceptor context once it has started."""
+
+    store: AccountStore
+    context: Any = None
+    user: str | None = None
+    method = "ntlm"
+    delegated = False  # an NTLM logon holds nothing it could present to a third machine
 
     def step(self, token_b64: str) -> str | None:
         """Feed one client token; return the challenge to send back (None when complete)."""
@@ -158,44 +218,126 @@ class NtlmConnection:
             return None
         return base64.b64encode(answer or b"").decode("ascii")
 
-    def unseal(self, body: bytes) -> bytes:
-        """Open a ``multipart/encrypted`` request body (MS-WSMV 2.2.9.1.1)."""
-        if self.context is None or not self.authenticated:
-            raise EncryptionFailed("sealed body on a connection that is not authenticated")
-        parts = [part for part in body.split(_BOUNDARY + b"\r\n") if part]
-        if len(parts) < 2:
-            raise EncryptionFailed("sealed body without its two MIME parts")
-        header, payload = parts[0], parts[1]
-        try:
-            expected = int(header.split(b"Length=")[1].split(b"\r\n")[0])
-        except (IndexError, ValueError) as exc:
-            raise EncryptionFailed("sealed body without a Length") from exc
-        if payload.endswith(_BOUNDARY + b"--\r\n"):
-            payload = payload[: -len(_BOUNDARY + b"--\r\n")]
-        payload = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
-        (sig_len,) = struct.unpack("<i", payload[:4])
-        signature, sealed = payload[4 : 4 + sig_len], payload[4 + sig_len :]
-        try:
-            message: bytes = self.context.unwrap(signature + sealed).data
-        except SpnegoError as exc:
-            raise EncryptionFailed("sealed body failed its integrity check") from exc
-        if len(message) != expected:
-            raise EncryptionFailed("sealed body length does not match")
-        return message
 
-    def seal(self, message: bytes) -> bytes:
-        """Seal a response body the way pywinrm's Encryption class expects to open it."""
-        if self.context is None:
-            raise EncryptionFailed("no NTLM context to seal with")
-        wrapped: bytes = self.context.wrap(message, encrypt=True).data
-        signature, sealed = wrapped[:16], wrapped[16:]
-        return (
-            _BOUNDARY + b"\r\n"
-            b"\tContent-Type: " + ENCRYPTED_PROTOCOL.encode() + b"\r\n"
-            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-            + str(len(message)).encode() + b"\r\n"
-            + _BOUNDARY + b"\r\n"
-            b"\tContent-Type: application/octet-stream\r\n"
-            + struct.pack("<i", len(signature)) + signature + sealed
-            + _BOUNDARY + b"--\r\n"
-        )
+
+class KerberosKeys:
+    """The service keys of the lab's hosts (``HTTP/<fqdn>``, one keytab: lab/kerberos.py) and
+    its realm: what a host's WinRM service accepts Kerberos tickets with."""
+
+    def __init__(self, keytab: str, realm: str) -> None:
+        self.keytab = keytab
+        self.realm = realm
+        self._credential: Any = None
+        self._lock = threading.Lock()
+
+    def credential(self) -> Any:
+        """The acceptor credential from the keytab (not the process's default keytab)."""
+        with self._lock:
+            if self._credential is None:
+                import gssapi
+
+                self._credential = gssapi.Credentials(usage="accept", store={b"keytab": self.keytab.encode()})
+            return self._credential
+
+
+def account_of(store: AccountStore, principal: str, realm: str | None) -> str | None:
+    """The host's account for a Kerberos principal ``user@REALM`` (or an NTLM ``DOMAIN\\user``)."""
+    if "@" not in principal:
+        return next((known for known in store._users if same_user(known, principal)), None)
+    user, _, got_realm = principal.partition("@")
+    if realm is not None and got_realm.upper() != realm.upper():
+        return None
+    names = [known for known in store._users if split_user(known)[1].upper() == user.upper()]
+    names.sort(key=lambda known: "\\" not in known)  # the DOMAIN\user spelling first
+    return names[0] if names else None
+
+
+@dataclass
+class KerberosConnection(_Sealing):
+    """Kerberos on one TCP connection: a single leg (AP-REQ in, AP-REP out for mutual
+    authentication); ``delegated`` when the client forwarded its ticket-granting ticket."""
+
+    store: AccountStore
+    keys: KerberosKeys
+    context: Any = None
+    user: str | None = None
+    method = "kerberos"
+    delegated: bool = False
+
+    def step(self, token_b64: str) -> str:
+        """Accept one AP-REQ; return the AP-REP to send with the answer."""
+        from spnego._gss import GSSAPIProxy  # the acceptor with the lab's keytab, not the default
+
+        try:
+            token = base64.b64decode(token_b64, validate=True)
+        except binascii.Error as exc:
+            raise AuthFailed("malformed Kerberos token") from exc
+        self.user, self.delegated = None, False
+        try:
+            context = GSSAPIProxy(usage="accept", protocol="kerberos",
+                                  _gssapi_credential=self.keys.credential())
+            answer = context.step(token)
+        except Exception as exc:  # gssapi's GSSError and pyspnego's errors: a refused ticket
+            self.context = None
+            raise AuthFailed(f"Kerberos ticket refused: {type(exc).__name__}") from exc
+        if not context.complete:
+            raise AuthFailed("Kerberos needs more than one leg")
+        user = account_of(self.store, context.client_principal or "", self.keys.realm)
+        if user is None:
+            raise AuthFailed("Kerberos user unknown on this host")
+        self.context, self.user = context, user
+        self.delegated = bool(context.context_attr & spnego.ContextReq.delegate)
+        return base64.b64encode(answer or b"").decode("ascii")
+
+
+@dataclass
+class CredSSPConnection:
+    """CredSSP on one TCP connection (MS-CSSP over WinRM, HTTPS only here): TLS inside the
+    Authorization headers, Negotiate (Kerberos or NTLM) inside that, then the user's password
+    handed to the host (``delegated``: the host can present it to a third machine)."""
+
+    store: AccountStore
+    keys: KerberosKeys | None
+    tls: Any = None
+    context: Any = None
+    user: str | None = None
+    method = "credssp"
+    delegated: bool = False
+
+    def step(self, token_b64: str) -> str | None:
+        try:
+            token = base64.b64decode(token_b64, validate=True)
+        except binascii.Error as exc:
+            raise AuthFailed("malformed CredSSP token") from exc
+        try:
+            with contextlib.ExitStack() as scope:
+                scope.enter_context(self.store.ntlm_environment())
+                if self.keys is not None:
+                    # the Negotiate acceptor inside reads the default keytab (same lock held)
+                    previous = os.environ.get("KRB5_KTNAME")
+                    os.environ["KRB5_KTNAME"] = f"FILE:{self.keys.keytab}"
+                    scope.callback(_restore_env, "KRB5_KTNAME", previous)
+                if self.context is None:
+                    kwargs = {"credssp_tls_context": self.tls} if self.tls is not None else {}
+                    self.context = spnego.server(protocol="credssp", **kwargs)
+                    self.user, self.delegated = None, False
+                answer = self.context.step(token)
+        except SpnegoError as exc:
+            self.context = None
+            raise AuthFailed("CredSSP authentication refused") from exc
+        if self.context.complete:
+            principal = self.context.client_principal or ""
+            user = account_of(self.store, principal, self.keys.realm if self.keys else None)
+            if user is None:
+                self.context = None
+                raise AuthFailed("CredSSP user unknown on this host")
+            self.user = user
+            self.delegated = self.context.get_extra_info("client_credential") is not None
+        return base64.b64encode(answer).decode("ascii") if answer else None
+
+
+def _restore_env(name: str, previous: str | None) -> None:
+    if previous is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = previous

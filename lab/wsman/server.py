@@ -25,11 +25,15 @@ from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from lab.wsman import soap
+from lab.identity import SESSION, NetworkLogon
 from lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
     AccountStore,
     AuthFailed,
+    CredSSPConnection,
     EncryptionFailed,
+    KerberosConnection,
+    KerberosKeys,
     NtlmConnection,
 )
 
@@ -190,8 +194,10 @@ class _Handler(BaseHTTPRequestHandler):
             except (ssl.SSLError, OSError):
                 self._tls_failed = True
         super().setup()
-        self._ntlm: NtlmConnection | None = None
+        #: the connection's authenticated security context (NTLM, Kerberos or CredSSP)
+        self._security: NtlmConnection | KerberosConnection | CredSSPConnection | None = None
         self._basic_user: str | None = None
+        self._mutual: str | None = None  # the Kerberos AP-REP to send with the next answer
         self.server.wsman._track(self.connection, add=True)
 
     def handle(self) -> None:
@@ -217,8 +223,12 @@ class _Handler(BaseHTTPRequestHandler):
             offers = [("WWW-Authenticate", challenge)]
         else:
             offers = []
-            if "ntlm" in wsman.auth:
+            if "ntlm" in wsman.auth or "kerberos" in wsman.auth:
                 offers.append(("WWW-Authenticate", "Negotiate"))
+            if "kerberos" in wsman.auth:
+                offers.append(("WWW-Authenticate", "Kerberos"))
+            if "credssp" in wsman.auth and self.server.tls is not None:
+                offers.append(("WWW-Authenticate", "CredSSP"))
             if "basic" in wsman.auth:
                 offers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         self._send(401, b"", offers)
@@ -237,19 +247,21 @@ class _Handler(BaseHTTPRequestHandler):
         if user is None:
             return
         sealed = (self.headers.get("Content-Type") or "").startswith("multipart/encrypted")
+        security = self._security
         if sealed:
-            if self._ntlm is None:
+            if not isinstance(security, (NtlmConnection, KerberosConnection)):
                 self._send(400, b"")
                 return
             try:
-                message = self._ntlm.unseal(body)
+                message = security.unseal(body)
                 wsman._count_sealed()
             except EncryptionFailed as exc:
                 wsman._record("Fault", None, None, user, f"encryption: {exc}")
                 self._send(400, b"")
                 return
-        elif not body:
-            self._send(200, b"")  # pywinrm's empty POST that sets up the encrypted session
+        elif not body:  # pywinrm's empty POST that sets up the encrypted session
+            self._send(200, b"", [("WWW-Authenticate", self._mutual)] if self._mutual else [])
+            self._mutual = None
             return
         elif self.server.tls is None and not wsman.allow_unencrypted:
             wsman._record("Auth", None, None, user, "unencrypted body over http refused (AllowUnencrypted=false)")
@@ -257,12 +269,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         else:
             message = body
+        if security is not None and security.user == user:
+            wsman._logon.value = NetworkLogon(user, security.method, security.delegated)
+        else:  # Basic: a clear-text logon, which holds the password (it can reach other hosts)
+            wsman._logon.value = NetworkLogon(user, "basic", True)
         status, answer = wsman._dispatch(message, user)
         content_type = "application/soap+xml;charset=UTF-8"
-        if sealed and self._ntlm is not None:
-            answer = self._ntlm.seal(answer)
+        if sealed and isinstance(security, (NtlmConnection, KerberosConnection)):
+            answer = security.seal(answer)
             content_type = ENCRYPTED_CONTENT_TYPE
-        self._send(status, answer, [("Content-Type", content_type)])
+        headers = [("Content-Type", content_type)]
+        if self._mutual is not None:
+            headers.append(("WWW-Authenticate", self._mutual))
+            self._mutual = None
+        self._send(status, answer, headers)
 
     def _authenticate(self, wsman: WsmanServer) -> str | None:
         """The authenticated user, or None after answering 401 (challenge or refusal)."""
@@ -284,24 +304,71 @@ class _Handler(BaseHTTPRequestHandler):
                 self._basic_user = user
                 wsman._record("Auth", None, None, user, "basic")
             return user
+        token = token.strip()
+        if scheme_l in ("negotiate", "kerberos") and "kerberos" in wsman.auth and not _is_ntlm(token):
+            return self._kerberos(wsman, scheme, token)
         if scheme_l in ("negotiate", "ntlm") and "ntlm" in wsman.auth:
-            if self._ntlm is None:
-                self._ntlm = NtlmConnection(wsman._store)
-            try:
-                challenge = self._ntlm.step(token.strip())
-            except AuthFailed as exc:
-                wsman._record("Auth", None, None, None, f"ntlm refused: {exc}")
-                self._unauthorized(wsman)
-                return None
-            if challenge is not None:
-                self._unauthorized(wsman, f"{scheme} {challenge}")
-                return None
-            wsman._record("Auth", None, None, self._ntlm.user, "ntlm")
-            return self._ntlm.user
-        if not header and self._ntlm is not None and self._ntlm.user is not None:
-            return self._ntlm.user  # the connection is already authenticated
+            return self._ntlm_step(wsman, scheme, token)
+        if scheme_l == "credssp" and "credssp" in wsman.auth and self.server.tls is not None:
+            return self._credssp(wsman, token)
+        if not header and self._security is not None and self._security.user is not None:
+            return self._security.user  # the connection is already authenticated
         self._unauthorized(wsman)
         return None
+
+    def _ntlm_step(self, wsman: WsmanServer, scheme: str, token: str) -> str | None:
+        if not isinstance(self._security, NtlmConnection):
+            self._security = NtlmConnection(wsman._store)
+        try:
+            challenge = self._security.step(token)
+        except AuthFailed as exc:
+            wsman._record("Auth", None, None, None, f"ntlm refused: {exc}")
+            self._unauthorized(wsman)
+            return None
+        if challenge is not None:
+            self._unauthorized(wsman, f"{scheme} {challenge}")
+            return None
+        wsman._record("Auth", None, None, self._security.user, "ntlm")
+        return self._security.user
+
+    def _kerberos(self, wsman: WsmanServer, scheme: str, token: str) -> str | None:
+        if wsman.kerberos is None:
+            self._unauthorized(wsman)
+            return None
+        connection = KerberosConnection(wsman._store, wsman.kerberos)
+        try:
+            reply = connection.step(token)
+        except AuthFailed as exc:
+            wsman._record("Auth", None, None, None, f"kerberos refused: {exc}")
+            self._unauthorized(wsman)
+            return None
+        self._security = connection
+        self._mutual = f"{scheme} {reply}" if reply else None
+        wsman._record("Auth", None, None, connection.user,
+                      "kerberos (ticket forwarded)" if connection.delegated else "kerberos")
+        return connection.user
+
+    def _credssp(self, wsman: WsmanServer, token: str) -> str | None:
+        if not isinstance(self._security, CredSSPConnection) or self._security.user is not None:
+            self._security = CredSSPConnection(wsman._store, wsman.kerberos, wsman._credssp_tls())
+        try:
+            reply = self._security.step(token)
+        except AuthFailed as exc:
+            wsman._record("Auth", None, None, None, f"credssp refused: {exc}")
+            self._security = None
+            self._unauthorized(wsman)
+            return None
+        if self._security.user is None:
+            self._unauthorized(wsman, f"CredSSP {reply or ''}".strip())
+            return None
+        wsman._record("Auth", None, None, self._security.user,
+                      "credssp (credentials delegated)" if self._security.delegated else "credssp")
+        return self._security.user
+
+
+def _is_ntlm(token: str) -> bool:
+    """Is this Negotiate token raw NTLM (``NTLMSSP\\0``), rather than Kerberos?"""
+    return token.startswith("TlRMTVNTUA")  # base64 of b"NTLMSSP"
 
 
 class WsmanServer:
@@ -320,6 +387,7 @@ class WsmanServer:
         allow_unencrypted: bool = False,
         max_shells_per_user: int = 30,
         idle_timeout_s: float = 7200.0,
+        kerberos: KerberosKeys | None = None,
     ) -> None:
         """``tls``: serve HTTPS with this context (the host's certificate, lab/tls.py), as a
         WinRM HTTPS listener does on 5986; None: plain HTTP (5985). ``allow_unencrypted``: the
@@ -328,7 +396,7 @@ class WsmanServer:
         ``max_shells_per_user`` and ``idle_timeout_s``: winrs MaxShellsPerUser (WinRM 3.0
         default 30; one more Create is a wsman:QuotaLimit fault) and IdleTimeout (7,200,000 ms:
         a shell nobody used for that long is deleted; naming it then is "shell not found")."""
-        unknown = set(auth) - {"basic", "ntlm"}
+        unknown = set(auth) - {"basic", "ntlm", "kerberos", "credssp"}
         if unknown:
             raise ValueError(f"unsupported lab authentication: {sorted(unknown)}")
         self.host_name = host_name
@@ -336,7 +404,11 @@ class WsmanServer:
         self.auth = frozenset(auth)
         self.faults = TransportFaults()
         self.tls = tls
+        self.kerberos = kerberos
         self.allow_unencrypted = allow_unencrypted
+        #: the logon of the request a handler thread is serving (read by ``_command``)
+        self._logon = threading.local()
+        self._credssp_context: Any = None
         self.max_shells_per_user = max_shells_per_user
         self.idle_timeout_s = idle_timeout_s
         self._bind = bind
@@ -433,6 +505,16 @@ class WsmanServer:
         self._record("Drop", None, None, None, f"{len(shells)} shell(s) dropped")
 
     # -- internals used by the handler -------------------------------------------------------
+
+    def _credssp_tls(self) -> Any:
+        """The CredSSP acceptor's inner TLS identity (a self-signed certificate, as the WinRM
+        service makes for CredSSP), made once per listener."""
+        with self._lock:
+            if self._credssp_context is None:
+                from spnego._credssp import _create_tls_context
+
+                self._credssp_context = _create_tls_context("accept")
+            return self._credssp_context
 
     @property
     def sealed_requests(self) -> int:
@@ -547,13 +629,16 @@ class WsmanServer:
         line = " ".join((command, *arguments))
         detail = script if script is not None else line
         self._record("Command", shell.shell_id, command_id, user, detail)
+        logon = getattr(self._logon, "value", None)  # who asked: the command runs under that logon
         threading.Thread(
-            target=self._run, args=(running, command, arguments, len(line)),
+            target=self._run, args=(running, command, arguments, len(line), logon),
             name=f"wsman-cmd-{command_id[:8]}", daemon=True,
         ).start()
         return 200, soap.command_response(request, command_id)
 
-    def _run(self, running: _Command, command: str, arguments: list[str], length: int) -> None:
+    def _run(self, running: _Command, command: str, arguments: list[str], length: int,
+             logon: NetworkLogon | None = None) -> None:
+        SESSION.set(logon)  # this thread's own context: what lab/identity.py checks
         if length > CMD_LINE_LIMIT:
             running.write_stderr("The command line is too long.\r\n")
             running.finish(1)

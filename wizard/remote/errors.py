@@ -275,6 +275,7 @@ def _other_failure(exc: BaseException, where: str) -> WinRMFailure:
 
 #: What the runner catches and maps; anything else is a bug and propagates.
 MAPPED_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    WinRMFailure,  # raised as such by the Kerberos and CredSSP handlers (negotiate.py)
     WinRMError,
     WinRMTransportError,
     WinRMOperationTimeoutError,

@@ -38,6 +38,7 @@ from wizard.remote.clixml import (
     clixml_to_text,
     parse_error_records,
 )
+from wizard.remote.negotiate import KerberosAuth, credssp_auth, kerberos_principal, require_kerberos
 from wizard.remote.errors import (
     MAPPED_EXCEPTIONS,
     CommandTooLongError,
@@ -69,6 +70,9 @@ class WinRMEndpoint:
     auth: AuthMethod = "ntlm"
     ca_bundle: str | None = None  # PEM file of CAs to trust; None = the system/certifi store
     insecure: bool = False  # the plan allows plain http for this host
+    delegate: bool = False  # Kerberos: forward the ticket when the host is trusted for delegation
+    krb5_config: str | None = None  # Kerberos configuration file; None = KRB5_CONFIG or /etc/krb5.conf
+    realm: str | None = None  # Kerberos realm of DOMAIN\user accounts (the AD domain in capitals)
 
     @property
     def url(self) -> str:
@@ -246,17 +250,39 @@ class _LeanTransport(Transport):
 
     tls_name: str | None = None  # the FQDN the certificate must name (set by the runner)
     tls_ca: str | None = None
+    #: Kerberos or CredSSP named after the FQDN (wizard/remote/negotiate.py), used instead of
+    #: pywinrm's own handler, which names the service after the URL's address
+    custom_auth: requests.auth.AuthBase | None = None
 
     def build_session(self) -> requests.Session:
         if self.session:
             return self.session
-        session = super().build_session()
+        if self.custom_auth is None:
+            session = super().build_session()
+        else:
+            session = self._custom_session(self.custom_auth)
         # proxy=None already ignores proxy variables; not re-reading the environment on every
         # request saves a third of a millisecond each.
         session.trust_env = False
         session.__class__ = _LeanSession
         if self.tls_name is not None and str(self.endpoint).startswith("https://"):
             session.mount("https://", _VerifiedHttps(self.tls_name, self.tls_ca))
+        return session
+
+
+    def _custom_session(self, auth: requests.auth.AuthBase) -> requests.Session:
+        """pywinrm's session set-up (proxies, verification, headers) with our handler; message
+        encryption over plain HTTP as pywinrm does it for Kerberos."""
+        method, encryption = self.auth_method, self.message_encryption
+        self.auth_method, self.message_encryption = "basic", "never"
+        try:
+            session = super().build_session()
+        finally:
+            self.auth_method, self.message_encryption = method, encryption
+        session.auth = auth
+        plain = not str(self.endpoint).lower().startswith("https")
+        if method == "kerberos" and (encryption == "always" or (encryption == "auto" and plain)):
+            self.setup_encryption(session)
         return session
 
 
@@ -330,6 +356,21 @@ class _WsmanProtocol(Protocol):
         msg.check_relates_to(response, message_id)
 
 
+def _custom_auth(endpoint: WinRMEndpoint, username: str, password: str) -> requests.auth.AuthBase | None:
+    """The wizard's own Kerberos or CredSSP handler for ``endpoint`` (None: pywinrm's)."""
+    if endpoint.auth == "kerberos":
+        require_kerberos(endpoint.where)
+        return KerberosAuth(endpoint.host, kerberos_principal(username, endpoint.realm), password or None,
+                            where=endpoint.where, delegate=endpoint.delegate, realm=endpoint.realm,
+                            krb5_config=endpoint.krb5_config)
+    if endpoint.auth == "credssp":
+        # inside CredSSP: Kerberos where the plan configures it, else NTLM
+        return credssp_auth(endpoint.host, username, password, where=endpoint.where,
+                            mechanism="kerberos" if endpoint.krb5_config else "ntlm",
+                            realm=endpoint.realm, krb5_config=endpoint.krb5_config)
+    return None
+
+
 class PowerShellRunner:
     """Runs PowerShell scripts on one host through a reused WinRM shell. Not re-entrant:
     one ``run`` at a time (calls from several threads are serialised)."""
@@ -350,6 +391,12 @@ class PowerShellRunner:
             raise InsecureTransportError(
                 f"{endpoint.where} is configured for plain HTTP but the plan does not mark it "
                 "insecure: use HTTPS (port 5986).",
+                where=endpoint.where,
+            )
+        if endpoint.scheme == "http" and endpoint.auth == "credssp":
+            raise InsecureTransportError(
+                f"{endpoint.where} is set to CredSSP over plain HTTP: CredSSP hands the password "
+                "to the host, so the wizard uses it over HTTPS (port 5986) only.",
                 where=endpoint.where,
             )
         self.endpoint = endpoint
@@ -389,6 +436,8 @@ class PowerShellRunner:
         self._protocol.transport.__class__ = _LeanTransport
         self._protocol.transport.tls_name = endpoint.host  # type: ignore[attr-defined]
         self._protocol.transport.tls_ca = endpoint.ca_bundle  # type: ignore[attr-defined]
+        self._protocol.transport.custom_auth = _custom_auth(  # type: ignore[attr-defined]
+            endpoint, username, password)
         # requests accepts (connect, read); pywinrm passes this value straight through.
         self._protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
             connect_timeout_s,
