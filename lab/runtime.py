@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
@@ -31,6 +31,7 @@ from lab.clock import LabClock
 from lab.cmdlets import lync_cmdlets
 from lab.hands import LabHands
 from lab.keeper import STATE_FILE
+from lab.kerberos import KerberosUnavailable, LabKdc, kdc_available
 from lab.model import LAB_EPOCH, LabDeployment
 from lab.natives import lab_natives
 from lab.paths import LabFS
@@ -41,10 +42,12 @@ from lab.sqlengine import SqlEngine
 from lab.tds.server import TdsServer
 from lab.windows import powershell_version
 from lab.wsman import CommandIO, WsmanServer
+from lab.wsman.auth import KerberosKeys
 from wizard.journal import write_private
 from wizard.plan import load_plan
-from wizard.remote.odbc import SqlEndpoint, classify, connection_string
-from wizard.remote.winrm import PowerShellRunner, WinRMEndpoint
+from wizard.remote.negotiate import kerberos_missing
+from wizard.remote.odbc import SqlEndpoint, bundled_msodbc18, classify, connection_string
+from wizard.remote.winrm import AuthMethod, PowerShellRunner, WinRMEndpoint
 
 PLANS_DIR = Path(str(resources.files("plans")))  # the shipped plans (a package: installed with the wizard)
 
@@ -96,11 +99,12 @@ class LabRuntime:
 
     def __init__(self, scenario: Scenario | None = None, *, state_dir: Path | None = None,
                  time_factor: float = 60.0, plan_path: Path | None = None,
-                 auth: Sequence[str] = ("basic", "ntlm"), client_auth: str | None = None,
+                 auth: Sequence[str] | None = None, client_auth: str | None = None,
                  passwords: tuple[str, str] | None = None, revive: bool = False) -> None:
         """``revive``: continue from the state saved in ``state_dir`` (:meth:`save`) when there is
         one: the servers as they were, on the lab's clock from where it was (a kept lab whose
-        jump host restarted); ``auth``: what the WinRM listeners accept; ``client_auth``: the one the plan copy tells
+        jump host restarted); ``auth``: what the WinRM listeners accept (default: Basic, NTLM, CredSSP and, with the
+        lab's KDC, Kerberos); ``client_auth``: the one the plan copy tells
         the wizard to use (the listeners then accept only it, so a drill proves it used it);
         ``passwords``: the WinRM and SQL passwords to use (a drill's keeper shares them with the
         wizard), else the environment's or random ones."""
@@ -127,7 +131,18 @@ class LabRuntime:
         else:
             self.clock = LabClock(time_factor, start=LAB_EPOCH)
             self.dep = LabDeployment.from_plan(self.plan, self.state_dir, self.clock)
-        self.auth = (client_auth,) if client_auth else tuple(auth)
+        # the realm's KDC (lab/kerberos.py) when MIT Kerberos and the Python GSSAPI are installed
+        self.kdc: LabKdc | None = None
+        if kdc_available() and kerberos_missing() is None:
+            self.kdc = LabKdc(self.state_dir / "kdc", self.plan.organisation.ad_domain or "fabrikam.lab")
+        self.kerberos_keys: KerberosKeys | None = None
+        default_auth = ("basic", "ntlm", "credssp") + (("kerberos",) if self.kdc else ())
+        self.auth = (client_auth,) if client_auth else tuple(auth or default_auth)
+        if "kerberos" in self.auth and self.kdc is None:
+            raise KerberosUnavailable(
+                "The lab's Kerberos needs MIT Kerberos' KDC (Debian: krb5-kdc krb5-admin-server) and "
+                f"the Python gssapi module ({kerberos_missing() or 'installed'}): bash bootstrap.sh "
+                "setup installs both.")
         creds = {c.id: c for c in self.plan.credentials.entries}
         win = creds[self.plan.credentials.winrm_default]
         sql = creds[self.plan.credentials.sql_default or self.plan.credentials.winrm_default]
@@ -173,7 +188,22 @@ class LabRuntime:
         os.replace(tmp, self.state_dir / STATE_FILE)
 
     # ------------------------------------------------------------------ lifecycle
+    def _start_kdc(self) -> None:
+        """The realm: every account and every Windows host's HTTP/<fqdn> key, the hosts trusted
+        for delegation flagged OK-AS-DELEGATE (all of them, unless the scenario's estate trusts
+        none: its second hop then needs CredSSP), and the KDC listening on loopback."""
+        if self.kdc is None:
+            return
+        if not self.kdc.created:
+            with self.dep.lock:
+                hosts = sorted(self.dep.servers)
+            untrusted = self.scenario is not None and self.scenario.faults.no_delegation
+            self.kdc.create(self.users, hosts, () if untrusted else hosts)
+        self.kdc.start()
+        self.kerberos_keys = KerberosKeys(str(self.kdc.keytab), self.kdc.realm)
+
     def start(self) -> LabRuntime:
+        self._start_kdc()
         with self.dep.lock:
             for srv in self.dep.servers.values():
                 if srv.reachable:
@@ -185,7 +215,8 @@ class LabRuntime:
         if fqdn not in self.wsman:
             ps = self.powershell(fqdn)
             server = WsmanServer(fqdn, _HostAdapter(ps), self.users, auth=self.auth,
-                                 tls=self.ca.server_context(fqdn)).start()  # 5986, as production
+                                 tls=self.ca.server_context(fqdn),  # 5986, as production
+                                 kerberos=self.kerberos_keys).start()
             if self.scenario is not None and self.scenario.faults.flaky_host == fqdn:
                 server.faults.drop_probability = 0.2  # one request in five, at random (seeded)
             self.wsman[fqdn] = server
@@ -207,6 +238,8 @@ class LabRuntime:
             tds.stop()
         self.wsman.clear()
         self.tds.clear()
+        if self.kdc is not None:
+            self.kdc.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -262,7 +295,7 @@ class LabRuntime:
         return {self.dep.instances[key].data_source: f"127.0.0.1,{tds.port}"
                 for key, tds in self.tds.items()}
 
-    def winrm_endpoint(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm") -> WinRMEndpoint:
+    def winrm_endpoint(self, fqdn: str, auth: AuthMethod = "ntlm") -> WinRMEndpoint:
         """How the wizard's runner reaches ``fqdn``'s listener: HTTPS to loopback, the
         certificate checked against ``fqdn`` with the lab's CA."""
         fqdn = self.dep.paths.fqdn(fqdn)
@@ -270,9 +303,11 @@ class LabRuntime:
         if server is None:
             raise KeyError(f"{fqdn} has no WinRM listener (lost or not a Windows host)")
         return WinRMEndpoint(fqdn, address="127.0.0.1", port=server.port, scheme="https",
-                             auth=auth, ca_bundle=str(self.ca.bundle))
+                             auth=auth, ca_bundle=str(self.ca.bundle), delegate=auth == "kerberos",
+                             krb5_config=str(self.kdc.krb5_config) if self.kdc else None,
+                             realm=self.kdc.realm if self.kdc else None)
 
-    def runner(self, fqdn: str, auth: Literal["basic", "ntlm"] = "ntlm",
+    def runner(self, fqdn: str, auth: AuthMethod = "ntlm",
                **kwargs: Any) -> PowerShellRunner:
         """The wizard's real PowerShell runner (pywinrm underneath) on one lab host, over HTTPS."""
         return PowerShellRunner(self.winrm_endpoint(fqdn, auth), self.win_user,
@@ -313,6 +348,17 @@ class LabRuntime:
         # the listeners serve HTTPS with certificates of the lab's own CA (lab/tls.py)
         winrm.update({"scheme": "https", "ca_bundle": str(self.ca.bundle)})
         winrm.pop("insecure", None)
+        if self.kdc is not None:  # the realm's configuration, as a domain-joined jump host has
+            winrm["krb5_config"] = str(self.kdc.krb5_config)
+        sql = connections.setdefault("sql", {})
+        if sql.get("encrypt", "mandatory") != "off":
+            # encryption required and the certificate validated: Microsoft's ODBC Driver 18 with
+            # the lab's CA (FreeTDS cannot validate one: odbc.py refuses that combination)
+            driver = bundled_msodbc18()
+            if driver is not None and not sql.get("driver"):
+                sql.update({"driver": driver, "ca_bundle": str(self.ca.bundle)})
+            elif not sql.get("driver"):
+                sql["trust_server_certificate"] = True  # FreeTDS only here: encrypted, unvalidated
         hosts: dict[str, Any] = {}
         for fqdn, server in self.wsman.items():
             hosts[fqdn] = {"address": "127.0.0.1", "winrm": {"port": server.port}}
@@ -344,4 +390,6 @@ class LabRuntime:
             "plan": str(self.plan_path),
             "scenario": self.scenario.name if self.scenario else "healthy",
             "ca_bundle": str(self.ca.bundle),
+            "krb5_config": str(self.kdc.krb5_config) if self.kdc else None,
+            "realm": self.kdc.realm if self.kdc else None,
         }

@@ -34,6 +34,9 @@ class Faults:
     slow_restore: bool = False
     #: the SQL Server disks fill up during a restore (error 3257)
     full_disk: bool = False
+    #: no computer account is trusted for delegation: a forwarded Kerberos ticket never reaches a
+    #: host, so only CredSSP (or reading where the share is local) makes the second hop
+    no_delegation: bool = False
 
     def names(self) -> list[str]:
         return [k for k, v in self.__dict__.items() if v]

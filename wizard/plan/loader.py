@@ -326,10 +326,36 @@ def _check_credentials(m: _Meaning) -> None:
             m.err(c, None, f"credential '{c.id}' has source keyring but no 'keyring_service'")
         if c.source != "env" and c.env:
             m.err(c, "env", f"credential '{c.id}' names an env variable but its source is {c.source}")
+        if c.source == "ticket" and c.kind == "sql":
+            m.err(c, "source", f"credential '{c.id}' is a SQL login: a Kerberos ticket cannot sign in to "
+                               "SQL Server with it (give it a password source)")
+    _check_tickets(m)
     for field_ in ("winrm_default", "sql_default"):
         ref = getattr(credentials, field_)
         if ref is not None and ref not in m.creds:
             m.err(credentials, field_, f"{field_} names credential '{ref}', which is not defined")
+
+
+def _check_tickets(m: _Meaning) -> None:
+    """A ticket credential (no password) serves WinRM with Kerberos only: NTLM, CredSSP and
+    Basic need the password."""
+    tickets = {c.id for c in m.plan.credentials.entries if c.source == "ticket"}
+    if not tickets:
+        return
+    connections = m.plan.connections
+    default_auth = connections.winrm.auth or "ntlm"
+    default_cred = m.plan.credentials.winrm_default
+    if default_cred in tickets and default_auth != "kerberos":
+        m.err(connections.winrm, "auth" if connections.winrm.auth else None,
+              f"the WinRM credential '{default_cred}' is a Kerberos ticket, but winrm auth is "
+              f"{default_auth}: set auth: kerberos, or give the credential a password source")
+    for host, hc in connections.hosts.items():
+        cred = hc.credential or default_cred
+        auth = (hc.winrm.auth if hc.winrm and hc.winrm.auth else None) or default_auth
+        if cred in tickets and auth != "kerberos" and (hc.credential or (hc.winrm and hc.winrm.auth)):
+            m.err(hc, "credential" if hc.credential else None,
+                  f"{host} uses the Kerberos ticket credential '{cred}' with auth {auth}: a ticket "
+                  "serves auth: kerberos only")
 
 
 def _check_connections(m: _Meaning) -> None:

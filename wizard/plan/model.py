@@ -216,7 +216,15 @@ class WinRMSettings:
                                                    default=None)
     port: int | None = spec("TCP port (default 5986 for https, 5985 for http)", default=None,
                             minimum=1, maximum=65535)
-    auth: WinRMAuth | None = spec("authentication (default ntlm)", default=None)
+    auth: WinRMAuth | None = spec("authentication (default ntlm); kerberos takes the service "
+                                  "principal HTTP/<fqdn> from the host's FQDN, never its address",
+                                  default=None)
+    delegate: bool | None = spec("kerberos: forward the ticket to hosts trusted for delegation in "
+                                 "AD, so they can read other servers' shares (the second hop)",
+                                 default=None)
+    krb5_config: str | None = spec("kerberos: the krb5.conf to use (default KRB5_CONFIG, else "
+                                   "/etc/krb5.conf); with credssp, Kerberos is used inside it "
+                                   "when this is set, else NTLM", default=None)
     ca_bundle: str | None = spec("PEM bundle used to validate the server certificate", default=None)
     insecure: bool | None = spec("allow plain http for this host (journaled as a warning)",
                                  default=None)
@@ -233,6 +241,9 @@ class SqlSettings:
         "TLS for the SQL connection (default mandatory)", default=None)
     trust_server_certificate: bool | None = spec("skip certificate validation (not recommended)",
                                                  default=None)
+    ca_bundle: str | None = spec("PEM file of the CAs SQL Server certificates are checked against "
+                                 "(ODBC Driver 17/18: handed to OpenSSL as SSL_CERT_FILE while "
+                                 "connecting; default: the system store)", default=None)
     login_timeout: int | None = spec("seconds to wait for a login", default=None, minimum=1)
     query_timeout: int | None = spec("seconds a query may run (0 = no limit)", default=None,
                                      minimum=0)
@@ -269,7 +280,9 @@ class Credential:
 
     id: str = spec("name used to refer to this credential", pattern=IDENT)
     username: str = spec(r"account name, e.g. CONTOSO\svc-lync or sa")
-    source: Literal["prompt", "env", "keyring"] = spec("where the password comes from")
+    source: Literal["prompt", "env", "keyring", "ticket"] = spec(
+        "where the password comes from; ticket: no password, the Kerberos ticket cache (kinit "
+        "first; WinRM with auth kerberos only)")
     env: str | None = spec("environment variable holding the password (source: env)", default=None,
                            pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     keyring_service: str | None = spec("keyring service name (source: keyring)", default=None)

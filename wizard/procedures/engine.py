@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from wizard.errors import InputFileError, WizardError
+from wizard.remote.secondhop import denied_unc, hop_sentence
 from wizard.journal import Kind
 from wizard.procedures.compose import Procedure
 from wizard.procedures.events import (
@@ -211,6 +212,9 @@ class Engine:
             # powershell.exe writes warning and verbose messages to stderr too (CLIXML): they are no failure
             errors = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(_STREAMS)]
             if result.exit_code != 0 or (errors and command.json_result is None):
+                denied = denied_unc(command.host, f"{result.stdout}\n{result.stderr}")
+                if denied is not None:  # the file is there; this session cannot reach it
+                    raise _StepFailure(hop_sentence(command.host, denied))
                 first = (errors or [f"exit code {result.exit_code}"])[0]
                 raise _StepFailure(f"The command on {command.host} failed: {first}")
             if command.json_result is None:

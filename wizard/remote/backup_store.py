@@ -25,6 +25,7 @@ from typing import Protocol
 from wizard.errors import RemoteError
 from wizard.remote import psbuild
 from wizard.remote.psbuild import Assign, Cmd, JsonValue, Pipeline, Raw, Switch, Var
+from wizard.remote.secondhop import denied_unc, hop_sentence
 
 #: SHA-256 of every path in ``$lrPaths`` into ``$lrHashes`` (objects with Path and upper-case hex
 #: Hash), in one round trip: Get-FileHash where it exists (Windows PowerShell 4.0+), else the same
@@ -63,6 +64,12 @@ class SetFolder:
 
 class BackupStoreError(RemoteError):
     title = "Backup location unreadable"
+
+
+class SecondHopDenied(BackupStoreError):
+    """The host listing a location was denied the share on the second hop (secondhop.py)."""
+
+    title = "Backup location denied (second hop)"
 
 
 class BackupStore(Protocol):
@@ -212,6 +219,9 @@ class RemoteBackupStore:
         try:
             return list(psbuild.parse_envelope(self.run(script)).values)
         except BackupStoreError as exc:
+            denied = denied_unc(self.via, exc.message, (self.unc,))
+            if denied is not None:  # the files are there; this session cannot reach them
+                raise SecondHopDenied(hop_sentence(self.via, denied, reading=True)) from None
             raise BackupStoreError(f"{self.describe()}: {exc.message}") from None
 
     def list_sets(self) -> list[SetFolder]:

@@ -120,6 +120,11 @@ class CredentialStore:
 
     # ------------------------------------------------------------------ sources
     def _read(self, entry: Credential, purpose: str) -> str:
+        if entry.source == "ticket":
+            if entry.kind == "sql" or not purpose.startswith("WinRM"):
+                raise CredentialError(f"credential '{entry.id}' ({entry.username}) is a Kerberos ticket, "
+                                      f"which serves WinRM only (needed for {purpose})")
+            return ""  # no secret: the runner uses the ticket cache (KRB5CCNAME)
         if entry.source == "env":
             name = entry.env or ""
             value = self._env.get(name)

@@ -36,7 +36,9 @@ def winrm_endpoint(plan: Plan, fqdn: str) -> WinRMEndpoint:
         fqdn, address=hc.address if hc else None, port=int(port),  # type: ignore[call-overload]
         scheme=scheme, auth=pick("auth") or "ntlm",  # type: ignore[arg-type]
         path=str(pick("path") or "/wsman"), ca_bundle=pick("ca_bundle"),  # type: ignore[arg-type]
-        insecure=bool(pick("insecure")))
+        insecure=bool(pick("insecure")), delegate=bool(pick("delegate")),
+        krb5_config=pick("krb5_config"),  # type: ignore[arg-type]
+        realm=plan.organisation.ad_domain.upper() if plan.organisation.ad_domain else None)
 
 
 def winrm_port(plan: Plan, fqdn: str) -> int:
@@ -82,5 +84,6 @@ def _sql_endpoint(plan: Plan, server: str, instance: str | None, timeout_s: floa
         address=hc.address if hc else None, driver=pick("driver"),  # type: ignore[arg-type]
         encrypt=pick("encrypt") or "mandatory",  # type: ignore[arg-type]
         trust_server_certificate=bool(pick("trust_server_certificate")),
+        ca_bundle=pick("ca_bundle"),  # type: ignore[arg-type]
         login_timeout_s=float(pick("login_timeout") or timeout_s),  # type: ignore[arg-type]
         query_timeout_s=float(pick("query_timeout") or timeout_s))  # type: ignore[arg-type]

@@ -54,7 +54,7 @@ def kerberos_principal(username: str, realm: str | None) -> str:
     return f"{user}@{realm}" if realm else user
 
 
-def _gssapi_missing() -> str | None:
+def kerberos_missing() -> str | None:
     """None when GSSAPI Kerberos can be used here, else what is missing (one clause)."""
     try:
         import gssapi  # noqa: F401
@@ -68,7 +68,7 @@ def _gssapi_missing() -> str | None:
 
 def require_kerberos(where: str) -> None:
     """Raise the one sentence that says what to install when Kerberos cannot work here."""
-    missing = _gssapi_missing()
+    missing = kerberos_missing()
     if missing is not None:
         raise KerberosError(f"{where} is set to Kerberos, but {missing}: {INSTALL_HINT}, or set "
                             "the plan's winrm auth to ntlm.", where=where)

@@ -48,6 +48,9 @@ class SqlEndpoint:
     """ODBC driver name or absolute path; None = discover (18, then 17, then FreeTDS)."""
     encrypt: Encrypt = "mandatory"
     trust_server_certificate: bool = False
+    ca_bundle: str | None = None
+    """PEM file of the CAs to check the certificate against (ODBC Driver 17/18, via OpenSSL's
+    SSL_CERT_FILE while connecting); None = the system store."""
     login_timeout_s: float = 15.0
     query_timeout_s: float = 60.0
     auth: Auth = "sql"

@@ -9,10 +9,12 @@ as ``?`` parameters; names that cannot be parameters go through :func:`quote_ide
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -176,7 +178,8 @@ class SqlRunner:
         conn_str = connection_string(self.endpoint, self.driver, self.username, self.__password)
         timeout = max(1, round(self.endpoint.login_timeout_s))
         try:
-            conn = pyodbc.connect(conn_str, autocommit=True, timeout=timeout)
+            with _trusting(self.endpoint.ca_bundle if self.driver.kind == "msodbc" else None):
+                conn = pyodbc.connect(conn_str, autocommit=True, timeout=timeout)
         except pyodbc.Error as exc:
             raise self._error(exc, "connect", self.endpoint.login_timeout_s) from None
         finally:
@@ -334,3 +337,25 @@ class _Progress:
         return SqlOutcome(completed=completed, cancelled=cancelled,
                           last_percent=self.last_percent, finished_message=self.finished,
                           messages=tuple(self.texts), elapsed_s=elapsed, note=note)
+
+
+_CERT_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _trusting(ca_bundle: str | None) -> Iterator[None]:
+    """OpenSSL's ``SSL_CERT_FILE`` naming the plan's CA bundle while one connection is made:
+    Microsoft's ODBC driver has no keyword for a CA file and reads OpenSSL's default paths."""
+    if ca_bundle is None:
+        yield
+        return
+    with _CERT_ENV_LOCK:
+        previous = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = ca_bundle
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("SSL_CERT_FILE", None)
+            else:
+                os.environ["SSL_CERT_FILE"] = previous
