@@ -365,6 +365,10 @@ class LabRuntime:
         for key, tds in self.tds.items():
             inst = self.dep.instances[key]
             hosts.setdefault(inst.server, {"address": "127.0.0.1"})["sql"] = {"port": tds.port}
+        if self.scenario is not None and self.scenario.faults.backups_mounted:
+            # the shares mounted on the wizard's machine: the lab's folders of each UNC path
+            for loc in data.get("backup", {}).get("locations", []):
+                loc["local_path"] = str(self.dep.paths.resolve(loc["unc"]))
         # the plan validator knows topology hosts only (not the backup share's server)
         topo = self.plan.topology
         known = {s.lower() for p in topo.pools for s in p.servers} | {

@@ -37,6 +37,9 @@ class Faults:
     #: no computer account is trusted for delegation: a forwarded Kerberos ticket never reaches a
     #: host, so only CredSSP (or reading where the share is local) makes the second hop
     no_delegation: bool = False
+    #: the wizard's machine has the backup shares mounted (the plan copy gives each location's
+    #: local_path): the catalogue reads them without WinRM
+    backups_mounted: bool = False
 
     def names(self) -> list[str]:
         return [k for k, v in self.__dict__.items() if v]
@@ -457,6 +460,19 @@ SCENARIOS: tuple[Scenario, ...] = (
                   "next_hop": "pool2.fabrikam.lab"}]}},
              forbidden=("running setup again on edge11 before the published federation route reached "
                         "its replica (§6.21, §6.7 step 3)",)),
+    # the estate's transports: the same outages where the second hop fails (no host is trusted
+    # for delegation: CredSSP is the way) and on an NTLM-only jump host (no Kerberos realm to
+    # join: the backups are read from a mount, the databases restored by SQL Server itself)
+    Scenario("be-lost-no-delegation", "The unmirrored Back End sql21 of pool3 is lost, and no server "
+             "is trusted for delegation: a Kerberos ticket is never forwarded, so reading the backup "
+             "shares through a Front End (the second hop) needs CredSSP.", "B", ("6.4",),
+             _lose("sql21.fabrikam.lab"), _all(_pool_ok(POOL3), _user_data_restored(POOL3)),
+             faults=Faults(no_delegation=True)),
+    Scenario("pchat-db-lost-ntlm", "The Persistent Chat database mgc is SUSPECT, and the jump host "
+             "is outside the domain: WinRM with NTLM, the backup shares mounted on it.", "H", ("6.11",),
+             _mgc_suspect, _db_online("pchat-sql", ("mgc",), from_backup=True),
+             plan_changes={"connections": {"winrm": {"auth": "ntlm", "delegate": False}}},
+             faults=Faults(backups_mounted=True)),
     Scenario("monitoring-db-damaged-held", "A storage fault on sqlmon: LcsCDR is SUSPECT, QoEMetrics and "
              "LcsLog are damaged but online, and pool1's running Front Ends hold sessions in them.", "G",
              ("6.10",), _monitoring_damaged_in_use,

@@ -370,11 +370,17 @@ class Session:
         except PSRuntimeError as exc:
             for types, body in node.catches:
                 if not types or ops.catch_matches(types, exc.record):
-                    self.scopes.append({"_": exc.record, "psitem": exc.record})
+                    # $_ is set in the current scope (a catch block is no scope of its own:
+                    # what it assigns stays set after it, as in PowerShell)
+                    scope = self.scopes[-1]
+                    saved = {name: scope[name] for name in ("_", "psitem") if name in scope}
+                    scope.update({"_": exc.record, "psitem": exc.record})
                     try:
                         self.run_block(body, emit)
                     finally:
-                        self.scopes.pop()
+                        for name in ("_", "psitem"):
+                            scope.pop(name, None)
+                        scope.update(saved)
                         if node.final is not None:
                             self.run_block(node.final, emit)
                     return

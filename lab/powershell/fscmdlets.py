@@ -1,7 +1,7 @@
 """File-system cmdlets of the lab's PowerShell, on the host's :class:`VirtualFS`.
 
-Join-Path, Test-Path, Get-Content, Set-Content, Add-Content, Remove-Item, Get-ChildItem and
-New-Item, with Windows PowerShell 5.1's defaults that scripts notice: Set-Content and
+Join-Path, Test-Path, Get-Item, Get-Content, Set-Content, Add-Content, Remove-Item, Get-ChildItem
+and New-Item, with Windows PowerShell 5.1's defaults that scripts notice: Set-Content and
 Add-Content end lines with CRLF and write ANSI unless told otherwise, UTF8 gets a BOM,
 Get-Content -Raw is one string, a missing path is "Cannot find path '...' because it does not
 exist." (ItemNotFoundException).
@@ -180,21 +180,41 @@ def _item(fs_path: Any, windows_path: str) -> PSObject:
     )
 
 
+def _denied(inv: Invocation, path: str) -> bool:
+    """Write Windows' "Access is denied" for a path this logon may not reach (another host's
+    share without delegated credentials, lab/identity.py) and say so."""
+    try:
+        inv.session.fs.real(path)
+    except AccessDenied:
+        inv.session.write_error(ErrorRecord(
+            "Access is denied", "PermissionDenied", "ItemExistsUnauthorizedAccessError",
+            target=path, exception="UnauthorizedAccessException", activity=inv.name,
+            command=inv.name, qualifier=inv.spec.error_qualifier), inv.common.get("ErrorAction"))
+        return True
+    except VFSError:
+        pass
+    return False
+
+
+def get_item(inv: Invocation) -> Iterator[Any]:
+    """Get-Item: the file or folder itself; a missing path is ItemNotFoundException."""
+    fs = inv.session.fs
+    for path in _paths(inv):
+        if _denied(inv, path):
+            continue
+        if not fs.exists(path):
+            inv.session.write_error(_not_found(inv, path), inv.common.get("ErrorAction"))
+            continue
+        yield _item(fs.real(path), fs.absolute(path))
+
+
 def get_child_item(inv: Invocation) -> Iterator[Any]:
     fs = inv.session.fs
     paths = _paths(inv) or [fs.cwd]
     pattern = inv.get("Filter")
     for path in paths:
-        try:
-            fs.real(path)
-        except AccessDenied:  # another host's share, from a logon that cannot hop (lab/identity.py)
-            inv.session.write_error(ErrorRecord(
-                "Access is denied", "PermissionDenied", "ItemExistsUnauthorizedAccessError",
-                target=path, exception="UnauthorizedAccessException", activity=inv.name,
-                command=inv.name, qualifier=inv.spec.error_qualifier), inv.common.get("ErrorAction"))
+        if _denied(inv, path):
             continue
-        except VFSError:
-            pass
         if not fs.exists(path):
             inv.session.write_error(_not_found(inv, path), inv.common.get("ErrorAction"))
             continue

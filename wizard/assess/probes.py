@@ -28,6 +28,7 @@ from wizard.assess.runner import Probe
 from wizard.errors import WizardError
 from wizard.plan.model import Plan
 from wizard.remote import psbuild
+from wizard.remote.secondhop import hop_sentence
 from wizard.remote.endpoints import host_connection, sql_port, winrm_port
 from wizard.remote.ports import PsOutcome, SqlQuery
 from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Var
@@ -173,16 +174,23 @@ def cms_replication_script(modules: Sequence[str] = ("Lync",)) -> str:
 
 def file_store_script(unc: str, modules: Sequence[str] = ("Lync",)) -> str:
     """Whether the share answers, and how many entries its top folder holds (a file store
-    rebuilt empty answers but holds nothing, §5.3 D)."""
+    rebuilt empty answers but holds nothing, §5.3 D). ``Denied``: the session may not reach
+    another server's share (the second hop), which says nothing about the share: Test-Path would
+    answer False for it as for a lost share, so Get-Item's error category tells them apart."""
     return psbuild.script(
-        Assign("lrExists", Cmd("Test-Path", {"LiteralPath": unc})),
-        Raw("$lrItems = 0"),
+        Raw("$lrExists = $false; $lrDenied = $false; $lrItems = 0"),
+        Raw("try {"),
+        Assign("lrItem", Cmd("Get-Item", {"LiteralPath": unc})),
+        Raw("$lrExists = $true"),
+        Raw("} catch {"),
+        Raw("if ($_.CategoryInfo.Category -eq 'PermissionDenied') { $lrDenied = $true }"),
+        Raw("}"),
         Raw("if ($lrExists) {"),
         Assign("lrMeasure", Pipeline(Cmd("Get-ChildItem", {"LiteralPath": unc}),
                                      Cmd("Measure-Object"))),
         Raw("$lrItems = $lrMeasure.Count"),
         Raw("}"),
-        Assign("lrProbe", Raw("@{ Exists = $lrExists; Items = $lrItems }")),
+        Assign("lrProbe", Raw("@{ Exists = $lrExists; Denied = $lrDenied; Items = $lrItems }")),
         json_result=Cmd("Write-Output", positional=[Var("lrProbe")]),
         modules=modules,
     )
@@ -447,6 +455,11 @@ def file_store_probe(t: Transports, fs_id: str, unc: str, modules: Sequence[str]
         probe = _dict(values[0]) if values else {}
         exists = probe.get("Exists") is True
         items = probe.get("Items") if isinstance(probe.get("Items"), int) else None
+        if probe.get("Denied") is True and via is not None:
+            # unknown, not lost: this session cannot see the share from there
+            return _result(pid, "file_store", fs_id, "error",
+                           "The file store share " + hop_sentence(via, unc, probing=True),
+                           {"unc": unc, "answers": None, "denied": True})
         if not exists:
             text = f"The file store share {unc} does not answer from {via}."
         elif items == 0:

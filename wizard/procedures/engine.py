@@ -167,6 +167,10 @@ class _StepFailure(Exception):
         self.message = message
 
 
+class _SecondHop(_StepFailure):
+    """The host was denied another server's share: no retry or wait changes that (secondhop.py)."""
+
+
 class Engine:
     """Runs ``procedure`` step by step. Iterate :meth:`run` to drive it."""
 
@@ -214,7 +218,7 @@ class Engine:
             if result.exit_code != 0 or (errors and command.json_result is None):
                 denied = denied_unc(command.host, f"{result.stdout}\n{result.stderr}")
                 if denied is not None:  # the file is there; this session cannot reach it
-                    raise _StepFailure(hop_sentence(command.host, denied))
+                    raise _SecondHop(hop_sentence(command.host, denied))
                 first = (errors or [f"exit code {result.exit_code}"])[0]
                 raise _StepFailure(f"The command on {command.host} failed: {first}")
             if command.json_result is None:
@@ -242,16 +246,20 @@ class Engine:
     def _check(self, step: Step, check: Check, role: Literal["only_if", "already_done", "requires", "post"],
                *, poll: bool) -> Iterator[EngineEvent]:
         deadline = time.monotonic() + (check.wait_s * self.wait_scale if poll else 0)
+        self._hop = None
         while True:
             try:
                 rows = self._run_command(step, check.command, quiet=True)
                 ok, detail = evaluate(check.expect, rows)
+            except _SecondHop as exc:  # waiting will not change it: say what it is at once
+                ok, detail = False, exc.message
+                self._hop = exc.message
             except _StepFailure as exc:
                 ok, detail = False, exc.message
             except WizardError as exc:
                 ok, detail = False, exc.message
             yield from self._flush()
-            if ok or time.monotonic() >= deadline or (self.cancel is not None and self.cancel.is_set()):
+            if ok or self._hop or time.monotonic() >= deadline or (self.cancel is not None and self.cancel.is_set()):
                 break
             self.sleep(max(0.01, check.poll_s * self.wait_scale))
         self._check_ok = ok
@@ -353,7 +361,7 @@ class Engine:
         for check in step.requires:
             yield from self._check(step, check, "requires", poll=True)
             if not self._check_ok:
-                raise _StepFailure(f"It is not safe to run this step yet: {check.title} failed.")
+                raise _StepFailure(self._hop or f"It is not safe to run this step yet: {check.title} failed.")
         if step.destructive:
             yield from self._ask(StepQuestion(step.id, "confirm", f"Type '{step.confirm_text}' to run: {step.title}",
                                               expected=step.confirm_text))
@@ -387,7 +395,8 @@ class Engine:
         for check in step.post_checks:
             yield from self._check(step, check, "post", poll=True)
             if not self._check_ok:
-                raise _StepFailure(f"The post-check '{check.title}' failed.")
+                raise _StepFailure(self._hop or f"The post-check '{check.title}' failed.")
 
     _answer: str = ""
     _check_ok: bool = False
+    _hop: str | None = None  # the second-hop sentence of the last check, when that was its failure

@@ -47,10 +47,11 @@ def denied_unc(host: str, text: str, candidates: tuple[str, ...] = ()) -> str | 
     return None
 
 
-def hop_sentence(host: str, unc: str, *, reading: bool = False) -> str:
+def hop_sentence(host: str, unc: str, *, reading: bool = False, probing: bool = False) -> str:
     """One sentence: ``host`` was denied ``unc`` on the second hop, and the choices.
     ``reading``: a backup location being listed, where two more ways exist (reading through the
-    share's own server, or a mount on the wizard's machine)."""
+    share's own server, or a mount on the wizard's machine); ``probing``: an assessment probe,
+    which cannot tell whether the share is there."""
     server = _server(unc)
     ways = [f"CredSSP for {host} (connections.hosts.{host}.winrm.auth: credssp)",
             f"Kerberos delegation ({host} trusted for delegation in Active Directory, and winrm "
@@ -60,6 +61,8 @@ def hop_sentence(host: str, unc: str, *, reading: bool = False) -> str:
                  "a mount of the share on this machine (local_path)"]
     else:
         ways += [f"copying the file to {host} first"]
-    return (f"{host} was denied access to {unc} although the share is there: a WinRM session "
-            "authenticated with NTLM, or with Kerberos without delegation, cannot reach another "
-            f"server's share (the second hop); choose {', '.join(ways[:-1])} or {ways[-1]}.")
+    what = (f"{unc} could not be checked from {host}, which was denied access to it" if probing
+            else f"{host} was denied access to {unc} although the share is there")
+    return (f"{what}: a WinRM session authenticated with NTLM, or with Kerberos without "
+            "delegation, cannot reach another server's share (the second hop); choose "
+            f"{', '.join(ways[:-1])} or {ways[-1]}.")

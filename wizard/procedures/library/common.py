@@ -283,8 +283,12 @@ def server_down_check(host: str, server: str) -> Check:
 
 
 def file_check(host: str, path: str) -> Check:
+    """``path`` can be read from ``host``. Get-Item, not Test-Path: Test-Path answers False both
+    for a missing file and for a share the session may not reach (the second hop), and only the
+    error tells them apart (wizard/remote/secondhop.py)."""
     return Check(f"{path} is readable from {host}",
-                 ps(host, json=Cmd("Test-Path", {"LiteralPath": path})), AllEqual(".", True))
+                 ps(host, json=Pipeline(Cmd("Get-Item", {"LiteralPath": path}),
+                                        Cmd("Select-Object", {"Property": ["Name"]}))), NonEmpty("Name"))
 
 
 # --------------------------------------------------------------------- §6.1

@@ -219,7 +219,9 @@ def file_store_steps(ctx: Ctx, fs: FileStore, *, enable_topology: bool, host: st
     host = host or (ctx.fe(ctx.plan.front_end_pools()[0]) if ctx.pool is None else ctx.fe(ctx.target_pool))
     unc = f"\\\\{fs.server}\\{fs.share}"
     source = ctx.filestore_backup(fs.id)  # one folder per store id: share names repeat across sites
-    share_check = Check(f"{unc} is reachable", ps(host, json=Cmd("Test-Path", {"LiteralPath": unc})),
+    # asked on the file server itself, where the share is local: from another host a session
+    # without delegated credentials is denied it (the second hop) although it is there
+    share_check = Check(f"{unc} is reachable", ps(fs.server, json=Cmd("Test-Path", {"LiteralPath": unc})),
                         AllEqual(".", True))
     # a file server of its own is rebuilt first when it was lost with its disk (§6.1); a store on a
     # Lync server (a Standard Edition server's own share) comes back with that server's path
