@@ -13,8 +13,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 VENV=${LYNC_RESTORE_VENV:-.venv}
 PY=${PYTHON:-python3}
-# Debian packages: unixODBC driver manager, the FreeTDS ODBC driver, tmux (terminal tests).
-APT_PACKAGES=(unixodbc tdsodbc tmux)
+# Debian packages: unixODBC driver manager, the FreeTDS ODBC driver, tmux (terminal tests),
+# MIT Kerberos: the lab's KDC (krb5-kdc, krb5-admin-server), kinit (krb5-user) and the headers
+# python-gssapi and krb5 build against (libkrb5-dev, with gcc).
+APT_PACKAGES=(unixodbc tdsodbc tmux krb5-kdc krb5-admin-server krb5-user libkrb5-dev gcc)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -28,7 +30,7 @@ missing_packages() {
 
 install_system_packages() {
     if ! command -v dpkg-query >/dev/null 2>&1; then
-        say "not a Debian-like system: install unixODBC, the FreeTDS ODBC driver and tmux yourself"
+        say "not a Debian-like system: install unixODBC, the FreeTDS ODBC driver, tmux and MIT Kerberos (KDC, client, headers) yourself"
         return 0
     fi
     local missing

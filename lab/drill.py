@@ -30,7 +30,7 @@ from lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
 from lab.runtime import LabRuntime
 from lab.scenarios import Scenario, scenario
 from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
-from wizard.errors import ExitCode, UsageError
+from wizard.errors import ExitCode, UsageError, WizardError
 from wizard.incident import (
     IncidentSession,
     OutputLine,
@@ -277,7 +277,12 @@ def play(session: IncidentSession, drill: LabDrill, answers: DrillAnswers, out: 
     session.choose_path(rec, chosen.path_id)
     if session.needs_backup_set():
         session.change_stage("backup_set")
-        choice = session.backup_sets()
+        try:
+            choice = session.backup_sets()
+        except WizardError as exc:  # no location can be read (the second hop, a share gone): stop here
+            say(f"catalogue FAILED: {exc.message}")
+            session.close("stopped: no backup location could be read")
+            return DrillResult(False, session.journal.path, problems=tuple(drill.problems()))
         for s in choice.sets:
             say(f"backup set {s.name}: complete={s.complete} integrity={s.integrity}")
         say(f"catalogue: {choice.reason}")

@@ -373,7 +373,7 @@ class Session:
                     # $_ is set in the current scope (a catch block is no scope of its own:
                     # what it assigns stays set after it, as in PowerShell)
                     scope = self.scopes[-1]
-                    saved = {name: scope[name] for name in ("_", "psitem") if name in scope}
+                    saved: dict[str, Any] = {name: scope[name] for name in ("_", "psitem") if name in scope}
                     scope.update({"_": exc.record, "psitem": exc.record})
                     try:
                         self.run_block(body, emit)

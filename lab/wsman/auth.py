@@ -170,7 +170,8 @@ class _Sealing:
         if self.context is None:
             raise EncryptionFailed("no security context to seal with")
         wrapped = self.context.wrap_winrm(message)
-        signature, sealed = wrapped.header, wrapped.data
+        signature: bytes = wrapped.header
+        sealed: bytes = wrapped.data
         return (
             _BOUNDARY + b"\r\n"
             b"\tContent-Type: " + ENCRYPTED_PROTOCOL.encode() + b"\r\n"

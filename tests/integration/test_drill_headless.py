@@ -170,3 +170,23 @@ def test_a_monitoring_restore_applies_the_sets_log_chain_and_pchat_stops_at_the_
             assert unwanted not in text
         if name.startswith("monitoring"):
             assert text.index("LcsCDR_log1.trn") < text.index("LcsCDR_log2.trn")
+
+
+@pytest.mark.timeout(60)
+def test_second_hop_stops_before_any_change(tmp_path: Path) -> None:
+    """#15 item 3: no server is trusted for delegation, so the Kerberos ticket is not forwarded and
+    the Front End that lists the backup share is denied it. The wizard stops at the backup set,
+    before the first change, with the one sentence naming the second hop and the ways out, never
+    a missing file; the same scenario restores with CredSSP (test_headless_drill_restores_service)."""
+    out = io.StringIO()
+    result = run_headless("be-lost-no-delegation", answers_file=None, journal_dir=tmp_path, time_factor=600,
+                          operator="alice", out=out)
+    text = out.getvalue()
+    assert not result.restored
+    assert "second hop" in text and "CredSSP for fe" in text and "read_via: bk" in text, text[-2000:]
+    assert "does not exist" not in text and "not found" not in text.lower()
+    journal = read_journal(result.folder)
+    assert journal.intact
+    kinds = [e.kind for e in journal.entries]
+    assert Kind.ACTION_STARTED not in kinds, "nothing may change before the second hop is solved"
+    assert not any(e.kind == Kind.DECISION and e.payload.get("question") == "backup_set" for e in journal.entries)

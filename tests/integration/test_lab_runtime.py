@@ -102,6 +102,15 @@ def test_serve_json_line_and_clean_shutdown(tmp_path: Path) -> None:
                           server_cert_validation="ignore").run_ps("Get-CsWindowsService -Name RTCSRV"
                                                                   " | ConvertTo-Json -Compress")
         assert json.loads(r.std_out)["Status"] == 4
+        # #15 item 6: the realm and its krb5.conf, with which kinit gets a ticket from the lab's KDC
+        assert info["realm"] == "FABRIKAM.LAB"
+        krb_env = dict(os.environ, KRB5_CONFIG=info["krb5_config"], KRB5CCNAME=f"FILE:{tmp_path / 'cc'}")
+        user = info["users"]["winrm"].split("\\")[-1]
+        kinit = subprocess.run(["kinit", f"{user}@{info['realm']}"], input=info["passwords"]["winrm"] + "\n",
+                               text=True, env=krb_env, capture_output=True, timeout=30, check=False)
+        assert kinit.returncode == 0, kinit.stderr
+        klist = subprocess.run(["klist"], env=krb_env, capture_output=True, text=True, timeout=30, check=False)
+        assert f"krbtgt/{info['realm']}@{info['realm']}" in klist.stdout
     finally:
         proc.terminate()
         deadline = time.monotonic() + 10

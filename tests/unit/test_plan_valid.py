@@ -63,7 +63,7 @@ def test_schema_forbids_unknown_keys_and_names_required_ones() -> None:
                                     "credentials"}
     cred = doc["$defs"]["Credential"]
     assert "password" not in cred["properties"]
-    assert cred["properties"]["source"]["enum"] == ["prompt", "env", "keyring"]
+    assert cred["properties"]["source"]["enum"] == ["prompt", "env", "keyring", "ticket"]
 
 
 @pytest.mark.parametrize("text,seconds", [("30m", 1800), ("4h", 14400), ("1d", 86400),

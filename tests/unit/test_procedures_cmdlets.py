@@ -19,7 +19,7 @@ from wizard.procedures.model import PsCommand
 from wizard.remote.psbuild import Assign, Cmd, Pipeline
 
 DOMAIN = Path(__file__).resolve().parents[2].parent / "shared" / "domain" / "lync2013-backup-restore.md"
-WINDOWS = {"Select-Object", "Write-Output", "Test-Path", "Get-ChildItem", "Import-Module", "robocopy"}
+WINDOWS = {"Select-Object", "Write-Output", "Test-Path", "Get-Item", "Get-ChildItem", "Import-Module", "robocopy"}
 COMMON = {"Verbose"}
 PARAM = re.compile(r"(?<![A-Za-z0-9])-([A-Z][A-Za-z0-9]+)")
 

@@ -28,10 +28,10 @@ from wizard.assess.runner import Probe
 from wizard.errors import WizardError
 from wizard.plan.model import Plan
 from wizard.remote import psbuild
-from wizard.remote.secondhop import hop_sentence
 from wizard.remote.endpoints import host_connection, sql_port, winrm_port
 from wizard.remote.ports import PsOutcome, SqlQuery
 from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Var
+from wizard.remote.secondhop import hop_sentence
 from wizard.remote.sqlerrors import SqlServerError
 
 # ------------------------------------------------------------------------------ transports

@@ -25,7 +25,6 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from wizard.errors import InputFileError, WizardError
-from wizard.remote.secondhop import denied_unc, hop_sentence
 from wizard.journal import Kind
 from wizard.procedures.compose import Procedure
 from wizard.procedures.events import (
@@ -43,6 +42,7 @@ from wizard.procedures.events import (
 from wizard.procedures.model import Check, Command, PsCommand, Step, evaluate
 from wizard.remote import psbuild
 from wizard.remote.ports import PsOutcome, SqlQuery
+from wizard.remote.secondhop import denied_unc, hop_sentence
 from wizard.remote.sql import quote_identifier
 
 _ALREADY = "work already done: "  # the reason of a step closed because its pre-check found the work done

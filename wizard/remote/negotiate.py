@@ -174,7 +174,7 @@ class KerberosAuth(AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if self._context is None or not self._context.complete:
             request.headers["Authorization"] = "Kerberos " + base64.b64encode(self._first_token()).decode()
-        request.register_hook("response", self._answered)
+        request.register_hook("response", self._answered)  # type: ignore[no-untyped-call]
         return request
 
     def _answered(self, response: requests.Response, **kwargs: Any) -> requests.Response:
@@ -261,8 +261,8 @@ def credssp_auth(fqdn: str, username: str, password: str, *, where: str,
     """requests-credssp's handler, its inner exchange named after ``fqdn`` (not the address).
     ``mechanism``: ``kerberos`` (the account as ``user@REALM``) or ``ntlm``."""
     try:
-        from requests_credssp import HttpCredSSPAuth
-        from requests_credssp.credssp import CredSSPContext
+        from requests_credssp import HttpCredSSPAuth  # type: ignore[import-untyped]
+        from requests_credssp.credssp import CredSSPContext  # type: ignore[import-untyped]
     except ImportError:
         raise KerberosError(f"{where} is set to CredSSP, but requests-credssp is not installed: "
                             "install lync-restore's credssp extra (bash bootstrap.sh setup does), "

@@ -27,7 +27,7 @@ def _server(unc: str) -> str:
 
 def _same_host(a: str, b: str) -> bool:
     a, b = a.lower(), b.lower()
-    return a == b or a.split(".", 1)[0] == b.split(".", 1)[0] and ("." not in a or "." not in b)
+    return a == b or (a.split(".", 1)[0] == b.split(".", 1)[0] and ("." not in a or "." not in b))
 
 
 def denied_unc(host: str, text: str, candidates: tuple[str, ...] = ()) -> str | None:

@@ -38,7 +38,6 @@ from wizard.remote.clixml import (
     clixml_to_text,
     parse_error_records,
 )
-from wizard.remote.negotiate import KerberosAuth, credssp_auth, kerberos_principal, require_kerberos
 from wizard.remote.errors import (
     MAPPED_EXCEPTIONS,
     CommandTooLongError,
@@ -51,6 +50,7 @@ from wizard.remote.errors import (
     is_shell_not_found,
     map_winrm_exception,
 )
+from wizard.remote.negotiate import KerberosAuth, credssp_auth, kerberos_principal, require_kerberos
 
 AuthMethod = Literal["ntlm", "kerberos", "credssp", "basic"]
 _TOO_LONG = "The command line is too long."
@@ -257,10 +257,8 @@ class _LeanTransport(Transport):
     def build_session(self) -> requests.Session:
         if self.session:
             return self.session
-        if self.custom_auth is None:
-            session = super().build_session()
-        else:
-            session = self._custom_session(self.custom_auth)
+        custom = self.custom_auth
+        session = super().build_session() if custom is None else self._custom_session(custom)
         # proxy=None already ignores proxy variables; not re-reading the environment on every
         # request saves a third of a millisecond each.
         session.trust_env = False
