@@ -153,7 +153,7 @@ class LabKdc:
         done = subprocess.run(argv, input=stdin.encode(), env=self._env(), capture_output=True,
                               timeout=60, check=False)
         out = (done.stdout + done.stderr).decode("utf-8", "replace")
-        if done.returncode != 0 or "error" in out.lower() and "kadmin.local" in argv[0]:
+        if done.returncode != 0 or ("error" in out.lower() and "kadmin.local" in argv[0]):
             raise KerberosUnavailable(f"The lab's KDC set-up failed ({Path(argv[0]).name}): "
                                       + " ".join(out.split())[:300])
         return out

@@ -26,6 +26,11 @@ from types import TracebackType
 from typing import Any
 
 import yaml
+from wizard.journal import write_private
+from wizard.plan import load_plan
+from wizard.remote.negotiate import kerberos_missing
+from wizard.remote.odbc import SqlEndpoint, bundled_msodbc18, classify, connection_string
+from wizard.remote.winrm import AuthMethod, PowerShellRunner, WinRMEndpoint
 
 from lab.clock import LabClock
 from lab.cmdlets import lync_cmdlets
@@ -37,17 +42,12 @@ from lab.natives import lab_natives
 from lab.paths import LabFS
 from lab.powershell.host import PowerShellHost
 from lab.scenarios import Scenario
-from lab.tls import LabCA
 from lab.sqlengine import SqlEngine
 from lab.tds.server import TdsServer
+from lab.tls import LabCA
 from lab.windows import powershell_version
 from lab.wsman import CommandIO, WsmanServer
 from lab.wsman.auth import KerberosKeys
-from wizard.journal import write_private
-from wizard.plan import load_plan
-from wizard.remote.negotiate import kerberos_missing
-from wizard.remote.odbc import SqlEndpoint, bundled_msodbc18, classify, connection_string
-from wizard.remote.winrm import AuthMethod, PowerShellRunner, WinRMEndpoint
 
 PLANS_DIR = Path(str(resources.files("plans")))  # the shipped plans (a package: installed with the wizard)
 

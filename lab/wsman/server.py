@@ -24,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
-from lab.wsman import soap
 from lab.identity import SESSION, NetworkLogon
+from lab.wsman import soap
 from lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
     AccountStore,
