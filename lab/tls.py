@@ -10,6 +10,7 @@ written under the lab's state folder (0600); the CA bundle (``ca.pem``) is what 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import ssl
 import threading
 from pathlib import Path
@@ -51,8 +52,11 @@ class LabCA:
             return
         self._key = ec.generate_private_key(ec.SECP256R1())
         start = self._now - dt.timedelta(days=1)
-        self._cert = (x509.CertificateBuilder().subject_name(_name("Fabrikam Lab Root CA"))
-                      .issuer_name(_name("Fabrikam Lab Root CA")).public_key(self._key.public_key())
+        # a name of its own, as every enterprise CA has: OpenSSL finds an issuer by its subject, so
+        # two labs' CAs trusted together (one process, several labs) must not share a name
+        subject = _name(f"Fabrikam Lab Root CA {secrets.token_hex(4)}")
+        self._cert = (x509.CertificateBuilder().subject_name(subject)
+                      .issuer_name(subject).public_key(self._key.public_key())
                       .serial_number(x509.random_serial_number()).not_valid_before(start)
                       .not_valid_after(start + _VALID)
                       .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)

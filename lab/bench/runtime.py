@@ -78,7 +78,7 @@ def run_be_lost_unpaired(state_dir: Path, time_factor: float = 600.0) -> float:
         steps.append(rf"Import-CsUserData -PoolFqdn pool3.fabrikam.lab -FileName "
                      rf"'{_SET}\UserData_pool3.fabrikam.lab.zip'")
         steps += [f"Start-CsWindowsService -ComputerName '{fe}' -NoWait" for fe in fes]  # together (§6.13, §5.4)
-        with lab.runner(fes[0], "ntlm") as runner:
+        with lab.runner(fes[0], "kerberos") as runner:  # the ticket is forwarded: the share is reachable
             for step in steps:
                 result = runner.run(step, deadline_s=120)
                 if result.exit_code != 0:

@@ -69,7 +69,10 @@ class RealTransports:
         if runner is not None:
             return runner
         cred = self.credentials.for_sql(sql_id)
-        runner = SqlRunner(sql_endpoint(self.plan, sql_id, timeout_s), cred.username,
+        # the driver gives up a second before the probe's budget: Microsoft's ODBC Driver 18 spends
+        # its whole login timeout on a host that does not resolve, and its own "Login timeout
+        # expired" is the answer (a probe cut off at its deadline would be reported abandoned)
+        runner = SqlRunner(sql_endpoint(self.plan, sql_id, max(1.0, timeout_s - 1.0)), cred.username,
                            cred.password.reveal())
         with self._lock:
             return self._sql.setdefault(sql_id, runner)

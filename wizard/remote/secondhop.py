@@ -18,7 +18,7 @@ _DENIED = (
     re.compile(r"ERROR 5 \(0x00000005\) Accessing (?:Source|Destination) Directory (?P<path>\\\\\S+)", re.I),
 )
 _PLAIN_DENIED = re.compile(r"\bAccess is denied\b", re.I)
-_UNC = re.compile(r"\\\\[A-Za-z0-9._-]+\\[^\s'\"]+")
+_UNC = re.compile(r"\\\\[A-Za-z0-9._-]+\\[^\s'\":()]+")  # as PowerShell prints it: ends at ":String)"
 
 
 def _server(unc: str) -> str:

@@ -9,13 +9,14 @@ as ``?`` parameters; names that cannot be parameters go through :func:`quote_ide
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -178,8 +179,9 @@ class SqlRunner:
         conn_str = connection_string(self.endpoint, self.driver, self.username, self.__password)
         timeout = max(1, round(self.endpoint.login_timeout_s))
         try:
-            with _trusting(self.endpoint.ca_bundle if self.driver.kind == "msodbc" else None):
-                conn = pyodbc.connect(conn_str, autocommit=True, timeout=timeout)
+            if self.driver.kind == "msodbc":
+                _trust(self.endpoint.ca_bundle)
+            conn = pyodbc.connect(conn_str, autocommit=True, timeout=timeout)
         except pyodbc.Error as exc:
             raise self._error(exc, "connect", self.endpoint.login_timeout_s) from None
         finally:
@@ -340,22 +342,26 @@ class _Progress:
 
 
 _CERT_ENV_LOCK = threading.Lock()
+_TRUSTED: list[str] = []  # the plan CA bundles handed to OpenSSL so far, in order
 
 
-@contextlib.contextmanager
-def _trusting(ca_bundle: str | None) -> Iterator[None]:
-    """OpenSSL's ``SSL_CERT_FILE`` naming the plan's CA bundle while one connection is made:
-    Microsoft's ODBC driver has no keyword for a CA file and reads OpenSSL's default paths."""
+def _trust(ca_bundle: str | None) -> None:
+    """Make OpenSSL's ``SSL_CERT_FILE`` name the plan's CA bundle before Microsoft's ODBC driver
+    connects: it has no keyword for a CA file and reads OpenSSL's default paths at each handshake.
+    The variable is set for the process and kept (connections run in parallel: a variable switched
+    back and forth around each connect would serialise them behind the slowest login). Several
+    bundles (per-host overrides) are trusted together through one file of their union."""
     if ca_bundle is None:
-        yield
         return
     with _CERT_ENV_LOCK:
-        previous = os.environ.get("SSL_CERT_FILE")
-        os.environ["SSL_CERT_FILE"] = ca_bundle
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop("SSL_CERT_FILE", None)
-            else:
-                os.environ["SSL_CERT_FILE"] = previous
+        if ca_bundle in _TRUSTED and os.environ.get("SSL_CERT_FILE"):
+            return
+        _TRUSTED[:] = [p for p in _TRUSTED if os.path.isfile(p)] + [ca_bundle]  # a removed file trusts nothing
+        if len(_TRUSTED) == 1:
+            os.environ["SSL_CERT_FILE"] = ca_bundle
+            return
+        union = "".join(Path(p).read_text(encoding="utf-8", errors="replace").rstrip() + "\n" for p in _TRUSTED)
+        folder = Path(tempfile.mkdtemp(prefix="lync-restore-ca-"))
+        target = folder / "trusted-sql-cas.pem"
+        target.write_text(union, encoding="utf-8")
+        os.environ["SSL_CERT_FILE"] = str(target)
