@@ -158,6 +158,7 @@ class _Shell:
     user: str | None
     commands: dict[str, _Command]
     last_used: float = 0.0  # monotonic: a shell idle longer than winrs IdleTimeout is deleted
+    operations: int = 0  # commands run in it: they count against MaxConcurrentOperationsPerUser
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -273,7 +274,11 @@ class _Handler(BaseHTTPRequestHandler):
             wsman._logon.value = NetworkLogon(user, security.method, security.delegated)
         else:  # Basic: a clear-text logon, which holds the password (it can reach other hosts)
             wsman._logon.value = NetworkLogon(user, "basic", True)
-        status, answer = wsman._dispatch(message, user)
+        if len(message) > wsman.max_envelope_size_kb * 1024:
+            wsman._record("Fault", None, None, user, f"envelope over {wsman.max_envelope_size_kb} KB")
+            status, answer = 500, soap.envelope_too_large_fault("", wsman.host_name)
+        else:
+            status, answer = wsman._dispatch(message, user)
         content_type = "application/soap+xml;charset=UTF-8"
         if sealed and isinstance(security, (NtlmConnection, KerberosConnection)):
             answer = security.seal(answer)
@@ -388,6 +393,8 @@ class WsmanServer:
         max_shells_per_user: int = 30,
         idle_timeout_s: float = 7200.0,
         kerberos: KerberosKeys | None = None,
+        max_operations_per_user: int = 1500,
+        max_envelope_size_kb: int = 500,
     ) -> None:
         """``tls``: serve HTTPS with this context (the host's certificate, lab/tls.py), as a
         WinRM HTTPS listener does on 5986; None: plain HTTP (5985). ``allow_unencrypted``: the
@@ -395,7 +402,11 @@ class WsmanServer:
         that is not sealed (Basic, or NTLM without message encryption) is refused with 401.
         ``max_shells_per_user`` and ``idle_timeout_s``: winrs MaxShellsPerUser (WinRM 3.0
         default 30; one more Create is a wsman:QuotaLimit fault) and IdleTimeout (7,200,000 ms:
-        a shell nobody used for that long is deleted; naming it then is "shell not found")."""
+        a shell nobody used for that long is deleted; naming it then is "shell not found").
+        ``max_operations_per_user``: MaxConcurrentOperationsPerUser (1500; every command a shell
+        ran counts until the shell is deleted); ``max_envelope_size_kb``: MaxEnvelopeSizekb (500: a
+        larger request is a wsman:EncodingLimit fault); ``kerberos``: the service keys Kerberos
+        tickets are accepted with (lab/kerberos.py)."""
         unknown = set(auth) - {"basic", "ntlm", "kerberos", "credssp"}
         if unknown:
             raise ValueError(f"unsupported lab authentication: {sorted(unknown)}")
@@ -411,6 +422,8 @@ class WsmanServer:
         self._credssp_context: Any = None
         self.max_shells_per_user = max_shells_per_user
         self.idle_timeout_s = idle_timeout_s
+        self.max_operations_per_user = max_operations_per_user
+        self.max_envelope_size_kb = max_envelope_size_kb
         self._bind = bind
         self._port = port
         self._store = AccountStore(users)
@@ -624,7 +637,17 @@ class WsmanServer:
         command_id = str(uuid.uuid4()).upper()
         running = _Command(command_id, shell.encoding, self._stopped)
         with self._lock:
-            shell.commands[command_id] = running
+            # every command a shell ran counts until the shell is deleted (MaxConcurrentOperationsPerUser)
+            used = sum(s.operations for s in self._shells.values() if s.user == user)
+            allowed = used < self.max_operations_per_user
+            if allowed:
+                shell.operations += 1
+                shell.commands[command_id] = running
+        if not allowed:
+            self._record("Fault", shell.shell_id, None, user,
+                         f"quota: {self.max_operations_per_user} operations per user")
+            return 500, soap.quota_max_operations_fault(request.message_id, self.host_name,
+                                                        self.max_operations_per_user)
         script = soap.decode_powershell(command, arguments)
         line = " ".join((command, *arguments))
         detail = script if script is not None else line

@@ -45,6 +45,8 @@ FAULT_SHELL_NOT_FOUND = 2150858843
 #: WSManFault code of an action the service does not implement.
 FAULT_ACTION_NOT_SUPPORTED = 2150858757
 FAULT_QUOTA_MAX_SHELLS = 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS (winrs MaxShellsPerUser)
+FAULT_QUOTA_MAX_OPERATIONS = 2150859174  # ERROR_WSMAN_QUOTA_MAX_OPERATIONS (MaxConcurrentOperationsPerUser)
+FAULT_MAX_ENVELOPE_SIZE = 2150859025  # 0x80338111: the request exceeded MaxEnvelopeSizekb
 
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 _ENCODED_SWITCHES = ("-encodedcommand", "-enc", "-ec")
@@ -299,6 +301,36 @@ def quota_max_shells_fault(relates_to: str, machine: str, allowed: int) -> bytes
         f"number of {allowed} concurrent shells, which has been exceeded. Close existing shells or "
         "raise the quota for this user.",
         wsman_code=FAULT_QUOTA_MAX_SHELLS,
+        machine=machine,
+    )
+
+
+def quota_max_operations_fault(relates_to: str, machine: str, allowed: int) -> bytes:
+    """Over MaxConcurrentOperationsPerUser (1500 since WinRM 3.0). Windows counts every command a
+    shell has run until the shell is deleted (pywinrm issue 124: sequential commands in one long-
+    lived shell hit it), so a client that keeps one shell must replace it now and then."""
+    return fault(
+        relates_to,
+        code="s:Receiver",
+        subcode="w:QuotaLimit",
+        reason=f"The WS-Management service cannot process the request. This user is allowed a maximum "
+        f"number of {allowed} concurrent operations, which has been exceeded. Close existing "
+        "operations for this user, or raise the quota for this user.",
+        wsman_code=FAULT_QUOTA_MAX_OPERATIONS,
+        machine=machine,
+    )
+
+
+def envelope_too_large_fault(relates_to: str, machine: str) -> bytes:
+    """A request over MaxEnvelopeSizekb (500 KB by default): wsman:EncodingLimit, and the words
+    the WinRM client shows for it."""
+    return fault(
+        relates_to,
+        code="s:Sender",
+        subcode="w:EncodingLimit",
+        reason="The WinRM client sent a request to the remote WS-Management service and was notified "
+        "that the request size exceeded the configured MaxEnvelopeSize quota.",
+        wsman_code=FAULT_MAX_ENVELOPE_SIZE,
         machine=machine,
     )
 

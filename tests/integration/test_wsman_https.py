@@ -132,3 +132,71 @@ def test_winrs_quotas_shells_per_user_and_idle_timeout(ca: LabCA) -> None:
         finally:
             runner.close()
         assert any("shell not found" in str(t) for t in srv.transcript), "the old shell was gone"
+
+
+def test_operations_quota_and_envelope_size_and_the_runner_stays_within(
+        ca: LabCA, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MaxConcurrentOperationsPerUser counts every command a shell ran until it is deleted (as
+    Windows does: sequential commands in one long-lived shell reach it); MaxEnvelopeSizekb refuses
+    a larger request. Both with Windows' codes and words; the runner replaces its shell before the
+    quota (COMMANDS_PER_SHELL) and after the fault, and its largest envelope fits 500 KB."""
+    from winrm.exceptions import WSManFaultError
+
+    import wizard.remote.winrm as winrm_module
+
+    with WsmanServer(FQDN, ToyHost(), {USER: PASSWORD}, tls=ca.server_context(FQDN), max_operations_per_user=3,
+                     max_envelope_size_kb=8) as srv:
+        p = Protocol(srv.url.replace("127.0.0.1", "localhost"), transport="ntlm", username=USER, password=PASSWORD,
+                     server_cert_validation="ignore")
+        shell = p.open_shell()
+        for _ in range(3):
+            p.cleanup_command(shell, p.run_command(shell, "echo", ["x"]))
+        with pytest.raises(WSManFaultError) as quota:
+            p.run_command(shell, "echo", ["x"])  # the three before were cleaned up: they still count
+        assert quota.value.wsman_fault_code == 2150859174
+        assert ("This user is allowed a maximum number of 3 concurrent operations, which has been exceeded. "
+                "Close existing operations for this user, or raise the quota for this user.") in str(quota.value.reason)
+        with pytest.raises(WSManFaultError) as big:
+            p.run_command(shell, "echo", ["y" * 9000])
+        assert big.value.wsman_fault_code == 2150859025
+        assert "exceeded the configured MaxEnvelopeSize quota" in str(big.value.reason)
+        p.close_shell(shell)
+
+        endpoint = WinRMEndpoint(FQDN, address="127.0.0.1", port=srv.port, scheme="https", ca_bundle=str(ca.bundle))
+        runner = PowerShellRunner(endpoint, USER, PASSWORD, connect_timeout_s=5)
+        try:  # more commands than the quota allows per shell: the fault makes the runner start afresh
+            assert [runner.run(f"Write-Output '{i}'", deadline_s=20).stdout.strip() for i in range(7)] == [
+                str(i) for i in range(7)]
+        finally:
+            runner.close()
+        monkeypatch.setattr(winrm_module, "COMMANDS_PER_SHELL", 2)
+        runner = PowerShellRunner(endpoint, USER, PASSWORD, connect_timeout_s=5)
+        faults = sum(t.action == "Fault" for t in srv.transcript)
+        try:  # and below the quota it replaces the shell before the server has to refuse
+            assert [runner.run(f"Write-Output '{i}'", deadline_s=20).stdout.strip() for i in range(5)] == [
+                str(i) for i in range(5)]
+        finally:
+            runner.close()
+        assert sum(t.action == "Fault" for t in srv.transcript) == faults
+        assert sum(t.action == "Delete" for t in srv.transcript) >= 3
+
+
+def test_the_runners_longest_script_fits_the_default_envelope(ca: LabCA, tmp_path: Path) -> None:
+    """A script far longer than one command line is staged in pieces, each envelope well under
+    the default 500 KB MaxEnvelopeSizekb (the lab's PowerShell stages and runs it)."""
+    from lab.powershell.host import PowerShellHost
+    from lab.powershell.vfs import VirtualFS
+    from lab.runtime import _HostAdapter
+
+    host = PowerShellHost(fs=VirtualFS(tmp_path), host_name=FQDN)
+    with WsmanServer(FQDN, _HostAdapter(host), {USER: PASSWORD}, tls=ca.server_context(FQDN)) as srv:
+        endpoint = WinRMEndpoint(FQDN, address="127.0.0.1", port=srv.port, scheme="https", ca_bundle=str(ca.bundle))
+        runner = PowerShellRunner(endpoint, USER, PASSWORD, connect_timeout_s=5)
+        script = "\n".join(f"# {'padding ' * 12} {i}" for i in range(6000)) + "\nWrite-Output 'long'"
+        try:
+            assert len(script.encode()) > 600_000
+            assert runner.run(script, deadline_s=120).stdout.strip() == "long"
+        finally:
+            runner.close()
+        assert srv.max_envelope_size_kb == 500
+        assert not any("envelope" in t.detail for t in srv.transcript if t.action == "Fault")

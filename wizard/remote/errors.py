@@ -136,6 +136,15 @@ def is_shell_not_found(exc: BaseException) -> bool:
     )
 
 
+#: WSManFault code of MaxConcurrentOperationsPerUser exceeded (ERROR_WSMAN_QUOTA_MAX_OPERATIONS).
+OPERATIONS_QUOTA_CODE = 2150859174
+
+
+def is_operations_quota(exc: BaseException) -> bool:
+    """True for the fault a server gives when the user's operations quota is full."""
+    return isinstance(exc, WSManFaultError) and exc.wsman_fault_code == OPERATIONS_QUOTA_CODE
+
+
 def map_winrm_exception(
     exc: BaseException,
     host: str,

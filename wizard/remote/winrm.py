@@ -47,6 +47,7 @@ from wizard.remote.errors import (
     ShellLostError,
     StagingError,
     WinRMFailure,
+    is_operations_quota,
     is_shell_not_found,
     map_winrm_exception,
 )
@@ -54,6 +55,10 @@ from wizard.remote.negotiate import KerberosAuth, credssp_auth, kerberos_princip
 
 AuthMethod = Literal["ntlm", "kerberos", "credssp", "basic"]
 _TOO_LONG = "The command line is too long."
+#: Commands run in one shell before the runner replaces it: Windows counts every command of a
+#: shell against MaxConcurrentOperationsPerUser (1500) until the shell is deleted; 400 leaves
+#: room for the user's other shells (a second wizard, a colleague's console).
+COMMANDS_PER_SHELL = 400
 #: How often a read-only (idempotent) script is tried when the connection keeps dropping.
 IDEMPOTENT_ATTEMPTS = 4
 
@@ -406,6 +411,7 @@ class PowerShellRunner:
         self._on_warning = on_warning
         self._lock = threading.RLock()
         self._shell_id: str | None = None
+        self._commands_in_shell = 0
         # (shell id, command id) of the last command, Done but not yet released by a Signal
         self._done: tuple[str, str] | None = None
         self._warned = False
@@ -556,20 +562,39 @@ class PowerShellRunner:
             )
 
     def _shell(self) -> str:
+        if self._shell_id is not None and self._commands_in_shell >= COMMANDS_PER_SHELL:
+            self._retire_shell()  # before Windows' operations quota counts it full
         if self._shell_id is None:
             self._shell_id = self._protocol.open_shell(codepage=65001, noprofile=True)
+            self._commands_in_shell = 0
         return self._shell_id
 
+    def _retire_shell(self) -> None:
+        """Delete the current shell (its commands stop counting against the user's operations)."""
+        shell_id, self._shell_id = self._shell_id, None
+        self._done = None
+        if shell_id is not None:
+            try:
+                self._protocol.close_shell(shell_id)
+            except MAPPED_EXCEPTIONS:
+                pass  # gone already, or the host will reap it at its idle timeout
+
     def _start(self, line: str) -> tuple[str, str]:
-        """(shell id, command id); reopens the shell once if the server lost it."""
+        """(shell id, command id); reopens the shell once if the server lost it, or if the user's
+        operations quota is full (another client of the same account kept shells busy)."""
         self._release_done()
         for attempt in (1, 2):
             shell_id = self._shell()
             try:
-                return shell_id, self._protocol.run_command(shell_id, line)
+                command_id = self._protocol.run_command(shell_id, line)
+                self._commands_in_shell += 1
+                return shell_id, command_id
             except MAPPED_EXCEPTIONS as exc:
                 if attempt == 1 and is_shell_not_found(exc):
                     self._shell_id = None
+                    continue
+                if attempt == 1 and is_operations_quota(exc):
+                    self._retire_shell()
                     continue
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
