@@ -9,13 +9,15 @@ import pytest
 
 from lab.runtime import LabRuntime
 from lab.scenarios import scenario
-from wizard.remote.backup_store import LocalBackupStore, RemoteBackupStore, runner_stdout
+from wizard.remote.backup_store import LocalBackupStore, RemoteBackupStore, SecondHopDenied, runner_stdout
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
-@pytest.mark.parametrize("auth", ["basic", "ntlm"])
+@pytest.mark.parametrize("auth", ["basic", "kerberos", "credssp"])
 def test_remote_listing_matches_the_disk(auth: str) -> None:
+    """Through each logon that holds credentials the Front End can present to the vault (Basic:
+    a clear-text logon; Kerberos: the ticket forwarded; CredSSP: the password)."""
     with LabRuntime(scenario("file-store-lost")) as lab:
         loc = lab.plan.backup.locations[0]
         assert loc.read_via == "fe01.fabrikam.lab" and loc.local_path is None
@@ -37,3 +39,18 @@ def test_remote_listing_matches_the_disk(auth: str) -> None:
             assert path is not None
             assert hashes[rel] == hashlib.sha256(path.read_bytes()).hexdigest()
         runner.close()
+
+
+def test_an_ntlm_session_is_denied_the_vault_and_says_second_hop() -> None:
+    """#15 item 3: over NTLM the Front End may not reach \\\\bk01 (the second hop): the listing
+    fails with the one sentence naming the ways out, never as a missing folder."""
+    with LabRuntime(scenario("file-store-lost")) as lab:
+        loc = lab.plan.backup.locations[0]
+        with lab.runner(loc.read_via, "ntlm") as runner:  # type: ignore[arg-type]
+            remote = RemoteBackupStore(runner_stdout(runner), loc.unc, loc.read_via, modules=())
+            with pytest.raises(SecondHopDenied) as denied:
+                remote.list_sets()
+    text = denied.value.message
+    assert text.startswith(f"{loc.read_via} was denied access to {loc.unc} although the share is there")
+    assert "second hop" in text and "read_via: bk01.fabrikam.lab" in text and "local_path" in text
+

@@ -51,7 +51,7 @@ def _sql_error(lab: LabRuntime, sql_id: str, statement: str) -> str:
     return str(err.value)
 
 
-def _ps(lab: LabRuntime, host: str, script: str, auth: str = "ntlm") -> PsResult:
+def _ps(lab: LabRuntime, host: str, script: str, auth: str = "kerberos") -> PsResult:
     with lab.runner(host, auth) as runner:  # type: ignore[arg-type]
         return runner.run(script, deadline_s=30)
 
@@ -92,7 +92,7 @@ def test_set_missing_e911_zip(tmp_path: Path) -> None:
                  "Set-CsEdgeServer -Identity EdgeServer:edge.fabrikam.lab "
                  "-Registrar Registrar:pool2.fabrikam.lab",
                  "Invoke-CsPoolFailover -PoolFqdn pool1.fabrikam.lab -DisasterMode"]
-        with lab.runner(fe, "ntlm") as runner:
+        with lab.runner(fe, "kerberos") as runner:  # the ticket forwarded: the vault is reachable
             for step in steps:
                 assert runner.run(step, deadline_s=30).exit_code == 0, step
             missing = runner.run(rf"Import-CsLisConfiguration -FileName '{NEWEST}\E911Config.zip'",

@@ -26,10 +26,12 @@ SET = r"\\bk01.fabrikam.lab\LyncBackup\2026-11-24_0200"
 FREETDS = "/usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so"
 
 
-def _ps(lab: LabRuntime, host: str, script: str, transport: str = "ntlm") -> winrm.Response:
+def _ps(lab: LabRuntime, host: str, script: str, transport: str = "credssp") -> winrm.Response:
+    """Plain pywinrm; CredSSP by default (NTLM inside it): the host gets the password and can read
+    the backup share (an NTLM session alone could not: the second hop)."""
     session = winrm.Session(lab.winrm_urls()[host], auth=(lab.win_user, lab.win_password),
                             transport=transport, server_cert_validation="ignore", proxy=None,
-                            ca_trust_path=None, message_encryption="always" if transport == "ntlm" else "never")
+                            ca_trust_path=None, message_encryption="never")
     return session.run_ps(script)
 
 
