@@ -96,5 +96,6 @@ def test_a_missing_kerberos_library_names_what_to_install(monkeypatch: pytest.Mo
     with pytest.raises(KerberosError) as info:
         require_kerberos("fe01.corp.contoso.com:5986")
     text = str(info.value)
-    assert text.startswith("fe01.corp.contoso.com:5986 is set to Kerberos, but the Python module gssapi is not installed")
+    assert text.startswith("fe01.corp.contoso.com:5986 is set to Kerberos, but the Python module gssapi is "
+                           "not installed")
     assert "lync-restore[kerberos]" in text and "libkrb5-dev" in text and "auth to ntlm" in text

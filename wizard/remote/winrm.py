@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import collections.abc
+import contextlib
 import math
 import os
 import ssl
@@ -573,11 +574,9 @@ class PowerShellRunner:
         """Delete the current shell (its commands stop counting against the user's operations)."""
         shell_id, self._shell_id = self._shell_id, None
         self._done = None
-        if shell_id is not None:
-            try:
+        if shell_id is not None:  # gone already, or the host reaps it at its idle timeout
+            with contextlib.suppress(*MAPPED_EXCEPTIONS):
                 self._protocol.close_shell(shell_id)
-            except MAPPED_EXCEPTIONS:
-                pass  # gone already, or the host will reap it at its idle timeout
 
     def _start(self, line: str) -> tuple[str, str]:
         """(shell id, command id); reopens the shell once if the server lost it, or if the user's
