@@ -26,6 +26,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -206,11 +207,13 @@ class LabKdc:
         self._write_configs()  # the port is new at every start (a revived lab included)
         if not self.created:
             raise KerberosUnavailable("The lab's realm has no database yet (create it first).")
+        self._stop_leftover()
         log = (self.folder / "krb5kdc.out").open("ab")
         self._proc = subprocess.Popen([_program("krb5kdc"), "-n", "-r", self.realm], env=self._env(),
                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                       start_new_session=True)
         log.close()
+        (self.folder / "krb5kdc.pid").write_text(str(self._proc.pid), encoding="ascii")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -223,8 +226,23 @@ class LabKdc:
         self.stop()
         raise KerberosUnavailable(f"The lab's KDC did not listen on 127.0.0.1:{self.port} within 10 s.")
 
+    def _stop_leftover(self) -> None:
+        """End the KDC a killed lab left running on this realm's files (a kept lab whose keeper
+        was SIGKILLed: its child outlived it); only a krb5kdc whose command line names this realm."""
+        pid_file = self.folder / "krb5kdc.pid"
+        try:
+            pid = int(pid_file.read_text(encoding="ascii"))
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if cmdline and Path(cmdline[0].decode(errors="replace")).name == "krb5kdc" and self.realm.encode() in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        pid_file.unlink(missing_ok=True)
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
+        (self.folder / "krb5kdc.pid").unlink(missing_ok=True)
         if proc is None:
             return
         proc.terminate()

@@ -250,3 +250,23 @@ def test_plain_pywinrm_by_hand(lab: LabRuntime, transport: str, tmp_path: Path,
     finally:
         protocol.close_shell(shell)
     assert code == 0 and out.decode().strip() == "by hand"
+
+
+def test_a_revived_lab_ends_the_kdc_its_killed_keeper_left(tmp_path: Path) -> None:
+    """A kept lab's keeper SIGKILLed (a power cut) leaves its krb5kdc running; the lab revived on
+    the same state ends it before starting its own, and the realm answers on the new port."""
+    first = LabKdc(tmp_path / "kdc", "fabrikam.lab")
+    first.create(USERS, [TRUSTED])
+    first.start()
+    orphan, first._proc = first._proc, None  # the keeper died without stopping it
+    assert orphan is not None and orphan.poll() is None
+    again = LabKdc(tmp_path / "kdc", "fabrikam.lab")
+    again.start()
+    try:
+        assert orphan.wait(timeout=10) is not None  # ended by the revived lab
+        env = {**os.environ, "KRB5_CONFIG": str(again.krb5_config), "KRB5CCNAME": f"FILE:{tmp_path / 'cc'}"}
+        done = subprocess.run(["kinit", f"lyncadmin@{again.realm}"], input=PASSWORD + "\n", text=True, env=env,
+                              capture_output=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+    finally:
+        again.stop()
