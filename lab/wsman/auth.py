@@ -129,6 +129,14 @@ class AccountStore:
                     os.environ["NTLM_USER_FILE"] = previous
 
 
+def _decoded(token_b64: str, what: str) -> bytes:
+    """The bytes of a base64 token from an Authorization header; AuthFailed when malformed."""
+    try:
+        return base64.b64decode(token_b64, validate=True)
+    except binascii.Error as exc:
+        raise AuthFailed(f"malformed {what} token") from exc
+
+
 class _Sealing:
     """Message encryption over plain HTTP (MS-WSMV 2.2.9.1.1): the same MIME framing for NTLM
     and Kerberos, the context's WinRM wrap doing the cryptography."""
@@ -196,10 +204,7 @@ class NtlmConnection(_Sealing):
 
     def step(self, token_b64: str) -> str | None:
         """Feed one client token; return the challenge to send back (None when complete)."""
-        try:
-            token = base64.b64decode(token_b64, validate=True)
-        except binascii.Error as exc:
-            raise AuthFailed("malformed NTLM token") from exc
+        token = _decoded(token_b64, "NTLM")
         try:
             with self.store.ntlm_environment():
                 if self.context is None or token[8:12] == b"\x01\x00\x00\x00":
@@ -269,10 +274,7 @@ class KerberosConnection(_Sealing):
         """Accept one AP-REQ; return the AP-REP to send with the answer."""
         from spnego._gss import GSSAPIProxy  # the acceptor with the lab's keytab, not the default
 
-        try:
-            token = base64.b64decode(token_b64, validate=True)
-        except binascii.Error as exc:
-            raise AuthFailed("malformed Kerberos token") from exc
+        token = _decoded(token_b64, "Kerberos")
         self.user, self.delegated = None, False
         try:
             context = GSSAPIProxy(usage="accept", protocol="kerberos",
@@ -306,10 +308,7 @@ class CredSSPConnection:
     delegated: bool = False
 
     def step(self, token_b64: str) -> str | None:
-        try:
-            token = base64.b64decode(token_b64, validate=True)
-        except binascii.Error as exc:
-            raise AuthFailed("malformed CredSSP token") from exc
+        token = _decoded(token_b64, "CredSSP")
         try:
             with contextlib.ExitStack() as scope:
                 scope.enter_context(self.store.ntlm_environment())
