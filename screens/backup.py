@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
+from textual.worker import Worker, WorkerState
 
 from screens.base import StageScreen
 from screens.modals import ReasonDialog
@@ -40,6 +41,7 @@ recommendation."""
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
         Binding("a", "accept", "Accept recommended", id="accept-set"),
+        Binding("r", "read_again", "Read again", id="read-again"),
     ]
 
     @dataclass
@@ -49,6 +51,7 @@ recommendation."""
     def __init__(self) -> None:
         super().__init__()
         self._choice: BackupChoice | None = None
+        self._unreadable = False  # the last listing failed: r reads again
 
     @property
     def choice(self) -> BackupChoice | None:
@@ -70,6 +73,27 @@ recommendation."""
     @work(thread=True, exclusive=True, exit_on_error=False, group="catalog", description="listing backup sets")
     def list_sets(self) -> None:
         self.post_message(self.Listed(self.session.backup_sets()))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # StageScreen's own handler (Textual calls each class's in the MRO) shows and journals it
+        if event.worker.group == "catalog" and event.state == WorkerState.ERROR:
+            self._unreadable = True
+            self.refresh_bindings()
+            self.query_one("#set-detail", Static).update(
+                "No backup location could be read (the message says why). Fix the cause, then r reads "
+                "them again; nothing has been changed.")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "read_again":
+            return self._unreadable
+        return super().check_action(action, parameters)
+
+    def action_read_again(self) -> None:
+        if self._unreadable:
+            self._unreadable = False
+            self.refresh_bindings()
+            self.query_one("#set-detail", Static).update("Reading the backup location...")
+            self.list_sets()
 
     def on_backup_screen_listed(self, message: Listed) -> None:
         choice = self._choice = message.choice

@@ -22,9 +22,12 @@ def reflow(text: str) -> str:
 
 
 def keys_of(screen: Screen[object]) -> list[str]:
+    """The screen's keys that do something now (a key its ``check_action`` turns off is left out,
+    as the key bar leaves it out)."""
     lines = []
     for binding in screen.BINDINGS:
-        if isinstance(binding, Binding) and binding.show and binding.description:
+        if isinstance(binding, Binding) and binding.show and binding.description and \
+                screen.check_action(binding.action, ()) is not False:
             lines.append(f"  {binding.key:<10} {binding.description}")
     return lines
 

@@ -73,9 +73,16 @@ from wizard.procedures.events import (
 )
 from wizard.procedures.model import Check, PsCommand, Step, evaluate
 from wizard.remote import psbuild
-from wizard.remote.backup_store import BackupStore, LocalBackupStore, RemoteBackupStore, runner_stdout
+from wizard.remote.backup_store import (
+    BackupStore,
+    LocalBackupStore,
+    RemoteBackupStore,
+    SecondHopDenied,
+    runner_stdout,
+)
 from wizard.remote.credentials import CredentialStore
 from wizard.remote.endpoints import server_sql_endpoint, sql_endpoint, winrm_endpoint
+from wizard.remote.secondhop import hops_sentence
 from wizard.remote.sql import SqlRunner, quote_identifier
 from wizard.remote.winrm import PowerShellRunner
 
@@ -520,6 +527,9 @@ class CoreBackend:
         if not listings:
             if len(errors) == 1:
                 raise errors[0]
+            hops = [e for e in errors if isinstance(e, SecondHopDenied)]
+            if len(hops) == len(errors):  # one cause, one sentence: not the same advice twice
+                raise SecondHopDenied(hops_sentence([(e.host, e.unc) for e in hops]))
             raise RemoteError(" ".join(unreadable))
         return merge_listings(plan, listings, unreadable, failed_site)
 

@@ -99,3 +99,12 @@ def test_a_missing_kerberos_library_names_what_to_install(monkeypatch: pytest.Mo
     assert text.startswith("fe01.corp.contoso.com:5986 is set to Kerberos, but the Python module gssapi is "
                            "not installed")
     assert "lync-restore[kerberos]" in text and "libkrb5-dev" in text and "auth to ntlm" in text
+
+
+def test_several_denied_locations_are_one_sentence() -> None:
+    from wizard.remote.secondhop import hops_sentence
+
+    text = hops_sentence([(FE, "\\\\bk01\\LyncBackup"), ("fe11.fabrikam.lab", "\\\\bk11\\LyncBackup")])
+    assert text.count(". ") == 0 and text.endswith(".")
+    assert "(fe01.fabrikam.lab \\\\bk01\\LyncBackup and fe11.fabrikam.lab \\\\bk11\\LyncBackup)" in text
+    assert hops_sentence([(FE, "\\\\bk01\\LyncBackup")]) == hop_sentence(FE, "\\\\bk01\\LyncBackup", reading=True)

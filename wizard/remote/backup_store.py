@@ -71,6 +71,10 @@ class SecondHopDenied(BackupStoreError):
 
     title = "Backup location denied (second hop)"
 
+    def __init__(self, message: str, *, host: str = "", unc: str = "") -> None:
+        super().__init__(message)
+        self.host, self.unc = host, unc
+
 
 class BackupStore(Protocol):
     """Where backup sets are read from. Every method raises :class:`BackupStoreError`
@@ -221,7 +225,8 @@ class RemoteBackupStore:
         except BackupStoreError as exc:
             denied = denied_unc(self.via, exc.message, (self.unc,))
             if denied is not None:  # the files are there; this session cannot reach them
-                raise SecondHopDenied(hop_sentence(self.via, denied, reading=True)) from None
+                raise SecondHopDenied(hop_sentence(self.via, denied, reading=True), host=self.via,
+                                      unc=denied) from None
             raise BackupStoreError(f"{self.describe()}: {exc.message}") from None
 
     def list_sets(self) -> list[SetFolder]:

@@ -66,3 +66,17 @@ def hop_sentence(host: str, unc: str, *, reading: bool = False, probing: bool = 
     return (f"{what}: a WinRM session authenticated with NTLM, or with Kerberos without "
             "delegation, cannot reach another server's share (the second hop); choose "
             f"{', '.join(ways[:-1])} or {ways[-1]}.")
+
+
+def hops_sentence(denials: list[tuple[str, str]]) -> str:
+    """One sentence for several backup locations each denied to the host listing it."""
+    if len(denials) == 1:
+        return hop_sentence(*denials[0], reading=True)
+    pairs = [f"{host} {unc}" for host, unc in denials]
+    return (f"Every backup location was denied to the host listing it ({', '.join(pairs[:-1])} and "
+            f"{pairs[-1]}) although the shares are there: a WinRM session authenticated with NTLM, or "
+            "with Kerberos without delegation, cannot reach another server's share (the second hop); "
+            "choose CredSSP for those hosts (winrm auth: credssp), Kerberos delegation (the hosts "
+            "trusted for delegation in Active Directory, and winrm delegate: true), reading through "
+            "the share's own server (read_via) or a mount of the shares on this machine (local_path).")
+
