@@ -67,7 +67,7 @@ from wizard.journal import Kind, read_journal
 from wizard.plan import load_plan
 
 LABS_DIR = ".labs"
-AUTHS = ("ntlm", "basic")  # ``drill --auth``: the scenario's labs then live in <scenario>-<auth>
+AUTHS = ("kerberos", "ntlm", "credssp", "basic")  # ``drill --auth``: the scenario's labs then live in <scenario>-<auth>
 START_TIMEOUT_S = 90.0  # a lab starting on a busy two-core machine
 STOP_TIMEOUT_S = 15.0
 

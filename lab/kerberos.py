@@ -209,7 +209,11 @@ class LabKdc:
             raise KerberosUnavailable("The lab's realm has no database yet (create it first).")
         self._stop_leftover()
         log = (self.folder / "krb5kdc.out").open("ab")
-        self._proc = subprocess.Popen([_program("krb5kdc"), "-n", "-r", self.realm], env=self._env(),
+        argv = [_program("krb5kdc"), "-n", "-r", self.realm]
+        setpriv = shutil.which("setpriv")  # util-linux: the KDC ends with the lab (PR_SET_PDEATHSIG)
+        if setpriv is not None:
+            argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]
+        self._proc = subprocess.Popen(argv, env=self._env(),
                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                       start_new_session=True)
         log.close()

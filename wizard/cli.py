@@ -118,8 +118,9 @@ def _add_incident_commands(sub: _Subparsers[_Parser]) -> None:
     drill.add_argument("--time-factor", type=float, default=None, metavar="F",
                        help="speed of simulated time (higher = faster restores)")
     drill.add_argument("--operator", help="who is at the keyboard")
-    drill.add_argument("--auth", choices=("ntlm", "basic"), default=None,
-                       help="WinRM authentication the drill uses (default: the lab plan's, ntlm)")
+    drill.add_argument("--auth", choices=("kerberos", "ntlm", "credssp", "basic"), default=None,
+                       help="WinRM authentication the drill uses (default: the lab plan's, kerberos with "
+                            "delegation); an ntlm session cannot make the second hop")
     drill.add_argument("--headless", action="store_true",
                        help="play the drill without the UI, one line per event (exit 0 = service restored)")
     drill.add_argument("--answers", metavar="FILE", help="headless: answers file (YAML or JSON)")
