@@ -82,6 +82,21 @@ class WizardApp(App[int]):
         stage: str
 
     @dataclass
+    class Follow(Message):
+        """Another wizard drives the incident: follow it read-only."""
+
+        folder: str
+        operator: str | None
+
+    @dataclass
+    class TakeOver(Message):
+        """The incident's driver died holding it: ask before taking it over."""
+
+        folder: str
+        operator: str | None
+        question: str
+
+    @dataclass
     class Notice(Message):
         text: str
 
@@ -224,11 +239,21 @@ class WizardApp(App[int]):
         self.post_message(self.Opened(session))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="resuming the incident")
-    def resume(self, folder: str, operator: str | None, plan_change_accepted: bool = False) -> None:
+    def resume(self, folder: str, operator: str | None, plan_change_accepted: bool = False,
+               take_over: bool = False) -> None:
+        from wizard.driver import DriverBusy, TakeOverNeeded
         from wizard.incident import IncidentSession
 
-        session = IncidentSession.resume(Path(folder), operator=operator, backend=self.backend, loaded=self.loaded,
-                                         plan_change_accepted=plan_change_accepted)
+        try:
+            session = IncidentSession.resume(Path(folder), operator=operator, backend=self.backend,
+                                             loaded=self.loaded, plan_change_accepted=plan_change_accepted,
+                                             take_over=take_over)
+        except DriverBusy:  # another wizard drives it: follow, read-only (#18 item 3)
+            self.post_message(self.Follow(folder, operator))
+            return
+        except TakeOverNeeded as asked:
+            self.post_message(self.TakeOver(folder, operator, asked.message))
+            return
         if session.state.stage == "start":
             session.change_stage("assessment")
         self.post_message(self.Opened(session))
@@ -304,6 +329,23 @@ class WizardApp(App[int]):
         stage = message.session.state.stage
         self._show(screen_for(stage))
 
+    def on_wizard_app_follow(self, message: Follow) -> None:
+        from screens.follow import FollowScreen
+
+        if self.session is not None and self.session.journal.path.parent == Path(message.folder):
+            self.session = None  # handed over: nothing more is journaled from here, this wizard follows
+        if not isinstance(self.screen, FollowScreen):
+            self._show(FollowScreen(Path(message.folder), message.operator))
+
+    def on_wizard_app_take_over(self, message: TakeOver) -> None:
+        from screens.modals import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.resume(message.folder, message.operator, take_over=True)
+
+        self.push_screen(ConfirmDialog("Take over the incident?", message.question), answered)
+
     def on_wizard_app_stage_entered(self, message: StageEntered) -> None:
         self._show(screen_for(message.stage))
 
@@ -378,6 +420,31 @@ class WizardApp(App[int]):
 
         self.push_screen(QuitDialog(running, incident_open), answered)
 
+    def ask_hand_over(self) -> None:
+        """Hand the incident to another wizard (#18 item 3): not while a step runs; asked first."""
+        from screens.modals import ConfirmDialog
+
+        running = self._running_step()
+        if running is not None:
+            self.notify(f"{running} is running: hand over when it has finished.")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.hand_over()
+
+        self.push_screen(ConfirmDialog(
+            "Hand the incident over?",
+            "Another wizard on this incident (t on its follow view) can then drive it; this one only "
+            "follows from now on. The journal records the hand-over."), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="handing over")
+    def hand_over(self) -> None:
+        session = self._session()
+        operator = session.journal.operator
+        session.hand_over()
+        self.post_message(self.Follow(str(session.journal.path.parent), operator))
+
     def action_help(self) -> None:
         screen = self.screen
         from screens.help import HelpScreen, keys_of
@@ -396,6 +463,9 @@ class WizardApp(App[int]):
             return
         yield SystemCommand("Journal viewer", "every entry of this incident's journal",
                             _opener(self, f"Journal {session.state.incident}", None))
+        if not session.state.closed:
+            yield SystemCommand("Hand over", "let another wizard on this incident drive; this one follows",
+                                self.ask_hand_over)
         from wizard.incident_state import STAGES
 
         current = STAGES.index(session.state.stage)

@@ -29,6 +29,7 @@ def resume_label(u: UnfinishedIncident) -> str:
     doubt = f"; IN DOUBT: {', '.join(u.in_doubt)}" if u.in_doubt else ""
     torn = "; torn tail" if u.torn_tail else ""
     changed = "; PLAN CHANGED since opened" if u.plan_changed else ""
+    changed += f"; DRIVEN by {u.driven_by[:10]} now" if u.driven_by else ""
     mode = "drill" if u.drill else "LIVE"
     when = u.last_at[5:16].replace("T", " ")
     return f"{u.incident} {mode} {u.operator[:10]} @{u.stage} {when}{doubt}{torn}{changed}"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from wizard.driver import DriverInfo, lock_state
 from wizard.errors import JournalError, UsageError, WizardError
 from wizard.incident_state import IncidentState, Stage, check_transition, replay
 from wizard.journal import INCIDENT_ID, Entry, Journal, Kind, installation_key, read_journal, write_private
@@ -258,6 +259,7 @@ class UnfinishedIncident:
     in_doubt: tuple[str, ...]
     torn_tail: bool
     plan_changed: bool = False  # the plan file differs from the one the incident was opened with
+    driven_by: str | None = None  # the operator of a live wizard driving it now (resuming follows)
 
 
 # --------------------------------------------------------------------------- errors
@@ -358,9 +360,11 @@ def unfinished_incidents(journal_dir: Path, loaded: LoadedPlan | None = None) ->
             continue
         if wanted is not None and st.plan_sha256 != wanted and st.plan_path != where:
             continue  # another plan's incident
+        held, holder = lock_state(folder)
         found.append(UnfinishedIncident(folder, st.incident, st.operator, st.drill, st.stage, st.started_at,
                                         st.last_at, tuple(st.in_doubt), result.torn is not None,
-                                        plan_changed=wanted is not None and st.plan_sha256 != wanted))
+                                        plan_changed=wanted is not None and st.plan_sha256 != wanted,
+                                        driven_by=(holder.operator if holder else "another wizard") if held else None))
     return found
 
 
@@ -388,6 +392,49 @@ def _digest(lines: Sequence[str]) -> str:
     for line in lines:
         h.update(line.encode("utf-8", "replace") + b"\n")
     return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- one driver
+
+
+def _journal_new_driver(journal: Journal, entries: Sequence[Entry]) -> None:
+    """A new driver of an incident says whom it took it from: a driver that died holding it (the
+    operator confirmed the take-over), or the one that handed over."""
+    lock = journal.driver
+    if lock is not None and lock.previous is not None:
+        gone = lock.previous
+        seen = "no such process any more" if gone.liveness() == "gone" else "its lock was free"
+        journal.append(Kind.TOOK_OVER, {
+            "from": gone.operator, "why": "the driving wizard was gone",
+            "evidence": [f"{gone.describe()}: {seen}",
+                         f"host {gone.host}, boot {gone.boot or '?'}, process start {gone.started or '?'}"],
+            "confirmed_by": journal.operator})
+        return
+    last = next((e for e in reversed(entries) if e.kind in (Kind.HANDED_OVER, Kind.TOOK_OVER, Kind.RESUMED)), None)
+    if last is not None and last.kind == Kind.HANDED_OVER:
+        journal.append(Kind.TOOK_OVER, {"from": last.payload.get("by", last.operator), "why": "handed over",
+                                        "confirmed_by": journal.operator})
+
+
+class IncidentFollower:
+    """A read-only view of an incident another wizard drives: the journal as it grows and who
+    drives it. It never writes; :meth:`driver` tells when the incident may be taken."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._seen = 0
+
+    def new_entries(self) -> list[Entry]:
+        """The entries appended since the last call (all of them the first time)."""
+        entries = read_journal(self.folder).entries
+        fresh = [e for e in entries if e.seq > self._seen]
+        if fresh:
+            self._seen = fresh[-1].seq
+        return fresh
+
+    def driver(self) -> tuple[bool, DriverInfo | None]:
+        """(is a live wizard driving it now, who drives or last drove it)."""
+        return lock_state(self.folder)
 
 
 # --------------------------------------------------------------------------- the session
@@ -450,14 +497,19 @@ class IncidentSession:
 
     @classmethod
     def resume(cls, folder: Path, *, backend: Backend, operator: str | None = None,
-               loaded: LoadedPlan | None = None, plan_change_accepted: bool = False) -> IncidentSession:
+               loaded: LoadedPlan | None = None, plan_change_accepted: bool = False,
+               take_over: bool = False) -> IncidentSession:
         """Reopen an unfinished incident; a torn tail is set aside and the resume is journaled.
         A plan changed since the incident was opened is journaled: as the operator's decision
-        when they saw the difference and accepted it (``plan_change_accepted``), else as a warning."""
+        when they saw the difference and accepted it (``plan_change_accepted``), else as a warning.
+        Only one wizard drives an incident (wizard/driver.py): :class:`DriverBusy` while another
+        does, :class:`TakeOverNeeded` when the last driver died holding it until the operator
+        confirms (``take_over``); a take-over and the end of a hand-over are journaled."""
         if replay(read_journal(folder).entries).closed:
             raise UsageError(f"Incident {folder.name} is already closed; open its report instead.")
-        journal, result = Journal.open(folder, operator=operator)
+        journal, result = Journal.open(folder, operator=operator, take_over=take_over)
         try:
+            _journal_new_driver(journal, result.entries)
             st = replay(result.entries)
             if st.closed:
                 raise UsageError(f"Incident {st.incident} is already closed; open its report instead.")
@@ -570,6 +622,13 @@ class IncidentSession:
     def detach(self) -> None:
         """Close the journal file without closing the incident (quit; resumable)."""
         self.journal.close()
+
+    def hand_over(self, note: str = "") -> Entry:
+        """Let another wizard drive: journaled, then the journal and the driver lock are let go;
+        this session only follows from now on (:class:`IncidentFollower`)."""
+        entry = self._append(Kind.HANDED_OVER, {"by": self.journal.operator, "note": note.strip()})
+        self.journal.close()
+        return entry
 
     # ------------------------------------------------------------------ stages
     def probe(self, cancel: threading.Event) -> Iterator[ProbeView]:

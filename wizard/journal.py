@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from wizard.driver import DriverLock
 from wizard.errors import ExitCode, InputFileError, JournalError
 from wizard.secrets import REGISTRY, SecretRegistry
 
@@ -77,6 +78,8 @@ class Kind:
     CHECK = "check_result"  # a §7 check as the operator saw it: check id, title, status, detail
     INTERRUPTED = "interrupted"  # Ctrl+C / quit mid-step, with what was running
     TORN_TAIL = "torn_tail"  # a torn last line was set aside on reopen
+    HANDED_OVER = "handed_over"  # the driver let go for another to drive: by, to (#18 item 3)
+    TOOK_OVER = "took_over"  # a new driver: from (the previous driver), why (handed over / gone)
     CLOSED = "incident_closed"  # outcome
     SEALED = "journal_sealed"  # entries before it, final_hash (of the entry before); always the last
 
@@ -292,6 +295,8 @@ class Journal:
         # when the terminal goes away; a write must never race a close (or a reused descriptor).
         self._lock = threading.Lock()
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        #: the incident's driver lock, held while this journal is open for appending (driver.py)
+        self.driver: DriverLock | None = None
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -310,18 +315,36 @@ class Journal:
                                "resume it or choose another id") from None
         except OSError as exc:
             raise JournalError(f"cannot create the journal folder {folder}: {exc.strerror}") from None
+        lock = DriverLock.acquire(folder, operator)  # a fresh folder: nobody else can hold it
         journal = cls(folder / JOURNAL_FILE, incident=incident, operator=operator, drill=drill,
                       last_seq=0, last_hash=GENESIS, secrets=secrets, key=key)
+        journal.driver = lock
         chain = {"chain": CHAIN_HMAC, "key_id": key.key_id} if key is not None else {"chain": CHAIN_SHA256}
         journal.append(Kind.OPENED, {**payload, **chain})
         return journal
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, operator: str | None = None,
-             secrets: SecretRegistry | None = None) -> tuple[Journal, ReadResult]:
+             secrets: SecretRegistry | None = None, take_over: bool = False) -> tuple[Journal, ReadResult]:
         """Reopen for appending; a torn tail is set aside and journaled. Refuses a broken chain,
-        a sealed journal and a keyed journal without its key."""
+        a sealed journal and a keyed journal without its key, and raises
+        :class:`~wizard.driver.DriverBusy` while another live wizard drives the incident, and
+        :class:`~wizard.driver.TakeOverNeeded` when its last driver died holding it, unless
+        ``take_over`` (the lock is taken before anything is read or written)."""
         key = installation_key()
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        lock = DriverLock.acquire(folder, operator or "operator", take_over=take_over)
+        try:
+            journal, result = cls._open_locked(path, lock, key, operator, secrets)
+            lock.name(journal.operator)  # the operator the journal continues with
+            return journal, result
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(cls, path: str | os.PathLike[str], lock: DriverLock, key: JournalKey | None,
+                     operator: str | None, secrets: SecretRegistry | None) -> tuple[Journal, ReadResult]:
         result = read_journal(path, key=key)
         if result.broken is not None:
             raise JournalError(f"{result.path}: the hash chain breaks: {result.broken.describe()}; not appending")
@@ -336,6 +359,7 @@ class Journal:
         journal = cls(result.path, incident=first.incident, operator=operator or result.entries[-1].operator,
                       drill=first.drill, last_seq=result.entries[-1].seq, last_hash=result.last_hash,
                       secrets=secrets, key=key if result.chain == CHAIN_HMAC else None)
+        journal.driver = lock
         if result.torn is not None:
             journal._set_aside(result.torn)
         return journal, result
@@ -351,10 +375,13 @@ class Journal:
                                      "after_seq": torn.after_seq, "kept_in": sidecar.name})
 
     def close(self) -> None:
+        """Close the file and let go of the incident (another wizard may drive it now)."""
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+            if self.driver is not None:
+                self.driver.release()
 
     def __enter__(self) -> Journal:
         return self

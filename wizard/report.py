@@ -12,7 +12,7 @@ import argparse
 import datetime as dt
 import html
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,42 +128,48 @@ class Report:
     checks: tuple[CheckRow, ...] = ()  # §7, the last result of each check shown
 
 
+def _resumed(e: Entry, p: dict[str, Any]) -> str:
+    doubt = p.get("in_doubt") or []
+    return "resumed" + (f"; in doubt: {', '.join(doubt)}" if doubt else "")
+
+
+def _decision(e: Entry, p: dict[str, Any]) -> str:
+    why = f" ({p['reason']})" if p.get("reason") else ""
+    return f"decision {p.get('question')}: {p.get('choice')}{why}"
+
+
+def _interrupted(e: Entry, p: dict[str, Any]) -> str:
+    step = p.get("step")
+    return "interrupted" + (f" during {step}" if step else "") + f": {p.get('reason', '')}"
+
+
+_DESCRIBE: dict[str, Callable[[Entry, dict[str, Any]], str]] = {
+    Kind.OPENED: lambda e, p: f"incident opened ({p.get('mode', 'drill')}) for {p.get('organisation', '?')}",
+    Kind.RESUMED: _resumed,
+    Kind.STAGE: lambda e, p: f"stage {p.get('from')} -> {p.get('to')}",
+    Kind.DECISION: _decision,
+    Kind.ACTION_STARTED: lambda e, p: f"step {p.get('step')} started on {p.get('host')} "
+    f"(attempt {p.get('attempt', 1)})",
+    Kind.ACTION_FINISHED: lambda e, p: f"step {p.get('step')} {p.get('status')}" + (
+        f", exit {p['exit_code']}" if p.get("exit_code") is not None else ""),
+    Kind.OUTPUT: lambda e, p: f"output of {p.get('step')}: {len(p.get('lines') or [])} lines",
+    Kind.NOTE: lambda e, p: f"note: {p.get('text')}",
+    Kind.WARNING: lambda e, p: f"warning: {p.get('message')}",
+    Kind.ERROR: lambda e, p: f"error: {p.get('title')}: {p.get('message')}",
+    Kind.INTERRUPTED: _interrupted,
+    Kind.TORN_TAIL: lambda e, p: f"torn tail of {p.get('bytes')} bytes set aside in {p.get('kept_in')}",
+    Kind.HANDED_OVER: lambda e, p: f"{p.get('by', e.operator)} handed the incident over"
+    + (f": {p['note']}" if p.get("note") else ""),
+    Kind.TOOK_OVER: lambda e, p: f"{e.operator} took the incident over from {p.get('from')} ({p.get('why')})",
+    Kind.CLOSED: lambda e, p: f"incident closed: {p.get('outcome')}",
+    Kind.CHECK: lambda e, p: f"check {p.get('check')}: {p.get('status')}",
+}
+
+
 def describe_entry(e: Entry) -> str:
-    p: dict[str, Any] = e.payload
-    k = e.kind
-    if k == Kind.OPENED:
-        return f"incident opened ({p.get('mode', 'drill')}) for {p.get('organisation', '?')}"
-    if k == Kind.RESUMED:
-        doubt = p.get("in_doubt") or []
-        return "resumed" + (f"; in doubt: {', '.join(doubt)}" if doubt else "")
-    if k == Kind.STAGE:
-        return f"stage {p.get('from')} -> {p.get('to')}"
-    if k == Kind.DECISION:
-        why = f" ({p['reason']})" if p.get("reason") else ""
-        return f"decision {p.get('question')}: {p.get('choice')}{why}"
-    if k == Kind.ACTION_STARTED:
-        return f"step {p.get('step')} started on {p.get('host')} (attempt {p.get('attempt', 1)})"
-    if k == Kind.ACTION_FINISHED:
-        return f"step {p.get('step')} {p.get('status')}" + (
-            f", exit {p['exit_code']}" if p.get("exit_code") is not None else "")
-    if k == Kind.OUTPUT:
-        return f"output of {p.get('step')}: {len(p.get('lines') or [])} lines"
-    if k == Kind.NOTE:
-        return f"note: {p.get('text')}"
-    if k == Kind.WARNING:
-        return f"warning: {p.get('message')}"
-    if k == Kind.ERROR:
-        return f"error: {p.get('title')}: {p.get('message')}"
-    if k == Kind.INTERRUPTED:
-        step = p.get("step")
-        return "interrupted" + (f" during {step}" if step else "") + f": {p.get('reason', '')}"
-    if k == Kind.TORN_TAIL:
-        return f"torn tail of {p.get('bytes')} bytes set aside in {p.get('kept_in')}"
-    if k == Kind.CLOSED:
-        return f"incident closed: {p.get('outcome')}"
-    if k == Kind.CHECK:
-        return f"check {p.get('check')}: {p.get('status')}"
-    return k
+    """One line for one journal entry (the journal viewer, the follower, the report)."""
+    describe = _DESCRIBE.get(e.kind)
+    return describe(e, e.payload) if describe is not None else e.kind
 
 
 def _last_checks(entries: Sequence[Entry]) -> tuple[CheckRow, ...]:

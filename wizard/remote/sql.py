@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import tempfile
 import threading
 import time
@@ -343,25 +344,27 @@ class _Progress:
 
 _CERT_ENV_LOCK = threading.Lock()
 _TRUSTED: list[str] = []  # the plan CA bundles handed to OpenSSL so far, in order
+_BASE: list[str] = []  # what OpenSSL trusted before (SSL_CERT_FILE, else its default CA file)
 
 
 def _trust(ca_bundle: str | None) -> None:
-    """Make OpenSSL's ``SSL_CERT_FILE`` name the plan's CA bundle before Microsoft's ODBC driver
-    connects: it has no keyword for a CA file and reads OpenSSL's default paths at each handshake.
-    The variable is set for the process and kept (connections run in parallel: a variable switched
-    back and forth around each connect would serialise them behind the slowest login). Several
-    bundles (per-host overrides) are trusted together through one file of their union."""
+    """Add the plan's CA bundle to what OpenSSL trusts before Microsoft's ODBC driver connects: it
+    has no keyword for a CA file and reads OpenSSL's ``SSL_CERT_FILE`` at each handshake. The
+    variable then names one file holding what was trusted before plus every plan bundle, set for
+    the process and kept (connections run in parallel: a variable switched back and forth around
+    each connect would serialise them behind the slowest login, and nothing trusted before is lost)."""
     if ca_bundle is None:
         return
     with _CERT_ENV_LOCK:
-        if ca_bundle in _TRUSTED and os.environ.get("SSL_CERT_FILE"):
+        if not _BASE:
+            before = os.environ.get("SSL_CERT_FILE") or ssl.get_default_verify_paths().openssl_cafile
+            _BASE.append(before if before and os.path.isfile(before) else "")
+        if ca_bundle in _TRUSTED and os.path.isfile(os.environ.get("SSL_CERT_FILE", "")):
             return
         _TRUSTED[:] = [p for p in _TRUSTED if os.path.isfile(p)] + [ca_bundle]  # a removed file trusts nothing
-        if len(_TRUSTED) == 1:
-            os.environ["SSL_CERT_FILE"] = ca_bundle
-            return
-        union = "".join(Path(p).read_text(encoding="utf-8", errors="replace").rstrip() + "\n" for p in _TRUSTED)
+        files = [f for f in (_BASE[0], *_TRUSTED) if f]
+        union = "".join(Path(f).read_text(encoding="utf-8", errors="replace").rstrip() + "\n" for f in files)
         folder = Path(tempfile.mkdtemp(prefix="lync-restore-ca-"))
-        target = folder / "trusted-sql-cas.pem"
+        target = folder / "trusted-cas.pem"
         target.write_text(union, encoding="utf-8")
         os.environ["SSL_CERT_FILE"] = str(target)
