@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from wizard.driver import TakeOverNeeded
 from wizard.errors import JournalError
 from wizard.incident_state import replay
 from wizard.journal import GENESIS, Journal, Kind, read_journal
@@ -153,7 +154,9 @@ def test_sigkill_at_random_moments_never_loses_the_chain(tmp_path: Path) -> None
         if result.torn is not None:
             torn_seen += 1
             assert result.torn.after_seq == result.entries[-1].seq
-        j, _ = Journal.open(folder)
+        with pytest.raises(TakeOverNeeded):  # the writer died holding the incident (#18 item 3)
+            Journal.open(folder)
+        j, _ = Journal.open(folder, take_over=True)
         j.append(Kind.RESUMED, {"after": result.entries[-1].seq})
         j.close()
         after = read_journal(folder)
