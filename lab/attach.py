@@ -36,6 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
+from wizard.driver import boot_id
+from wizard.errors import WizardError
+from wizard.incident import IncidentSession
+from wizard.journal import Kind, read_journal
+from wizard.plan import load_plan
+
 from lab.defaults import DEFAULT_TIME_FACTOR
 from lab.drill import DrillWiring
 from lab.keeper import (
@@ -50,7 +57,6 @@ from lab.keeper import (
     ControlClient,
     ControlError,
     KeeperInfo,
-    boot_id,
     forget_unused_passwords,
     is_keeper_process,
     liveness,
@@ -60,11 +66,6 @@ from lab.keeper import (
     read_json,
     write_private,
 )
-from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
-from wizard.errors import WizardError
-from wizard.incident import IncidentSession
-from wizard.journal import Kind, read_journal
-from wizard.plan import load_plan
 
 LABS_DIR = ".labs"
 AUTHS = ("kerberos", "ntlm", "credssp", "basic")  # ``drill --auth``: the scenario's labs then live in <scenario>-<auth>

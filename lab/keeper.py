@@ -54,6 +54,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from wizard.driver import boot_id  # this boot of the machine: a pid means nothing across a reboot
+
 KEEPER_FILE = "keeper.json"
 SPAWN_FILE = "spawn.json"
 LOG_FILE = "keeper.log"
@@ -72,14 +74,6 @@ MANUAL_TIMEOUT_S = 600.0  # a manual step's work on the lab (a rebuild) within t
 
 
 # ------------------------------------------------------------------------------ files
-
-
-def boot_id() -> str:
-    """This boot of the machine (a process id means nothing across a reboot)."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
-    except OSError:
-        return ""
 
 
 def pid_alive(pid: int) -> bool:

@@ -24,6 +24,7 @@ import yaml
 
 from lab.attach import KeptDrill, stop_labs
 from lab.keeper import STATE_FILE, pid_alive
+from wizard.driver import TakeOverNeeded
 from wizard.incident import IncidentSession, StepDone, StepSkipped, unfinished_incidents
 from wizard.journal import Kind, read_journal
 
@@ -117,7 +118,11 @@ def test_killed_wizard_then_attach_again_finds_the_lab_as_it_was(tmp_path: Path)
             assert drill.spare is None  # a lab holds an unfinished incident: nothing new is started
             assert drill.loaded is not None
             assert [u.incident for u in unfinished_incidents(journals, drill.loaded)] == ["INC-KEPT"]
-            s = IncidentSession.resume(folder, operator="alice", backend=drill.backend, loaded=drill.loaded)
+            with pytest.raises(TakeOverNeeded):  # the killed wizard held the incident (#18 item 3)
+                IncidentSession.resume(folder, operator="alice", backend=drill.backend, loaded=drill.loaded)
+            s = IncidentSession.resume(folder, operator="alice", backend=drill.backend, loaded=drill.loaded,
+                                       take_over=True)
+            assert any(e.kind == Kind.TOOK_OVER for e in s.entries)
             assert drill.keeper is not None and drill.keeper.pid == first["keeper"], "the same lab"
             assert str(drill.keeper.folder) == first["folder"] and not drill.fresh_for_resume
             assert "sql21.fabrikam.lab" in _hosts(drill.keeper.live_plan), "the rebuilt server still listens"
@@ -195,7 +200,7 @@ def test_the_lab_survives_a_restart_of_the_jump_host(tmp_path: Path) -> None:
         try:
             assert drill.loaded is not None and drill.spare is None  # the kept lab waits for its incident
             s = IncidentSession.resume(journals / "INC-KEPT", operator="alice", backend=drill.backend,
-                                       loaded=drill.loaded)
+                                       loaded=drill.loaded, take_over=True)  # the wizard died holding it
             assert drill.keeper is not None and drill.keeper.pid != first["keeper"]
             assert str(drill.keeper.folder) == first["folder"] and not drill.fresh_for_resume
             assert "sql21.fabrikam.lab" in _hosts(drill.keeper.live_plan), "the rebuilt server is still there"
