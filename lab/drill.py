@@ -333,12 +333,15 @@ def _run_steps(session: IncidentSession, steps: list[StepView], answers: Answers
                 second = own.get("second_operator", answers.second_operator) if step.second_operator else None
                 session.confirm_destructive(step, typed, second)
         status = "failed"
-        for event in session.run_step(step, cancel):
-            say(_line(event))
-            if isinstance(event, (StepDone, StepSkipped)):
-                status = "ok"
-            elif isinstance(event, StepFailed):
-                status = "failed"
+        try:
+            for event in session.run_step(step, cancel):
+                say(_line(event))
+                if isinstance(event, (StepDone, StepSkipped)):
+                    status = "ok"
+                elif isinstance(event, StepFailed):
+                    status = "failed"
+        except WizardError as exc:  # refused before it ran (pre-flight) or a transport failure
+            say(f"step {step.step_id} FAILED: {exc.message}")  # journaled by the session already
         if status != "ok":
             return step.step_id
     return None

@@ -20,6 +20,7 @@ import pickle  # the lab's own saved state (lab-state.pickle), never input from 
 import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +41,7 @@ from lab.kerberos import KerberosUnavailable, LabKdc, kdc_available
 from lab.model import LAB_EPOCH, LabDeployment
 from lab.natives import lab_natives
 from lab.paths import LabFS
+from lab.powershell.binding import CmdletSpec
 from lab.powershell.host import PowerShellHost
 from lab.scenarios import Scenario
 from lab.sqlengine import SqlEngine
@@ -282,10 +284,20 @@ class LabRuntime:
         fqdn = self.dep.paths.fqdn(fqdn)
         if fqdn not in self.hosts:
             self.hosts[fqdn] = PowerShellHost(
-                lync_cmdlets(self.dep, fqdn), lab_natives(self.dep, fqdn),
+                self._cmdlets(fqdn), lab_natives(self.dep, fqdn),
                 LabFS(self.dep.paths, fqdn), fqdn, clock=self.clock.now,
                 ps_version=powershell_version(fqdn))  # per host: lab/windows.py
         return self.hosts[fqdn]
+
+    def _cmdlets(self, fqdn: str) -> list[CmdletSpec]:
+        """The Lync cmdlets of one host; a scenario may take a parameter away from one of them."""
+        specs = list(lync_cmdlets(self.dep, fqdn))
+        lacking = self.scenario.faults.missing_parameter if self.scenario is not None else None
+        if lacking is not None and self.dep.paths.fqdn(lacking[0]) == fqdn:
+            _, cmdlet, parameter = lacking
+            specs = [replace(s, params=[p for p in s.params if p.name.lower() != parameter.lower()])
+                     if s.name.lower() == cmdlet.lower() else s for s in specs]
+        return specs
 
     # ------------------------------------------------------------------ endpoints
     def winrm_urls(self) -> dict[str, str]:

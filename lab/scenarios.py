@@ -40,6 +40,9 @@ class Faults:
     #: the wizard's machine has the backup shares mounted (the plan copy gives each location's
     #: local_path): the catalogue reads them without WinRM
     backups_mounted: bool = False
+    #: (host, cmdlet, parameter): that server's Lync cmdlet lacks the parameter, as on a server
+    #: missing a cumulative update (binding fails as PowerShell's does; Get-Command does not list it)
+    missing_parameter: tuple[str, str, str] | None = None
 
     def names(self) -> list[str]:
         return [k for k, v in self.__dict__.items() if v]

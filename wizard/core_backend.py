@@ -51,12 +51,15 @@ from wizard.incident import (
     PathOption,
     PlannedPath,
     PreCheckView,
+    PreflightView,
     ProbeView,
     StepGrant,
     StepView,
 )
 from wizard.plan import LoadedPlan
 from wizard.plan.model import BackupLocation, Plan
+from wizard.preflight import commands_used, preflight_command
+from wizard.preflight import findings as preflight_findings
 from wizard.procedures import engine as eng
 from wizard.procedures.compose import Procedure, cms_after, compose
 from wizard.procedures.events import (
@@ -621,6 +624,28 @@ class CoreBackend:
             if part.kind == "log" and part.key and entry is not None:
                 logs.setdefault(part.key.removesuffix("-log"), []).append(entry.unc + "\\" + part.rel)
         return {db: tuple(sorted(files)) for db, files in logs.items()}
+
+    def preflight(self, loaded: LoadedPlan) -> PreflightView:
+        """Ask every server the composed procedure sends cmdlets to whether it has them, with
+        every parameter used (#18 item 2). A server that cannot be reached now (lost, or rebuilt
+        by an earlier step) is named as not checked: its commands run after it is back."""
+        self._ensure(loaded)
+        plan = self._plan(loaded)
+        steps = [step for proc in self._procedures for step in proc.steps]
+        found: list[str] = []
+        checked: list[str] = []
+        unchecked: list[str] = []
+        for host, used in sorted(commands_used(steps).items()):
+            script = preflight_command(host, used, plan.connections.powershell_modules)
+            try:
+                result = self._runners(loaded).powershell(host).run(script, deadline_s=60)
+                rows = list(psbuild.parse_envelope(result.stdout).values)
+            except WizardError as exc:
+                unchecked.append(f"{host}: {exc.message}")
+                continue
+            checked.append(host)
+            found += [f.sentence() for f in preflight_findings(host, used, rows)]
+        return PreflightView(tuple(found), tuple(checked), tuple(unchecked))
 
     def _ensure(self, loaded: LoadedPlan) -> None:
         if not self._procedures:

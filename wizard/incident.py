@@ -62,6 +62,9 @@ __all__ = [
     "PathOption",
     "PlannedPath",
     "PreCheckView",
+    "PreflightFailed",
+    "PreflightView",
+    "Preflighting",
     "ProbeView",
     "Progress",
     "SessionAware",
@@ -229,6 +232,34 @@ class PreCheckView:
     #: why the step is not needed now (its condition does not hold), else empty: the wizard
     #: closes such a step as skipped before anyone is asked for anything
     not_needed: str = ""
+
+
+@dataclass(frozen=True)
+class PreflightView:
+    """Pre-flight of the composed procedure (#18 item 2): what the servers lack, one sentence each."""
+
+    findings: tuple[str, ...]  # empty: every server has every cmdlet and parameter it will be asked for
+    checked: tuple[str, ...]  # the servers asked
+    unchecked: tuple[str, ...] = ()  # servers not reachable now (lost, rebuilt by an earlier step), and why
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def sentence(self) -> str:
+        return ("Pre-flight stopped the run before any change: " + " ".join(self.findings)
+                + " Fix it, then run the step again: pre-flight runs again first.")
+
+
+class PreflightFailed(UsageError):
+    title = "Pre-flight failed"
+
+
+@runtime_checkable
+class Preflighting(Protocol):
+    """A backend that can check the composed procedure against the servers before it runs."""
+
+    def preflight(self, loaded: LoadedPlan) -> PreflightView: ...
 
 
 @dataclass(frozen=True)
@@ -458,6 +489,7 @@ class IncidentSession:
         self._cache = _Cache(list(entries))
         self._lock = threading.Lock()
         self.skip_done_work = True  # take the offer to skip work a pre-check finds already done
+        self._preflight_ok = False  # set by a pre-flight that found nothing missing
         if isinstance(self.backend, SessionAware):
             self.backend.attach(self)
 
@@ -780,10 +812,29 @@ class IncidentSession:
                            evidence=evidence, recommended=choice.recommended)
 
     def compose(self) -> Sequence[StepView]:
+        self._preflight_ok = False  # a new procedure: checked again before its first step
         return self.backend.compose(self.loaded, self._path(), self.state.backup_set)
 
+    def preflight(self) -> PreflightView | None:
+        """Check the composed procedure against the servers (journaled); None when the backend
+        cannot (a scripted test backend)."""
+        if not isinstance(self.backend, Preflighting):
+            self._preflight_ok = True
+            return None
+        view = self.backend.preflight(self.loaded)
+        self._append(Kind.PREFLIGHT, {"status": "ok" if view.ok else "failed", "findings": list(view.findings),
+                                      "checked": list(view.checked), "unchecked": list(view.unchecked)})
+        self._preflight_ok = view.ok
+        return view
+
     def run_step(self, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
-        """Run a step, journaling its start, output (batched) and end; yields its events."""
+        """Run a step, journaling its start, output (batched) and end; yields its events. The first
+        step of a procedure waits for a pre-flight that finds nothing missing (run again until it
+        does: the operator fixes the server and runs the step again)."""
+        if not self._preflight_ok:
+            view = self.preflight()
+            if view is not None and not view.ok:
+                raise PreflightFailed(view.sentence())
         attempt = (self.state.steps[step.step_id].attempts + 1) if step.step_id in self.state.steps else 1
         self._append(Kind.ACTION_STARTED, {"step": step.step_id, "host": step.host,
                                            "command": "\n".join(step.commands), "attempt": attempt})

@@ -78,6 +78,7 @@ class Kind:
     CHECK = "check_result"  # a §7 check as the operator saw it: check id, title, status, detail
     INTERRUPTED = "interrupted"  # Ctrl+C / quit mid-step, with what was running
     TORN_TAIL = "torn_tail"  # a torn last line was set aside on reopen
+    PREFLIGHT = "preflight"  # status, findings (server, cmdlet, parameter), checked, unchecked (#18 item 2)
     HANDED_OVER = "handed_over"  # the driver let go for another to drive: by, to (#18 item 3)
     TOOK_OVER = "took_over"  # a new driver: from (the previous driver), why (handed over / gone)
     CLOSED = "incident_closed"  # outcome

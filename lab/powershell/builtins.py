@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from lab.powershell.binding import CmdletSpec, Invocation, ParamSpec
+from lab.powershell.binding import COMMON_PARAMS, SHOULD_PROCESS_PARAMS, CmdletSpec, Invocation, ParamSpec
 from lab.powershell.dotnet import NO_VALUE, convert_to, dotnet_datetime_format
 from lab.powershell.formatting import (
     convert_to_json,
@@ -469,7 +469,11 @@ def _command_info(session: Any, name: str) -> PSObject | None:
                             type_name="System.Management.Automation.AliasInfo", text=key)
         kind = "Function" if key in FUNCTIONS else "Cmdlet"
         module = "Lync" if "-cs" in key else _MODULES.get(key, "")
-        return PSObject([("CommandType", kind), ("Name", spec.name), ("ModuleName", module)],
+        # .Parameters: name -> metadata (here the name), the cmdlet's own and the common ones
+        names = [p.name for p in (*spec.params, *COMMON_PARAMS,
+                                  *(SHOULD_PROCESS_PARAMS if spec.supports_should_process else ()))]
+        return PSObject([("CommandType", kind), ("Name", spec.name), ("ModuleName", module),
+                         ("Parameters", Hashtable((n, n) for n in names))],
                         type_name=f"System.Management.Automation.{kind}Info", text=spec.name)
     base = key.removesuffix(".exe")
     if base in session.natives:

@@ -30,7 +30,6 @@ from lab.keeper import (
     Keeper,
     KeeperConfig,
     KeeperInfo,
-    boot_id,
     liveness,
     read_info,
     write_private,
@@ -38,6 +37,7 @@ from lab.keeper import (
 from lab.runtime import scenario_plan_data
 from lab.scenarios import scenario
 from wizard.core_backend import check_isolation
+from wizard.driver import boot_id
 from wizard.plan import load_plan
 
 
