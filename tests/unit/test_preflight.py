@@ -23,7 +23,7 @@ def test_every_cmdlet_a_step_or_a_check_sends_is_counted_per_host_with_its_param
     assert used, "the procedure sends cmdlets somewhere"
     for host, cmdlets in used.items():
         assert host == host.lower() and "." in host
-        for name, (params, steps) in cmdlets.items():
+        for name, (_params, steps) in cmdlets.items():
             assert "-" in name, f"{name}: native programs are not cmdlets"
             assert steps, name
     everything = {name for cmdlets in used.values() for name in cmdlets}
