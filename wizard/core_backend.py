@@ -74,6 +74,7 @@ from wizard.procedures.events import (
     StepSkipped,
     StepStarted,
 )
+from wizard.procedures.library.data import sql_literal
 from wizard.procedures.model import Check, PsCommand, Step, evaluate
 from wizard.remote import psbuild
 from wizard.remote.backup_store import (
@@ -87,6 +88,7 @@ from wizard.remote.credentials import CredentialStore
 from wizard.remote.endpoints import server_sql_endpoint, sql_endpoint, winrm_endpoint
 from wizard.remote.secondhop import hops_sentence
 from wizard.remote.sql import SqlRunner, quote_identifier
+from wizard.remote.sqlerrors import SqlServerError, SqlTimeoutError, SqlUnreachableError
 from wizard.remote.winrm import PowerShellRunner
 
 ANSWER_CHOICES = ("unknown", "yes", "no")  # Enter on the first keeps "unknown" (no assumption)
@@ -645,7 +647,31 @@ class CoreBackend:
                 continue
             checked.append(host)
             found += [f.sentence() for f in preflight_findings(host, used, rows)]
-        return PreflightView(tuple(found), tuple(checked), tuple(unchecked))
+        for server, instance, path in dict.fromkeys(r for step in steps for r in step.sql_reads):
+            where, problem = self._can_read(loaded, server, instance, path)
+            if problem is None:
+                checked.append(where)
+            elif problem.startswith("unchecked: "):
+                unchecked.append(f"{where}: {problem.removeprefix('unchecked: ')}")
+            else:
+                found.append(problem)
+        return PreflightView(tuple(found), tuple(checked), tuple(dict.fromkeys(unchecked)))
+
+    def _can_read(self, loaded: LoadedPlan, server: str, instance: str | None, path: str) -> tuple[str, str | None]:
+        """Does the SQL Server service itself read ``path`` (RESTORE HEADERONLY by the instance that
+        will restore it: its service account, not this machine, reads the share)? (where, None) when
+        it does; a sentence when it cannot; ``unchecked: why`` when the instance cannot be asked now
+        (lost, rebuilt by an earlier step)."""
+        where = f"{server}\\{instance}" if instance else server
+        try:
+            runner = self._runners(loaded).sql(server, instance)
+            runner.query(f"RESTORE HEADERONLY FROM DISK = {sql_literal(path)}")
+        except (SqlUnreachableError, SqlTimeoutError, DrillIsolationError) as exc:
+            return where, f"unchecked: {exc.message}"
+        except SqlServerError as exc:
+            return where, (f"{where} cannot read the backup file {path} it is to restore from: "
+                           f"{exc.message.rstrip('.')}.")
+        return where, None
 
     def _ensure(self, loaded: LoadedPlan) -> None:
         if not self._procedures:

@@ -65,3 +65,49 @@ def test_without_the_fault_pre_flight_passes_and_is_journaled(tmp_path: Path) ->
     assert entries.index(preflights[0]) < first_action
     assert preflights[0].payload["checked"] == ["fe21.fabrikam.lab"]  # every cmdlet of §6.4 runs there
     assert preflights[0].payload["findings"] == []
+
+
+def test_the_instance_that_restores_must_read_the_backup_file_itself(tmp_path: Path) -> None:
+    """RESTORE HEADERONLY by the instance that will restore (its service account reads the share,
+    not this machine): the chosen set's mgc.bak gone from the vault stops the run before any
+    change, naming the instance and the file; put back, the next attempt passes pre-flight."""
+    import threading
+
+    from lab.drill import LabDrill
+    from wizard.incident import IncidentSession, PreflightFailed
+
+    with LabDrill("pchat-db-lost", time_factor=600) as drill:
+        assert drill.loaded is not None and drill.backend is not None
+        s = IncidentSession.start(drill.lab.plan_path, operator="alice", incident="INC-PF", mode="drill",
+                                  journal_dir=tmp_path, backend=drill.backend, loaded=drill.loaded)
+        s.change_stage("assessment")
+        rec = s.recommend(list(s.probe(threading.Event())), {})
+        s.choose_path(rec, rec.recommended.path_id)
+        s.change_stage("backup_set")
+        choice = s.backup_sets()
+        assert choice.recommended is not None
+        s.choose_backup_set(choice, choice.recommended, now=drill.now())
+        s.change_stage("restore")
+        steps = s.compose()
+        restore = next(v for v in steps if v.step_id.startswith("sql-restore-mgc"))
+        location, name = drill.loaded.plan.resolve_set(choice.recommended)
+        assert location is not None
+        bak = next(drill.lab.dep.paths.resolve(f"{location.unc}\\{name}").rglob("mgc.bak"))
+        hidden = bak.with_name("mgc.bak.away")
+        bak.rename(hidden)
+        with pytest.raises(PreflightFailed) as stopped:
+            list(s.run_step(steps[0], threading.Event()))
+        text = str(stopped.value)
+        assert "sqlpc.fabrikam.lab\\pchat cannot read the backup file" in text and "mgc.bak" in text, text
+        assert "Pre-flight stopped the run before any change" in text
+        hidden.rename(bak)
+        events = list(s.run_step(steps[0], threading.Event()))  # pre-flight runs again first, then the step
+        assert events
+        entries = read_journal(s.journal.path).entries
+        flights = [e for e in entries if e.kind == Kind.PREFLIGHT]
+        assert [f.payload["status"] for f in flights] == ["failed", "ok"]
+        assert "sqlpc.fabrikam.lab\\pchat" in flights[-1].payload["checked"]
+        first_action = next(i for i, e in enumerate(entries) if e.kind == Kind.ACTION_STARTED)
+        assert entries.index(flights[-1]) < first_action
+        assert restore.step_id not in {e.payload.get("step") for e in entries if e.kind == Kind.ACTION_STARTED}
+        s.detach()

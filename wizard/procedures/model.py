@@ -298,6 +298,9 @@ class Step:
     tags: frozenset[str] = field(default_factory=frozenset)
     needs: tuple[str, ...] = ()  # tags that must appear on an earlier step
     custom: bool = False
+    #: the backup files SQL Server itself reads in this step: (server, instance, path); pre-flight
+    #: has each instance read its file's header before the first change (#18 item 2)
+    sql_reads: tuple[tuple[str, str | None, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.custom and f"§{self.section}" not in self.why:

@@ -444,6 +444,7 @@ def sql_restore_step(ctx: Ctx, instance: SqlInstance, database: str, section: st
               f"{quote_identifier(database)} WITH RECOVERY (at the last log applied)."),
         duration_s=1800,
         tags=frozenset({f"sql-restore@{database}"}),
+        sql_reads=tuple((instance.server, instance.instance, f) for f in (bak, *logs)),
     )
 
 
