@@ -58,7 +58,7 @@ from wizard.incident import (
 )
 from wizard.plan import LoadedPlan
 from wizard.plan.model import BackupLocation, Plan
-from wizard.preflight import commands_used, preflight_command
+from wizard.preflight import commands_used, denied_shares, preflight_command, shares_used
 from wizard.preflight import findings as preflight_findings
 from wizard.procedures import engine as eng
 from wizard.procedures.compose import Procedure, cms_after, compose
@@ -637,8 +637,10 @@ class CoreBackend:
         found: list[str] = []
         checked: list[str] = []
         unchecked: list[str] = []
-        for host, used in sorted(commands_used(steps).items()):
-            script = preflight_command(host, used, plan.connections.powershell_modules)
+        cmdlets, shares = commands_used(steps), shares_used(steps)
+        for host in sorted(set(cmdlets) | set(shares)):
+            used, reads = cmdlets.get(host, {}), shares.get(host, {})
+            script = preflight_command(host, used, plan.connections.powershell_modules, reads)
             try:
                 result = self._runners(loaded).powershell(host).run(script, deadline_s=60)
                 rows = list(psbuild.parse_envelope(result.stdout).values)
@@ -647,6 +649,7 @@ class CoreBackend:
                 continue
             checked.append(host)
             found += [f.sentence() for f in preflight_findings(host, used, rows)]
+            found += denied_shares(host, reads, rows)  # the second hop, where a step needs it
         for server, instance, path in dict.fromkeys(r for step in steps for r in step.sql_reads):
             where, problem = self._can_read(loaded, server, instance, path)
             if problem is None:

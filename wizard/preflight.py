@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from wizard.procedures.model import Check, PsCommand, Step
 from wizard.remote import psbuild
 from wizard.remote.psbuild import Assign, Cmd, JsonValue, Pipeline, Raw
+from wizard.remote.secondhop import hop_sentence
 
 #: PowerShell's common parameters (and ShouldProcess's): every cmdlet takes them
 COMMON = frozenset({"verbose", "debug", "erroraction", "warningaction", "informationaction", "errorvariable",
@@ -77,14 +78,55 @@ def commands_used(steps: Sequence[Step]) -> dict[str, dict[str, tuple[set[str], 
     return out
 
 
-def preflight_command(host: str, cmdlets: Iterable[str], modules: Sequence[str] = ("Lync",)) -> str:
-    """One script for ``host``: each cmdlet, whether it exists there and its parameters' names."""
+def _share_of(value: object) -> Iterable[str]:
+    """The share roots (``\\\\server\\share``) a parameter value names."""
+    for item in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(item, str) and item.startswith("\\\\"):
+            parts = item[2:].split("\\")
+            if len(parts) >= 2 and parts[0] and parts[1] and not parts[1].endswith("$"):
+                yield f"\\\\{parts[0]}\\{parts[1]}"
+
+
+def shares_used(steps: Sequence[Step]) -> dict[str, dict[str, list[str]]]:
+    """host -> the shares of other servers its commands name -> the steps that name them: where a
+    WinRM session must make the second hop (secondhop.py)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for step in steps:
+        for command in _commands(step):
+            statements = [*command.statements, *([command.json_result] if command.json_result else [])]
+            for statement in statements:
+                for cmd in _cmds(statement):
+                    for value in (*cmd.params.values(), *cmd.positional):
+                        for share in _share_of(value):
+                            server = share[2:].split("\\")[0].lower()
+                            if server.split(".")[0] == command.host.lower().split(".")[0]:
+                                continue  # its own share: no second hop
+                            users = out.setdefault(command.host.lower(), {}).setdefault(share, [])
+                            if step.id not in users:
+                                users.append(step.id)
+    return out
+
+
+def preflight_command(host: str, cmdlets: Iterable[str], modules: Sequence[str] = ("Lync",),
+                      shares: Iterable[str] = ()) -> str:
+    """One script for ``host``: each cmdlet, whether it exists there and its parameters' names;
+    each share, whether this session is denied it (the second hop)."""
     rows: list[psbuild.Statement] = []
     for name in sorted(cmdlets):
         rows += [
             Assign("lrInfo", Cmd("Get-Command", {"Name": name, "ErrorAction": "SilentlyContinue"})),
             Raw("$lrRows += [pscustomobject]@{ Cmdlet = " + psbuild.quote(name)
                 + "; Found = [bool]$lrInfo; Parameters = @(if ($lrInfo) { $lrInfo.Parameters.Keys }) }"),
+        ]
+    for share in sorted(shares):
+        rows += [
+            Raw("$lrDenied = $false"),
+            Raw("try {"),
+            Assign("lrItem", Cmd("Get-Item", {"LiteralPath": share})),
+            Raw("} catch {"),
+            Raw("if ($_.CategoryInfo.Category -eq 'PermissionDenied') { $lrDenied = $true }"),
+            Raw("}"),
+            Raw("$lrRows += [pscustomobject]@{ Share = " + psbuild.quote(share) + "; Denied = $lrDenied }"),
         ]
     return psbuild.script(Raw("$lrRows = @()"), *rows,
                           json_result=Cmd("Write-Output", {"InputObject": psbuild.Var("lrRows")}), modules=modules)
@@ -107,3 +149,12 @@ def findings(host: str, used: Mapping[str, tuple[set[str], list[str]]], rows: Se
         out += [Finding(host, cmdlet, p, tuple(steps)) for p in sorted(params)
                 if p.lower() not in known and p.lower() not in COMMON]
     return out
+
+
+def denied_shares(host: str, shares: Mapping[str, Sequence[str]], rows: Sequence[JsonValue]) -> list[str]:
+    """One sentence per share ``host``'s session was denied (a share that is not there yet, made by
+    an earlier step, is no finding: only a denial is)."""
+    denied = {str(r.get("Share", "")).lower() for r in rows if isinstance(r, dict) and r.get("Denied") is True}
+    return [f"{hop_sentence(host, share)} (needed by {', '.join(shares[share][:3])})" for share in sorted(shares)
+            if share.lower() in denied]
+

@@ -111,3 +111,30 @@ def test_the_instance_that_restores_must_read_the_backup_file_itself(tmp_path: P
         assert entries.index(flights[-1]) < first_action
         assert restore.step_id not in {e.payload.get("step") for e in entries if e.kind == Kind.ACTION_STARTED}
         s.detach()
+
+
+def test_a_step_host_that_cannot_make_the_second_hop_stops_before_any_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No server is trusted for delegation, but the backups are mounted on this machine, so the
+    catalogue reads them: the restore's Front End still has to read the vault itself (the user
+    data import), and pre-flight asks it first. The denial is the second-hop sentence, before the
+    first step; nothing is started."""
+    real = scenario("be-lost-no-delegation")
+
+    def mounted(name: str) -> Scenario:
+        found = scenario(name)
+        return found.with_faults(backups_mounted=True) if name == real.name else found
+
+    monkeypatch.setattr(lab.drill, "scenario", mounted)
+    out = io.StringIO()
+    result = run_headless(real.name, answers_file=None, journal_dir=tmp_path, time_factor=600, operator="alice",
+                          out=out)
+    text = out.getvalue()
+    assert not result.restored
+    assert "backup set chosen" in text, "the catalogue read the mounted vault"
+    assert "Pre-flight stopped the run before any change: fe21.fabrikam.lab was denied access to " in text, text[-2000:]
+    assert "second hop" in text and "CredSSP for fe21.fabrikam.lab" in text
+    entries = read_journal(result.folder).entries
+    assert Kind.ACTION_STARTED not in [e.kind for e in entries]
+    flight = next(e for e in entries if e.kind == Kind.PREFLIGHT)
+    assert flight.payload["status"] == "failed" and all("second hop" in f for f in flight.payload["findings"])

@@ -47,3 +47,25 @@ def test_rows_name_what_a_server_lacks() -> None:
     all_there = [{"Cmdlet": "Import-CsUserData", "Found": True, "Parameters": ["poolfqdn", "filename"]},
                  {"Cmdlet": "Start-CsPool", "Found": True, "Parameters": "PoolFqdn"}]
     assert findings("fe01.contoso.com", used, all_there) == []
+
+
+def test_shares_of_other_servers_are_counted_per_host_not_its_own_nor_admin_shares() -> None:
+    from wizard.preflight import denied_shares, shares_used
+
+    shares = shares_used(_steps())
+    every = {s for per_host in shares.values() for s in per_host}
+    assert every, "the failover reads the vault from a Front End"
+    assert all(s.startswith("\\\\") and s.count("\\") == 3 and not s.endswith("$") for s in every), every
+    for host, per_host in shares.items():
+        assert all(s[2:].split("\\")[0].split(".")[0] != host.split(".")[0] for s in per_host)
+    host, per_host = next(iter(shares.items()))
+    share = next(iter(per_host))
+    rows = [{"Share": share, "Denied": True}, {"Cmdlet": "Get-Item", "Found": True, "Parameters": []}]
+    said = denied_shares(host, per_host, rows)
+    assert len(said) == 1 and said[0].startswith(f"{host} was denied access to {share}") and "second hop" in said[0]
+    assert denied_shares(host, per_host, [{"Share": share, "Denied": False}]) == []
+
+
+def _steps():  # type: ignore[no-untyped-def]
+    plan = load_plan(REPO / "plans" / "example-two-site.yaml").plan
+    return compose(plan, "pool-failover", pool="lonpool.corp.contoso.com", backup_set="2026-11-24_0100").steps
