@@ -270,3 +270,26 @@ def test_a_revived_lab_ends_the_kdc_its_killed_keeper_left(tmp_path: Path) -> No
         assert done.returncode == 0, done.stderr
     finally:
         again.stop()
+
+
+@pytest.mark.parametrize(("auth", "server", "down"), [
+    ("ntlm", "fs01.fabrikam.lab", False),      # denied C$ on the second hop: it answered, it runs
+    ("kerberos", "fs01.fabrikam.lab", False),  # the ticket forwarded: C$ is read
+    ("ntlm", "edge01.fabrikam.lab", True),     # lost in this scenario: the network path is not found
+])
+def test_a_server_refusing_c_dollar_on_the_second_hop_is_not_taken_for_down(
+        lab: LabRuntime, auth: str, server: str, down: bool) -> None:
+    """The ``only_if`` of a rebuild step asks whether a server is gone by reading its C$ from
+    another host: a denial is an answer (the server runs), only a missing network path is down."""
+    from wizard.procedures.library.common import server_down_check
+    from wizard.procedures.model import evaluate
+    from wizard.remote import psbuild
+
+    check = server_down_check("fe01.fabrikam.lab", server)
+    runner = lab.runner("fe01.fabrikam.lab", auth=auth)  # type: ignore[arg-type]
+    try:
+        result = runner.run(check.command.script(), deadline_s=30)  # type: ignore[union-attr]
+    finally:
+        runner.close()
+    ok, detail = evaluate(check.expect, list(psbuild.parse_envelope(result.stdout).values))
+    assert ok is down, (detail, result.stderr)

@@ -24,7 +24,7 @@ from wizard.procedures.model import (
     SqlCommand,
     Step,
 )
-from wizard.remote.psbuild import Cmd, Pipeline, Raw, Statement, Switch, Var
+from wizard.remote.psbuild import Assign, Cmd, Pipeline, Raw, Statement, Switch, Var
 
 BACKUP_SET_PLACEHOLDER = "<backup-set>"
 
@@ -276,9 +276,16 @@ def fqdn_check(host: str) -> Check:
 def server_down_check(host: str, server: str) -> Check:
     """``server`` does not answer: its administrative share C$ cannot be reached from ``host``
     (restoring a file store needs local admin on the file server, §10, so C$ answers while the
-    machine runs)."""
+    machine runs). A denial is an answer: a session that cannot make the second hop (NTLM, or
+    Kerberos without delegation) is refused C$ by a server that runs, where Test-Path would say
+    False as for a machine that is gone."""
+    unc = f"\\\\{server}\\C$"
     return Check(f"{server} does not answer (\\\\{server}\\C$ is unreachable)",
-                 ps(host, json=Cmd("Test-Path", {"LiteralPath": f"\\\\{server}\\C$"})),
+                 ps(host, Raw("$lrAnswers = $false"), Raw("try {"),
+                    Assign("lrItem", Cmd("Get-Item", {"LiteralPath": unc})), Raw("$lrAnswers = $true"),
+                    Raw("} catch {"),
+                    Raw("if ($_.CategoryInfo.Category -eq 'PermissionDenied') { $lrAnswers = $true }"), Raw("}"),
+                    json=Cmd("Write-Output", {"InputObject": Var("lrAnswers")})),
                  AllEqual(".", False))
 
 
