@@ -755,7 +755,10 @@ class IncidentSession:
 
     def check_before(self, step: StepView) -> PreCheckView:
         """The step's "already done" pre-check, run BEFORE any confirmation is asked (#16: the
-        operator typed the name, a colleague confirmed, then the step was skipped as done)."""
+        operator typed the name, a colleague confirmed, then the step was skipped as done).
+        Pre-flight comes first, so a procedure the servers cannot run stops before anyone is asked
+        anything about its first step."""
+        self._require_preflight()
         fn = getattr(self.backend, "precheck", None)
         return PreCheckView(step.step_id, None, "no pre-check") if fn is None else fn(self.loaded, step)
 
@@ -827,14 +830,18 @@ class IncidentSession:
         self._preflight_ok = view.ok
         return view
 
-    def run_step(self, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
-        """Run a step, journaling its start, output (batched) and end; yields its events. The first
-        step of a procedure waits for a pre-flight that finds nothing missing (run again until it
-        does: the operator fixes the server and runs the step again)."""
+    def _require_preflight(self) -> None:
+        """Run pre-flight until it finds nothing missing; PreflightFailed while it does."""
         if not self._preflight_ok:
             view = self.preflight()
             if view is not None and not view.ok:
                 raise PreflightFailed(view.sentence())
+
+    def run_step(self, step: StepView, cancel: threading.Event) -> Iterator[StepEvent]:
+        """Run a step, journaling its start, output (batched) and end; yields its events. The first
+        step of a procedure waits for a pre-flight that finds nothing missing (run again until it
+        does: the operator fixes the server and runs the step again)."""
+        self._require_preflight()
         attempt = (self.state.steps[step.step_id].attempts + 1) if step.step_id in self.state.steps else 1
         self._append(Kind.ACTION_STARTED, {"step": step.step_id, "host": step.host,
                                            "command": "\n".join(step.commands), "attempt": attempt})
