@@ -24,18 +24,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 LACKING = ("fe21.fabrikam.lab", "Import-CsUserData", "FileName")
 
 
+def _with_faults(monkeypatch: pytest.MonkeyPatch, wanted: str, **faults: object) -> None:
+    """The drill of scenario ``wanted`` runs with these lab faults added (other scenarios as they are)."""
+    def patched(name: str) -> Scenario:
+        found = scenario(name)
+        return found.with_faults(**faults) if name == wanted else found
+
+    monkeypatch.setattr(lab.drill, "scenario", patched)
+
+
 def test_a_server_lacking_a_cmdlet_parameter_stops_the_run_before_any_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = scenario("be-lost-unpaired")
-
-    def faulty(name: str) -> Scenario:
-        found = scenario(name)
-        return found.with_faults(missing_parameter=LACKING) if name == real.name else found
-
-    monkeypatch.setattr(lab.drill, "scenario", faulty)
+    _with_faults(monkeypatch, "be-lost-unpaired", missing_parameter=LACKING)
     out = io.StringIO()
-    result = run_headless(real.name, answers_file=None, journal_dir=tmp_path, time_factor=600, operator="alice",
-                          out=out)
+    result = run_headless("be-lost-unpaired", answers_file=None, journal_dir=tmp_path, time_factor=600,
+                          operator="alice", out=out)
     text = out.getvalue()
     assert not result.restored
     expected = ("fe21.fabrikam.lab: Import-CsUserData has no parameter -FileName (needed by "
@@ -119,16 +122,10 @@ def test_a_step_host_that_cannot_make_the_second_hop_stops_before_any_change(
     catalogue reads them: the restore's Front End still has to read the vault itself (the user
     data import), and pre-flight asks it first. The denial is the second-hop sentence, before the
     first step; nothing is started."""
-    real = scenario("be-lost-no-delegation")
-
-    def mounted(name: str) -> Scenario:
-        found = scenario(name)
-        return found.with_faults(backups_mounted=True) if name == real.name else found
-
-    monkeypatch.setattr(lab.drill, "scenario", mounted)
+    _with_faults(monkeypatch, "be-lost-no-delegation", backups_mounted=True)
     out = io.StringIO()
-    result = run_headless(real.name, answers_file=None, journal_dir=tmp_path, time_factor=600, operator="alice",
-                          out=out)
+    result = run_headless("be-lost-no-delegation", answers_file=None, journal_dir=tmp_path, time_factor=600,
+                          operator="alice", out=out)
     text = out.getvalue()
     assert not result.restored
     assert "backup set chosen" in text, "the catalogue read the mounted vault"
