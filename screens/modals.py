@@ -301,3 +301,42 @@ class PasswordDialog(Dialog[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class _Detail(VerticalScroll):
+    """A dialog's long text, scrolled by the arrows and PgUp/PgDn (it has the focus)."""
+
+
+class PreflightDialog(Dialog[bool]):
+    """What pre-flight found (#18 item 2): each server asked, what one lacks, who could not be
+    asked and why. ``p`` runs it again (True), Enter / Esc closes (False)."""
+
+    CSS_PATH = STAGES_CSS
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter", "close", "Close", id="close"),
+        Binding("p", "again", "Pre-flight again", id="preflight-again"),
+    ]
+
+    def __init__(self, ok: bool, findings: tuple[str, ...], checked: tuple[str, ...], unchecked: tuple[str, ...]
+                 ) -> None:
+        super().__init__(classes="dialog-screen")
+        self._ok, self._findings, self._checked, self._unchecked = ok, findings, checked, unchecked
+
+    def compose(self) -> ComposeResult:
+        head = ("Pre-flight: every server has what the procedure will ask of it" if self._ok else
+                f"Pre-flight: {len(self._findings)} problem(s); no step runs until they are fixed")
+        lines: list[str] = [f"! {f}" for f in self._findings]
+        if self._checked:
+            lines.append(f"Asked ({len(self._checked)}): {', '.join(self._checked)}")
+        lines += [f"Not asked now: {u}" for u in self._unchecked]
+        with Vertical(classes="dialog" + ("" if self._ok else " danger")):
+            yield Label(head, classes="dialog-title")
+            yield _Detail(Static("\n".join(lines), markup=False, id="preflight-detail"), classes="dialog-detail")
+            yield Static("p: run pre-flight again   Enter / Esc: close", markup=False, classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(False)
+
+    def action_again(self) -> None:
+        self.dismiss(True)

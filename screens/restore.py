@@ -18,12 +18,13 @@ from textual.widgets import Label, Log, OptionList, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from screens.base import StageScreen
-from screens.modals import ChoiceDialog, ConfirmTyped, ReasonDialog, SecondOperator
+from screens.modals import ChoiceDialog, ConfirmTyped, PreflightDialog, ReasonDialog, SecondOperator
 from screens.widgets.checklist import RESOLVED, Checklist
 from screens.widgets.command_panel import CommandPanel
 from wizard.incident import (
     OutputLine,
     PreCheckView,
+    PreflightView,
     Progress,
     StepDone,
     StepEvent,
@@ -69,7 +70,14 @@ r runs (or retries) just the highlighted step. A destructive step asks you to ty
 name (se01 for se01.fabrikam.lab; the full name works too); consecutive destructive steps on the
 same target are confirmed together, in one dialog listing all their commands. Some need a second
 operator. s skips with a reason; d marks it done by hand with a note; x aborts
-the running step. n goes on to verification once every step is done, skipped or done by hand."""
+the running step. n goes on to verification once every step is done, skipped or done by hand.
+
+Pre-flight runs by itself before the first step: every server is asked (Get-Command there) for
+each cmdlet and parameter the procedure will send it, whether it reaches the other servers'
+shares its steps name (the second hop), and each SQL instance whether it reads the backup files
+it will restore (RESTORE HEADERONLY). Anything missing stops the run before a change, naming
+the server, the cmdlet and the parameter or the file. p runs it now and shows what it found;
+after fixing a cause, p (or the next r / g) runs it again. Every run is journaled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
@@ -80,6 +88,7 @@ the running step. n goes on to verification once every step is done, skipped or 
         Binding("x", "abort", "Stop", id="abort-step"),
         Binding("c", "copy", "Copy", id="copy-commands"),
         Binding("n", "next", "Verify", id="to-verify"),
+        Binding("p", "preflight", "Pre-flight", id="preflight"),
     ]
 
     @dataclass
@@ -89,6 +98,10 @@ the running step. n goes on to verification once every step is done, skipped or 
     @dataclass
     class Ended(Message):
         step_id: str
+
+    @dataclass
+    class Preflighted(Message):
+        view: PreflightView
 
     @dataclass
     class PreChecked(Message):
@@ -212,6 +225,38 @@ the running step. n goes on to verification once every step is done, skipped or 
             self.notify(said)
             return
         self.check_step(step)
+
+    def action_preflight(self) -> None:
+        """Run pre-flight now and show what it found (#18 item 2)."""
+        if self._checklist is None or not self.idle:
+            self._current()  # says what is busy
+            return
+        self._checking = "pre-flight"
+        self.query_one("#progress-text", Label).update("Pre-flight: asking every server the procedure uses...")
+        self.run_preflight()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore-step", description="pre-flight")
+    def run_preflight(self) -> None:
+        try:
+            view = self.session.preflight()
+        finally:
+            self.app.call_from_thread(setattr, self, "_checking", None)
+        if view is not None:
+            self.post_message(self.Preflighted(view))
+
+    def on_restore_screen_preflighted(self, message: Preflighted) -> None:
+        view = message.view
+        said = ("Pre-flight: nothing missing; r / g run the steps." if view.ok else
+                f"Pre-flight: {len(view.findings)} problem(s); fix them, then p runs it again.")
+        self.query_one("#progress-text", Label).update(said)
+        for line in view.findings:
+            self._pending.append(OutputLine("pre-flight", f"pre-flight: {line}"))
+
+        def closed(again: bool | None) -> None:
+            if again:
+                self.action_preflight()
+
+        self.app.push_screen(PreflightDialog(view.ok, view.findings, view.checked, view.unchecked), closed)
 
     def check_step(self, step: StepView) -> None:
         self._checking = step.step_id

@@ -29,7 +29,7 @@ HANDLERS: dict[str, str] = {
     "run": "wizard.app_entry:run_command",
     "drill": "lab.entry:drill_command",
     "validate": "wizard.plan.commands:validate_command",
-    "check": "wizard.readiness:check_command",
+    "check": "wizard.readiness.command:check_command",
     "runbook": "wizard.procedures.runbook:runbook_command",
     "lab serve": "lab.serve:serve_command",
     "scenarios": "lab.scenarios:scenarios_command",
@@ -137,8 +137,18 @@ def _add_plan_check_commands(sub: _Subparsers[_Parser]) -> None:
         "printed as FILE:LINE:COL. Exit 0 when valid, 2 when not. Connects to nothing."))
     val.add_argument("plan", metavar="PLAN")
 
-    chk = sub.add_parser("check", help="readiness check of a plan for schedulers (exit 0 = ready)")
+    chk = sub.add_parser("check", help="readiness audit of a plan, for people and schedulers (Nagios exit codes)",
+                         description=(
+        "Audit whether the organisation could restore today: the newest copy of every scheduled backup component "
+        "in every location (present, within its interval and the RPO, intact: zips tested, .bak files verified by "
+        "the SQL instance that would restore them), every backup location read from every server that reads it "
+        "in a restore (over WinRM on that server, the second hop included), the memberships of section 10, every "
+        "Front End pool's start quorum (5.4), each server's PowerShell version and the Lync cmdlets and parameters "
+        "the plan's recovery paths send it. Never prompts. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (a check "
+        "that could not be made, or a plan that cannot be read)."))
     chk.add_argument("plan", metavar="PLAN")
+    chk.add_argument("--format", choices=("table", "json", "nagios"), default="table",
+                     help="table (people, default), json (programs), nagios (one status line with performance data)")
 
     rb = sub.add_parser("runbook", help="print the procedure with exact commands, run nothing", description=(
         "Print the steps of one recovery path for PLAN, in the documented order, with the exact PowerShell "
@@ -162,7 +172,11 @@ def _add_lab_commands(sub: _Subparsers[_Parser]) -> None:
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
     serve = lab_sub.add_parser("serve", help="serve a scenario on loopback until interrupted")
     serve.add_argument("--scenario", required=True, metavar="NAME")
-    serve.add_argument("--time-factor", type=float, default=60.0, metavar="F")
+    serve.add_argument("--time-factor", type=float, default=None, metavar="F",
+                       help="simulated seconds per real second (default 60; 1 with --wall-clock)")
+    serve.add_argument("--wall-clock", action="store_true",
+                       help="start the lab at the real time (UTC) instead of its epoch: backup sets "
+                            "dated from the last nights")
     serve.add_argument("--json", action="store_true", help="print one JSON line with endpoints")
     serve.add_argument("--state-dir", metavar="DIR", help="where the lab keeps its disk (default: a temporary folder)")
 
@@ -198,9 +212,13 @@ def _add_plan_commands(sub: _Subparsers[_Parser]) -> None:
     ft.add_argument("file", metavar="FILE")
     ft.add_argument("--organisation", metavar="NAME", help="the organisation's name (default: the SIP domain)")
     ft.add_argument("--output", "-o", metavar="OUT", help="write the draft to OUT instead of standard output")
-    pd = plan_sub.add_parser("diff", help="compare a plan with a topology export")
-    pd.add_argument("plan", metavar="PLAN")
-    pd.add_argument("file", metavar="FILE")
+    pd = plan_sub.add_parser("diff", help="compare a plan with a topology export, or two topology exports "
+                             "(e.g. before and after a change); exit 1 when they differ, one line each",
+                             description="OLD and NEW are each a plan (YAML) or a topology export: "
+                             "Get-CsTopology -AsXml output or an Export-CsConfiguration zip, told apart by suffix "
+                             "(.yaml/.yml, .xml/.zip) or else by content. Exit 0: no differences; 1: differences.")
+    pd.add_argument("plan", metavar="OLD", help="a plan or a topology export")
+    pd.add_argument("file", metavar="NEW", help="a plan or a topology export")
 
 
 def _add_bench_command(sub: _Subparsers[_Parser]) -> None:

@@ -107,10 +107,9 @@ def shares_used(steps: Sequence[Step]) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def preflight_command(host: str, cmdlets: Iterable[str], modules: Sequence[str] = ("Lync",),
-                      shares: Iterable[str] = ()) -> str:
-    """One script for ``host``: each cmdlet, whether it exists there and its parameters' names;
-    each share, whether this session is denied it (the second hop)."""
+def cmdlet_rows(cmdlets: Iterable[str]) -> list[psbuild.Statement]:
+    """Statements adding one row to ``$lrRows`` per cmdlet: whether ``Get-Command`` finds it
+    there, and its parameters' names (read back by :func:`findings`)."""
     rows: list[psbuild.Statement] = []
     for name in sorted(cmdlets):
         rows += [
@@ -118,6 +117,14 @@ def preflight_command(host: str, cmdlets: Iterable[str], modules: Sequence[str] 
             Raw("$lrRows += [pscustomobject]@{ Cmdlet = " + psbuild.quote(name)
                 + "; Found = [bool]$lrInfo; Parameters = @(if ($lrInfo) { $lrInfo.Parameters.Keys }) }"),
         ]
+    return rows
+
+
+def preflight_command(host: str, cmdlets: Iterable[str], modules: Sequence[str] = ("Lync",),
+                      shares: Iterable[str] = ()) -> str:
+    """One script for ``host``: each cmdlet, whether it exists there and its parameters' names;
+    each share, whether this session is denied it (the second hop)."""
+    rows = cmdlet_rows(cmdlets)
     for share in sorted(shares):
         rows += [
             Raw("$lrDenied = $false"),

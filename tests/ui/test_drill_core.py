@@ -32,9 +32,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 SLOW = 30.0  # probes, restores and §7 checks against the lab: bounded, generous on 2 cores
 
 
-async def _play(app: WizardApp, pilot, answers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+async def _to_restore(app: WizardApp, pilot, answers: dict[str, str]) -> RestoreScreen:  # type: ignore[no-untyped-def]
     """Start, answer the questions asked (words of the question -> the answer's key; Enter keeps
-    "unknown"), accept path and set, run every step, verify, close."""
+    "unknown"), accept path and set: the restore screen with its steps composed."""
     await pilot.press("ctrl+s")
     asked: list[str] = []
     while not (isinstance(app.screen, AssessmentScreen) and app.screen.recommendation is not None):
@@ -60,7 +60,14 @@ async def _play(app: WizardApp, pilot, answers: dict[str, str]) -> None:  # type
     await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None, SLOW)
     screen = app.screen
     assert isinstance(screen, RestoreScreen) and screen.checklist is not None
+    return screen
+
+
+async def _play(app: WizardApp, pilot, answers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """To the restore screen, then run every step, verify, close."""
+    screen = await _to_restore(app, pilot, answers)
     checklist = screen.checklist
+    assert checklist is not None
     for step in list(checklist.steps):
         await wait_for(pilot, lambda: screen.idle and checklist.current is not None, SLOW)
         done = app.session.state.steps.get(step.step_id) if app.session is not None else None
@@ -145,3 +152,44 @@ async def test_drill_by_keys_to_the_summary(name: str, answers: dict[str, str], 
         assert d["observation:bad_change"]["choice"] == "yes"
     kinds = [e.kind for e in journal.entries]
     assert kinds.count(Kind.ACTION_STARTED) == kinds.count(Kind.ACTION_FINISHED)
+
+
+async def test_preflight_view_names_what_a_server_lacks_and_runs_again_by_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#18 item 2, the restore screen's own view: p runs pre-flight and shows what it found; a
+    server lacking one cmdlet parameter is named with the cmdlet and the parameter; p in the
+    view runs it again (journaled each time); nothing has started."""
+    import lab.drill
+    from lab.scenarios import Scenario
+
+    real = lab.drill.drill_scenario
+
+    def lacking(name: str) -> Scenario:
+        return real(name).with_faults(missing_parameter=("fe21.fabrikam.lab", "Import-CsUserData", "FileName"))
+
+    monkeypatch.setattr(lab.drill, "drill_scenario", lacking)
+    journal_dir = tmp_path / "incidents"
+    with LabDrill("be-lost-unpaired", time_factor=600) as drill:
+        assert drill.loaded is not None
+        app = WizardApp(Opening(loaded_source(drill.loaded, drill.backend), "lab: be-lost-unpaired", journal_dir,
+                                "alice", "INC-PRE", "drill"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await _to_restore(app, pilot, {})
+            await wait_for(pilot, lambda: screen.idle, SLOW)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "PreflightDialog", SLOW)
+            text = " ".join(screen_text(app).split())
+            assert "Pre-flight: 1 problem(s)" in text, text
+            assert "fe21.fabrikam.lab: Import-CsUserData has no parameter -FileName" in text, text
+            await pilot.press("p")  # again, from the view
+            await wait_for(pilot, lambda: len([e for e in read_journal(journal_dir / "INC-PRE").entries
+                                               if e.kind == Kind.PREFLIGHT]) == 2, SLOW)
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "PreflightDialog", SLOW)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen), SLOW)
+            assert "fix them, then p runs it again" in screen_text(app)
+    entries = read_journal(journal_dir / "INC-PRE").entries
+    runs = [e.payload for e in entries if e.kind == Kind.PREFLIGHT]
+    assert [r["status"] for r in runs] == ["failed", "failed"]
+    assert all(any("-FileName" in f for f in r["findings"]) for r in runs)
+    assert Kind.ACTION_STARTED not in [e.kind for e in entries]

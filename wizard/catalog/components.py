@@ -247,6 +247,13 @@ def requirements(plan: Plan, path_id: str, pools: Sequence[str] | None = None
     return out
 
 
+def component_requirements(plan: Plan, component: str) -> list[Requirement]:
+    """The set parts that hold ``component`` for the whole plan (every pool it applies to):
+    what the readiness audit looks for in each location's sets."""
+    needs = _NEEDS.get(component)
+    return needs(plan, list(plan.topology.pools), None) if needs is not None else []
+
+
 # What one component needs from a set: (plan, pools in scope, scope or None) -> requirements.
 _Needs = Callable[[Plan, list[Pool], set[str] | None], list[Requirement]]
 
