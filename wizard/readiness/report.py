@@ -152,7 +152,7 @@ def render_table(audit: Audit, width: int = 80) -> str:
             lines.append(line if len(line) <= width else line[:width - 3] + "...")
             continue
         lines.append(f"{f.status.name:<9}{f.check:<11}{f.subject}")
-        sect = f" (§{f.section})" if f.section and f.status is not Status.OK else ""
+        sect = f" (§{f.section})" if f.section else ""
         lines += textwrap.wrap(f.message + sect, width=width - 4, initial_indent="    ",
                                subsequent_indent="    ", break_on_hyphens=False, break_long_words=False)
     lines += ["", f"Readiness: {audit.status.name} ({_summary(audit)}); exit {int(audit.status)}"]
