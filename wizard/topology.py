@@ -13,6 +13,10 @@ the CMS pool, Edge next hops; SQL mirror and witness and pool pairing only by in
 What it cannot give (backup locations, objectives, credentials) is written as ``TODO`` so that
 ``lync-restore validate`` refuses the draft until a person has filled it in: a plan that passes
 validation with made-up values would be worse than none.
+
+``lync-restore plan diff OLD NEW`` compares a plan with an export, or two exports of one deployment (before
+and after a change), by FQDNs and server names: a pool or server added or gone, roles, stores, the CMS
+moved, pools re-paired, each one line; facts only inferred from a topology (T§2.8) are marked.
 """
 
 from __future__ import annotations
@@ -406,8 +410,11 @@ class _Builder:
 
     def mirrors(self) -> None:
         """T§2.8 (inferred): a second store of the same role on another SQL cluster is the mirror; a
-        WitnessStore service the witness. Found by structure, not by the Usage string."""
+        WitnessStore service the witness: the one the pool's UserServices depends on, else (no such
+        dependency) the only WitnessStore when only one Back End is mirrored. Found by structure, not by
+        the Usage string."""
         by_id = {e["id"]: e for e in self.draft.sql_instances}
+        matched: set[ServiceKey] = set()
         for pool in self.draft.pools:
             if pool.get("role") != "front_end" or "back_end" not in pool:
                 continue
@@ -421,11 +428,18 @@ class _Builder:
                 principal["mirror"] = mirror
                 self.draft.notes.append(f"{principal['id']} mirrored to {mirror}: inferred from a second "
                                         "UserStore on another SQL server (T§2.8); confirm in Topology Builder")
-        witnesses = [s for s in self.doc.services.values() if s.role == "WitnessStore" and s.sql is not None]
-        mirrored = [e for e in self.draft.sql_instances if "mirror" in e]
-        if witnesses and len(mirrored) == 1 and witnesses[0].sql is not None:
-            mirrored[0]["witness"] = self.sql_id(witnesses[0].sql)
-            self.draft.notes.append(f"{mirrored[0]['id']} witness {mirrored[0]['witness']}: inferred from a "
+            witness = next((t for _, t in self.deps(us, "WitnessStore") if t.sql is not None), None)
+            if witness is not None and witness.sql is not None and "mirror" in principal:
+                principal["witness"] = self.sql_id(witness.sql)
+                matched.add(witness.key)
+                self.draft.notes.append(f"{principal['id']} witness {principal['witness']}: inferred from the "
+                                        "WitnessStore its pool depends on (T§2.8); confirm")
+        witnesses = [s for s in self.doc.services.values() if s.role == "WitnessStore" and s.sql is not None
+                     and s.key not in matched]
+        unmatched = [e for e in self.draft.sql_instances if "mirror" in e and "witness" not in e]
+        if witnesses and not matched and len(unmatched) == 1 and witnesses[0].sql is not None:
+            unmatched[0]["witness"] = self.sql_id(witnesses[0].sql)
+            self.draft.notes.append(f"{unmatched[0]['id']} witness {unmatched[0]['witness']}: inferred from a "
                                     "WitnessStore service (T§2.8); confirm")
         elif witnesses:
             self.draft.notes.append("WitnessStore services found but not matched to a mirror; set witness by hand")
@@ -454,10 +468,13 @@ class _Builder:
         cluster = self.doc.clusters.get(active[0].cluster) if active and active[0].cluster else None
         if active and cluster is not None:
             self.draft.cms_pool = cluster.fqdn
-            store = self.store_of(active[0], "CentralMgmtStore")
+            # looked up, not added: a Standard Edition server's own rtc instance (T§2.10) is no plan SQL instance
+            store = self.default_store(active[0], "CentralMgmtStore")
             pool = next((p for p in self.draft.pools if p["fqdn"] == self.draft.cms_pool), None)
-            if store and pool is not None and pool.get("edition") == "enterprise" and store != pool.get("back_end"):
-                self.draft.notes.append(f"the CMS store is on {store}, not on {pool['fqdn']}'s Back End "
+            if store is not None and store.sql is not None and pool is not None \
+                    and pool.get("edition") == "enterprise" and self.sql_ids.get(store.sql) != pool.get("back_end"):
+                where = self.doc.clusters[store.sql[0]].fqdn if store.sql[0] in self.doc.clusters else "?"
+                self.draft.notes.append(f"the CMS store is on {where}, not on {pool['fqdn']}'s Back End "
                                         f"{pool.get('back_end')}: the plan assumes the Back End; check")
         else:
             self.draft.notes.append("no active CentralMgmt service found: set central_management.pool by hand")
@@ -567,86 +584,165 @@ def from_topology_command(args: argparse.Namespace, out: TextIO | None = None) -
 class Difference:
     subject: str  # "pool pool01.example.test", "CMS", "SIP domains"
     text: str
-    inferred: bool = False  # the topology side was inferred (T§2.8): a hint, not a certainty
+    inferred: bool = False  # a side that is a topology was inferred (T§2.8): a hint, not a certainty
+    sides: str = "topology side"  # which side was inferred, for the line
 
     def __str__(self) -> str:
-        return f"{self.subject}: {self.text}" + (" (topology side inferred, T§2.8)" if self.inferred else "")
+        return f"{self.subject}: {self.text}" + (f" ({self.sides} inferred, T§2.8)" if self.inferred else "")
 
 
-def _sql_label(instances: dict[str, tuple[str, str]], ident: object) -> str | None:
-    if not ident:
-        return None
-    server, instance = instances.get(str(ident), ("?", ""))
-    return f"{server}\\{instance}" if instance else server
+@dataclass
+class Side:
+    """One side of ``plan diff``: a plan, or a topology export read into a draft, reduced to what both can
+    say, keyed by FQDNs and server names (never by a plan's own ids)."""
+
+    short: str  # "plan", "topology", "old", "new"
+    long: str  # "the plan", "the topology", "the old export"
+    from_topology: bool  # its T§2.8 facts (mirror, witness, pairing) are inferred
+    sip_domains: list[str]
+    pools: dict[str, dict[str, object]]  # fqdn -> facts
+    cms: str | None
+
+
+def _label(server: str, instance: str | None) -> str:
+    return f"{server}\\{instance}".lower() if instance else server.lower()
+
+
+def side_of_plan(plan: Plan, short: str = "plan", long: str = "the plan") -> Side:
+    sql = {s.id: s for s in plan.topology.sql_instances}
+    fs = {f.id: f"\\\\{f.server}\\{f.share}".lower() for f in plan.topology.file_stores}
+
+    def label(ident: str | None) -> str | None:
+        return _label(sql[ident].server, sql[ident].instance) if ident and ident in sql else None
+
+    pools: dict[str, dict[str, object]] = {}
+    for p in plan.topology.pools:
+        be = sql.get(p.back_end or "")
+        pools[p.fqdn.lower()] = {
+            "role": p.role, "edition": p.edition if p.role == "front_end" else None,
+            "servers": {s.lower() for s in p.servers}, "Back End": label(p.back_end),
+            "Back End mirror": label(be.mirror) if be else None, "Back End witness": label(be.witness) if be else None,
+            "Monitoring store": label(p.monitoring_store), "Archiving store": label(p.archiving_store),
+            "file store": fs.get(p.file_store or ""), "next hop": (p.next_hop or "").lower() or None,
+            "paired with": (p.paired_with or "").lower() or None}
+    return Side(short, long, False, list(plan.organisation.sip_domains), pools,
+                plan.topology.central_management.pool.lower())
+
+
+def side_of_draft(draft: Draft, short: str = "topology", long: str = "the topology") -> Side:
+    sql = {e["id"]: e for e in draft.sql_instances}
+    fs = {f["id"]: f"\\\\{f['server']}\\{f['share']}".lower() for f in draft.file_stores}
+
+    def label(ident: object) -> str | None:
+        e = sql.get(str(ident)) if ident else None
+        return _label(e["server"], e.get("instance")) if e else None
+
+    pools: dict[str, dict[str, object]] = {}
+    for p in draft.pools:
+        be = sql.get(str(p.get("back_end", "")))
+        servers = p["servers"]
+        assert isinstance(servers, list)
+        pools[str(p["fqdn"]).lower()] = {
+            "role": p["role"], "edition": p.get("edition"), "servers": {str(s).lower() for s in servers},
+            "Back End": label(p.get("back_end")), "Back End mirror": label(be.get("mirror")) if be else None,
+            "Back End witness": label(be.get("witness")) if be else None,
+            "Monitoring store": label(p.get("monitoring_store")), "Archiving store": label(p.get("archiving_store")),
+            "file store": fs.get(str(p.get("file_store", ""))), "next hop": str(p.get("next_hop", "")).lower() or None,
+            "paired with": str(p.get("paired_with", "")).lower() or None}
+    return Side(short, long, True, list(draft.sip_domains), pools, draft.cms_pool.lower() if draft.cms_pool else None)
+
+
+#: Facts compared per pool, and whether a topology can only infer them (T§2.8).
+_FACTS = (("Back End", False), ("Monitoring store", False), ("Archiving store", False), ("file store", False),
+          ("next hop", False), ("paired with", True), ("Back End mirror", True), ("Back End witness", True))
+
+
+def diff_sides(a: Side, b: Side) -> list[Difference]:
+    """What ``a`` says that ``b`` does not, and the reverse, one line each. Between a plan and a topology an
+    inferred fact (T§2.8) the topology does not show is no evidence (the encoding was never seen); between
+    two topology exports it is, since both were read the same way."""
+    out: list[Difference] = []
+    one_sided = a.from_topology != b.from_topology
+    sides = "topology side" if one_sided else "both sides"
+    if sorted(map(str.lower, a.sip_domains)) != sorted(map(str.lower, b.sip_domains)):
+        out.append(Difference("SIP domains", f"{a.short} {', '.join(a.sip_domains)}; "
+                                             f"{b.short} {', '.join(b.sip_domains)}"))
+    for fqdn in sorted(a.pools.keys() - b.pools.keys()):
+        out.append(Difference(f"pool {fqdn}", f"in {a.long}, not in {b.long}"))
+    for fqdn in sorted(b.pools.keys() - a.pools.keys()):
+        out.append(Difference(f"pool {fqdn}", f"in {b.long} ({b.pools[fqdn]['role']}), not in {a.long}"))
+    for fqdn in sorted(a.pools.keys() & b.pools.keys()):
+        x, y, subject = a.pools[fqdn], b.pools[fqdn], f"pool {fqdn}"
+        if x["role"] != y["role"]:
+            out.append(Difference(subject, f"role: {a.short} {x['role']}, {b.short} {y['role']}"))
+        if x["role"] == "front_end" and x["edition"] and y["edition"] and x["edition"] != y["edition"]:
+            out.append(Difference(subject, f"edition: {a.short} {x['edition']}, {b.short} {y['edition']}"))
+        xs, ys = x["servers"], y["servers"]
+        assert isinstance(xs, set) and isinstance(ys, set)
+        if xs - ys:
+            out.append(Difference(subject, f"servers in {a.long} only: {', '.join(sorted(xs - ys))}"))
+        if ys - xs:
+            out.append(Difference(subject, f"servers in {b.long} only: {', '.join(sorted(ys - xs))}"))
+        for what, inferred in _FACTS:
+            u, v = x[what], y[what]
+            if u == v:
+                continue
+            if inferred and one_sided and (v if b.from_topology else u) is None:
+                continue  # an inference the topology does not make is no evidence (T§2.8)
+            out.append(Difference(subject, f"{what}: {a.short} {u or 'none'}, {b.short} {v or 'none'}",
+                                  inferred, sides))
+    if a.cms and b.cms and a.cms != b.cms:
+        out.append(Difference("CMS", f"{a.short} {a.cms}, {b.short} {b.cms}"))
+    return out
 
 
 def diff_plan(plan: Plan, draft: Draft) -> list[Difference]:
     """What the plan says that the published topology does not (and the reverse), compared by FQDNs
     and server names, never by the plan's own ids."""
-    out: list[Difference] = []
-    low = str.lower
-    if sorted(map(low, plan.organisation.sip_domains)) != sorted(map(low, draft.sip_domains)):
-        out.append(Difference("SIP domains", f"plan {', '.join(plan.organisation.sip_domains)}; "
-                                             f"topology {', '.join(draft.sip_domains)}"))
-    plan_sql = {s.id: (s.server.lower(), (s.instance or "").lower()) for s in plan.topology.sql_instances}
-    draft_sql = {e["id"]: (e["server"].lower(), e.get("instance", "").lower()) for e in draft.sql_instances}
-    plan_fs = {f.id: f"\\\\{f.server}\\{f.share}".lower() for f in plan.topology.file_stores}
-    draft_fs = {f["id"]: f"\\\\{f['server']}\\{f['share']}".lower() for f in draft.file_stores}
-    theirs = {str(p["fqdn"]).lower(): p for p in draft.pools}
-    ours = {p.fqdn.lower(): p for p in plan.topology.pools}
-    for fqdn in sorted(ours.keys() - theirs.keys()):
-        out.append(Difference(f"pool {fqdn}", "in the plan, not in the topology"))
-    for fqdn in sorted(theirs.keys() - ours.keys()):
-        out.append(Difference(f"pool {fqdn}", f"in the topology ({theirs[fqdn]['role']}), not in the plan"))
-    for fqdn in sorted(ours.keys() & theirs.keys()):
-        mine, top = ours[fqdn], theirs[fqdn]
-        subject = f"pool {fqdn}"
-        if mine.role != top["role"]:
-            out.append(Difference(subject, f"role: plan {mine.role}, topology {top['role']}"))
-        if mine.role == "front_end" and top.get("edition") and mine.edition != top["edition"]:
-            out.append(Difference(subject, f"edition: plan {mine.edition}, topology {top['edition']}"))
-        a, b = {s.lower() for s in mine.servers}, {str(s).lower() for s in top["servers"]}  # type: ignore[attr-defined]
-        if a - b:
-            out.append(Difference(subject, f"servers in the plan only: {', '.join(sorted(a - b))}"))
-        if b - a:
-            out.append(Difference(subject, f"servers in the topology only: {', '.join(sorted(b - a))}"))
-        pairs: list[tuple[str, object, object, bool]] = [
-            ("Back End", _sql_label(plan_sql, mine.back_end), _sql_label(draft_sql, top.get("back_end")), False),
-            ("Monitoring store", _sql_label(plan_sql, mine.monitoring_store),
-             _sql_label(draft_sql, top.get("monitoring_store")), False),
-            ("Archiving store", _sql_label(plan_sql, mine.archiving_store),
-             _sql_label(draft_sql, top.get("archiving_store")), False),
-            ("file store", plan_fs.get(mine.file_store or ""), draft_fs.get(str(top.get("file_store", ""))), False),
-            ("next hop", (mine.next_hop or "").lower() or None, str(top.get("next_hop", "")).lower() or None, False),
-            ("paired with", (mine.paired_with or "").lower() or None,
-             str(top.get("paired_with", "")).lower() or None, True),
-        ]
-        for what, x, y, inferred in pairs:
-            if x != y and not (inferred and y is None):  # an absent inference is no evidence
-                out.append(Difference(subject, f"{what}: plan {x or 'none'}, topology {y or 'none'}", inferred))
-        if mine.back_end and top.get("back_end"):
-            ps, ds = plan.sql(mine.back_end), next(e for e in draft.sql_instances if e["id"] == top["back_end"])
-            for what in ("mirror", "witness"):
-                x = _sql_label(plan_sql, getattr(ps, what))
-                y = _sql_label(draft_sql, ds.get(what))
-                if y is not None and x != y:
-                    out.append(Difference(subject, f"Back End {what}: plan {x or 'none'}, topology {y}", True))
-    if draft.cms_pool and plan.topology.central_management.pool.lower() != draft.cms_pool.lower():
-        out.append(Difference("CMS", f"plan {plan.topology.central_management.pool}, topology {draft.cms_pool}"))
-    return out
+    return diff_sides(side_of_plan(plan), side_of_draft(draft))
+
+
+def is_topology_export(path: str | Path) -> bool:
+    """A topology export (XML, UTF-8 or UTF-16, or an Export-CsConfiguration zip), told from a plan (YAML) by
+    its suffix, else by its first bytes (T§2.1, T§3)."""
+    p = Path(path)
+    if p.suffix.lower() in (".xml", ".zip", ".tbxml"):
+        return True
+    if p.suffix.lower() in (".yaml", ".yml"):
+        return False
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    if head.startswith(b"PK\x03\x04") or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
 def plan_diff_command(args: argparse.Namespace) -> int:
-    """Exit 0 when the plan matches the published topology, 1 when it does not (one line each)."""
+    """``plan diff OLD NEW``: each a plan (YAML) or a topology export (XML or zip). Exit 0 when they
+    describe the same topology, 1 when they do not (one line per difference)."""
     from wizard.plan import load_plan
 
-    loaded = load_plan(args.plan)
-    draft = draft_plan(read_topology(args.file), loaded.plan.organisation.name)
-    found = diff_plan(loaded.plan, draft)
+    old_path, new_path = args.plan, args.file
+    old_is_top, new_is_top = is_topology_export(old_path), is_topology_export(new_path)
+    plans = {path: load_plan(path).plan for path, top in ((old_path, old_is_top), (new_path, new_is_top)) if not top}
+    organisation = next((p.organisation.name for p in plans.values()), None)
+
+    def side(path: str, top: bool, which: str) -> Side:
+        both_same = old_is_top == new_is_top
+        short = which if both_same else ("topology" if top else "plan")
+        long = f"the {which} {'export' if top else 'plan'}" if both_same else f"the {short}"
+        if top:
+            return side_of_draft(draft_plan(read_topology(path), organisation), short, long)
+        return side_of_plan(plans[path], short, long)
+
+    found = diff_sides(side(old_path, old_is_top, "old"), side(new_path, new_is_top, "new"))
     for d in found:
         print(d)
     certain = [d for d in found if not d.inferred]
-    print(f"{args.plan} against {args.file}: " + (f"{len(found)} difference(s)" if found else "no differences")
+    print(f"{old_path} against {new_path}: " + (f"{len(found)} difference(s)" if found else "no differences")
           + (f", {len(found) - len(certain)} of them on inferred topology facts" if len(found) != len(certain)
              else ""))
     return ExitCode.FAILED if found else ExitCode.OK

@@ -12,10 +12,11 @@ and not enabled until Enable-CsTopology.
 from __future__ import annotations
 
 import copy
-import json
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from lab import topologydoc
 from lab.backupset import (
     BackupFormatError,
     config_zip,
@@ -58,7 +59,8 @@ def export_configuration(dep: LabDeployment, host: str, inv: Invocation) -> Iter
         require_cms(dep, inv)
         cfg = dep.cms_config()
     assert cfg is not None
-    data = config_zip(cfg)
+    # T§3: the zip holds the topology as published now (the CMS where it runs, Topology Builder's changes)
+    data = config_zip(dict(cfg, topology=topologydoc.published_topology(dep) or cfg.get("topology", {})))
     if inv.get("AsBytes"):
         return [data]
     write_file(dep, host, inv, str(inv.get("FileName")), data, overwrite=bool(inv.get("Force"))
@@ -198,43 +200,46 @@ def enable_topology(dep: LabDeployment, host: str, inv: Invocation) -> None:
     dep.log(host, "Enable-CsTopology")
 
 
-def _topology_xml(dep: LabDeployment) -> str:
-    cfg = dep.cms_config() or {}
-    body = json.dumps(cfg.get("topology", {}), sort_keys=True)
-    return (f'<Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008">'
-            f"<Lab>{body}</Lab></Topology>")
+def _published(dep: LabDeployment) -> dict[str, Any]:
+    topo = topologydoc.published_topology(dep)
+    assert topo is not None  # callers checked the CMS (require_cms)
+    return topo
 
 
 def get_topology(dep: LabDeployment, host: str, inv: Invocation) -> Iterable[Any]:
+    """Get-CsTopology; ``-AsXml``: the published document (T§2.1), rendered from what the CMS holds."""
     require_cms(dep, inv)
+    topo = _published(dep)
     if inv.get("AsXml"):
-        return [_topology_xml(dep)]
-    cfg = dep.cms_config() or {}
+        return [topologydoc.render(topo, dep.cms_pool)]
     return [obj("Microsoft.Rtc.Management.Xds.DisplayTopology",
-                Sites=[s.name for s in dep.plan.topology.sites],
-                Clusters=list(cfg.get("topology", {}).get("pools", [])),
+                Sites=[s["name"] for s in topo.get("sites", [])],
+                Clusters=[p["fqdn"] for p in topo.get("pools", [])],
                 Machines=[s.fqdn for s in dep.lync_servers()])]
 
 
 def publish_topology(dep: LabDeployment, host: str, inv: Invocation) -> None:
+    """Publish-CsTopology -FileName/-Document: a document in the published format (T§2.1: what
+    Publish-CsTopology -FileName accepts; UTF-16 with a BOM when PowerShell wrote it, else UTF-8) becomes
+    the CMS's topology. What the document does not describe (T§2: federation, media association) is kept
+    as the store holds it, and so is the CMS location: only Move-CsManagementServer and
+    Invoke-CsManagementServerFailover move the CMS (§6.15)."""
     require_cms(dep, inv)
     if inv.get("FinalizeUninstall"):
         return
     if inv.bound("FileName"):
-        text = read_file(dep, host, inv, str(inv.get("FileName"))).decode("utf-8", "replace")
+        text = topologydoc.decode(read_file(dep, host, inv, str(inv.get("FileName"))))
     else:
         text = str(inv.get("Document"))
-    import re
-
-    match = re.search(r"<Lab>(.*)</Lab>", text, re.S)
-    if match is None:
-        raise inv.error("Publish-CsTopology failed: the document is not a topology captured "
-                        "with Get-CsTopology -AsXml.", "InvalidData", "InvalidTopologyDocument")
     try:
-        topology = json.loads(match.group(1))
-    except json.JSONDecodeError:
-        raise inv.error("Publish-CsTopology failed: the topology document is damaged.",
-                        "InvalidData", "InvalidTopologyDocument") from None
+        topology = topologydoc.parse(text)
+    except topologydoc.TopologyDocumentError as exc:
+        raise inv.error(f"Publish-CsTopology failed: {exc}.", "InvalidData", "InvalidTopologyDocument") from None
+    cfg = dep.cms_config()
+    assert cfg is not None
+    held = cfg.get("topology", {})
+    kept = {k: held[k] for k in topologydoc.NOT_IN_DOCUMENT if k in held}
+    topology.update(kept, central_management=dep.cms_pool, signature=str(uuid.uuid4()))
     dep.bump_config({"topology": topology})
 
 
@@ -287,7 +292,6 @@ def cms_failover(dep: LabDeployment, host: str, inv: Invocation) -> None:
                         f"the Central Management Server fails over to ({backup_pool}).",
                         "InvalidOperation", "WrongComputer")
     target = dep.pool_sql(backup_pool)
-    target_mirror = dep.mirror_sql(backup_pool)
     if inv.bound("BackupSqlServerFqdn"):
         server = dep.paths.fqdn(str(inv.get("BackupSqlServerFqdn")))
         instance = inv.get("BackupSqlInstanceName")

@@ -68,7 +68,7 @@ def test_backup_sets_are_real_files(tmp_path: Path) -> None:
     assert not (newest / "E911Config.zip").exists()
     assert (dep.paths.resolve(sets[0].unc) / "E911Config.zip").is_file()
     with zipfile.ZipFile(newest / "Config.zip") as zf:
-        assert zf.namelist() == ["DocItemSet.xml"]
+        assert sorted(zf.namelist()) == ["DocItemSet.xml", "[Content_Types].xml"]  # T§3: "the 2 files"
     assert read_config_zip((newest / "Config.zip").read_bytes())["version"] == 42
     manifest = json.loads((newest / "manifest.json").read_text())
     assert "sql\\mgc.bak" in manifest["files"]
