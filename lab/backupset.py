@@ -23,11 +23,14 @@ import io
 import json
 import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
+from lab import topologydoc
 from lab.sqlstate import SqlInstanceState, corrupt_bak, write_bak
 
 #: The XML namespace Lync's DocItemSet documents use (inferred: the lab's own choice).
@@ -45,6 +48,8 @@ class SetFaults:
     corrupt_newest: bool = False
     missing_e911_in_newest: bool = False
     broken_log_chain: bool = False
+    #: the nightly job stopped this many hours before ``dep.now``: the sets are the runs before then
+    stopped_hours: int = 0
 
 
 @dataclass
@@ -97,13 +102,63 @@ def _read(data: bytes, member: str, kind: str, what: str) -> dict[str, Any]:
     return value
 
 
+#: T§3 (inferred): the zip's second file, the package manifest of a System.IO.Packaging zip.
+_CONTENT_TYPES = ('<?xml version="1.0" encoding="utf-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+                  'package/2006/content-types"><Default Extension="xml" ContentType="text/xml" /></Types>')
+#: The DocItem names (T§5 item 5: the real ones were never seen; the lab's choice).
+TOPOLOGY_ITEM = f"urn:xds:{topologydoc.NS}:Topology"
+SETTINGS_ITEM = "urn:xds:lab:Configuration"
+
+
 def config_zip(config: dict[str, Any]) -> bytes:
-    """Export-CsConfiguration: a zip holding DocItemSet.xml."""
-    return _zip({"DocItemSet.xml": _docitemset("Configuration", config)})
+    """Export-CsConfiguration (T§3): a zip holding ``DocItemSet.xml`` and ``[Content_Types].xml``.
+    ``DocItemSet`` has one ``DocItem`` (``Name``, ``Data``) per document: the topology as XML markup in
+    the published format (T§2, with the CMS where ``topology.central_management`` says), and the rest of
+    the configuration (version, policies, site settings, what T§2 does not describe) as the lab's own
+    escaped JSON document."""
+    held = config.get("topology", {})
+    rest = {k: v for k, v in config.items() if k != "topology"}
+    rest["topology"] = {k: v for k, v in held.items() if k in topologydoc.NOT_IN_DOCUMENT}
+    topology = topologydoc.render(held, str(held.get("central_management", ""))) if held.get("sites") else ""
+    body = (f'<?xml version="1.0" encoding="utf-8"?>\r\n<DocItemSet xmlns="{_NS}" Kind="Configuration" '
+            f'Version="2013">\r\n<DocItem Name="{TOPOLOGY_ITEM}"><Data>\r\n{topology}</Data></DocItem>\r\n'
+            f'<DocItem Name="{SETTINGS_ITEM}"><Data>{escape(json.dumps(rest, sort_keys=True))}</Data></DocItem>'
+            "\r\n</DocItemSet>\r\n")
+    return _zip({"[Content_Types].xml": _CONTENT_TYPES.encode(), "DocItemSet.xml": body.encode()})
 
 
 def read_config_zip(data: bytes) -> dict[str, Any]:
-    return _read(data, "DocItemSet.xml", "Configuration", "configuration")
+    """What Import-CsConfiguration reads from an Export-CsConfiguration zip (T§3): the topology from the
+    ``Topology`` element inside ``DocItemSet.xml``, the rest from the lab's settings document."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            text = zf.read("DocItemSet.xml").decode("utf-8")
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
+        raise BackupFormatError(f"The file is not a valid configuration export ({type(exc).__name__}).") \
+            from None
+    try:
+        root = ET.fromstring(text)  # noqa: S314 (the lab's own file; no DOCTYPE is written)
+    except ET.ParseError:
+        raise BackupFormatError("The configuration export is damaged.") from None
+    items = {item.get("Name", ""): item.find(f"{{{_NS}}}Data") for item in root.iter(f"{{{_NS}}}DocItem")}
+    settings = items.get(SETTINGS_ITEM)
+    if root.get("Kind") != "Configuration" or settings is None:
+        raise BackupFormatError("The file is not a configuration export.")
+    try:
+        config = json.loads(settings.text or "")
+    except json.JSONDecodeError:
+        raise BackupFormatError("The configuration export is damaged.") from None
+    if not isinstance(config, dict):
+        raise BackupFormatError("The configuration export is damaged.")
+    topology = items.get(TOPOLOGY_ITEM)
+    found = topology.find(f"{{{topologydoc.NS}}}Topology") if topology is not None else None
+    if found is not None:
+        try:
+            held = topologydoc.parse(ET.tostring(found, encoding="unicode"))
+        except topologydoc.TopologyDocumentError as exc:
+            raise BackupFormatError(f"The topology in the configuration export cannot be read: {exc}.") from None
+        config["topology"] = {**config.get("topology", {}), **held}
+    return config
 
 
 def lis_zip(lis: dict[str, Any]) -> bytes:
@@ -162,8 +217,9 @@ def write_backup_sets(dep: Any, *, count: int = 3, faults: SetFaults = SetFaults
     cycle). Returns the sets of the first location."""
     first, *others = dep.plan.backup.locations
     layout = dep.plan.backup.layout
-    base_day = dep.now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if base_day > dep.now:
+    last_run = dep.now - dt.timedelta(hours=faults.stopped_hours)
+    base_day = last_run.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if base_day > last_run:
         base_day -= dt.timedelta(days=1)
     sets: list[BackupSetInfo] = []
     for age in range(count - 1, -1, -1):
@@ -209,6 +265,7 @@ def _write_set(dep: Any, unc: str, layout: Any, created: dt.datetime, age: int, 
     cms = dep.cms_instance()
     config = copy.deepcopy(dep.cms_config() or {})
     if config:
+        config["topology"] = topologydoc.published_topology(dep) or config.get("topology", {})
         config["version"] = int(config["version"]) - age
         config["as_of"] = created.isoformat()
         put(layout.config, config_zip(config))

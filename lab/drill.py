@@ -28,7 +28,7 @@ from typing import TextIO
 
 from lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
 from lab.runtime import LabRuntime
-from lab.scenarios import Scenario, scenario
+from lab.scenarios import SCENARIOS, Scenario, scenario
 from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
 from wizard.errors import ExitCode, UsageError, WizardError
 from wizard.incident import (
@@ -86,6 +86,8 @@ class DrillWiring:
 
     def __init__(self, name: str, *, time_factor: float, answers: AnswersFile | None) -> None:
         try:
+            if name not in {s.name for s in SCENARIOS}:
+                raise KeyError(name)  # the calm lab is no drill: nothing to recover
             self.scenario: Scenario = scenario(name)
         except KeyError:
             raise UsageError(f"There is no drill scenario '{name}' (see 'lync-restore scenarios').") from None

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from lab.directory import Directory
 from lab.paths import LabPaths
 from lab.sqlstate import DatabaseState, SqlInstanceState, store_of
+from lab.topologydoc import topology_of_plan
 from wizard.plan.model import Plan, Pool
 
 ServiceStatus = Literal["Running", "Stopped", "StartPending", "StopPending"]
@@ -192,7 +194,7 @@ class LabEvent:
 class LabDeployment:
     """A whole simulated deployment. Build it with :meth:`from_plan`."""
 
-    def __init__(self, plan: Plan, state_dir: Path, clock: Clock) -> None:
+    def __init__(self, plan: Plan, state_dir: Path, clock: Clock, now: dt.datetime | None = None) -> None:
         self.plan = plan
         self.state_dir = Path(state_dir)
         self.clock = clock
@@ -239,7 +241,12 @@ class LabDeployment:
         self.federation_setup: set[str] = set()
         #: every Lync cmdlet invocation: (host, command name, sorted parameter names)
         self.cmdlet_log: list[tuple[str, str, tuple[str, ...]]] = []
-        self.now = LAB_EPOCH
+        #: the domain's accounts and groups, each host's local Administrators (§10; filled by _build)
+        self.directory = Directory.build(plan.organisation.ad_domain or "fabrikam.lab", (), ())
+        #: (host, server): SMB from host to server is dropped (a firewall between them): every share
+        #: of server answers from host as a server that is not there ("The network path was not found")
+        self.smb_blocked: set[tuple[str, str]] = set()
+        self.now = now or LAB_EPOCH
         self.paths = self._paths()
 
     def _paths(self) -> LabPaths:
@@ -250,6 +257,7 @@ class LabDeployment:
         all_hosts += [_unc_server(loc.unc) for loc in plan.backup.locations]
         paths = LabPaths(self.state_dir, all_hosts)
         paths.is_down = lambda fqdn: (srv := self.servers.get(fqdn)) is not None and not srv.reachable
+        paths.is_blocked = lambda host, server: (host, server) in self.smb_blocked
         return paths
 
     # ------------------------------------------------------------------ kept across a restart
@@ -266,16 +274,22 @@ class LabDeployment:
         """After unpickling: the lock, the clock and the wiring of paths and instances."""
         self.clock = clock
         self.lock = threading.RLock()
+        if "directory" not in self.__dict__:  # saved before the lab kept a directory
+            self.directory = self._directory()
+            self.smb_blocked = set()
+            self._grant_sysadmin()
         self.paths = self._paths()
         for inst in self.instances.values():
             inst.app_sessions = lambda database, inst=inst: self.lync_sessions(inst, database)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_plan(cls, plan: Plan, state_dir: Path, clock: Clock | None = None) -> LabDeployment:
+    def from_plan(cls, plan: Plan, state_dir: Path, clock: Clock | None = None,
+                  now: dt.datetime | None = None) -> LabDeployment:
         """A healthy deployment matching ``plan``: every server up, services running,
-        replicas current, databases ONLINE with content, file stores filled."""
-        dep = cls(plan, state_dir, clock or InstantClock())
+        replicas current, databases ONLINE with content, file stores filled; at ``now``
+        (default :data:`LAB_EPOCH`)."""
+        dep = cls(plan, state_dir, clock or InstantClock(), now)
         dep._build()
         return dep
 
@@ -385,6 +399,29 @@ class LabDeployment:
             self.paths.resolve(loc.unc).mkdir(parents=True, exist_ok=True)
         for fqdn in self.servers:  # every Windows machine has its system drive (C$ answers)
             self.paths.resolve("C:\\", fqdn).mkdir(parents=True, exist_ok=True)
+        self.directory = self._directory()
+        self._grant_sysadmin()
+
+    def _grant_sysadmin(self) -> None:
+        """§10: the organisation's Windows admin and SQL login are sysadmin on every instance."""
+        windows, sql_login = self.admin_accounts()
+        for inst in self.instances.values():
+            inst.windows_logins.add(windows)
+            inst.sysadmins.update({sql_login, windows})
+
+    def admin_accounts(self) -> tuple[str, str]:
+        """The plan's Windows account (its WinRM default) and SQL login (its SQL default): the
+        organisation's administrators, the accounts a drill or a readiness check acts as."""
+        creds = {c.id: c for c in self.plan.credentials.entries}
+        win = creds[self.plan.credentials.winrm_default]
+        sql = creds[self.plan.credentials.sql_default or self.plan.credentials.winrm_default]
+        return win.username, sql.username
+
+    def _directory(self) -> Directory:
+        """The domain: each Windows account of the plan in the default groups and in the local
+        Administrators of every host (lab/directory.py)."""
+        accounts = [c.username for c in self.plan.credentials.entries if c.kind == "windows"]
+        return Directory.build(self.plan.organisation.ad_domain or "fabrikam.lab", accounts, self.servers)
 
     def _add_instance(self, sql_id: str, inst: SqlInstanceState) -> None:
         key = instance_key(inst.server, inst.instance)
@@ -448,8 +485,8 @@ class LabDeployment:
                  for fe in plan.front_end_pools()}
         return {
             "version": 42,
-            "topology": {
-                "pools": [p.fqdn.lower() for p in plan.topology.pools],
+            "topology": {  # the published topology (lab/topologydoc.py renders it as T§2 describes)
+                **topology_of_plan(plan),
                 "central_management": plan.topology.central_management.pool.lower(),
                 "edge_next_hop": edges,
                 "federation_edge": federation.fqdn.lower() if federation else None,
@@ -459,7 +496,7 @@ class LabDeployment:
             "sites": {federation.site: {"xmpp_route": federation.fqdn.lower()}} if federation else {},
             "policies": {"ExternalAccessPolicy:Global": {"EnableFederationAccess": True},
                          "ConferencingPolicy:Global": {"MaxMeetingSize": 250}},
-            "as_of": LAB_EPOCH.isoformat(),
+            "as_of": self.now.isoformat(),
         }
 
     def _fill_cms(self, inst: SqlInstanceState, config: dict[str, Any], *, active: bool) -> None:
@@ -473,7 +510,7 @@ class LabDeployment:
     def _fill_pool_dbs(self, pool: Pool, inst: SqlInstanceState) -> None:
         rtcxds = inst.database("rtcxds")
         if rtcxds is not None:
-            rtcxds.content.update({"filled": True, "user_data": _initial_user_data(pool.fqdn)})
+            rtcxds.content.update({"filled": True, "user_data": _initial_user_data(pool.fqdn, self.now)})
         rgs = inst.database("rgsconfig")
         if rgs is not None:
             rgs.content.update({"filled": True, "rgs": _initial_rgs(pool.fqdn)
@@ -880,10 +917,10 @@ def _routing_groups(pool: Pool) -> list[RoutingGroup]:
     return groups
 
 
-def _initial_user_data(pool: str) -> dict[str, Any]:
+def _initial_user_data(pool: str, as_of: dt.datetime) -> dict[str, Any]:
     name = pool.split(".", maxsplit=1)[0]
     return {"pool": pool.lower(), "users": 1200 if name != "se01" else 150,
-            "contacts": 18000, "conferences": 240, "as_of": LAB_EPOCH.isoformat()}
+            "contacts": 18000, "conferences": 240, "as_of": as_of.isoformat()}
 
 
 def _initial_rgs(pool: str) -> dict[str, Any]:

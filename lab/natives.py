@@ -1,9 +1,11 @@
-"""Native programs of the lab's Windows hosts: robocopy and the Lync Deployment Wizard.
+"""Native programs of the lab's Windows hosts: robocopy, whoami and the Lync Deployment Wizard.
 
 ``robocopy`` copies real files on the lab's disk with the switches the wizard and the docs use
 (``/E /S /MIR /XF /XD /R: /W: /NP /NFL /NDL /NJH /NJS /LOG:``) and robocopy's exit-code bits:
 1 files copied, 2 extra files in the destination, 4 mismatches; 8 or more is a failure
-(16: a fatal error such as a missing source).
+(16: a fatal error such as a missing source, or a share that does not answer: ERROR 53).
+
+``whoami`` (:mod:`lab.whoami`) prints the logon's user and the groups of its token.
 
 ``Bootstrapper.exe`` (``C:\\Program Files\\Microsoft Lync Server 2013\\Deployment``, §11.45)
 stands for Deployment Wizard steps 1-2 on the local host (§6.1): the local configuration store
@@ -22,6 +24,11 @@ from pathlib import Path
 from lab.model import LabDeployment
 from lab.powershell.evaluator import NativeContext, NativeHandler
 from lab.powershell.vfs import AccessDenied, VFSError
+from lab.whoami import whoami
+
+
+class _NetworkPathNotFound(VFSError):
+    """The server of a UNC path does not answer from this host (down, or SMB dropped)."""
 
 
 def _robocopy(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
@@ -65,6 +72,11 @@ def _robocopy(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
         role = "Source" if which == src_text else "Destination"
         ctx.write_stdout(f"ERROR 5 (0x00000005) Accessing {role} Directory {which}\\\n"
                          "Access is denied.")
+        return 16
+    except _NetworkPathNotFound as exc:
+        role = "Source" if str(exc) == src_text else "Destination"
+        ctx.write_stdout(f"ERROR 53 (0x00000035) Accessing {role} Directory {exc}\\\n"
+                         "The network path was not found.")
         return 16
     except VFSError:
         ctx.write_stdout(f"ERROR 3 (0x00000003) Accessing Source Directory {src_text}\n"
@@ -138,8 +150,8 @@ def _server_of(dep: LabDeployment, host: str, path: str) -> str:
 
 def _path(dep: LabDeployment, host: str, ctx: NativeContext, text: str) -> Path:
     full = ctx.session.fs.absolute(text.rstrip("\\") or text)
-    if not dep.paths.reachable(full):
-        raise VFSError(f"{text} is not reachable")
+    if not dep.paths.reachable(full, host):
+        raise _NetworkPathNotFound(text)
     if dep.paths.hop_denied(full, host):
         raise AccessDenied(text)
     return dep.paths.resolve(full, host)
@@ -206,4 +218,8 @@ def lab_natives(dep: LabDeployment, host: str) -> Mapping[str, NativeHandler]:
     def bind(fn: Callable[[LabDeployment, str, NativeContext], int]) -> NativeHandler:
         return lambda ctx: fn(dep, host, ctx)
 
-    return {"robocopy": bind(_robocopy), "bootstrapper": bind(_bootstrapper)}
+    def _whoami(dep: LabDeployment, host: str, ctx: NativeContext) -> int:
+        with dep.lock:
+            return whoami(dep.directory, dep.admin_accounts()[0], host, ctx)
+
+    return {"robocopy": bind(_robocopy), "bootstrapper": bind(_bootstrapper), "whoami": bind(_whoami)}

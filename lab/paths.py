@@ -39,6 +39,9 @@ class LabPaths:
         #: set by the deployment: is this server down? Its shares then answer as Windows does
         #: for a machine that is gone ("The network path was not found", error 53)
         self.is_down: Callable[[str], bool] = lambda fqdn: False
+        #: set by the deployment: is SMB from a host to a server dropped (host, server)? Its shares
+        #: then answer that host as a server that is not there, and every other host as usual
+        self.is_blocked: Callable[[str, str], bool] = lambda host, server: False
         for host in hosts:
             self.add_host(host)
 
@@ -74,12 +77,16 @@ class LabPaths:
             segments = ["hosts", self.fqdn(host), match.group(1).lower(), *rest]
         return walk_case_insensitive(self.root, segments, path)
 
-    def reachable(self, path: str) -> bool:
-        """False for a UNC path whose server is down (local paths are always reachable)."""
+    def reachable(self, path: str, host: str | None = None) -> bool:
+        """False for a UNC path whose server is down or, seen from ``host``, whose server that
+        host cannot reach over SMB (local paths are always reachable)."""
         full = path.replace("/", "\\")
         if not full.startswith("\\\\"):
             return True
-        return not self.is_down(self.fqdn(full[2:].split("\\", 1)[0]))
+        server = self.fqdn(full[2:].split("\\", 1)[0])
+        if self.is_down(server):
+            return False
+        return host is None or not self.is_blocked(self.fqdn(host), server)
 
     def hop_denied(self, path: str, host: str) -> bool:
         """Is ``path`` another server's share that the WinRM logon running on ``host`` may not
@@ -107,7 +114,7 @@ class LabPaths:
         """A ``resolve_path`` callback for a SQL engine running on ``host`` (None = unusable)."""
 
         def resolve(path: str) -> Path | None:
-            if not self.reachable(path):
+            if not self.reachable(path, host):
                 return None  # the SQL Server reports operating system error 53 as for any bad path
             try:
                 return self.resolve(path, host)
@@ -127,7 +134,7 @@ class LabFS(VirtualFS):
 
     def real(self, path: str) -> Path:
         full = self.absolute(path)
-        if not self.paths.reachable(full):
+        if not self.paths.reachable(full, self.host):
             raise VFSError(f"The network path was not found: '{path}'.")
         if self.paths.hop_denied(full, self.host):
             raise AccessDenied(f"Access to the path '{path}' is denied.")

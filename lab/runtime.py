@@ -85,6 +85,11 @@ def scenario_plan_data(scenario: Scenario | None, client_auth: str | None = None
     return data
 
 
+def wall_clock_now() -> dt.datetime:
+    """The real time, UTC, naive and to the second: where ``wall_clock`` starts a lab."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
 class _HostAdapter:
     """The WS-Management CommandHost of one simulated machine."""
 
@@ -102,14 +107,18 @@ class LabRuntime:
     def __init__(self, scenario: Scenario | None = None, *, state_dir: Path | None = None,
                  time_factor: float = 60.0, plan_path: Path | None = None,
                  auth: Sequence[str] | None = None, client_auth: str | None = None,
-                 passwords: tuple[str, str] | None = None, revive: bool = False) -> None:
+                 passwords: tuple[str, str] | None = None, revive: bool = False,
+                 start: dt.datetime | None = None, wall_clock: bool = False) -> None:
         """``revive``: continue from the state saved in ``state_dir`` (:meth:`save`) when there is
         one: the servers as they were, on the lab's clock from where it was (a kept lab whose
         jump host restarted); ``auth``: what the WinRM listeners accept (default: Basic, NTLM, CredSSP and, with the
         lab's KDC, Kerberos); ``client_auth``: the one the plan copy tells
         the wizard to use (the listeners then accept only it, so a drill proves it used it);
         ``passwords``: the WinRM and SQL passwords to use (a drill's keeper shares them with the
-        wizard), else the environment's or random ones."""
+        wizard), else the environment's or random ones; ``start``: the lab's time when it starts
+        (default :data:`~lab.model.LAB_EPOCH`; the backup sets are the nights before it), or
+        ``wall_clock``: the real time now (UTC, naive, as set folder names are). A revived lab
+        goes on from its saved time."""
         self.scenario = scenario
         self.client_auth = client_auth
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -131,8 +140,10 @@ class LabRuntime:
             self.dep: LabDeployment = data["deployment"]
             self.dep.revive(self.clock)
         else:
-            self.clock = LabClock(time_factor, start=LAB_EPOCH)
-            self.dep = LabDeployment.from_plan(self.plan, self.state_dir, self.clock)
+            if start is None:
+                start = wall_clock_now() if wall_clock else LAB_EPOCH
+            self.clock = LabClock(time_factor, start=start)
+            self.dep = LabDeployment.from_plan(self.plan, self.state_dir, self.clock, now=start)
         # the realm's KDC (lab/kerberos.py) when MIT Kerberos and the Python GSSAPI are installed
         self.kdc: LabKdc | None = None
         if kdc_available() and kerberos_missing() is None:

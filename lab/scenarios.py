@@ -4,9 +4,15 @@ documented recovery path fixes it, and scores the result.
 A :class:`Scenario` has a name, a one-line summary, the §5.3 outage class (A-I), the plan it
 runs on, ``apply(dep)`` (writes the backup sets while the deployment is still healthy, then
 breaks it), optional :class:`Faults` (a corrupt newest set, a set without E911Config.zip, a
-broken log chain, a host dropping one WinRM request in five, a slow restore, a full disk), the
-expected recovery path as §5.2/§6 section ids, and ``service_restored(dep)`` - an empty list
-when service is back, else one sentence per thing still wrong - so a drill can be scored.
+broken log chain, a host dropping one WinRM request in five, a slow restore, a full disk, an
+account missing a §10 membership, a share one host cannot reach, a backup job that stopped,
+servers that are off), the expected recovery path as §5.2/§6 section ids, and
+``service_restored(dep)`` - an empty list when service is back, else one sentence per thing
+still wrong - so a drill can be scored.
+
+:data:`SCENARIOS` are the drills. :data:`CALM` is no drill: the organisation's ordinary day with
+nothing broken, for readiness checks and ``lync-restore lab serve --scenario calm`` (with faults
+added by :meth:`Scenario.with_faults`); :func:`scenario` finds it, :func:`drill_scenario` does not.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lab.backupset import SetFaults, write_backup_sets
+from lab.directory import short_name
+from lab.identity import unc_server
 from lab.model import FILE_STORE_FILES, LabDeployment
 from lab.sqlstate import LYNC_SERVICES_GROUP
 
@@ -43,6 +51,20 @@ class Faults:
     #: (host, cmdlet, parameter): that server's Lync cmdlet lacks the parameter, as on a server
     #: missing a cumulative update (binding fails as PowerShell's does; Get-Command does not list it)
     missing_parameter: tuple[str, str, str] | None = None
+    #: (account short name, group): the account lacks that membership (§10). A domain group
+    #: (``RTCUniversalServerAdmins``, ``CsPersistentChatAdministrator``, ...) is taken from the
+    #: account; ``Administrators``: it is in no host's local Administrators group; ``sysadmin``:
+    #: that login (``lyncsql``, or the Windows account) is in no instance's sysadmin role
+    missing_membership: tuple[str, str] | None = None
+    #: (host FQDN, share root ``\\server\share``): SMB from that host to the share's server is
+    #: dropped (a firewall between them): from that host the server's shares are not found, from
+    #: every other host they answer
+    share_unreachable: tuple[str, str] | None = None
+    #: the nightly backup job stopped this many hours ago: no set was written since (the newest
+    #: set is the last 02:00 run before then)
+    backups_stopped_hours: int = 0
+    #: servers that are off (unreachable, their SQL instances down), as a lost server
+    servers_down: tuple[str, ...] = ()
 
     def names(self) -> list[str]:
         return [k for k, v in self.__dict__.items() if v]
@@ -77,8 +99,19 @@ class Scenario:
         with dep.lock:
             write_backup_sets(dep, faults=SetFaults(corrupt_newest=f.corrupt_newest_set,
                                                     missing_e911_in_newest=f.missing_e911,
-                                                    broken_log_chain=f.broken_log_chain))
+                                                    broken_log_chain=f.broken_log_chain,
+                                                    stopped_hours=f.backups_stopped_hours))
             self.damage(dep)
+            if f.servers_down:
+                _lose(*f.servers_down)(dep)
+            if f.missing_membership is not None:
+                _remove_membership(dep, *f.missing_membership)
+            if f.share_unreachable is not None:
+                host, share = f.share_unreachable
+                server = unc_server(share)
+                if server is None:
+                    raise ValueError(f"share_unreachable needs a UNC share root, not {share!r}")
+                dep.smb_blocked.add((dep.paths.fqdn(host), dep.paths.fqdn(server)))
             for inst in dep.instances.values():
                 if f.slow_restore:
                     inst.throughput_bytes_per_sec = 2 * 1024 * 1024
@@ -89,6 +122,15 @@ class Scenario:
     def service_restored(self, dep: LabDeployment) -> list[str]:
         with dep.lock:
             return self.check(dep)
+
+
+def _remove_membership(dep: LabDeployment, account: str, group: str) -> None:
+    """The ``missing_membership`` fault: ``account`` (a short name) out of ``group``."""
+    if group.casefold() == "sysadmin":
+        for inst in dep.instances.values():
+            inst.sysadmins = {n for n in inst.sysadmins if short_name(n).casefold() != account.casefold()}
+        return
+    dep.directory.remove_membership(account, group)
 
 
 # ------------------------------------------------------------------------ checks
@@ -485,7 +527,21 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+#: not a drill: nothing is broken (readiness checks, ``lab serve --scenario calm``)
+CALM = Scenario("calm", "Nothing is broken: the organisation's ordinary day.", "", (),
+                lambda dep: None, lambda dep: [])
+
+
 def scenario(name: str) -> Scenario:
+    """A drill of :data:`SCENARIOS` or :data:`CALM` by name."""
+    for s in (*SCENARIOS, CALM):
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+def drill_scenario(name: str) -> Scenario:
+    """A drill by name (:data:`CALM` is none: nothing to recover)."""
     for s in SCENARIOS:
         if s.name == name:
             return s

@@ -1,5 +1,9 @@
 """``lync-restore lab serve``: run a scenario in the foreground until interrupted.
 
+With ``--wall-clock`` the lab starts at the real time (UTC, naive, as backup set folder names are)
+instead of its epoch, so the sets are dated from the last nights, and its clock runs at real
+speed unless ``--time-factor`` says otherwise (a readiness check ages sets against the wall clock).
+
 With ``--json`` it prints exactly one line, a JSON object with the WinRM URLs, the SQL
 endpoints, the user names and passwords and the plan to use, so a script or a test can start
 the lab as a subprocess and read how to reach it. SIGINT and SIGTERM stop it cleanly.
@@ -27,7 +31,8 @@ def serve_command(args: argparse.Namespace) -> int:
     except KeyError:
         raise UsageError(f"There is no lab scenario named {args.scenario!r}; "
                          "'lync-restore scenarios' lists them.") from None
-    factor = float(getattr(args, "time_factor", 60.0) or 60.0)
+    wall_clock = bool(getattr(args, "wall_clock", False))
+    factor = float(getattr(args, "time_factor", None) or (1.0 if wall_clock else 60.0))
     if not factor > 0:
         raise UsageError("The time factor must be a positive number.")
     state_dir = Path(args.state_dir) if getattr(args, "state_dir", None) else None
@@ -40,7 +45,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with LabRuntime(chosen, state_dir=state_dir, time_factor=factor) as lab:
+        with LabRuntime(chosen, state_dir=state_dir, time_factor=factor, wall_clock=wall_clock) as lab:
             if getattr(args, "json", False):
                 sys.stdout.write(json.dumps(lab.info(), sort_keys=True) + "\n")
             else:

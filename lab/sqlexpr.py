@@ -37,7 +37,7 @@ class Expr:
 _AGGS = ("COUNT", "MIN", "MAX", "SUM")
 _FUNCS = {"DB_NAME", "DB_ID", "SERVERPROPERTY", "DATABASEPROPERTYEX", "UPPER", "LOWER", "ISNULL",
           "COALESCE", "GETDATE", "SUSER_SNAME", "SUSER_NAME", "LEN", "QUOTENAME", "REPLACE", "LEFT",
-          "RIGHT", "CHARINDEX", "REVERSE", "SUBSTRING", "LTRIM", "RTRIM"}
+          "RIGHT", "CHARINDEX", "REVERSE", "SUBSTRING", "LTRIM", "RTRIM", "IS_SRVROLEMEMBER"}
 #: system functions written as ``@@NAME``
 _GLOBALS = ("@@VERSION", "@@SERVERNAME", "@@SPID", "@@SERVICENAME", "@@ROWCOUNT")
 RESERVED = {"FROM", "WHERE", "ORDER", "GROUP", "JOIN", "INNER", "LEFT", "ON", "AND", "OR", "NOT", "AS",
@@ -260,7 +260,7 @@ class Binder:
         if e.kind == "convert":
             return e.a.column_type  # type: ignore[no-any-return]
         if e.kind == "func":
-            if e.a in ("DB_ID", "@@SPID", "LEN", "CHARINDEX", "@@ROWCOUNT"):
+            if e.a in ("DB_ID", "@@SPID", "LEN", "CHARINDEX", "@@ROWCOUNT", "IS_SRVROLEMEMBER"):
                 return "int"
             if e.a == "GETDATE":
                 return "datetime"
@@ -370,6 +370,11 @@ class Evaluator:
             return self.ctx.now().replace(microsecond=0)
         if name in ("SUSER_SNAME", "SUSER_NAME"):
             return self.ctx.user
+        if name == "IS_SRVROLEMEMBER":
+            # IS_SRVROLEMEMBER('role' [, 'login']): without a login, the session's own; a NULL
+            # login is NULL (Microsoft's documentation)
+            args = _text_args(name, args, (1, 2))
+            return st.server_role_member(args[0], args[1] if len(args) > 1 else self.ctx.user)
         if name == "DB_NAME":
             if not args:
                 return self.ctx.database

@@ -239,6 +239,9 @@ SYSTEM_DATABASES: tuple[str, ...] = ("master", "tempdb", "model", "msdb")
 
 #: The domain group every Lync database grants ServerRole to (§6.10).
 LYNC_SERVICES_GROUP = "RTCComponentUniversalServices"
+#: SQL Server's fixed server roles (IS_SRVROLEMEMBER's valid roles besides user-defined ones)
+FIXED_SERVER_ROLES = ("sysadmin", "serveradmin", "dbcreator", "setupadmin", "bulkadmin",
+                      "securityadmin", "diskadmin", "public", "processadmin")
 
 
 def folder_of(path: str) -> str:
@@ -291,6 +294,10 @@ class SqlInstanceState:
     logins: dict[str, str] = field(default_factory=dict)
     #: Windows logins (``DOMAIN\name``) known to the instance; CREATE USER FOR LOGIN needs one.
     windows_logins: set[str] = field(default_factory=set)
+    #: Logins in the fixed server role sysadmin (SQL or Windows logins, compared case-insensitively;
+    #: ``sa`` is always one, as in SQL Server). The lab's deployment puts its SQL login and its
+    #: Windows admin account here.
+    sysadmins: set[str] = field(default_factory=set)
     databases: DatabaseMap = field(default_factory=DatabaseMap)
     backup_history: list[BackupHistory] = field(default_factory=list)
     restore_history: list[RestoreHistory] = field(default_factory=list)
@@ -316,8 +323,29 @@ class SqlInstanceState:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("sysadmins", set())  # saved before instances knew their sysadmins
         self.lock = threading.RLock()
         self.app_sessions = None
+
+    def server_role_member(self, role: str | None, login: str | None) -> int | None:
+        """``IS_SRVROLEMEMBER(role, login)``: 1 a member, 0 not, None for a role or login the
+        instance does not know (Microsoft's documentation: a login must be a server principal,
+        a Windows login one granted or denied access directly). Membership, not permission: a
+        sysadmin is not thereby a member of dbcreator; every login is in ``public``."""
+        if role is None or login is None:
+            return None
+        role_key = str(role).casefold()
+        if role_key not in FIXED_SERVER_ROLES:
+            return None  # the lab's instances have no user-defined server roles
+        key = str(login).casefold()
+        principals = {n.casefold() for n in (*self.logins, *self.windows_logins, *self.sysadmins)}
+        if key not in principals:
+            return None
+        if role_key == "public":
+            return 1
+        if role_key == "sysadmin":
+            return int(key == "sa" or key in {n.casefold() for n in self.sysadmins})
+        return 0
 
     @property
     def name(self) -> str:

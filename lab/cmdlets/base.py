@@ -135,7 +135,7 @@ def real_path(dep: LabDeployment, host: str, inv: Invocation, path: str) -> Path
     """The lab-disk path of ``path`` as ``host`` sees it; unreachable UNC servers fail."""
     try:
         full = inv.session.fs.absolute(path)
-        if not dep.paths.reachable(full):
+        if not dep.paths.reachable(full, host):
             raise inv.error(f"The network path was not found: '{path}'.", "ReadError", "NetworkPathNotFound")
         if dep.paths.hop_denied(full, host):
             raise inv.error(f"Access to the path '{path}' is denied.", "PermissionDenied",

@@ -162,12 +162,12 @@ async def test_preflight_view_names_what_a_server_lacks_and_runs_again_by_key(
     import lab.drill
     from lab.scenarios import Scenario
 
-    real = lab.drill.drill_scenario
+    real = lab.drill.scenario
 
     def lacking(name: str) -> Scenario:
         return real(name).with_faults(missing_parameter=("fe21.fabrikam.lab", "Import-CsUserData", "FileName"))
 
-    monkeypatch.setattr(lab.drill, "drill_scenario", lacking)
+    monkeypatch.setattr(lab.drill, "scenario", lacking)
     journal_dir = tmp_path / "incidents"
     with LabDrill("be-lost-unpaired", time_factor=600) as drill:
         assert drill.loaded is not None

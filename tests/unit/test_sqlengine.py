@@ -389,3 +389,24 @@ def test_statement_log_and_syntax_error_runs_nothing(lab: Lab) -> None:
 
 def test_unknown_procedure_is_2812(lab: Lab) -> None:
     assert lab.fail("EXEC sp_nosuch 1")[0] == 2812
+
+
+def test_is_srvrolemember_one_zero_null(lab: Lab) -> None:
+    """IS_SRVROLEMEMBER (Microsoft's documentation): 1 a member, 0 not, NULL for a role or login
+    the instance does not know or a NULL login; without a login, the session's own; membership,
+    not permission (a sysadmin is not in dbcreator); every login is in public; sa is sysadmin."""
+    lab.state.logins["lyncsql"] = PASSWORD
+    lab.state.windows_logins.add("FABRIKAM\\lyncadmin")
+    lab.state.sysadmins.add("FABRIKAM\\lyncadmin")
+    mine = lab.engine.login("lyncsql", PASSWORD, None, "test")
+    sql = ("SELECT IS_SRVROLEMEMBER('sysadmin') AS sysadmin, IS_SRVROLEMEMBER('public') AS p, "
+           "IS_SRVROLEMEMBER('dbcreator') AS d, IS_SRVROLEMEMBER('nosuchrole') AS r, "
+           "IS_SRVROLEMEMBER('sysadmin', 'fabrikam\\LYNCADMIN') AS w, IS_SRVROLEMEMBER('sysadmin', 'nobody') AS n, "
+           "IS_SRVROLEMEMBER('sysadmin', NULL) AS z, IS_SRVROLEMEMBER(N'SYSADMIN', 'sa') AS sa")
+    sink = lab.run(sql, session=mine)
+    assert sink.events[0] == ("columns", ["sysadmin", "p", "d", "r", "w", "n", "z", "sa"])
+    assert sink.rows() == [[0, 1, 0, None, 1, None, None, 1]]
+    lab.state.sysadmins.add("LyncSQL")  # logins compare case-insensitively
+    assert lab.run("SELECT IS_SRVROLEMEMBER('sysadmin')", session=mine).rows() == [[1]]
+    number, _ = lab.fail("SELECT IS_SRVROLEMEMBER()")
+    assert number == 174
