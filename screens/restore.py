@@ -76,8 +76,8 @@ Pre-flight runs by itself before the first step: every server is asked (Get-Comm
 each cmdlet and parameter the procedure will send it, whether it reaches the other servers'
 shares its steps name (the second hop), and each SQL instance whether it reads the backup files
 it will restore (RESTORE HEADERONLY). Anything missing stops the run before a change, naming
-the server, the cmdlet and the parameter or the file. p runs it now and shows what it found;
-after fixing a cause, p (or the next r / g) runs it again. Every run is journaled."""
+the server, the cmdlet and the parameter or the file. p (Check) runs it now and shows what it
+found; after fixing a cause, p (or the next r / g) runs it again. Every run is journaled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
@@ -88,7 +88,7 @@ after fixing a cause, p (or the next r / g) runs it again. Every run is journale
         Binding("x", "abort", "Stop", id="abort-step"),
         Binding("c", "copy", "Copy", id="copy-commands"),
         Binding("n", "next", "Verify", id="to-verify"),
-        Binding("p", "preflight", "Pre-flight", id="preflight"),
+        Binding("p", "preflight", "Check", id="preflight"),  # pre-flight; one short word keeps the 80-column key bar whole
     ]
 
     @dataclass
