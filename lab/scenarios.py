@@ -89,6 +89,12 @@ class Scenario:
     faults: Faults = field(default_factory=Faults)
     #: an order the doc warns against, as (description, §) for drill briefings
     forbidden: tuple[str, ...] = ()
+    #: what the instructor expects (#19 scoring): the plan of action, as (recovery path id, the
+    #: pool or server it acts on), in order
+    expected_plan: tuple[tuple[str, str | None], ...] = ()
+    #: the backup set the trainee should restore from: (location name, or None when the plan has
+    #: one location; 0 = the newest set there, 1 = the one before, ...); None when no set is needed
+    expected_set: tuple[str | None, int] | None = None
 
     def with_faults(self, **kwargs: Any) -> Scenario:
         return replace(self, faults=replace(self.faults, **kwargs))
@@ -424,78 +430,101 @@ SE01 = "se01.fabrikam.lab"
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("fe-lost", "Front End fe02 of the paired CMS pool pool1 is lost (hardware).", "A",
              ("6.7",), _lose("fe02.fabrikam.lab"),
-             _all(_server_back("fe02.fabrikam.lab"), _pool_ok(POOL1))),
+             _all(_server_back("fe02.fabrikam.lab"), _pool_ok(POOL1)),
+             expected_plan=(('member-rebuild', 'fe02.fabrikam.lab'),), expected_set=None),
     Scenario("be-primary-lost-witness", "Mirrored Back End primary sql01 of pool1 is lost; "
              "the witness failed the databases over to sql02.", "B", ("6.15", "6.5"), _auto_failover,
-             _all(_pool_ok(POOL1), _cms_ok(), _mirror_rebuilt(POOL1))),
+             _all(_pool_ok(POOL1), _cms_ok(), _mirror_rebuilt(POOL1)),
+             expected_plan=(('cms-failover', 'pool1.fabrikam.lab'), ('be-mirror-primary', 'pool1.fabrikam.lab')),
+             expected_set=('dr-vault', 0)),
     Scenario("be-primary-lost-no-witness", "sql01 and the witness are lost; pool1's databases "
              "sit unserved on the mirror sql02 until an admin fails them over.", "B",
              ("6.15", "6.18", "6.5"), _lose("sql01.fabrikam.lab", "sqlwit.fabrikam.lab"),
-             _all(_pool_ok(POOL1), _cms_ok())),
+             _all(_pool_ok(POOL1), _cms_ok()),
+             expected_plan=(('cms-failover', 'pool1.fabrikam.lab'), ('be-mirror-primary', 'pool1.fabrikam.lab')),
+             expected_set=('dr-vault', 0)),
     Scenario("be-lost-unpaired", "The unmirrored Back End sql21 of the unpaired pool3 is lost.",
              "B", ("6.4",), _lose("sql21.fabrikam.lab"),
              _all(_pool_ok(POOL3), _user_data_restored(POOL3)),
-             forbidden=("importing user data with services running (§11.5)",)),
+             forbidden=("importing user data with services running (§11.5)",),
+             expected_plan=(('be-restore', 'pool3.fabrikam.lab'),), expected_set=('hq-vault', 0)),
     Scenario("cms-lost-paired", "Both Back End nodes of pool1 (CMS host) are lost; pool1 is "
              "paired with pool2, which holds the standby CMS.", "C", ("6.15", "6.16"),
              _lose("sql01.fabrikam.lab", "sql02.fabrikam.lab"),
              _all(_cms_ok(POOL2), _served(POOL1), _lis_present, _replicas_current),
              forbidden=("pool failover before CMS failover (§5.1.7)",
-                        "pool failover while the Edge next hop is the failed pool (§6.16)")),
+                        "pool failover while the Edge next hop is the failed pool (§6.16)"),
+             expected_plan=(('cms-failover', 'pool1.fabrikam.lab'), ('pool-failover', 'pool1.fabrikam.lab')),
+             expected_set=('dr-vault', 0)),
     Scenario("cms-se-lost-unpaired", "The Standard Edition server se01 hosting the CMS is "
              "lost; no pairing.", "C", ("6.2",), _lose(SE01),
              _all(_cms_ok(SE01), _pool_ok(SE01), _user_data_restored(SE01), _lis_present,
                   _replicas_current),
              plan="lab-se-cms.yaml",
-             forbidden=("Back End before CMS when the CMS was lost (§11.2)",)),
+             forbidden=("Back End before CMS when the CMS was lost (§11.2)",),
+             expected_plan=(('cms-restore', 'se01.fabrikam.lab'),), expected_set=(None, 0)),
     Scenario("file-store-lost", "The file server fs01 of the HQ file store was rebuilt empty.",
-             "D", ("6.9",), _file_store_lost, _file_store("fs-hq")),
+             "D", ("6.9",), _file_store_lost, _file_store("fs-hq"),
+             expected_plan=(('file-store-restore', 'pool1.fabrikam.lab'),), expected_set=('dr-vault', 0)),
     Scenario("pool-lost-paired", "The whole paired pool pool2 (Front Ends and Back End) is "
              "lost; the CMS is elsewhere.", "E", ("6.16",),
              _lose("fe11.fabrikam.lab", "fe12.fabrikam.lab", "fe13.fabrikam.lab",
                    "sql11.fabrikam.lab"),
-             _all(_served(POOL2), _rgs_in(POOL1, POOL2))),
+             _all(_served(POOL2), _rgs_in(POOL1, POOL2)),
+             expected_plan=(('pool-failover', 'pool2.fabrikam.lab'),), expected_set=('hq-vault', 0)),
     Scenario("pool-lost-unpaired", "The whole unpaired pool pool3 (Front Ends and Back End) "
              "is lost.", "E", ("6.8",),
              _lose("fe21.fabrikam.lab", "fe22.fabrikam.lab", "fe23.fabrikam.lab",
                    "sql21.fabrikam.lab"),
-             _all(_pool_ok(POOL3), _user_data_restored(POOL3))),
+             _all(_pool_ok(POOL3), _user_data_restored(POOL3)),
+             expected_plan=(('pool-restore', 'pool3.fabrikam.lab'),), expected_set=('hq-vault', 0)),
     Scenario("edge-lost", "The Edge server edge01 is lost.", "F", ("6.7",),
-             _lose("edge01.fabrikam.lab"), _server_back("edge01.fabrikam.lab")),
+             _lose("edge01.fabrikam.lab"), _server_back("edge01.fabrikam.lab"),
+             expected_plan=(('member-rebuild', 'edge01.fabrikam.lab'),), expected_set=None),
     Scenario("monitoring-db-lost", "The Monitoring and Archiving databases on sqlmon are "
              "lost (disk failure).", "G", ("6.10",), _monitoring_lost,
-             _db_online("mon", ("LcsCDR", "QoEMetrics", "LcsLog"), from_backup=False)),
+             _db_online("mon", ("LcsCDR", "QoEMetrics", "LcsLog"), from_backup=False),
+             expected_plan=(('monitoring-archiving-restore', 'pool1.fabrikam.lab'),), expected_set=('dr-vault', 0)),
     Scenario("pchat-db-lost", "The Persistent Chat database mgc is SUSPECT.", "H", ("6.11",),
-             _mgc_suspect, _db_online("pchat-sql", ("mgc",), from_backup=True)),
+             _mgc_suspect, _db_online("pchat-sql", ("mgc",), from_backup=True),
+             expected_plan=(('pchat-restore', 'pchat.fabrikam.lab'),), expected_set=('dr-vault', 0)),
     Scenario("bad-config-change", "A bad policy change disabled federation and shrank "
              "meetings; roll the configuration back.", "I", ("5.3.I",), _bad_change,
-             _all(_policies_reverted, _replicas_current)),
+             _all(_policies_reverted, _replicas_current),
+             expected_plan=(('config-rollback', None),), expected_set=('hq-vault', 0)),
     Scenario("hq-room-lost", "A fire in HQ's second server room: the Standard Edition server se01, "
              "the file server fs01 and the HQ backup vault bk01 are lost; the sets survive only in "
              "the DR vault.", "D", ("6.3", "6.9"),
              _lose("se01.fabrikam.lab", "fs01.fabrikam.lab", "bk01.fabrikam.lab"),
-             _all(_pool_ok(SE01), _user_data_restored(SE01), _file_store("fs-hq"))),
+             _all(_pool_ok(SE01), _user_data_restored(SE01), _file_store("fs-hq")),
+             expected_plan=(('se-restore', 'se01.fabrikam.lab'), ('file-store-restore', 'pool1.fabrikam.lab')),
+             expected_set=('dr-vault', 0)),
     Scenario("pool-lost-shared-store", "The whole unpaired pool pool3 is lost; its file store "
              "fs-dr is shared with pool2, which wrote newer files after the last backup.", "E", ("6.8", "6.9"),
              _pool3_lost_shared_store_newer,
              _all(_pool_ok(POOL3), _user_data_restored(POOL3), _file_store("fs-dr"), _newer_files_kept("fs-dr")),
-             forbidden=("overwriting a healthy shared store with older backup copies (§6.9)",)),
+             forbidden=("overwriting a healthy shared store with older backup copies (§6.9)",),
+             expected_plan=(('pool-restore', 'pool3.fabrikam.lab'),), expected_set=('hq-vault', 0)),
     Scenario("cms-pool-lost-paired", "The whole CMS pool pool1 (Front Ends, both Back End nodes "
              "and the witness) is lost; pool2 holds the standby CMS.", "E", ("6.15", "6.16"),
              _lose(*POOL1_ALL), _all(_cms_ok(POOL2), _served(POOL1), _lis_present, _replicas_current),
-             forbidden=("pool failover before CMS failover (§5.1.7)",)),
+             forbidden=("pool failover before CMS failover (§5.1.7)",),
+             expected_plan=(('cms-failover', 'pool1.fabrikam.lab'), ('pool-failover', 'pool1.fabrikam.lab')),
+             expected_set=('dr-vault', 0)),
     Scenario("cms-pool-lost-failed-over", "The CMS was failed over to pool2 last week and stayed "
              "there; now the whole of pool1 is lost.", "E", ("6.15", "6.16"),
              _cms_failed_over_then_pool1_lost,
              _all(_cms_ok(POOL2), _scp_at(POOL2), _served(POOL1), _replicas_current),
-             forbidden=("pulling the CMS back to a restored store (§6.15 step 7)",)),
+             forbidden=("pulling the CMS back to a restored store (§6.15 step 7)",),
+             expected_plan=(('pool-failover', 'pool1.fabrikam.lab'),), expected_set=('dr-vault', 0)),
     Scenario("cms-pool-lost-unpaired", "The unpaired pool pool3, which hosts the CMS in this "
              "variant of the lab, is lost whole (Front Ends and Back End).", "C", ("6.8", "6.2"),
              _lose("fe21.fabrikam.lab", "fe22.fabrikam.lab", "fe23.fabrikam.lab", "sql21.fabrikam.lab"),
              _all(_cms_ok(POOL3), _pool_ok(POOL3), _user_data_restored(POOL3), _lis_present,
                   _replicas_current),
              plan_changes={"topology": {"central_management": {"pool": "pool3.fabrikam.lab"}}},
-             forbidden=("Front Ends before the Back End that holds the CMS (§6.8, §11.2)",)),
+             forbidden=("Front Ends before the Back End that holds the CMS (§6.8, §11.2)",),
+             expected_plan=(('pool-restore', 'pool3.fabrikam.lab'),), expected_set=('hq-vault', 0)),
     Scenario("edge-site-lost", "The HQ Edge pool edge.fabrikam.lab (edge01, published for "
              "federation) is lost; the DR site's Edge pool edge2 runs.", "F", ("6.21",),
              _lose("edge01.fabrikam.lab"),
@@ -504,7 +533,8 @@ SCENARIOS: tuple[Scenario, ...] = (
                  {"fqdn": "edge2.fabrikam.lab", "role": "edge", "site": "DR", "servers": ["edge11.fabrikam.lab"],
                   "next_hop": "pool2.fabrikam.lab"}]}},
              forbidden=("running setup again on edge11 before the published federation route reached "
-                        "its replica (§6.21, §6.7 step 3)",)),
+                        "its replica (§6.21, §6.7 step 3)",),
+             expected_plan=(('edge-dr', 'edge.fabrikam.lab'),), expected_set=None),
     # the estate's transports: the same outages where the second hop fails (no host is trusted
     # for delegation: CredSSP is the way) and on an NTLM-only jump host (no Kerberos realm to
     # join: the backups are read from a mount, the databases restored by SQL Server itself)
@@ -512,18 +542,21 @@ SCENARIOS: tuple[Scenario, ...] = (
              "is trusted for delegation: a Kerberos ticket is never forwarded, so reading the backup "
              "shares through a Front End (the second hop) needs CredSSP.", "B", ("6.4",),
              _lose("sql21.fabrikam.lab"), _all(_pool_ok(POOL3), _user_data_restored(POOL3)),
-             faults=Faults(no_delegation=True)),
+             faults=Faults(no_delegation=True),
+             expected_plan=(('be-restore', 'pool3.fabrikam.lab'),), expected_set=('hq-vault', 0)),
     Scenario("pchat-db-lost-ntlm", "The Persistent Chat database mgc is SUSPECT, and the jump host "
              "is outside the domain: WinRM with NTLM, the backup shares mounted on it.", "H", ("6.11",),
              _mgc_suspect, _db_online("pchat-sql", ("mgc",), from_backup=True),
              plan_changes={"connections": {"winrm": {"auth": "ntlm", "delegate": False}}},
-             faults=Faults(backups_mounted=True)),
+             faults=Faults(backups_mounted=True),
+             expected_plan=(('pchat-restore', 'pchat.fabrikam.lab'),), expected_set=('dr-vault', 0)),
     Scenario("monitoring-db-damaged-held", "A storage fault on sqlmon: LcsCDR is SUSPECT, QoEMetrics and "
              "LcsLog are damaged but online, and pool1's running Front Ends hold sessions in them.", "G",
              ("6.10",), _monitoring_damaged_in_use,
              _all(_monitoring_clean_and_open("mon", ("LcsCDR", "QoEMetrics", "LcsLog")), _pool_ok(POOL1)),
              forbidden=("restoring over a database the Lync services still use (SQL Server error 3101)",
-                        "stopping pool1 to free its Monitoring databases (§6.10 step 3, §11.1)")),
+                        "stopping pool1 to free its Monitoring databases (§6.10 step 3, §11.1)"),
+             expected_plan=(('monitoring-archiving-restore', 'pool1.fabrikam.lab'),), expected_set=('dr-vault', 0)),
 )
 
 
