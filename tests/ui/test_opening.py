@@ -88,7 +88,9 @@ async def test_start_screen_fills_in_from_the_real_run_path(tmp_path: Path) -> N
                     prompt_bridge=bridge)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(app))
+            # the summary's new height is laid out on the next refresh after the count shows: wait for both
+            await wait_for(pilot, lambda: "Unfinished incidents of this plan: 0" in screen_text(app)
+                           and "CMS:" in screen_text(app))
             text = screen_text(app)
             assert text.splitlines()[0].startswith("lync-restore: Fabrikam Lab")
             assert "CMS:     on pool1.fabrikam.lab" in text and "Reading the plan" not in text
