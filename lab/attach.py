@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
+from wizard.core_backend import BackendOptions, check_isolation
 from wizard.driver import boot_id
 from wizard.errors import WizardError
 from wizard.incident import IncidentSession
@@ -44,7 +44,7 @@ from wizard.journal import Kind, read_journal
 from wizard.plan import load_plan
 
 from lab.defaults import DEFAULT_TIME_FACTOR
-from lab.drill import DrillWiring
+from lab.drill import DrillBackend, DrillWiring
 from lab.keeper import (
     CLAIM_FILE,
     IDLE_S,
@@ -307,12 +307,12 @@ class _Passwords(Mapping[str, str]):
         return 2
 
 
-class _AttachingBackend(CoreBackend):
+class _AttachingBackend(DrillBackend):
     """The core, told which incident it serves before it serves it: the drill then chooses the
     incident's lab (:meth:`KeptDrill.bind`)."""
 
     def __init__(self, options: BackendOptions, drill: KeptDrill) -> None:
-        super().__init__(options)
+        super().__init__(options, drill)
         self._drill = drill
 
     def attach(self, ctx: Any) -> None:
@@ -422,6 +422,12 @@ class KeptDrill(DrillWiring):
             return self._client().problems()
         except (ControlError, OSError) as exc:
             raise WizardError(f"The lab's scoring could not be read: {exc}") from None
+
+    def work(self) -> tuple[float, float]:
+        try:
+            return self._client().work()
+        except (ControlError, OSError) as exc:
+            raise WizardError(f"The lab's clock could not be read: {exc}") from None
 
     # ------------------------------------------------------------------ leaving
     def leave(self) -> str | None:

@@ -32,6 +32,9 @@ class LabClock:
         self._start = start if start is not None else dt.datetime.now().replace(microsecond=0)
         self._lock = threading.Lock()
         self._skipped = 0.0  # simulated seconds added by advance()
+        self._sleepers = 0  # operations waiting on the clock now
+        self._busy_since = 0.0
+        self._busy_real = 0.0  # real seconds with at least one operation waiting
 
     def real_seconds(self, sim_seconds: float) -> float:
         """How long ``sim_seconds`` of simulated time lasts in real time."""
@@ -43,13 +46,40 @@ class LabClock:
         """Let ``sim_seconds`` of simulated time pass. Returns True when it did, False when
         ``cancelled`` was set first (the caller stops and leaves things as a cancel would)."""
         real = self.real_seconds(sim_seconds)
-        if cancelled is None:
-            if real > 0:
-                time.sleep(real)
-            return True
         if real <= 0:
-            return not cancelled.is_set()
-        return not cancelled.wait(real)
+            return cancelled is None or not cancelled.is_set()
+        self._busy(+1)
+        try:
+            if cancelled is None:
+                time.sleep(real)
+                return True
+            return not cancelled.wait(real)
+        finally:
+            self._busy(-1)
+
+    def _busy(self, delta: int) -> None:
+        """Count the operations waiting on the clock; the real time during which at least one
+        waits is the lab's work, played faster than life (overlapping waits count once)."""
+        with self._lock:
+            if delta > 0 and self._sleepers == 0:
+                self._busy_since = self._monotonic()
+            self._sleepers += delta
+            if delta < 0 and self._sleepers == 0:
+                self._busy_real += self._monotonic() - self._busy_since
+
+    def busy_real_s(self) -> float:
+        """Real seconds during which some operation of the lab was waiting on the clock."""
+        with self._lock:
+            running = self._monotonic() - self._busy_since if self._sleepers else 0.0
+            return self._busy_real + running
+
+    def work_s(self) -> float:
+        """What the lab's operations would have taken for real: the busy real time scaled back by
+        the time factor, plus the time jumped by :meth:`advance` (#19: time to restore)."""
+        factor = self.time_factor if self.time_factor != float("inf") else 1.0
+        with self._lock:
+            skipped = self._skipped
+        return self.busy_real_s() * factor + skipped
 
     def advance(self, sim_seconds: float) -> None:
         """Jump simulated time forward without waiting (scenarios: "three hours later")."""

@@ -20,15 +20,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 from lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
 from lab.runtime import LabRuntime
-from lab.scenarios import SCENARIOS, Scenario, scenario
+from lab.scenarios import Scenario, scenario
+from lab.scoring import DrillFacts
+from lab.scoring import score as drill_score
 from wizard.core_backend import BackendOptions, CoreBackend, check_isolation
 from wizard.errors import ExitCode, UsageError, WizardError
 from wizard.incident import (
@@ -42,11 +44,13 @@ from wizard.incident import (
     StepStarted,
     StepView,
 )
+from wizard.journal import Entry
 from wizard.plan import LoadedPlan, load_plan
 from wizard.plan.model import Plan
 from wizard.procedures.engine import AnswersFile, read_answers
 from wizard.procedures.events import StepQuestion
 from wizard.remote.credentials import CredentialStore
+from wizard.report import score_lines
 
 DRILL_PARTNER = "drill-partner"
 
@@ -60,6 +64,13 @@ class DrillAnswers:
 
     steps: AnswersFile
     assessment: Mapping[str, str] = field(default_factory=dict)
+    #: a trainee's own choices (a headless drill that does not take the recommendation, #19):
+    #: the recovery path and the backup set, each with the reason the wizard asks for
+    path: str | None = None
+    backup_set: str | None = None
+    reason: str = "the trainee's own choice (answers file)"
+    #: where the trainee asks for a hint: a stage (assessment, backup_set, verify) or a step id
+    hints: tuple[str, ...] = ()
 
     @classmethod
     def defaults(cls, operator: str, scenario_name: str) -> DrillAnswers:
@@ -72,10 +83,53 @@ class DrillAnswers:
         p = Path(path)
         data = read_answers(p)
         assessment = data.pop("assessment", None) or dict(BRIEFINGS.get(scenario_name, {}))
+        own = {k: data.pop(k) for k in ("path", "backup_set", "reason", "hints") if k in data}
         if operator and "operator" not in data:
             data["operator"] = operator
         data.setdefault("second_operator", DRILL_PARTNER)
-        return cls(AnswersFile.from_mapping(data, where=str(p)), {str(k): str(v) for k, v in assessment.items()})
+        hints = own.get("hints") or []
+        if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
+            raise UsageError(f"{p}: hints must be a list of stages or step ids.")
+        return cls(AnswersFile.from_mapping(data, where=str(p)), {str(k): str(v) for k, v in assessment.items()},
+                   path=str(own["path"]) if own.get("path") else None,
+                   backup_set=str(own["backup_set"]) if own.get("backup_set") else None,
+                   reason=str(own.get("reason") or cls.reason), hints=tuple(hints))
+
+
+class DrillBackend(CoreBackend):
+    """The core, plus what only a drill has: a score from the journal as the incident closes, and
+    hints pointing the trainee to the § to read (#19 items 1 and 3)."""
+
+    def __init__(self, options: BackendOptions, drill: DrillWiring) -> None:
+        super().__init__(options)
+        self.drill = drill
+
+    def score(self, loaded: LoadedPlan, entries: Sequence[Entry], outcome: str) -> Mapping[str, Any]:
+        plan = loaded.plan
+        sc = self.drill.scenario
+        busy, work = self.drill.work()
+        facts = DrillFacts(sc.name, sc.expected_plan, sc.expected_set, self.composed, plan.objectives.rto.seconds,
+                           plan.objectives.rpo.seconds, busy, work, tuple(self.drill.problems()),
+                           dict(getattr(sc, "weights", None) or {}), sc.outage_class)
+        return drill_score(entries, facts)
+
+    def hint(self, loaded: LoadedPlan, stage: str, step_id: str | None) -> str:
+        sc = self.drill.scenario
+        if stage == "restore" and step_id is not None:
+            view = next((v for v in self.composed if v.step_id == step_id), None)
+            if view is not None:
+                extra = (f" It is destructive: you will type {view.confirmation}." if view.destructive else "")
+                return f"Read §{view.section} for {view.title}: {view.why}{extra}"
+        if stage in ("start", "assessment"):
+            sections = ", ".join(f"§{s}" for s in sc.expected_path)
+            return (f"Read §5.3 (the outage taxonomy) and §5.1 (the governing rules: troubleshoot first, a paired "
+                    f"pool fails over); this outage is treated in {sections}.")
+        if stage == "backup_set":
+            return ("Read §3: restore from the newest set that holds everything the path needs, read from a "
+                    "location outside the site that failed; an older set loses more data.")
+        if stage == "verify":
+            return "Read §7.2: each check's healthy output; a check only you can make waits for you to say you saw it."
+        return "Read §6: the steps of the chosen path, in the documented order."
 
 
 class DrillWiring:
@@ -86,9 +140,10 @@ class DrillWiring:
 
     def __init__(self, name: str, *, time_factor: float, answers: AnswersFile | None) -> None:
         try:
-            if name not in {s.name for s in SCENARIOS}:
-                raise KeyError(name)  # the calm lab is no drill: nothing to recover
+            # a built-in drill or an instructor's (lab.scenarios.scenario_dirs)
             self.scenario: Scenario = scenario(name)
+            if not self.scenario.drill:
+                raise KeyError(name)  # the calm lab is no drill: nothing to recover
         except KeyError:
             raise UsageError(f"There is no drill scenario '{name}' (see 'lync-restore scenarios').") from None
         self.answers = answers or AnswersFile(operator="trainee", second_operator=DRILL_PARTNER, confirm_all=True)
@@ -155,6 +210,10 @@ class DrillWiring:
         """The scenario's own scoring: empty when service is restored."""
         raise NotImplementedError
 
+    def work(self) -> tuple[float, float]:
+        """(real seconds the lab's operations waited, what they would have taken for real)."""
+        raise NotImplementedError
+
 
 class _LabEnv(Mapping[str, str]):
     """The environment a lab plan's credentials name (``env`` sources), filled with the lab's
@@ -199,7 +258,7 @@ class LabDrill(DrillWiring):
             check_isolation(loaded.plan)
             self._plan = loaded.plan
             passwords = {"winrm": self.lab.win_password, "sql": self.lab.sql_password}
-            self._backend = CoreBackend(self._options(loaded.plan, passwords, self.lab.clock.now))
+            self._backend = DrillBackend(self._options(loaded.plan, passwords, self.lab.clock.now), self)
         except BaseException:
             self.lab.stop()
             raise
@@ -224,6 +283,9 @@ class LabDrill(DrillWiring):
     def problems(self) -> list[str]:
         """The scenario's own scoring: empty when service is restored."""
         return self.scenario.service_restored(self.lab.dep)
+
+    def work(self) -> tuple[float, float]:
+        return self.lab.clock.busy_real_s(), self.lab.clock.work_s()
 
 
 # ------------------------------------------------------------------------------ headless
@@ -270,37 +332,52 @@ def play(session: IncidentSession, drill: LabDrill, answers: DrillAnswers, out: 
         session.answer(q, picked)
         given[q.id] = picked
         say(f"question {q.id}: {picked}")
+    _hint(session, answers, "assessment", say)
     rec = session.recommend(probes, given)
     chosen = rec.recommended
     say(f"recommended {chosen.path_id}: {chosen.reason}")
     for ev in chosen.evidence:
         say(f"  evidence: {ev}")
+    if answers.path and answers.path != chosen.path_id:
+        other = next((o for o in rec.alternatives if o.path_id == answers.path), None)
+        if other is None:
+            offered = ", ".join(o.path_id for o in rec.alternatives) or "none"
+            raise UsageError(f"The answers file chooses {answers.path}, which is not one of the paths offered "
+                             f"(recommended {chosen.path_id}; alternatives: {offered}).")
+        chosen = other
+        say(f"the trainee chose {chosen.path_id} instead")
     say("plan of action: " + ", ".join(f"{p.path_id}({p.pool or p.server or '-'})" for p in chosen.plan))
-    session.choose_path(rec, chosen.path_id)
+    session.choose_path(rec, chosen.path_id, "" if chosen is rec.recommended else answers.reason)
     if session.needs_backup_set():
         session.change_stage("backup_set")
         try:
             choice = session.backup_sets()
         except WizardError as exc:  # no location can be read (the second hop, a share gone): stop here
             say(f"catalogue FAILED: {exc.message}")
-            session.close("stopped: no backup location could be read")
+            _close(session, "stopped: no backup location could be read", say)
             return DrillResult(False, session.journal.path, problems=tuple(drill.problems()))
         for s in choice.sets:
             say(f"backup set {s.name}: complete={s.complete} integrity={s.integrity}")
         say(f"catalogue: {choice.reason}")
         if choice.recommended is None:
-            session.close("no usable backup set")
+            _close(session, "no usable backup set", say)
             return DrillResult(False, session.journal.path, problems=tuple(drill.problems()))
-        session.choose_backup_set(choice, choice.recommended, now=drill.now())
-        say(f"backup set chosen: {choice.recommended}")
+        _hint(session, answers, "backup_set", say)
+        picked = answers.backup_set or choice.recommended
+        session.choose_backup_set(choice, picked, "" if picked == choice.recommended else answers.reason,
+                                  now=drill.now())
+        say(f"backup set chosen: {picked}")
     session.change_stage("restore")
     steps = list(session.compose())
     say(f"composed {len(steps)} steps: " + ", ".join(s.step_id for s in steps))
+    for step in steps:
+        _hint(session, answers, step.step_id, say, step=step.step_id)
     failed = _run_steps(session, steps, answers.steps, cancel, say)
     if failed is not None:
-        session.close(f"stopped: step {failed} failed")
+        _close(session, f"stopped: step {failed} failed", say)
         return DrillResult(False, session.journal.path, failed, problems=tuple(drill.problems()))
     session.change_stage("verify")
+    _hint(session, answers, "verify", say)
     bad: list[str] = []
     for check in session.verify():
         say(f"check {check.check_id}: {check.status}" + (f" ({check.detail})" if check.status != "ok" else ""))
@@ -314,9 +391,24 @@ def play(session: IncidentSession, drill: LabDrill, answers: DrillAnswers, out: 
         say(f"lab: {p}")
     restored = not bad and not problems
     session.change_stage("summary")
-    session.close("service restored" if restored else "verification failed")
+    _close(session, "service restored" if restored else "verification failed", say)
     say("service restored" if restored else "service NOT restored")
     return DrillResult(restored, session.journal.path, None, tuple(bad), problems)
+
+
+def _hint(session: IncidentSession, answers: DrillAnswers, where: str, say: Callable[[str], None],
+          step: str | None = None) -> None:
+    """The answers file asks for a hint here: journaled, it costs points (#19 item 3)."""
+    if where in answers.hints and session.can_hint:
+        say(f"hint: {session.hint(step)}")
+
+
+def _close(session: IncidentSession, outcome: str, say: Callable[[str], None]) -> None:
+    """Close the drill: it is scored first (journaled, ``score.md`` beside the journal)."""
+    session.close(outcome)
+    if session.score is not None:
+        for line in score_lines(session.score):
+            say(line)
 
 
 def _run_steps(session: IncidentSession, steps: list[StepView], answers: AnswersFile,
@@ -350,26 +442,32 @@ def _run_steps(session: IncidentSession, steps: list[StepView], answers: Answers
 
 
 def run_headless(name: str, *, answers_file: str | None, journal_dir: Path, time_factor: float,
-                 operator: str | None, out: TextIO, auth: str | None = None) -> DrillResult:
+                 operator: str | None, out: TextIO, auth: str | None = None, hidden: bool = False) -> DrillResult:
     operator = operator or "trainee"
     answers = (DrillAnswers.load(answers_file, operator, name) if answers_file
                else DrillAnswers.defaults(operator, name))
     with LabDrill(name, time_factor=time_factor, answers=answers.steps, auth=auth) as drill:
         assert drill.loaded is not None
-        incident = f"DRILL-{name}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S-%f}"
+        stamp = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S-%f}"
+        incident = f"RND-{stamp}" if hidden else f"DRILL-{name}-{stamp}"  # a random drill's name stays hidden
         session = IncidentSession.start(drill.lab.plan_path, operator=answers.steps.operator, incident=incident,
                                         mode="drill", journal_dir=journal_dir, backend=drill.backend,
                                         loaded=drill.loaded)
-        print(f"drill {name}: {drill.scenario.summary} (journal {session.journal.path})", file=out, flush=True)
+        said = "a random scenario (revealed with the score)" if hidden else f"{name}: {drill.scenario.summary}"
+        print(f"drill {said} (journal {session.journal.path})", file=out, flush=True)
         try:
-            return play(session, drill, answers, out)
+            result = play(session, drill, answers, out)
+            if hidden:
+                print(f"the scenario was {name}: {drill.scenario.summary}", file=out, flush=True)
+            return result
         except BaseException:
             session.detach()
             raise
 
 
-def headless_command(args: argparse.Namespace, journal_dir: Path, out: TextIO) -> int:
+def headless_command(args: argparse.Namespace, journal_dir: Path, out: TextIO, *, hidden: bool = False) -> int:
     result = run_headless(args.scenario or DEFAULT_SCENARIO, answers_file=getattr(args, "answers", None),
                           journal_dir=journal_dir, time_factor=args.time_factor or DEFAULT_TIME_FACTOR,
-                          operator=getattr(args, "operator", None), out=out, auth=getattr(args, "auth", None))
+                          operator=getattr(args, "operator", None), out=out, auth=getattr(args, "auth", None),
+                          hidden=hidden)
     return ExitCode.OK if result.restored else 1

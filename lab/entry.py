@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from lab.defaults import DEFAULT_SCENARIO, DEFAULT_TIME_FACTOR
 from wizard.app_entry import default_operator, journal_dir, new_incident_id, open_app
-from wizard.errors import ExitCode
+from wizard.errors import ExitCode, UsageError
 from wizard.opening import Opening
 
 if TYPE_CHECKING:  # loaded after the first frame, in the app's thread worker
@@ -54,9 +54,32 @@ class LabSource:
         return self.drill.leave() if self.drill is not None else None
 
 
-def kept_note(incident: str, scenario: str, journal_dir: str | None) -> str:
+#: a random drill's incident id starts so (``RND-20261207-1402``): ``drill --random`` resumes it
+RANDOM_PREFIX = "RND-"
+
+
+def random_scenario(journal: Path, operator: str, seed: int | None) -> str:
+    """``drill --random``: the scenario of this trainee's unfinished random drill, if any (the same
+    command resumes it); else a pick favouring the classes the trainee practised least."""
+    from lab.history import pick_random, scored_drills, unfinished_scenario
+    from lab.scenarios import SCENARIOS
+
+    open_one = unfinished_scenario(journal, operator, RANDOM_PREFIX)
+    if open_one is not None:
+        return open_one
+    by_class: dict[str, list[str]] = {}
+    for s in SCENARIOS:
+        by_class.setdefault(s.outage_class, []).append(s.name)
+    return pick_random(by_class, scored_drills(journal, operator)[0], seed)
+
+
+def kept_note(incident: str, scenario: str, journal_dir: str | None, *, hidden: bool = False) -> str:
     """What the trainee reads after leaving an unfinished drill: the lab waits for the resume."""
     where = f" --journal-dir {shlex.quote(journal_dir)}" if journal_dir else ""
+    if hidden:
+        return (f"The lab of drill {incident} keeps running in the background, as you left it.\n"
+                f"  resume (then ctrl+r): lync-restore drill --random{where}\n"
+                f"  stop it:              lync-restore drill --stop{where}\n")
     return (f"The lab of drill {incident} keeps running in the background, as you left it.\n"
             f"  resume (then ctrl+r): lync-restore drill --scenario {scenario}{where}\n"
             f"  stop it:              lync-restore drill --stop --scenario {scenario}{where}\n"
@@ -82,24 +105,43 @@ def drill_command(args: argparse.Namespace) -> int:
     """``lync-restore drill`` (and ``lync-restore`` alone): the wizard against the lab, or
     ``--headless`` without Textual (the lab in this process), or ``--stop``."""
     journal = journal_dir(args)
+    if getattr(args, "scenario_file", None):  # an instructor's file: found by its name from here on
+        from lab.scenarios import use_scenario_file
+
+        if getattr(args, "scenario", None):
+            raise UsageError("Give --scenario or --scenario-file, not both.")
+        args.scenario = use_scenario_file(args.scenario_file)
     if getattr(args, "stop", False):
         return stop_command(args, journal)
+    if getattr(args, "what", None) == "history":
+        from lab.history import history_command
+
+        return history_command(args, journal)
+    hidden = bool(getattr(args, "random", False))
+    if hidden:
+        if getattr(args, "scenario", None):
+            raise UsageError("--random picks the scenario: give --scenario or --random, not both.")
+        args.scenario = random_scenario(journal, default_operator(getattr(args, "operator", None)),
+                                        getattr(args, "seed", None))
     if getattr(args, "headless", False):
         from lab.drill import headless_command
 
-        return headless_command(args, journal, sys.stdout)
+        return headless_command(args, journal, sys.stdout, hidden=hidden)
     name = getattr(args, "scenario", None) or DEFAULT_SCENARIO
     factor = getattr(args, "time_factor", None) or DEFAULT_TIME_FACTOR
     source = LabSource(name, factor, getattr(args, "auth", None), journal_dir=journal)
     code = ExitCode.OK
     try:
-        code = open_app(Opening(source, plan_label=f"lab: {name}", journal_dir=journal,
+        shown = "a random drill (its scenario is revealed with the score)" if hidden else name
+        code = open_app(Opening(source, plan_label=f"lab: {shown}", journal_dir=journal,
                                 operator=default_operator(getattr(args, "operator", None)),
-                                incident=new_incident_id(), mode="drill",
-                                preparing=f"Starting the lab (scenario {name}) and reading its plan..."))
+                                incident=(RANDOM_PREFIX + new_incident_id()[4:]) if hidden else new_incident_id(),
+                                mode="drill",
+                                preparing=f"Starting the lab ({'random scenario' if hidden else 'scenario ' + name}) "
+                                          "and reading its plan..."))
     finally:
         kept = source.close()
         if kept:
             given = getattr(args, "drill_journal_dir", None) or getattr(args, "journal_dir", None)
-            print(kept_note(kept, name, given), file=sys.stderr if code else sys.stdout, flush=True)
+            print(kept_note(kept, name, given, hidden=hidden), file=sys.stderr if code else sys.stdout, flush=True)
     return code

@@ -265,6 +265,11 @@ class ControlClient:
     def now(self) -> dt.datetime:
         return dt.datetime.fromisoformat(str(self.call("now")["now"]))
 
+    def work(self) -> tuple[float, float]:
+        """(real seconds the lab's operations waited, what they would have taken for real)."""
+        answer = self.call("now")
+        return float(answer.get("busy_real_s") or 0.0), float(answer.get("work_s") or 0.0)
+
     def problems(self) -> list[str]:
         return [str(p) for p in self.call("problems").get("problems", [])]
 
@@ -321,6 +326,8 @@ class KeptLab(Protocol):
     def perform_manual(self, step_id: str, prompt: str) -> str | None: ...
 
     def now(self) -> dt.datetime: ...
+
+    def work(self) -> tuple[float, float]: ...  # (busy real seconds, simulated work seconds)
 
     def problems(self) -> list[str]: ...
 
@@ -468,7 +475,8 @@ class Keeper:
             self._save()
             return 200, {"note": note}
         if op == "now":
-            return 200, {"now": self.lab.now().isoformat()}
+            busy, work = self.lab.work()
+            return 200, {"now": self.lab.now().isoformat(), "busy_real_s": busy, "work_s": work}
         if op == "problems":
             return 200, {"problems": list(self.lab.problems())}
         if op == "stop":
@@ -560,6 +568,9 @@ class _RuntimeLab:
 
     def now(self) -> dt.datetime:
         return self.runtime.clock.now()
+
+    def work(self) -> tuple[float, float]:
+        return self.runtime.clock.busy_real_s(), self.runtime.clock.work_s()
 
     def problems(self) -> list[str]:
         return self.scenario.service_restored(self.runtime.dep)

@@ -246,6 +246,9 @@ class LabDeployment:
         #: (host, server): SMB from host to server is dropped (a firewall between them): every share
         #: of server answers from host as a server that is not there ("The network path was not found")
         self.smb_blocked: set[tuple[str, str]] = set()
+        #: timed faults (a scenario's ``connection_drops``): (host FQDN, cmdlet, case-folded) whose next
+        #: run loses the WinRM connection to that host; each is taken when it strikes (once)
+        self.connection_drops: list[tuple[str, str]] = []
         self.now = now or LAB_EPOCH
         self.paths = self._paths()
 
@@ -278,8 +281,10 @@ class LabDeployment:
             self.directory = self._directory()
             self.smb_blocked = set()
             self._grant_sysadmin()
+        self.__dict__.setdefault("connection_drops", [])  # saved before timed faults
         self.paths = self._paths()
         for inst in self.instances.values():
+            inst.__dict__.setdefault("restore_faults", [])
             inst.app_sessions = lambda database, inst=inst: self.lync_sessions(inst, database)
 
     # ------------------------------------------------------------------ construction
@@ -838,6 +843,15 @@ class LabDeployment:
             return done
 
     # ------------------------------------------------------------------ rebuild & events
+    def take_connection_drop(self, host: str, cmdlet: str) -> bool:
+        """A ``connection_drops`` timed fault for ``cmdlet`` starting on ``host``: True once (taken)."""
+        key = (self.paths.fqdn(host), cmdlet.casefold())
+        with self.lock:
+            if key in self.connection_drops:
+                self.connection_drops.remove(key)
+                return True
+        return False
+
     def lose_server(self, fqdn: str) -> None:
         """The machine is gone (hardware loss): unreachable; its SQL instances are down."""
         with self.lock:

@@ -19,7 +19,7 @@ import os
 import pickle  # the lab's own saved state (lab-state.pickle), never input from elsewhere
 import secrets
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -27,11 +27,6 @@ from types import TracebackType
 from typing import Any
 
 import yaml
-from wizard.journal import write_private
-from wizard.plan import load_plan
-from wizard.remote.negotiate import kerberos_missing
-from wizard.remote.odbc import SqlEndpoint, bundled_msodbc18, classify, connection_string
-from wizard.remote.winrm import AuthMethod, PowerShellRunner, WinRMEndpoint
 
 from lab.clock import LabClock
 from lab.cmdlets import lync_cmdlets
@@ -41,7 +36,7 @@ from lab.kerberos import KerberosUnavailable, LabKdc, kdc_available
 from lab.model import LAB_EPOCH, LabDeployment
 from lab.natives import lab_natives
 from lab.paths import LabFS
-from lab.powershell.binding import CmdletSpec
+from lab.powershell.binding import CmdletSpec, Invocation
 from lab.powershell.host import PowerShellHost
 from lab.scenarios import Scenario
 from lab.sqlengine import SqlEngine
@@ -50,6 +45,11 @@ from lab.tls import LabCA
 from lab.windows import powershell_version
 from lab.wsman import CommandIO, WsmanServer
 from lab.wsman.auth import KerberosKeys
+from wizard.journal import write_private
+from wizard.plan import load_plan
+from wizard.remote.negotiate import kerberos_missing
+from wizard.remote.odbc import SqlEndpoint, bundled_msodbc18, classify, connection_string
+from wizard.remote.winrm import AuthMethod, PowerShellRunner, WinRMEndpoint
 
 PLANS_DIR = Path(str(resources.files("plans")))  # the shipped plans (a package: installed with the wizard)
 
@@ -308,7 +308,24 @@ class LabRuntime:
             _, cmdlet, parameter = lacking
             specs = [replace(s, params=[p for p in s.params if p.name.lower() != parameter.lower()])
                      if s.name.lower() == cmdlet.lower() else s for s in specs]
-        return specs
+        dropping = {cmdlet for host, cmdlet in self.dep.connection_drops if host == fqdn}
+        return [self._dropping(fqdn, s) if s.name.casefold() in dropping else s for s in specs]
+
+    def _dropping(self, fqdn: str, spec: CmdletSpec) -> CmdletSpec:
+        """A cmdlet during which the network to ``fqdn`` fails once (a scenario's timed
+        ``connection_drops``): the request in flight to the host's WinRM listener gets no answer,
+        its TCP connection closed; the cmdlet itself runs on, as on a real server whose client
+        went away."""
+        run = spec.handler
+
+        def handler(invocation: Invocation) -> Iterable[Any] | None:
+            if self.dep.take_connection_drop(fqdn, spec.name):
+                server = self.wsman.get(fqdn)
+                if server is not None:
+                    server.faults.drop_next_answer = True
+                self.dep.log(fqdn, f"the network to {fqdn} failed while {spec.name} ran")
+            return run(invocation)
+        return replace(spec, handler=handler)
 
     # ------------------------------------------------------------------ endpoints
     def winrm_urls(self) -> dict[str, str]:

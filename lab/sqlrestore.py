@@ -341,18 +341,28 @@ def _filelistonly(sink: ResultSink, bak: BakContents) -> None:
     sink.done(rowcount=len(bak.files))
 
 
-def _paced(ctx: ExecContext, sink: ResultSink, sim_seconds: float, stats: int | None) -> bool:
-    """Play ``sim_seconds`` of work, with STATS progress; False when cancelled."""
+def _paced(ctx: ExecContext, sink: ResultSink, sim_seconds: float, stats: int | None, *, until: int = 100) -> bool:
+    """Play ``sim_seconds`` of work (its first ``until`` percent), with STATS progress at each
+    multiple of STATS; False when cancelled."""
     if not stats:
-        return ctx.clock.sleep(sim_seconds, sink.cancelled)
+        return ctx.clock.sleep(sim_seconds * until / 100, sink.cancelled)
     pct = 0
-    while pct < 100:
-        step = min(stats, 100 - pct)
+    while pct < until:
+        step = min(stats - pct % stats, until - pct)
         if not ctx.clock.sleep(sim_seconds * step / 100, sink.cancelled):
             return False
         pct += step
-        sink.info(3211, f"{pct} percent processed.")
+        if pct % stats == 0 or pct == 100:
+            sink.info(3211, f"{pct} percent processed.")
     return True
+
+
+def _read_failed(device: str) -> SqlError:
+    """3203 for a backup device whose read fails part way: a share that went away (Windows error
+    64) or, on a local disk, a bad sector (23: a CRC error)."""
+    why = ("64(The specified network name is no longer available.)" if device.startswith("\\\\")
+           else "23(Data error (cyclic redundancy check).)")
+    return SqlError(3203, f'Read on "{device}" failed: {why}', 16, 1)
 
 
 def _rate(pages: int, secs: float) -> str:
@@ -418,7 +428,13 @@ def restore_database(ctx: ExecContext, sink: ResultSink, name: str, device: str,
         st.add_database(placeholder)
         st.disk_free_bytes -= max(needed, 0)
     started = ctx.clock.now()
-    if not _paced(ctx, sink, bak.backup_size / max(st.throughput_bytes_per_sec, 1), opts.stats):
+    fails_at = st.take_restore_fault(placeholder.name)
+    secs = bak.backup_size / max(st.throughput_bytes_per_sec, 1)
+    if fails_at is not None:  # a lab timed fault: the device stops answering part way
+        if _paced(ctx, sink, secs, opts.stats, until=fails_at):
+            raise _fail(sink, verb, _read_failed(device))  # left RESTORING, as after a cancel
+        return
+    if not _paced(ctx, sink, secs, opts.stats):
         return  # cancelled: left RESTORING with nothing to recover (4333 on WITH RECOVERY)
     recovery = "NORECOVERY" not in opts.flags
     with st.lock:

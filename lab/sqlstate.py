@@ -306,6 +306,10 @@ class SqlInstanceState:
     throughput_bytes_per_sec: int = 150 * _MB
     #: Lab fault: a restore fails with "insufficient free space" (3257) even if sizes fit.
     fault_disk_full: bool = False
+    #: Lab timed faults: (database name or None for any, percent): the next RESTORE DATABASE of that
+    #: database fails when it has processed that percent, reading the backup device (3203); each
+    #: is taken when it strikes (once)
+    restore_faults: list[tuple[str | None, int]] = field(default_factory=list)
     #: Folders that held database files of this instance (case-folded, no trailing backslash);
     #: a rebuilt server (a clean disk) has none of them.
     kept_folders: set[str] = field(default_factory=set, repr=False)
@@ -448,6 +452,16 @@ class SqlInstanceState:
         if self.app_sessions is not None and db.state == "ONLINE" and db.user_access == "MULTI_USER":
             held = self.app_sessions(db.name)
         return max(db.connections, held)
+
+    def take_restore_fault(self, database: str) -> int | None:
+        """The percent at which this RESTORE DATABASE of ``database`` fails (a lab timed fault,
+        taken: it strikes once), or None."""
+        with self.lock:
+            for fault in self.restore_faults:
+                if fault[0] is None or fault[0].casefold() == database.casefold():
+                    self.restore_faults.remove(fault)
+                    return fault[1]
+        return None
 
     def drop_database(self, name: str) -> None:
         with self.lock:

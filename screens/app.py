@@ -302,6 +302,10 @@ class WizardApp(App[int]):
         write_private(out, render(report, "md").encode("utf-8"))
         self.farewell = (f"Incident {session.state.incident} closed ({outcome}); journal sealed. "
                          f"Report: {out}")
+        if session.score is not None:  # a drill: its score, journaled, and score.md beside the report
+            from wizard.report import score_lines
+
+            self.farewell += "\n" + "\n".join(score_lines(session.score)) + f"\nScore: {out.with_name('score.md')}"
         self.post_message(self.Leave(int(ExitCode.OK) if outcome == "restored" else 1))
 
     @work(thread=True, exit_on_error=False, group="journal", description="journaling the quit")

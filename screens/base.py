@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -30,7 +31,42 @@ class StageScreen(Screen[None]):
     CSS_PATH: ClassVar[str | None] = STAGES_CSS  # None in a subclass: no stylesheet of its own (StartScreen)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "app.help", "Help", id="help"),
+        Binding("question_mark", "hint", "Hint", id="hint"),  # drills only: it costs points (#19 item 3)
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hint":
+            session = self.wizard.session
+            return session is not None and session.can_hint and not session.state.closed
+        return super().check_action(action, parameters)
+
+    def hint_step(self) -> str | None:
+        """The step a hint is about (the restore screen's highlighted step), else None."""
+        return None
+
+    def action_hint(self) -> None:
+        """Ask first (a hint costs points), then show it; journaled by the session."""
+        from screens.modals import ConfirmDialog
+
+        step = self.hint_step()
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.take_hint(step)
+
+        what = f"step {step}" if step else "this stage"
+        self.app.push_screen(ConfirmDialog("Take a hint?", f"A hint about {what} points to the section to read. "
+                                           "It costs 5 points of the drill's score and is journaled."), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="hint", description="asking for a hint")
+    def take_hint(self, step: str | None) -> None:
+        text = self.session.hint(step)
+        self.app.call_from_thread(self._show_hint, text)
+
+    def _show_hint(self, text: str) -> None:
+        from screens.modals import ErrorDialog
+
+        self.app.push_screen(ErrorDialog("Hint", text, danger=False))
 
     @property
     def wizard(self) -> WizardApp:

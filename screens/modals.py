@@ -223,12 +223,12 @@ class ErrorDialog(Dialog[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", "Close", id="close")]
 
-    def __init__(self, title: str, message: str) -> None:
+    def __init__(self, title: str, message: str, *, danger: bool = True) -> None:
         super().__init__(classes="dialog-screen")
-        self._title, self._message = title, message
+        self._title, self._message, self._danger = title, message, danger
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog danger"):
+        with Vertical(classes="dialog danger" if self._danger else "dialog"):
             yield Label(self._title, classes="dialog-title")
             yield Static(self._message, markup=False, id="error-message")
             yield Static("Enter / Esc: close", markup=False)

@@ -77,7 +77,10 @@ each cmdlet and parameter the procedure will send it, whether it reaches the oth
 shares its steps name (the second hop), and each SQL instance whether it reads the backup files
 it will restore (RESTORE HEADERONLY). Anything missing stops the run before a change, naming
 the server, the cmdlet and the parameter or the file. p (Check) runs it now and shows what it
-found; after fixing a cause, p (or the next r / g) runs it again. Every run is journaled."""
+found; after fixing a cause, p (or the next r / g) runs it again. Every run is journaled.
+
+In a drill, ? asks for a hint about the highlighted step: the section to read and why the step
+exists. It costs 5 points of the score and is journaled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
@@ -88,8 +91,14 @@ found; after fixing a cause, p (or the next r / g) runs it again. Every run is j
         Binding("x", "abort", "Stop", id="abort-step"),
         Binding("c", "copy", "Copy", id="copy-commands"),
         Binding("n", "next", "Verify", id="to-verify"),
-        Binding("p", "preflight", "Check", id="preflight"),  # pre-flight; one short word keeps the 80-column key bar whole
+        # pre-flight; one short word keeps the 80-column key bar whole
+        Binding("p", "preflight", "Check", id="preflight"),
+        Binding("question_mark", "hint", "Hint", id="hint", show=False),  # a full bar: F1 tells it
     ]
+
+    def hint_step(self) -> str | None:
+        step = self._checklist.current if self._checklist else None
+        return step.step_id if step is not None else None
 
     @dataclass
     class Composed(Message):
@@ -441,6 +450,7 @@ found; after fixing a cause, p (or the next r / g) runs it again. Every run is j
                 self._checklist.set_status(e.step_id, "failed")
                 self.query_one("#progress-text", Label).update(f"{e.step_id}: FAILED")
                 self._write(log, [f"FAILED: {e.message} (r retries, s skips, d done by hand)"])
+                log.scroll_end(animate=False)  # why it failed is shown, wherever the log was (#19)
             elif isinstance(e, StepSkipped):
                 self._checklist.set_status(e.step_id, "skipped")
                 self.query_one("#progress-text", Label).update(f"{e.step_id}: skipped ({e.reason})")

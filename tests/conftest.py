@@ -20,6 +20,7 @@ def _sealed_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("LYNC_RESTORE_OPERATOR", raising=False)
+    monkeypatch.delenv("LYNC_RESTORE_SCENARIOS", raising=False)
     yield home
 
 

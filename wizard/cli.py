@@ -24,7 +24,7 @@ from wizard.errors import ExitCode, PlanError, UsageError, WizardError
 Handler = Callable[[argparse.Namespace], int]
 
 # subcommand -> "module:function", imported when the subcommand runs. The lab's commands (drill,
-# lab serve, scenarios, bench) live in the ``lab`` package: loaded by name, never imported.
+# serve, lab serve, scenarios, bench) live in the ``lab`` package: loaded by name, never imported.
 HANDLERS: dict[str, str] = {
     "run": "wizard.app_entry:run_command",
     "drill": "lab.entry:drill_command",
@@ -32,7 +32,9 @@ HANDLERS: dict[str, str] = {
     "check": "wizard.readiness.command:check_command",
     "runbook": "wizard.procedures.runbook:runbook_command",
     "lab serve": "lab.serve:serve_command",
+    "serve": "lab.classroom:serve_command",
     "scenarios": "lab.scenarios:scenarios_command",
+    "scenarios validate": "lab.scenarios:validate_command",
     "report": "wizard.report:report_command",
     "journal verify": "wizard.journal:verify_command",
     "journal key": "wizard.journal:key_command",
@@ -114,7 +116,16 @@ def _add_incident_commands(sub: _Subparsers[_Parser]) -> None:
         "Rehearse a recovery against the bundled simulated Lync 2013 deployment (loopback only: a drill never "
         "leaves this machine). The lab keeps running in the background while an incident is open, so the "
         "same command resumes it after a lost terminal; it stops when the incident is closed, or with --stop."))
-    drill.add_argument("--scenario", metavar="NAME", help="scenario to play (see 'scenarios')")
+    drill.add_argument("what", nargs="?", choices=("history",), metavar="history",
+                       help="'history [TRAINEE]': a trainee's scored drills per outage class, with trends")
+    drill.add_argument("trainee", nargs="?", metavar="TRAINEE", help="history: whose drills (default: the operator)")
+    drill.add_argument("--scenario", metavar="NAME", help="scenario to play (see 'scenarios'): built-in or instructor")
+    drill.add_argument("--scenario-file", metavar="FILE",
+                       help="play the instructor scenario in FILE (docs/scenarios.md)")
+    drill.add_argument("--random", action="store_true",
+                       help="a scenario at random, its name hidden until the score; the classes you practised "
+                            "least come up more often (an unfinished random drill is resumed first)")
+    drill.add_argument("--seed", type=int, default=None, metavar="N", help="with --random: the same pick each time")
     drill.add_argument("--time-factor", type=float, default=None, metavar="F",
                        help="speed of simulated time (higher = faster restores)")
     drill.add_argument("--operator", help="who is at the keyboard")
@@ -170,7 +181,8 @@ def _add_lab_commands(sub: _Subparsers[_Parser]) -> None:
     """lab serve and scenarios: the simulated deployment."""
     lab = sub.add_parser("lab", help="the simulated Lync 2013 deployment")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=_Parser)
-    serve = lab_sub.add_parser("serve", help="serve a scenario on loopback until interrupted")
+    serve = lab_sub.add_parser("serve", help="run a scenario's simulated servers on loopback until interrupted "
+                               "(no wizard: for 'run --drill' and scripts; the browser classroom is 'serve')")
     serve.add_argument("--scenario", required=True, metavar="NAME")
     serve.add_argument("--time-factor", type=float, default=None, metavar="F",
                        help="simulated seconds per real second (default 60; 1 with --wall-clock)")
@@ -180,7 +192,33 @@ def _add_lab_commands(sub: _Subparsers[_Parser]) -> None:
     serve.add_argument("--json", action="store_true", help="print one JSON line with endpoints")
     serve.add_argument("--state-dir", metavar="DIR", help="where the lab keeps its disk (default: a temporary folder)")
 
-    sub.add_parser("scenarios", help="list the lab's drill scenarios")
+    sc = sub.add_parser("scenarios", help="list the lab's drill scenarios (built-in and instructor ones)",
+                        description="Instructor scenarios are YAML files (docs/scenarios.md) found in --dir, in each "
+                                    "folder of $LYNC_RESTORE_SCENARIOS and in the user's config folder "
+                                    "(~/.config/lync-restore/scenarios).")
+    sc.add_argument("--dir", action="append", metavar="DIR", help="also look for instructor scenarios here")
+    sc_sub = sc.add_subparsers(dest="scenarios_command", metavar="SCENARIOS_COMMAND", parser_class=_Parser)
+    val = sc_sub.add_parser("validate", help="check scenario files: every error as FILE:LINE:COL (exit 2)")
+    val.add_argument("files", nargs="+", metavar="FILE")
+
+
+def _add_classroom_command(sub: _Subparsers[_Parser]) -> None:
+    """serve: drills in a browser."""
+    srv = sub.add_parser("serve", help="the classroom: drills in a browser (textual-serve), one wizard per tab",
+                         description=(
+        "Serve the wizard's drills to browsers through textual-serve, for trainees without a terminal: each "
+        "browser tab runs its own 'lync-restore drill' (the scenario of --scenario, or the page's ?scenario=NAME); "
+        "never a live plan. Binds to loopback unless told otherwise: reach it through an SSH tunnel "
+        "(ssh -L 8000:127.0.0.1:8000 HOST). Any other address needs an access token (--token or "
+        "$LYNC_RESTORE_SERVE_TOKEN), which the page asks for. Not 'lab serve', which runs a lab's simulated "
+        "servers for scripts."))
+    srv.add_argument("--host", metavar="H", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, metavar="P", help="port to listen on (default 8000)")
+    srv.add_argument("--token", metavar="T",
+                     help="access token the page asks for (at least 16 characters); required off loopback. "
+                          "Prefer $LYNC_RESTORE_SERVE_TOKEN: a command line is visible to other local users")
+    srv.add_argument("--scenario", metavar="NAME", help="the drill each tab plays unless its URL says "
+                     "?scenario=NAME (default: the drill's default; see 'scenarios')")
 
 
 def _add_journal_commands(sub: _Subparsers[_Parser]) -> None:
@@ -235,6 +273,7 @@ _GROUPS: dict[str, Callable[[_Subparsers[_Parser]], None]] = {
     "run": _add_incident_commands, "drill": _add_incident_commands,
     "validate": _add_plan_check_commands, "check": _add_plan_check_commands, "runbook": _add_plan_check_commands,
     "lab": _add_lab_commands, "scenarios": _add_lab_commands,
+    "serve": _add_classroom_command,
     "report": _add_journal_commands, "journal": _add_journal_commands,
     "plan": _add_plan_commands,
     "bench": _add_bench_command,
@@ -249,6 +288,8 @@ def _command_key(args: argparse.Namespace) -> str | None:
             if child is None:
                 raise UsageError(f"'{group}' needs a subcommand (see 'lync-restore {group} --help')")
             return f"{group} {child}"
+    if cmd == "scenarios" and getattr(args, "scenarios_command", None):
+        return f"scenarios {args.scenarios_command}"
     return cmd
 
 

@@ -409,6 +409,8 @@ class CoreBackend:
         self._procedures: list[Procedure] = []
         self._where: dict[str, int] = {}  # step id -> index of its procedure
         self._composed_for: tuple[tuple[PlannedPath, ...], str | None] | None = None
+        #: the steps of the last composition, in the documented order (a drill scores against it)
+        self.composed: tuple[StepView, ...] = ()
 
     # ------------------------------------------------------------------ wiring
     def attach(self, ctx: SessionContext) -> None:
@@ -603,6 +605,7 @@ class CoreBackend:
                 if step.phase != "verify":
                     views.append(step_view(step, short))
         self._composed_for = (order, backup_set)
+        self.composed = tuple(views)
         return views
 
     def _sql_logs(self, loaded: LoadedPlan, backup_set: str | None) -> dict[str, tuple[str, ...]]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,7 @@ __all__ = [
     "BackupSetView",
     "CheckView",
     "Health",
+    "Hinting",
     "IncidentSession",
     "LiveConfirmationError",
     "Mode",
@@ -67,6 +69,7 @@ __all__ = [
     "Preflighting",
     "ProbeView",
     "Progress",
+    "Scoring",
     "SessionAware",
     "StepCancelled",
     "StepDone",
@@ -338,6 +341,20 @@ class Backend(Protocol):
     def verify(self, loaded: LoadedPlan, path_id: str) -> Iterator[CheckView]:
         """Run the §7 checks for the path; yields each check with its status."""
         ...
+
+
+@runtime_checkable
+class Scoring(Protocol):
+    """A drill's backend: it scores the incident from its journal before it closes (#19 item 1)."""
+
+    def score(self, loaded: LoadedPlan, entries: Sequence[Entry], outcome: str) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class Hinting(Protocol):
+    """A drill's backend: a hint for where the trainee is, pointing to the § to read (#19 item 3)."""
+
+    def hint(self, loaded: LoadedPlan, stage: str, step_id: str | None) -> str: ...
 
 
 @runtime_checkable
@@ -640,11 +657,46 @@ class IncidentSession:
     def interrupt(self, step_id: str | None, reason: str) -> Entry:
         return self._append(Kind.INTERRUPTED, {"step": step_id, "reason": reason})
 
+    @property
+    def can_hint(self) -> bool:
+        """A drill whose backend gives hints (never a live incident)."""
+        return self.state.drill and isinstance(self.backend, Hinting)
+
+    def hint(self, step_id: str | None = None) -> str:
+        """A hint for the current stage (or step), journaled: it costs the trainee points (#19)."""
+        if not self.can_hint:
+            raise UsageError("Hints are for drills.")
+        assert isinstance(self.backend, Hinting)
+        text = self.backend.hint(self.loaded, self.state.stage, step_id)
+        self._append(Kind.HINT, {"stage": self.state.stage, "step": step_id, "text": text})
+        return text
+
+    def _score(self, outcome: str) -> None:
+        """A drill is scored from its journal as it closes; the score is journaled (so the chain
+        covers it) and written as ``score.md`` beside the journal."""
+        if not (self.state.drill and isinstance(self.backend, Scoring)):
+            return
+        score = dict(self.backend.score(self.loaded, self.entries, outcome))
+        self._append(Kind.SCORE, score)
+        from wizard.report import score_markdown
+
+        target = self.journal.path.parent / "score.md"
+        tmp = target.with_suffix(".md.tmp")
+        tmp.write_text(score_markdown(score, self.state.incident), encoding="utf-8")
+        os.replace(tmp, target)
+
+    @property
+    def score(self) -> dict[str, Any] | None:
+        """The drill's score once it closed (journaled), else None."""
+        return self.state.score
+
     def close(self, outcome: str) -> str | None:
         """Close the incident and seal its journal; returns the final hash (None when it was
-        already closed)."""
+        already closed). A drill is scored first."""
         final = None
         if not self.state.closed:
+            if self.state.score is None:
+                self._score(outcome)
             self._append(Kind.CLOSED, {"outcome": outcome})
             with self._lock:
                 final = self.journal.seal()
@@ -849,7 +901,7 @@ class IncidentSession:
         lines: list[str] = []
         batch: list[str] = []
         status, exit_code = "failed", None
-        reason: str | None = None  # why a step the backend skipped by itself was not run
+        reason: str | None = None  # why a step the backend skipped by itself was not run, or why it failed
 
         def flush() -> None:
             if batch:
@@ -865,8 +917,8 @@ class IncidentSession:
                         flush()
                 elif isinstance(event, StepDone):
                     status, exit_code = "done", event.exit_code
-                elif isinstance(event, StepFailed):
-                    status, exit_code = "failed", event.exit_code
+                elif isinstance(event, StepFailed):  # why it failed reaches the journal too (#19)
+                    status, exit_code, reason = "failed", event.exit_code, event.message
                 elif isinstance(event, StepSkipped):
                     status, exit_code, reason = event.status, None, event.reason
                 yield event

@@ -67,6 +67,8 @@ class IncidentState:
     last_seq: int = 0
     started_at: str = ""
     last_at: str = ""
+    hints: int = 0  # a drill's hints taken (#19 item 3)
+    score: dict[str, Any] | None = None  # a drill's score, journaled before it closed (#19 item 1)
 
     @property
     def in_doubt(self) -> list[str]:
@@ -114,6 +116,10 @@ def replay(entries: Iterable[Entry]) -> IncidentState:
             st.torn_tails += 1
         elif e.kind == Kind.RESUMED:
             st.resumes += 1
+        elif e.kind == Kind.HINT:
+            st.hints += 1
+        elif e.kind == Kind.SCORE:
+            st.score = dict(p)
         elif e.kind == Kind.CLOSED:
             st.closed = True
             st.stage = "closed"

@@ -81,6 +81,8 @@ class Kind:
     PREFLIGHT = "preflight"  # status, findings (server, cmdlet, parameter), checked, unchecked (#18 item 2)
     HANDED_OVER = "handed_over"  # the driver let go for another to drive: by, to (#18 item 3)
     TOOK_OVER = "took_over"  # a new driver: from (the previous driver), why (handed over / gone)
+    HINT = "hint"  # a drill's trainee asked for a hint: stage, step, text (costs points, #19 item 3)
+    SCORE = "drill_score"  # a drill's score before it closes: total, of, components, deductions (#19 item 1)
     CLOSED = "incident_closed"  # outcome
     SEALED = "journal_sealed"  # entries before it, final_hash (of the entry before); always the last
 

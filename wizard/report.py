@@ -12,7 +12,7 @@ import argparse
 import datetime as dt
 import html
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,9 +161,49 @@ _DESCRIBE: dict[str, Callable[[Entry, dict[str, Any]], str]] = {
     Kind.HANDED_OVER: lambda e, p: f"{p.get('by', e.operator)} handed the incident over"
     + (f": {p['note']}" if p.get("note") else ""),
     Kind.TOOK_OVER: lambda e, p: f"{e.operator} took the incident over from {p.get('from')} ({p.get('why')})",
+    Kind.HINT: lambda e, p: f"hint asked at {p.get('step') or p.get('stage')}: {p.get('text')}",
+    Kind.SCORE: lambda e, p: f"drill scored {p.get('total')}/{p.get('of')}",
     Kind.CLOSED: lambda e, p: f"incident closed: {p.get('outcome')}",
     Kind.CHECK: lambda e, p: f"check {p.get('check')}: {p.get('status')}",
 }
+
+
+def score_lines(score: Mapping[str, Any]) -> list[str]:
+    """A drill's score for a terminal: the total, then each deduction with its reason and the
+    section to read (#19 item 1)."""
+    lines = [f"Score: {score.get('total')}/{score.get('of')}" + (
+        f" ({score.get('scenario')})" if score.get("scenario") else "")]
+    for d in score.get("deductions") or []:
+        sect = f" (read §{d['section']})" if d.get("section") else ""
+        lines.append(f"  -{d.get('points')} {d.get('component')}: {d.get('reason')}{sect}")
+    if not score.get("deductions"):
+        lines.append("  no deductions")
+    return lines
+
+
+def score_markdown(score: Mapping[str, Any], incident: str) -> str:
+    """``score.md`` beside the journal: what the score is made of, each deduction with the § to read."""
+    out = [f"# Drill score: {incident}", "",
+           f"**{score.get('total')} of {score.get('of')}**" + (f" (scenario {_md(score.get('scenario'))})"
+                                                               if score.get("scenario") else ""), ""]
+    facts = score.get("facts") or {}
+    if facts:
+        out += ["| fact | value |", "|---|---|"] + [f"| {_md_cell(k)} | {_md_cell(v)} |" for k, v in facts.items()]
+        out.append("")
+    out += ["| component | weight | lost |", "|---|---|---|"]
+    lost: dict[str, int] = {}
+    for d in score.get("deductions") or []:
+        lost[str(d.get("component"))] = lost.get(str(d.get("component")), 0) + int(d.get("points") or 0)
+    for name, weight in (score.get("weights") or {}).items():
+        out.append(f"| {_md_cell(name)} | {weight} | {lost.get(name, 0)} |")
+    out += ["", "## Deductions", ""]
+    for d in score.get("deductions") or []:
+        sect = f" Read §{d['section']}." if d.get("section") else ""
+        out.append(f"- **-{d.get('points')} {_md(d.get('component'))}**: {_md(d.get('reason'))}.{sect}")
+    if not score.get("deductions"):
+        out.append("None: full marks.")
+    out += ["", "This score is journaled (entry `drill_score`): the journal's hash chain covers it.", ""]
+    return "\n".join(out)
 
 
 def describe_entry(e: Entry) -> str:

@@ -93,6 +93,9 @@ class TransportFaults:
     fail_auth: bool = False
     #: sleep this long before handling each request.
     delay_s: float = 0.0
+    #: the network fails before the next answer leaves: the request was handled (a command's
+    #: output taken), the TCP connection is closed instead of answering; cleared when it strikes
+    drop_next_answer: bool = False
 
 
 class _Command:
@@ -283,6 +286,11 @@ class _Handler(BaseHTTPRequestHandler):
         if sealed and isinstance(security, (NtlmConnection, KerberosConnection)):
             answer = security.seal(answer)
             content_type = ENCRYPTED_CONTENT_TYPE
+        if wsman._should_drop_answer():  # the network failed while the request was in flight
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         headers = [("Content-Type", content_type)]
         if self._mutual is not None:
             headers.append(("WWW-Authenticate", self._mutual))
@@ -558,6 +566,13 @@ class WsmanServer:
         if drop:
             detail = f"connection dropped (request {self._requests})"
             self._record("Fault", None, None, None, detail)
+        return drop
+
+    def _should_drop_answer(self) -> bool:
+        with self._lock:
+            drop, self.faults.drop_next_answer = self.faults.drop_next_answer, False
+        if drop:
+            self._record("Fault", None, None, None, "connection dropped before the answer (request in flight)")
         return drop
 
     def _record(

@@ -9,11 +9,12 @@ there: the recovery path with its plan of action, the backup set, every step's e
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
-from lab.drill import run_headless
+from lab.drill import BRIEFINGS, run_headless
 from wizard.cli import main
 from wizard.incident_state import replay
 from wizard.journal import Kind, read_journal, verdict
@@ -90,10 +91,15 @@ def _decision(entries: list, question: str) -> dict:  # type: ignore[type-arg]
 def test_headless_drill_restores_service(name: str, auth: str | None, tmp_path: Path) -> None:
     """Every scenario over the production defaults (HTTPS validated, Kerberos from the lab's KDC
     with delegation, SQL encryption validated: the plan's own settings, #15 item 5), and over
-    CredSSP; the lab's listeners then accept that authentication alone."""
+    CredSSP; the lab's listeners then accept that authentication alone. Played from an answers
+    file that does what the scenario expects (the briefing's answers, every confirmation typed,
+    no hint), each drill gets full marks (#19 item 1)."""
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(json.dumps({"operator": "alice", "second_operator": "drill-partner", "confirm_all": True,
+                                   "assessment": dict(BRIEFINGS.get(name, {}))}), encoding="utf-8")
     out = io.StringIO()
-    result = run_headless(name, answers_file=None, journal_dir=tmp_path, time_factor=600, operator="alice", out=out,
-                          auth=auth)
+    result = run_headless(name, answers_file=str(answers), journal_dir=tmp_path / "j", time_factor=600,
+                          operator="alice", out=out, auth=auth)
     text = out.getvalue()
     assert result.restored, (result, text[-3000:])
     assert text.rstrip().endswith("service restored")
@@ -110,11 +116,16 @@ def test_headless_drill_restores_service(name: str, auth: str | None, tmp_path: 
     # every composed step ended done (or skipped because a pre-check found it already done)
     assert st.steps and all(rec.status in ("done", "skipped", "already_done") for rec in st.steps.values()), st.steps
     assert sum(rec.status == "done" for rec in st.steps.values()) >= 2
-    closed, seal = journal.entries[-2:]
+    scored, closed, seal = journal.entries[-3:]
+    assert scored.kind == Kind.SCORE and scored.payload["scenario"] == name
+    assert scored.payload["total"] == scored.payload["of"] == 100 and scored.payload["deductions"] == [], scored.payload
+    folder = result.folder if result.folder.is_dir() else result.folder.parent
+    assert (folder / "score.md").read_text(encoding="utf-8").count("None: full marks.") == 1
+    assert "Score: 100/100" in text
     assert closed.kind == Kind.CLOSED and closed.payload["outcome"] == "service restored"
     assert seal.kind == Kind.SEALED and verdict(journal).text == "sealed, intact"  # #17: closed means sealed
     assert all(line.startswith(("drill ", "probe ", "question ", "recommended ", "  ", "plan of action",
-                                "backup set", "catalogue", "composed ", "step ", "check ", "service "))
+                                "backup set", "catalogue", "composed ", "step ", "check ", "service ", "Score: "))
                for line in text.splitlines()), text
 
 

@@ -61,6 +61,9 @@ class StubLab:
     def problems(self) -> list[str]:
         return [] if self.manual else ["the Back End has no online user database"]
 
+    def work(self) -> tuple[float, float]:
+        return 1.5, 900.0
+
     def traffic(self) -> object:
         return self.requests
 

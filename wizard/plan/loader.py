@@ -48,7 +48,7 @@ class LoadedPlan:
 _PlanLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, what: str = "plan") -> str:
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -58,12 +58,12 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputFileError(f"{path}: is a directory, not a plan file")
+        raise InputFileError(f"{path}: is a directory, not a {what} file")
     if not stat.S_ISREG(st.st_mode):
         raise InputFileError(f"{path}: is not a regular file")
     if st.st_size > MAX_PLAN_BYTES:
         mib = st.st_size / (1024 * 1024)
-        raise PlanError([f"{path}:1:1: the file is {mib:.0f} MiB; a plan is at most "
+        raise PlanError([f"{path}:1:1: the file is {mib:.0f} MiB; a {what} is at most "
                          f"{MAX_PLAN_BYTES // (1024 * 1024)} MiB"])
     try:
         with path.open("rb") as fh:
@@ -72,7 +72,7 @@ def _read_text(path: Path) -> str:
         raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        raise PlanError([f"{path}:{line}:1: this is a binary file, not a YAML plan"])
+        raise PlanError([f"{path}:{line}:1: this is a binary file, not a YAML {what}"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -80,7 +80,7 @@ def _read_text(path: Path) -> str:
         line = before.count(b"\n") + 1
         col = len(before) - (before.rfind(b"\n") + 1) + 1
         raise PlanError([f"{path}:{line}:{col}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
-                         "save the plan as UTF-8"]) from None
+                         f"save the {what} as UTF-8"]) from None
     return text.removeprefix("\ufeff")
 
 
@@ -89,10 +89,13 @@ def _char_at(text: str, line: int, column: int) -> str:
     return lines[line][column:column + 1] if 0 <= line < len(lines) else ""
 
 
-def _compose(path: Path, text: str) -> yaml.Node:
+_PLAN_NEEDS = "at least organisation, topology, backup, objectives and credentials"
+_PLAN_KEYS = "organisation:, topology:, ..."
+
+
+def _compose(path: Path, text: str, what: str = "plan", needs: str = _PLAN_NEEDS, keys: str = _PLAN_KEYS) -> yaml.Node:
     if not text.strip():
-        raise PlanError([f"{path}:1:1: the file is empty; a plan needs at least organisation, "
-                         "topology, backup, objectives and credentials"])
+        raise PlanError([f"{path}:1:1: the file is empty; a {what} needs {needs}"])
     try:
         node = yaml.compose(text, Loader=_PlanLoader)
     except yaml.MarkedYAMLError as exc:
@@ -108,13 +111,11 @@ def _compose(path: Path, text: str) -> yaml.Node:
     except yaml.YAMLError as exc:
         raise PlanError([f"{path}:1:1: YAML error: {exc}"]) from None
     if node is None:
-        raise PlanError([f"{path}:1:1: the file is empty (only comments); a plan needs at least "
-                         "organisation, topology, backup, objectives and credentials"])
+        raise PlanError([f"{path}:1:1: the file is empty (only comments); a {what} needs {needs}"])
     if not isinstance(node, yaml.MappingNode):
         kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
         p = Pos.of(node)
-        raise PlanError([f"{path}:{p.line}:{p.col}: the top level is {kind}; a plan is a mapping "
-                         "(organisation:, topology:, ...)"])
+        raise PlanError([f"{path}:{p.line}:{p.col}: the top level is {kind}; a {what} is a mapping ({keys})"])
     return node
 
 
@@ -136,6 +137,20 @@ def _expanded_size(root: yaml.Node) -> int:
         return memo[key]
 
     return size(root)
+
+
+def read_document(path: str | os.PathLike[str], *, what: str, needs: str, keys: str) -> tuple[str, yaml.Node]:
+    """Read a hand-written YAML document as plans are read (size, binary, UTF-8, YAML syntax,
+    alias budget): its text and its node graph, a mapping. ``what`` names the document in
+    errors ("scenario"), ``needs`` what an empty one lacks, ``keys`` its first keys. Raises
+    :class:`PlanError` (``FILE:LINE:COL: message``) or :class:`InputFileError`."""
+    p = Path(path)
+    text = _read_text(p, what)
+    node = _compose(p, text, what, needs, keys)
+    if _expanded_size(node) > NODE_BUDGET:
+        raise PlanError([f"{p}:1:1: the {what} expands to more than {NODE_BUDGET:,} values "
+                         "(YAML anchors/aliases multiplying?); refused"])
+    return text, node
 
 
 def load_plan(path: str | os.PathLike[str]) -> LoadedPlan:
