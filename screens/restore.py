@@ -83,7 +83,8 @@ In a drill, ? asks for a hint about the highlighted step: the section to read an
 exists. It costs 5 points of the score and is journaled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *StageScreen.BINDINGS,
+        # the stage's own hint key, not shown: the 80-column key bar is full here (F1 tells it)
+        *[b for b in StageScreen.BINDINGS if not (isinstance(b, Binding) and b.id == "hint")],
         Binding("g", "run_on", "Go on", id="run-on"),
         Binding("r", "run", "Run", id="run-step"),
         Binding("s", "skip", "Skip", id="skip-step"),
@@ -93,7 +94,7 @@ exists. It costs 5 points of the score and is journaled."""
         Binding("n", "next", "Verify", id="to-verify"),
         # pre-flight; one short word keeps the 80-column key bar whole
         Binding("p", "preflight", "Check", id="preflight"),
-        Binding("question_mark", "hint", "Hint", id="hint", show=False),  # a full bar: F1 tells it
+        Binding("question_mark", "hint", "Hint", id="hint", show=False),
     ]
 
     def hint_step(self) -> str | None:

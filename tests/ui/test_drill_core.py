@@ -176,6 +176,15 @@ async def test_preflight_view_names_what_a_server_lacks_and_runs_again_by_key(
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await _to_restore(app, pilot, {})
             await wait_for(pilot, lambda: screen.idle, SLOW)
+            keybar = screen_text(app).splitlines()[-1]
+            # the restore screen's 80 columns keep every key's word; its hint key is not shown, F1 tells it
+            assert "d Manual" in keybar and "p Check" in keybar and "? Hint" not in keybar, keybar
+            await pilot.press("question_mark")  # a hint about the highlighted step: asked first, costs points
+            await wait_for(pilot, lambda: "Take a hint?" in screen_text(app), SLOW)
+            await pilot.press("y")
+            await wait_for(pilot, lambda: "Read §plan" in " ".join(screen_text(app).split()), SLOW)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen), SLOW)
             await pilot.press("p")
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "PreflightDialog", SLOW)
             text = " ".join(screen_text(app).split())
@@ -193,3 +202,5 @@ async def test_preflight_view_names_what_a_server_lacks_and_runs_again_by_key(
     assert [r["status"] for r in runs] == ["failed", "failed"]
     assert all(any("-FileName" in f for f in r["findings"]) for r in runs)
     assert Kind.ACTION_STARTED not in [e.kind for e in entries]
+    hints = [e.payload for e in entries if e.kind == Kind.HINT]
+    assert [(h["stage"], h["step"]) for h in hints] == [("restore", "custom-tell-service-desk")]
