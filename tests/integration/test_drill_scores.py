@@ -57,7 +57,8 @@ def test_an_older_set_than_needed_costs_the_set_and_the_data_lost(tmp_path: Path
     by = {d["component"]: d for d in score["deductions"]}
     assert by["set"]["reason"] == ("restored from hq-vault/2026-11-23_0200, an older set than needed (more data lost); "
                                    "the set to use was hq-vault/2026-11-24_0200") and by["set"]["section"] == "3"
-    assert by["rpo"]["reason"].startswith("the restored data was 31.") and "over the RPO of 24.0 h" in by["rpo"]["reason"]
+    rpo = by["rpo"]["reason"]
+    assert rpo.startswith("the restored data was 31.") and "over the RPO of 24.0 h" in rpo
     assert score["total"] == 75
 
 
