@@ -99,3 +99,48 @@ async def test_a_restore_failing_at_60_percent_is_retried_by_r(tmp_path: Path,
     assert "error 3203" in finished[0]["reason"] and "LcsCDR.bak" in finished[0]["reason"], finished[0]
     assert "no longer available" in finished[0]["reason"]
     assert started[0].seq < mine[1].seq < started[1].seq  # failed, then the retry
+
+
+async def test_a_connection_lost_during_the_cms_failover_is_checked_before_it_runs_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Drop the connection to fe11 during the failover": the step fails with a sentence saying
+    the command may have run; r runs its pre-check first, which finds the CMS already failed over
+    (the cmdlet went on on the server), so the operator skips it as done instead of failing over
+    twice; the drill then restores service."""
+    monkeypatch.setenv("LYNC_RESTORE_SCENARIOS", str(DATA / "scenarios" / "instructor"))
+    journal_dir = tmp_path / "incidents"
+    seen = ""
+    with LabDrill("cms-lost-paired-link-drops", time_factor=600) as drill:
+        assert drill.loaded is not None
+        app = WizardApp(Opening(loaded_source(drill.loaded, drill.backend), "lab: instructor", journal_dir,
+                                "alice", "INC-DROP", "drill"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await _to_restore(app, pilot, {})
+            checklist = screen.checklist
+            assert checklist is not None and "cms-failover" in [s.step_id for s in checklist.steps]
+            for step in list(checklist.steps):
+                await wait_for(pilot, lambda: screen.idle and checklist.current is not None, SLOW)
+                assert app.session is not None
+                done = app.session.state.steps.get(step.step_id)
+                if done is not None and done.status in RESOLVED:
+                    continue
+                status = await _run(app, pilot, screen, step)
+                if step.step_id == "cms-failover" and not seen:
+                    assert status == "failed", screen_text(app)
+                    await wait_for(pilot, lambda: "r retries" in " ".join(screen_text(app).split()), SLOW)
+                    seen = " ".join(screen_text(app).split())
+                    await wait_for(pilot, lambda: screen.idle, SLOW)
+                    status = await _run(app, pilot, screen, step)  # r: the pre-check finds it done
+                    assert status == "already_done", screen_text(app)
+                assert status in RESOLVED, screen_text(app)
+            await pilot.press("n")  # verification forces a full replication push first (§7.2)
+            await wait_for(pilot, lambda: "check(s) UNKNOWN" in screen_text(app)
+                           or "All checks healthy" in screen_text(app), SLOW)
+        assert drill.problems() == [], drill.problems()[:2]
+    assert "cms-failover: FAILED" in seen, seen
+    entries = read_journal(journal_dir / "INC-DROP").entries
+    mine = [e.payload for e in entries if e.payload.get("step") == "cms-failover" and e.kind == Kind.ACTION_FINISHED]
+    assert [m["status"] for m in mine] == ["failed", "already_done"], mine
+    assert "closed the connection" in mine[0]["reason"] and "may have run on the server" in mine[0]["reason"]
+    started = [e for e in entries if e.kind == Kind.ACTION_STARTED and e.payload.get("step") == "cms-failover"]
+    assert len(started) == 2  # the failed attempt, and the retry that found the work done

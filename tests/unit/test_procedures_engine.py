@@ -223,3 +223,26 @@ def test_an_error_line_on_stderr_still_fails_the_step() -> None:
     events, _ = _run(VerboseLync("VERBOSE: starting\nImport-CsConfiguration : The file is damaged.\n"))
     failed = [e for e in events if isinstance(e, StepFailed)]
     assert failed and "The file is damaged." in failed[0].message
+
+
+@dataclass
+class DroppingLync(FakeLync):
+    """The connection drops while the CMS failover runs: the request was sent, no answer came."""
+
+    def run(self, script: str, *, deadline_s: float, on_event: Any = None, cancel: Any = None) -> Result:
+        if "Invoke-CsManagementServerFailover" in script:
+            from wizard.remote.errors import ConnectionLostError
+
+            self.scripts.append(script)
+            raise ConnectionLostError("lonfe01.corp.contoso.com:5986 closed the connection unexpectedly.")
+        return super().run(script, deadline_s=deadline_s, on_event=on_event, cancel=cancel)
+
+
+def test_a_connection_dropped_mid_command_says_the_command_may_have_run() -> None:
+    events, log = _run(DroppingLync())
+    failed = next(e for e in events if isinstance(e, StepFailed))
+    assert failed.step_id == "cms-failover"
+    assert failed.message.startswith("lonfe01.corp.contoso.com:5986 closed the connection unexpectedly. The command "
+                                     "may have run on the server before the connection dropped")
+    finished = next(p for k, p in log.entries if k == Kind.ACTION_FINISHED and p["step"] == "cms-failover")
+    assert finished["status"] == "failed" and finished["reason"] == failed.message

@@ -41,6 +41,7 @@ from wizard.procedures.events import (
 )
 from wizard.procedures.model import Check, Command, PsCommand, Step, evaluate
 from wizard.remote import psbuild
+from wizard.remote.errors import ConnectionLostError, RemoteTimeoutError
 from wizard.remote.ports import PsOutcome, SqlQuery
 from wizard.remote.secondhop import denied_unc, hop_sentence
 from wizard.remote.sql import quote_identifier
@@ -328,9 +329,13 @@ class Engine:
             yield from self._work(step)
         except (_StepFailure, WizardError) as exc:
             yield from self._flush()
-            self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": "failed", "reason": exc.message,
+            message = exc.message
+            if isinstance(exc, ConnectionLostError | RemoteTimeoutError):  # sent, and no answer came back
+                message = (f"{message.rstrip('.')}. The command may have run on the server before the connection "
+                           "dropped: check before running it again (r runs the step's pre-checks first).")
+            self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": "failed", "reason": message,
                                              "duration_s": round(time.monotonic() - started, 3)})
-            yield StepFailed(step.id, exc.message)
+            yield StepFailed(step.id, message)
             return "failed"
         duration = time.monotonic() - started
         self._log(Kind.ACTION_FINISHED, {"step": step.id, "status": "done", "duration_s": round(duration, 3)})
