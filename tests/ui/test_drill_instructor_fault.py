@@ -96,7 +96,8 @@ async def test_a_restore_failing_at_60_percent_is_retried_by_r(tmp_path: Path,
     finished = [e.payload for e in mine if e.kind == Kind.ACTION_FINISHED]
     assert len(started) == 2, [e.kind for e in mine]
     assert [f["status"] for f in finished] == ["failed", "done"]
-    assert "error 3203" in finished[0]["reason"] and "LcsCDR.bak" in finished[0]["reason"], finished[0]
+    reason = finished[0]["reason"]
+    assert "lost its read of the backup file" in reason and "LcsCDR.bak" in reason, finished[0]
     assert "no longer available" in finished[0]["reason"]
     assert started[0].seq < mine[1].seq < started[1].seq  # failed, then the retry
 

@@ -125,6 +125,17 @@ def test_first_real_cause_wins_over_3013() -> None:
     assert err.hint is not None and "service account" in err.hint
 
 
+def test_a_read_failing_part_way_names_the_file_and_the_cause_and_says_retry() -> None:
+    err = _err("42000", '[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Read on '
+               '"\\\\bk11\\LyncBackup\\s\\sql\\LcsCDR.bak" failed: 64(The specified network name is no longer '
+               'available.) (3203) (SQLExecDirectW); [42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]'
+               'RESTORE DATABASE is terminating abnormally. (3013)')
+    assert isinstance(err, se.BackupDeviceError)
+    assert err.message == ("SQL Server sql01\\RTC lost its read of the backup file \\\\bk11\\LyncBackup\\s\\sql\\"
+                           "LcsCDR.bak part way (64(The specified network name is no longer available.)).")
+    assert err.hint is not None and "retry" in err.hint
+
+
 @pytest.mark.parametrize(("state", "text", "during", "cls"), [
     ("IM002", "[IM002] [unixODBC][Driver Manager]Data source name not found and no default "
      "driver specified (0) (SQLDriverConnect)", "connect", se.DriverMissingError),

@@ -151,6 +151,13 @@ def for_server_message(msg: ServerMessage, *, where: str, sqlstate: str = "",
             f"SQL Server {where} cannot open the backup file {path}.",
             hint="The path must be reachable and readable by the SQL Server service account "
                  "(use a UNC share it has rights on, not a mapped drive).", **kw)
+    if n == 3203:  # "Read on "<device>" failed: <OS error>": the device failed part way (MSSQLSERVER_3203)
+        path = _quoted(text, "the backup file")
+        cause = text.split("failed:", 1)[1].strip().rstrip(".") if "failed:" in text else "a read error"
+        return BackupDeviceError(
+            f"SQL Server {where} lost its read of the backup file {path} part way ({cause}).",
+            hint="The share or disk holding the backup failed during the restore; once the SQL Server reaches it "
+                 "again, retry: the restore starts again from the beginning.", **kw)
     if n == 3241:
         path = _quoted(text, "the backup file")
         return DamagedBackupError(
