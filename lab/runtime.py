@@ -33,6 +33,7 @@ from lab.cmdlets import lync_cmdlets
 from lab.hands import LabHands
 from lab.keeper import STATE_FILE
 from lab.kerberos import KerberosUnavailable, LabKdc, kdc_available
+from lab.latency import Latency
 from lab.model import LAB_EPOCH, LabDeployment
 from lab.natives import lab_natives
 from lab.paths import LabFS
@@ -108,7 +109,8 @@ class LabRuntime:
                  time_factor: float = 60.0, plan_path: Path | None = None,
                  auth: Sequence[str] | None = None, client_auth: str | None = None,
                  passwords: tuple[str, str] | None = None, revive: bool = False,
-                 start: dt.datetime | None = None, wall_clock: bool = False) -> None:
+                 start: dt.datetime | None = None, wall_clock: bool = False,
+                 latency: Latency | None = None) -> None:
         """``revive``: continue from the state saved in ``state_dir`` (:meth:`save`) when there is
         one: the servers as they were, on the lab's clock from where it was (a kept lab whose
         jump host restarted); ``auth``: what the WinRM listeners accept (default: Basic, NTLM, CredSSP and, with the
@@ -118,8 +120,10 @@ class LabRuntime:
         wizard), else the environment's or random ones; ``start``: the lab's time when it starts
         (default :data:`~lab.model.LAB_EPOCH`; the backup sets are the nights before it), or
         ``wall_clock``: the real time now (UTC, naive, as set folder names are). A revived lab
-        goes on from its saved time."""
+        goes on from its saved time. ``latency``: the network's one-way delay of each host's WinRM and
+        SQL answers (:mod:`lab.latency`; default: the scenario's ``network:``, else none)."""
         self.scenario = scenario
+        self.latency = latency if latency is not None else (scenario.latency if scenario else Latency())
         self.client_auth = client_auth
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
@@ -229,7 +233,7 @@ class LabRuntime:
             ps = self.powershell(fqdn)
             server = WsmanServer(fqdn, _HostAdapter(ps), self.users, auth=self.auth,
                                  tls=self.ca.server_context(fqdn),  # 5986, as production
-                                 kerberos=self.kerberos_keys).start()
+                                 kerberos=self.kerberos_keys, latency_s=self.latency.of(fqdn)).start()
             if self.scenario is not None and self.scenario.faults.flaky_host == fqdn:
                 server.faults.drop_probability = 0.2  # one request in five, at random (seeded)
             self.wsman[fqdn] = server
@@ -242,7 +246,8 @@ class LabRuntime:
             # SQL Server always offers encryption (with no certificate configured it makes a
             # self-signed one at start-up): the lab's instances present one of the lab CA
             self.tds[key] = TdsServer(engine, server_name=inst.name,
-                                      tls=self.ca.server_context(inst.server, sql_server=True)).start()
+                                      tls=self.ca.server_context(inst.server, sql_server=True),
+                                      latency_s=self.latency.of(inst.server)).start()
 
     def stop(self) -> None:
         for server in self.wsman.values():
@@ -263,6 +268,20 @@ class LabRuntime:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    # ------------------------------------------------------------------ the network
+    def set_latency(self, latency: Latency) -> None:
+        """Change the network's delay now: the next answer of every listener waits the new one."""
+        self.latency = latency
+        for fqdn, server in list(self.wsman.items()):
+            server.latency_s = latency.of(fqdn)
+        for key, tds in list(self.tds.items()):
+            tds.latency_s = latency.of(self.dep.instances[key].server)
+
+    def requests(self) -> tuple[int, int]:
+        """(WinRM HTTP requests, TDS client messages) that arrived at the running listeners."""
+        return (sum(s.requests for s in list(self.wsman.values())),
+                sum(t.requests for t in list(self.tds.values())))
 
     # ------------------------------------------------------------------ drill actions
     def rebuild(self, fqdn: str) -> None:
@@ -436,4 +455,6 @@ class LabRuntime:
             "ca_bundle": str(self.ca.bundle),
             "krb5_config": str(self.kdc.krb5_config) if self.kdc else None,
             "realm": self.kdc.realm if self.kdc else None,
+            "latency_ms": {"default": self.latency.default_s * 1000,
+                           **{h: s * 1000 for h, s in self.latency.hosts.items()}},
         }

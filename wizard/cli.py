@@ -191,6 +191,10 @@ def _add_lab_commands(sub: _Subparsers[_Parser]) -> None:
                             "dated from the last nights")
     serve.add_argument("--json", action="store_true", help="print one JSON line with endpoints")
     serve.add_argument("--state-dir", metavar="DIR", help="where the lab keeps its disk (default: a temporary folder)")
+    serve.add_argument("--latency-ms", action="append", metavar="N|HOST=N",
+                       help="the network's one-way delay of every WinRM and SQL answer, in milliseconds (a round "
+                            "trip costs it once); HOST=N for one host (repeatable); replaces the scenario's "
+                            "network: block")
 
     sc = sub.add_parser("scenarios", help="list the lab's drill scenarios (built-in and instructor ones)",
                         description="Instructor scenarios are YAML files (docs/scenarios.md) found in --dir, in each "
@@ -265,7 +269,8 @@ def _add_bench_command(sub: _Subparsers[_Parser]) -> None:
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     bench.add_argument("--only", action="append", metavar="GROUP",
                        help="run only this group of benchmarks (repeatable): plan, journal, winrm, sql, lab, "
-                            "assess, catalog, ui")
+                            "assess, catalog, ui, stages (requests and wall time per stage at 0 and 50 ms), "
+                            "memory (peak resident memory)")
 
 
 #: First word -> the function adding its group of subcommands (in the order --help lists them).

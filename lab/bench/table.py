@@ -104,6 +104,28 @@ def bench_plan(quick: bool) -> Iterable[Row]:
     yield Row(f"plan load + validation, {servers} servers", ms, "ms")
 
 
+def write_journal(folder: Path, entries: int) -> Path:
+    """A journal of ``entries`` entries (steps started and finished) in ``folder``; its path.
+    Filled fast (no fsync): replaying it is what the benchmarks measure."""
+    import os
+
+    from wizard.journal import Journal, Kind
+    from wizard.secrets import SecretRegistry
+
+    big = Journal.create(folder, incident="BENCH-2", operator="bench", drill=True, payload={},
+                         secrets=SecretRegistry(["bench-secret-value"]))
+    real_fsync = os.fsync
+    os.fsync = lambda fd: None
+    try:
+        for i in range(entries - 1):
+            big.append(Kind.ACTION_FINISHED if i % 2 else Kind.ACTION_STARTED,
+                       {"step": f"step-{i // 2}", "status": "done", "exit_code": 0})
+    finally:
+        os.fsync = real_fsync
+    big.close()
+    return big.path
+
+
 def bench_journal(quick: bool) -> Iterable[Row]:
     from wizard.incident_state import replay
     from wizard.journal import Journal, Kind, read_journal
@@ -121,20 +143,7 @@ def bench_journal(quick: bool) -> Iterable[Row]:
         j.close()
         yield Row("journal append, fsync per entry", rate, "entries/s")
 
-        big = Journal.create(tmp, incident="BENCH-2", operator="bench", drill=True, payload={}, secrets=secrets)
-        big_path = big.path
-        # Fill fast (no fsync) to build the 10,000-entry file; replay/verify is what is measured.
-        import os
-
-        real_fsync = os.fsync
-        os.fsync = lambda fd: None
-        try:
-            for i in range(n_replay - 1):
-                big.append(Kind.ACTION_FINISHED if i % 2 else Kind.ACTION_STARTED,
-                           {"step": f"step-{i // 2}", "status": "done", "exit_code": 0})
-        finally:
-            os.fsync = real_fsync
-        big.close()
+        big_path = write_journal(Path(tmp), n_replay)
         ms = _median_ms(lambda: replay(read_journal(big_path).entries), 3 if quick else 5)
         entries = len(read_journal(big_path).entries)
     yield Row(f"journal verify + replay, {entries:,} entries", ms, "ms")
@@ -175,11 +184,11 @@ def bench_sql(quick: bool) -> Iterable[Row]:
 def all_benchmarks() -> list[tuple[str, BenchFn]]:
     """Every benchmark, in the table's order (the lab's, assessment, catalogue and UI figures
     live in their own modules of this package; the UI ones run Textual in child processes)."""
-    from lab.bench import assess, catalog, runtime, ui
+    from lab.bench import assess, catalog, memory, runtime, stages, ui
 
     return [("plan", bench_plan), ("journal", bench_journal), ("winrm", bench_winrm), ("sql", bench_sql),
             ("lab", runtime.bench_rows), ("assess", assess.bench_rows), ("catalog", catalog.bench_rows),
-            ("ui", ui.bench_rows)]
+            ("ui", ui.bench_rows), ("stages", stages.bench_rows), ("memory", memory.bench_rows)]
 
 
 def bench_command(args: argparse.Namespace) -> int:
@@ -197,7 +206,8 @@ def bench_command(args: argparse.Namespace) -> int:
             continue
         for row in fn(bool(args.quick)):
             rows.append(row)
-            value = (f"{row.value:.2f}" if row.value < 10 else
+            value = (f"{row.value:,.0f}" if row.unit == "requests" else  # a count
+                     f"{row.value:.2f}" if row.value < 10 else
                      f"{row.value:,.1f}" if row.value < 1000 else f"{row.value:,.0f}")
             print(f"{row.name:<64} {value:>10} {row.unit:<10} {row.goal}", flush=True)
     notes = [row.note for row in rows if row.note]

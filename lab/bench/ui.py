@@ -39,7 +39,7 @@ import sys
 import tempfile
 import termios
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -320,10 +320,12 @@ def _exited(pid: int) -> int | None:
 
 
 def time_to_markers(argv: Sequence[str], markers: Sequence[bytes], *, what: str, timeout: float = 30.0,
-                    cwd: str | None = None, env: Mapping[str, str] | None = None) -> float:
+                    cwd: str | None = None, env: Mapping[str, str] | None = None,
+                    at_markers: Callable[[int], object] | None = None) -> float:
     """Milliseconds from just before ``argv`` is started in a new 80x24 pseudo-terminal until every
     one of ``markers`` is among the bytes it has written to that terminal. The child is killed
-    afterwards. Raises :class:`WizardError` when it exits first or the markers do not all come
+    afterwards (``at_markers`` is first called with its process id: the memory benchmark reads
+    it then). Raises :class:`WizardError` when it exits first or the markers do not all come
     within ``timeout`` seconds."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
@@ -348,6 +350,8 @@ def time_to_markers(argv: Sequence[str], markers: Sequence[bytes], *, what: str,
                 if chunk:
                     seen += chunk
                     if all(marker in seen for marker in markers):
+                        if at_markers is not None:
+                            at_markers(pid)
                         return (now - t0) * 1000
                     for query in _DECRQM.finditer(seen, max(answered, len(seen) - len(chunk) - 16)):
                         if query.end() > answered:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
+from lab.latency import Latency
 from lab.scenarios.model import ConnectionDrop, Faults, Scenario, SqlRestoreFails
 from lab.scenarios.vocabulary import Broken, RestoredWhen, all_checks, chosen, names, run_actions
 from lab.scoring import DEFAULT_WEIGHTS
@@ -130,6 +131,16 @@ class FaultsSpec:
 
 
 @dataclass(frozen=True)
+class NetworkSpec:
+    """The network between the jump host and the servers (not a fault: every answer crosses it)."""
+
+    latency_ms: int = spec("every host's WinRM and SQL answers arrive this many milliseconds late (one way, "
+                           "once per answer: a request's round trip costs it once)", default=0, minimum=0)
+    host_latency_ms: dict[str, int] = spec("per host (its FQDN): its own delay in milliseconds, in place of "
+                                           "latency_ms", default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SetSpec:
     """The backup set the trainee should restore from."""
 
@@ -178,6 +189,7 @@ class ScenarioFile:
     restored_when: list[RestoredWhen] = spec("what must hold for service to count as restored",
                                              default_factory=list)
     faults: FaultsSpec | None = spec("extra trouble, static and timed", default=None)
+    network: NetworkSpec | None = spec("the network's delay between the jump host and the servers", default=None)
     expected: Expected | None = spec("what the instructor expects", default=None)
     forbidden: list[str] = spec("orders the doc warns against, with their §", default_factory=list)
     scoring: Scoring | None = spec("how the drill is scored", default=None)
@@ -337,6 +349,12 @@ class _Meaning:
         self._entries("restored_when", s.restored_when, names(RestoredWhen))
         if s.faults is not None:
             self._faults(s.faults)
+        if s.network is not None:
+            for host, ms in s.network.host_latency_ms.items():
+                self._ref(where(s.network, "host_latency_ms"), f"scenario.network.host_latency_ms.{host}", "host", host)
+                if ms < 0:
+                    self.err(where(s.network, "host_latency_ms"),
+                             f"scenario.network.host_latency_ms.{host}: {ms} is negative")
         if s.expected is not None:
             self._expected(root, s.expected)
         if s.scoring is not None:
@@ -487,6 +505,10 @@ def _partial(root: yaml.MappingNode) -> ScenarioFile | None:
                 only = yaml.MappingNode(_MAP, [(timed[0], entries(Timed, timed[1]))],
                                         value_node.start_mark, value_node.end_mark)
                 pairs.append((key_node, only))
+        elif f.name == "network" and isinstance(value_node, yaml.MappingNode):  # each key on its own
+            kept_keys = [(k, v) for k, v in value_node.value
+                         if builds(NetworkSpec, yaml.MappingNode(_MAP, [(k, v)], v.start_mark, v.end_mark))]
+            pairs.append((key_node, yaml.MappingNode(_MAP, kept_keys, value_node.start_mark, value_node.end_mark)))
     mark = root.start_mark
     for key in ("name", "summary"):
         pairs.append((yaml.ScalarNode(_STR, key, mark, mark), yaml.ScalarNode(_STR, "x", mark, mark)))
@@ -554,10 +576,12 @@ def _build(shape: ScenarioFile, changes: Mapping[str, Any], meaning: _Meaning, s
     if expected.set is not None:
         expected_set = (expected.set.location, expected.set.newest)
     weights = {**DEFAULT_WEIGHTS, **(shape.scoring.weights if shape.scoring else {})}
+    network = shape.network or NetworkSpec()
     return Scenario(
         name=shape.name, summary=shape.summary, outage_class=shape.outage_class or "",
         expected_path=tuple(shape.sections), damage=run_actions(actions), check=all_checks(checks),
         plan=shape.plan, plan_changes=dict(changes), faults=faults, forbidden=tuple(shape.forbidden),
+        latency=Latency.ms(network.latency_ms, network.host_latency_ms),
         expected_plan=tuple((str(e[0]), e[1] if len(e) > 1 else None) for e in expected.plan),
         expected_set=expected_set, weights=weights, drill=shape.drill, source=source)
 

@@ -16,6 +16,7 @@ from typing import Any
 from lab.backupset import SetFaults, write_backup_sets
 from lab.directory import short_name
 from lab.identity import unc_server
+from lab.latency import Latency
 from lab.model import LabDeployment
 from lab.scoring import DEFAULT_WEIGHTS  # the score's components, defined once
 
@@ -114,6 +115,9 @@ class Scenario:
     #: changes merged into ``plan`` for this scenario (e.g. the CMS in another pool)
     plan_changes: Mapping[str, Any] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
+    #: the network between the jump host and the servers: each host's answers wait this long
+    #: (``network:``; none by default, as on loopback)
+    latency: Latency = field(default_factory=Latency)
     #: an order the doc warns against, as (description, §) for drill briefings
     forbidden: tuple[str, ...] = ()
     #: what the instructor expects (#19 scoring): the plan of action, as (recovery path id, the

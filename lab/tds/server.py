@@ -4,6 +4,11 @@ One thread accepts; each connection has a reader thread that also notices ATTENT
 request runs in its own executor thread. Statements go to a :class:`~.api.SqlBackend`; the
 connect-time chatter every driver sends (``SET``, ``sp_datatype_info_100``...) is answered here
 so backends only see the statements a caller wrote.
+
+``latency_s`` is the network between the jump host and this instance: the answer to each client
+message (PRELOGIN, a TLS handshake flight inside PRELOGIN packets, LOGIN7, SQL batch, RPC,
+ATTENTION) waits that long before its first packet is written; the packets after it follow as
+they are made (they were on the wire behind it). ``requests`` counts those client messages.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from . import codec
@@ -62,14 +68,34 @@ def raise_into(sink: _Sink, err: SqlError) -> None:
 
 
 class _Out:
-    """Response writer: fills 4096-byte packets, sends them, flushes on demand."""
+    """Response writer: fills 4096-byte packets, sends them, flushes on demand. The first packet
+    after a client message waits the network's delay (:meth:`answer_due`)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, latency_s: Callable[[], float]) -> None:
         self._sock: socket.socket | _TlsChannel = sock  # the TLS channel once encryption is on
         self._buf = bytearray()
         self._lock = threading.Lock()
         self._room = codec.PACKET_SIZE - codec.HEADER.size
         self._packet_id = 0
+        self._latency_s = latency_s
+        self._due = False  # a client message arrived: the next packet out is its answer's first
+
+    def answer_due(self) -> None:
+        """A client message arrived: the first packet of what answers it crosses the network."""
+        with self._lock:
+            self._due = True
+
+    def network_delay(self) -> None:
+        """Wait the one-way delay if an answer is due (the TLS handshake's flights use it)."""
+        with self._lock:
+            self._delay()
+
+    def _delay(self) -> None:  # with the lock held
+        if self._due:
+            self._due = False
+            wait = self._latency_s()
+            if wait > 0:
+                time.sleep(wait)
 
     def write(self, data: bytes) -> None:
         with self._lock:
@@ -85,6 +111,7 @@ class _Out:
                 self._buf.clear()
 
     def _send(self, chunk: bytes, *, eom: bool) -> None:
+        self._delay()
         self._packet_id = (self._packet_id + 1) % 256
         status = codec.STATUS_EOM if eom else 0
         head = codec.HEADER.pack(codec.PKT_REPLY, status, len(chunk) + 8, 0, self._packet_id, 0)
@@ -201,7 +228,10 @@ class _TlsChannel:
                 log.info("TDS TLS handshake failed: %s", exc)
                 self._wrapped(self._out.read())  # the alert, if any
                 return False
-            self._wrapped(self._out.read())
+            flight = self._out.read()
+            if flight:
+                conn._out.network_delay()
+            self._wrapped(flight)
             if done:
                 return True
             msg = conn._read_message()
@@ -249,7 +279,7 @@ class _Connection:
         self._server = server
         self._raw = sock
         self._sock: socket.socket | _TlsChannel = sock
-        self._out = _Out(sock)
+        self._out = _Out(sock, lambda: server.latency_s)
         self._session: SqlSession | None = None
         self._worker: threading.Thread | None = None
         self._sink: _Sink | None = None
@@ -283,6 +313,8 @@ class _Connection:
                 return None
             payload += body
             if status & codec.STATUS_EOM:
+                self._server._count_request()
+                self._out.answer_due()
                 return ptype, bytes(payload)
 
     def _run(self) -> None:
@@ -500,11 +532,13 @@ class TdsServer:
 
     def __init__(self, backend: SqlBackend, *, bind: str = "127.0.0.1", port: int = 0,
                  server_name: str = "SQL01\\RTC", tls: ssl.SSLContext | None = None,
-                 force_encryption: bool = False) -> None:
+                 force_encryption: bool = False, latency_s: float = 0.0) -> None:
         """``tls``: the instance's certificate (lab/tls.py): encryption is offered as SQL Server
         offers it (without one: "not supported"); ``force_encryption``: SQL Server's Force
-        Encryption setting (a client that cannot encrypt is refused)."""
+        Encryption setting (a client that cannot encrypt is refused); ``latency_s``: the network's
+        one-way delay of every answer (the module docstring; change it at any time)."""
         self.backend = backend
+        self.latency_s = latency_s
         self.tls = tls
         self.force_encryption = force_encryption
         self.server_name = server_name
@@ -515,6 +549,7 @@ class TdsServer:
         self._conns: set[_Connection] = set()
         self._transcript: list[str] = []
         self._attentions = 0
+        self._requests = 0
 
     @property
     def host(self) -> str:
@@ -530,6 +565,17 @@ class TdsServer:
     def transcript(self) -> list[str]:
         with self._lock:
             return list(self._transcript)
+
+    @property
+    def requests(self) -> int:
+        """How many client messages arrived (PRELOGIN and the TLS handshake's, LOGIN7, SQL
+        batches, RPC requests, ATTENTION)."""
+        with self._lock:
+            return self._requests
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
 
     @property
     def attentions(self) -> int:

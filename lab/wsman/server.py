@@ -6,6 +6,11 @@ message encryption. What a command *does* is delegated to a :class:`CommandHost`
 Lync box, or a toy in tests). One listener is one host on its own loopback port, so an
 unreachable host is simply a port nobody listens on. Faults (dropped connections, refused
 logins, slow answers) can be switched on at run time to rehearse bad days.
+
+``latency_s`` is the network between the jump host and this host, not the host: every HTTP answer
+(a 401 challenge too) waits that long before it is written, and an HTTPS connection's TLS handshake
+once before the server's first flight; the TCP handshake itself is the kernel's and is not delayed.
+``requests`` counts every HTTP request that arrived (each POST, authentication rounds included).
 """
 
 from __future__ import annotations
@@ -193,6 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(self.request, ssl.SSLSocket):
             try:
                 self.request.settimeout(30)
+                self.server.wsman._network_delay()  # the server's first flight crosses the network
                 self.request.do_handshake()  # a client that distrusts the certificate ends it here
                 self.request.settimeout(None)
             except (ssl.SSLError, OSError):
@@ -216,6 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> None:
+        self.server.wsman._network_delay()  # the answer crosses the network: one way, once
         lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
         lines += [f"{name}: {value}" for name, value in headers]
         lines += [f"Content-Length: {len(body)}", "Server: Microsoft-HTTPAPI/2.0"]
@@ -403,6 +410,7 @@ class WsmanServer:
         kerberos: KerberosKeys | None = None,
         max_operations_per_user: int = 1500,
         max_envelope_size_kb: int = 500,
+        latency_s: float = 0.0,
     ) -> None:
         """``tls``: serve HTTPS with this context (the host's certificate, lab/tls.py), as a
         WinRM HTTPS listener does on 5986; None: plain HTTP (5985). ``allow_unencrypted``: the
@@ -414,7 +422,8 @@ class WsmanServer:
         ``max_operations_per_user``: MaxConcurrentOperationsPerUser (1500; every command a shell
         ran counts until the shell is deleted); ``max_envelope_size_kb``: MaxEnvelopeSizekb (500: a
         larger request is a wsman:EncodingLimit fault); ``kerberos``: the service keys Kerberos
-        tickets are accepted with (lab/kerberos.py)."""
+        tickets are accepted with (lab/kerberos.py); ``latency_s``: the network's one-way delay
+        of every answer (the module docstring)."""
         unknown = set(auth) - {"basic", "ntlm", "kerberos", "credssp"}
         if unknown:
             raise ValueError(f"unsupported lab authentication: {sorted(unknown)}")
@@ -422,6 +431,8 @@ class WsmanServer:
         self.command_host = command_host
         self.auth = frozenset(auth)
         self.faults = TransportFaults()
+        #: the one-way network delay of every answer (seconds; change it at any time)
+        self.latency_s = latency_s
         self.tls = tls
         self.kerberos = kerberos
         self.allow_unencrypted = allow_unencrypted
@@ -536,6 +547,16 @@ class WsmanServer:
 
                 self._credssp_context = _create_tls_context("accept")
             return self._credssp_context
+
+    @property
+    def requests(self) -> int:
+        """How many HTTP requests arrived (every POST: authentication rounds, dropped ones too)."""
+        with self._lock:
+            return self._requests
+
+    def _network_delay(self) -> None:
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
 
     @property
     def sealed_requests(self) -> int:
