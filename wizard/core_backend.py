@@ -34,15 +34,16 @@ from wizard.assess.findings import build_findings, unreachable_from_here
 from wizard.assess.probes import ProbeTimeouts, plan_probes
 from wizard.assess.recommend import Consequence
 from wizard.assess.recommend import recommend as assess_recommend
-from wizard.assess.runner import ProbeRunner
+from wizard.assess.runner import ProbeRunner, workers_for
 from wizard.assess.transports import RealTransports
 from wizard.catalog.components import scan_set
 from wizard.catalog.discover import Listing, list_store_sets, local_root, merge_listings
 from wizard.catalog.integrity import SqlBakVerifier
-from wizard.catalog.recommend import SetVerdict, choose_set, overview
+from wizard.catalog.recommend import SetExamined, SetVerdict, examine, overview
 from wizard.errors import RemoteError, UsageError, WizardError
 from wizard.incident import (
     BackupChoice,
+    BackupEvent,
     BackupSetView,
     CheckView,
     Health,
@@ -53,6 +54,9 @@ from wizard.incident import (
     PreCheckView,
     PreflightView,
     ProbeView,
+    SetIntegrity,
+    SetsListed,
+    SetsSettled,
     StepGrant,
     StepView,
 )
@@ -392,7 +396,7 @@ class BackendOptions:
     backup_root: Callable[[BackupLocation], Path] | None = None  # override: a local copy of the sets
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     plan: Callable[[], Plan] | None = None  # current plan (a drill rewrites endpoints on rebuild)
-    probe_workers: int = 32
+    probe_workers: int | None = None  # None: sized to the estate (assess.runner.workers_for)
     timeouts: ProbeTimeouts = field(default_factory=lambda: ProbeTimeouts(session=15, sql=10, deployment=15))
     wait_scale: float = 1.0  # engine polling scale (drills at a high lab time factor use less)
 
@@ -437,8 +441,9 @@ class CoreBackend:
         transports = cls(plan, self.options.credentials)
         self._raw = []
         try:
-            for event in ProbeRunner(self.options.probe_workers).run(
-                    plan_probes(plan, transports, self.options.timeouts), cancel=cancel):
+            probes = plan_probes(plan, transports, self.options.timeouts)
+            workers = self.options.probe_workers or workers_for(probes)
+            for event in ProbeRunner(workers).run(probes, cancel=cancel):
                 if isinstance(event, ProbeFinished):
                     yield probe_view(event.result)
                 elif isinstance(event, AssessmentFinished):
@@ -499,6 +504,18 @@ class CoreBackend:
 
     # ------------------------------------------------------------------ catalogue
     def backup_sets(self, loaded: LoadedPlan, path_id: str) -> BackupChoice:
+        settled: BackupChoice | None = None
+        for event in self.backup_set_events(loaded, path_id, threading.Event()):
+            if isinstance(event, SetsSettled):
+                settled = event.choice
+        assert settled is not None, "backup_set_events ends with SetsSettled"
+        return settled
+
+    def backup_set_events(self, loaded: LoadedPlan, path_id: str,
+                          cancel: threading.Event) -> Iterator[BackupEvent]:
+        """The catalogue (every location read whole: a few WinRM requests per location), then
+        the candidates' integrity newest first, each as it finishes, until one is intact or
+        ``cancel`` is set."""
         plan = self._plan(loaded)
         order = self.ctx.plan_of_action() if self.ctx is not None else ()
         needing = [p.path_id for p in order if needs_backup_set(p.path_id)] or [path_id]
@@ -506,16 +523,25 @@ class CoreBackend:
         chosen_path = max(needing, key=lambda pid: len(recovery_paths.get(pid).components))
         listing = self._listing(loaded, _failed_site(plan, [p for p in order if needs_backup_set(p.path_id)]))
         now = self._servers_now(loaded)
-        verifier = self._verifier(loaded)
-        choice = choose_set(plan, listing, chosen_path, now=now, verifier=verifier)
+        as_of = (now if now.tzinfo else now.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat().replace(
+            "+00:00", "Z")
         verdicts = {v.name: v for v in overview(plan, listing, chosen_path, now)}
-        for v in (*choice.passed_over, *([choice.chosen] if choice.chosen else [])):
-            verdicts[v.name] = v
-        views = sorted((_set_view(v) for v in verdicts.values()), key=lambda s: s.taken_at, reverse=True)
-        as_of = (now if now.tzinfo else now.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
-        summary = choice.summary + "".join(f" {u}" for u in listing.unreadable)
-        return BackupChoice(tuple(views), choice.chosen.name if choice.chosen else None, summary,
-                            as_of=as_of.isoformat().replace("+00:00", "Z"))
+        unreadable = "".join(f" {u}" for u in listing.unreadable)
+
+        def views() -> tuple[BackupSetView, ...]:
+            return tuple(sorted((_set_view(v) for v in verdicts.values()), key=lambda s: s.taken_at, reverse=True))
+
+        yield SetsListed(BackupChoice(views(), None, "Checking the integrity of the newest complete sets..."
+                                      + unreadable, as_of=as_of))
+        verifier = self._verifier(loaded)
+        for event in examine(plan, listing, chosen_path, now=now, verifier=verifier, cancel=cancel):
+            if isinstance(event, SetExamined):
+                verdicts[event.verdict.name] = event.verdict
+                if event.verdict.integrity is not None:
+                    yield SetIntegrity(_set_view(event.verdict))
+                continue
+            yield SetsSettled(BackupChoice(views(), event.chosen.name if event.chosen else None,
+                                           event.summary + unreadable, as_of=as_of), cancelled=event.cancelled)
 
     def _listing(self, loaded: LoadedPlan, failed_site: str | None) -> Listing:
         """Every backup location the plan names, listed where it can be read: the catalogue is
@@ -619,7 +645,7 @@ class CoreBackend:
         location, name = plan.resolve_set(backup_set)
         loc = location or plan.backup.locations[0]
         try:
-            listing = list_store_sets(self._store(loaded, loc), plan.backup.layout, loc.unc)
+            listing = list_store_sets(self._store(loaded, loc), plan.backup.layout, loc.unc, contents=False)
             entry = next((e for e in listing.sets if e.name == name), None)
             parts = scan_set(entry, plan.backup.layout).parts if entry is not None else ()
         except WizardError:

@@ -153,3 +153,18 @@ def test_slow_probes_start_first_and_deadlines_run_from_dispatch() -> None:
     assert isinstance(done, AssessmentFinished)
     assert {r.probe_id: r.status for r in done.results}["lync:hung"] == "timeout"
     assert [r.probe_id for r in done.results] == [p.id for p in probes]
+
+
+def test_the_pool_is_sized_to_the_estate() -> None:
+    """#20 item 4: every slow probe (a WinRM session, a SQL login) its own worker, the quick ones a
+    quarter as many, between 8 and 256: 200 hosts' sessions all start at once."""
+    from wizard.assess.runner import MAX_WORKERS, workers_for
+
+    def probes(slow: int, quick: int) -> list[Probe]:
+        return ([Probe(f"s{i}", "lync_host", f"h{i}", 1.0, lambda via, t: None) for i in range(slow)]  # type: ignore[arg-type, return-value]
+                + [Probe(f"q{i}", "tcp", f"h{i}", 1.0, lambda via, t: None) for i in range(quick)])  # type: ignore[arg-type, return-value]
+
+    assert workers_for(probes(200, 200)) == 250
+    assert workers_for(probes(2, 3)) == 8
+    assert workers_for(probes(300, 400)) == MAX_WORKERS == 256
+    assert workers_for(probes(40, 9)) == 43
