@@ -51,7 +51,9 @@ from wizard.procedures.events import (
 __all__ = [
     "Backend",
     "BackupChoice",
+    "BackupEvent",
     "BackupSetView",
+    "CatalogueStreaming",
     "CheckView",
     "Health",
     "Hinting",
@@ -71,6 +73,9 @@ __all__ = [
     "Progress",
     "Scoring",
     "SessionAware",
+    "SetIntegrity",
+    "SetsListed",
+    "SetsSettled",
     "StepCancelled",
     "StepDone",
     "StepEvent",
@@ -182,6 +187,35 @@ class BackupChoice:
 
 
 @dataclass(frozen=True)
+class SetsListed:
+    """Every set with its age and completeness, integrity not yet known (``recommended`` None):
+    the table the backup-set screen shows while the candidates are checked."""
+
+    choice: BackupChoice
+
+
+@dataclass(frozen=True)
+class SetIntegrity:
+    """One candidate set whose checks (hashes, RESTORE VERIFYONLY) just finished."""
+
+    view: BackupSetView
+
+
+@dataclass(frozen=True)
+class SetsSettled:
+    """The recommendation, once settled or once the checks were cancelled (``cancelled``: the
+    sets not checked stay "unchecked" and none is recommended unless one was found intact)."""
+
+    choice: BackupChoice
+    cancelled: bool = False
+
+
+#: What the catalogue streams to the backup-set screen, in order: one SetsListed, a SetIntegrity
+#: per set checked (newest first), one SetsSettled.
+BackupEvent = SetsListed | SetIntegrity | SetsSettled
+
+
+@dataclass(frozen=True)
 class StepView:
     """A composed restore step: what it does, why, and the exact commands."""
 
@@ -256,6 +290,15 @@ class PreflightView:
 
 class PreflightFailed(UsageError):
     title = "Pre-flight failed"
+
+
+@runtime_checkable
+class CatalogueStreaming(Protocol):
+    """A backend that streams the backup-set catalogue: the sets at once, then each candidate's
+    integrity as it finishes, stopping when ``cancel`` is set."""
+
+    def backup_set_events(self, loaded: LoadedPlan, path_id: str,
+                          cancel: threading.Event) -> Iterator[BackupEvent]: ...
 
 
 @runtime_checkable
@@ -854,6 +897,26 @@ class IncidentSession:
 
     def backup_sets(self) -> BackupChoice:
         return self.backend.backup_sets(self.loaded, self._path())
+
+    def backup_set_events(self, cancel: threading.Event) -> Iterator[BackupEvent]:
+        """The catalogue as it is read: :class:`SetsListed`, a :class:`SetIntegrity` per set
+        checked, :class:`SetsSettled`. Checks cancelled by ``cancel`` are journaled (a note naming
+        the sets checked and how many were not). A backend that cannot stream gives the settled
+        choice alone."""
+        if not isinstance(self.backend, CatalogueStreaming):
+            yield SetsSettled(self.backend.backup_sets(self.loaded, self._path()))
+            return
+        checked: list[BackupSetView] = []
+        for event in self.backend.backup_set_events(self.loaded, self._path(), cancel):
+            if isinstance(event, SetIntegrity):
+                checked.append(event.view)
+            elif isinstance(event, SetsSettled) and event.cancelled:
+                said = "; ".join(f"{v.name} {v.integrity}" + (f" ({v.detail})" if v.integrity == "bad" else "")
+                                 for v in checked) or "none"
+                unchecked = sum(s.integrity == "unchecked" for s in event.choice.sets)
+                self.note(f"backup-set integrity checks cancelled by the operator: checked {said}; "
+                          f"{unchecked} sets left unchecked")
+            yield event
 
     def choose_backup_set(self, choice: BackupChoice, name: str, reason: str = "",
                           now: dt.datetime | None = None) -> Entry:

@@ -263,24 +263,21 @@ def out_string(objects: list[Any]) -> str:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+#: What JavaScriptSerializer escapes: the quote, the backslash, ``<``, ``>``, ``&``, ``'``, control
+#: characters, surrogates and the line separators.
+_JSON_ESCAPED = re.compile(r"[\"\\<>&'\x00-\x1f\x85\u2028\u2029\ud800-\udfff]")
+_JSON_NAMED = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+               "\r": "\\r"}
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _JSON_NAMED.get(char) or f"\\u{ord(char):04x}"
+
+
 def _json_string(text: str) -> str:
     """JavaScriptSerializer's string escaping (``<``, ``>``, ``&``, ``'`` as \\u escapes)."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char in "<>&'" or code < 0x20 or 0xD800 <= code <= 0xDFFF or code in (
-            0x85, 0x2028, 0x2029
-        ):
-            named = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-            out.append(named.get(char, f"\\u{code:04x}"))
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    return '"' + _JSON_ESCAPED.sub(_json_escape, text) + '"'
 
 
 def _json_number(value: int | float) -> str:

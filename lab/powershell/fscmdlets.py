@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from stat import S_ISDIR
 from typing import Any
 
 from lab.powershell.binding import Invocation, ParamSpec
@@ -165,7 +166,7 @@ def remove_item(inv: Invocation) -> None:
 
 def _item(fs_path: Any, windows_path: str) -> PSObject:
     stat = fs_path.stat()
-    is_dir = fs_path.is_dir()
+    is_dir = S_ISDIR(stat.st_mode)
     return PSObject(
         [
             ("Name", fs_path.name),
@@ -221,13 +222,14 @@ def get_child_item(inv: Invocation) -> Iterator[Any]:
         if not fs.is_dir(path):
             yield _item(fs.real(path), fs.absolute(path))
             continue
-        stack = [fs.absolute(path)]
+        # each folder is resolved once: a subfolder's real path is the entry itself
+        stack = [(fs.absolute(path), fs.real(path))]
         while stack:
-            current = stack.pop(0)
-            for entry in fs.list_dir(current):
+            current, real = stack.pop(0)
+            for entry in sorted(real.iterdir(), key=lambda p: p.name.lower()):
                 full = _join(current, entry.name)
                 if entry.is_dir() and inv.get("Recurse"):
-                    stack.append(full)
+                    stack.append((full, entry))
                 if pattern and not binary("like", entry.name, pattern):
                     continue
                 if inv.get("File") and entry.is_dir():

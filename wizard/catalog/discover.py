@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wizard.errors import WizardError
 from wizard.plan.model import BackupLocation, Plan, SetLayout
-from wizard.remote.backup_store import BackupStore, LocalBackupStore
+from wizard.remote.backup_store import BackupStore, LocalBackupStore, RemoteBackupStore
 
 
 class CatalogError(WizardError):
@@ -90,12 +90,38 @@ def list_sets(root: str | os.PathLike[str], layout: SetLayout, unc: str) -> List
     return Listing(unc, tuple(sets), tuple(sorted(ignored)))
 
 
-def list_store_sets(store: BackupStore, layout: SetLayout, unc: str) -> Listing:
+#: strftime directive -> what it matches in a folder name (a regular expression .NET and Python
+#: read alike); any other directive matches anything (the name is parsed again here anyway)
+_DIRECTIVES = {"Y": "[0-9]{4}", "y": "[0-9]{2}", "m": "[0-9]{1,2}", "d": "[0-9]{1,2}", "H": "[0-9]{1,2}",
+               "I": "[0-9]{1,2}", "M": "[0-9]{1,2}", "S": "[0-9]{1,2}", "j": "[0-9]{1,3}", "%": "%"}
+
+
+def folder_pattern(folder_format: str) -> str:
+    """A regular expression for the names ``folder_format`` (strftime) makes, for the far side to
+    leave other folders unread: loose on purpose (every name it passes is parsed with strptime)."""
+    out, i = ["^"], 0
+    while i < len(folder_format):
+        char = folder_format[i]
+        if char == "%" and i + 1 < len(folder_format):
+            out.append(_DIRECTIVES.get(folder_format[i + 1], ".+?"))
+            i += 2
+            continue
+        out.append(char if char.isalnum() or char == "_" else "\\" + char)  # punctuation escaped
+        i += 1
+    return "".join(out) + "$"
+
+
+def list_store_sets(store: BackupStore, layout: SetLayout, unc: str, *, contents: bool = True) -> Listing:
     """Every set folder of ``store``, newest first. A local store is read from disk directly
-    (fast); any other store is kept on the entries and read through on demand. Raises the
-    store's RemoteError (one sentence naming the location) when it cannot be listed."""
+    (fast); any other store is kept on the entries and read through on demand. A store listed
+    through PowerShell is read whole in one script when ``contents`` (every set's files and
+    manifest: :meth:`RemoteBackupStore.snapshot`), so recognising its sets costs no more requests;
+    ``contents=False`` lists the folders only (one set will be read). Raises the store's
+    RemoteError (one sentence naming the location) when it cannot be listed."""
     if isinstance(store, LocalBackupStore):
         return list_sets(store.root, layout, unc)
+    if contents and isinstance(store, RemoteBackupStore):
+        store = store.snapshot(folder_pattern(layout.folder_format), layout.manifest)
     sets: list[SetEntry] = []
     ignored: list[str] = []
     for folder in store.list_sets():

@@ -22,11 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from wizard.catalog.components import Part, SetContents
 from wizard.errors import WizardError
@@ -270,8 +271,19 @@ def check_folder(contents: SetContents, part: Part) -> PartCheck:
                                      "are there.", {"files": len(found)})
 
 
-def check_parts(contents: SetContents, parts: Sequence[Part],
-                verifier: BakVerifier | None) -> IntegrityReport:
+@overload
+def check_parts(contents: SetContents, parts: Sequence[Part], verifier: BakVerifier | None) -> IntegrityReport: ...
+
+
+@overload
+def check_parts(contents: SetContents, parts: Sequence[Part], verifier: BakVerifier | None, *,
+                cancel: threading.Event | None) -> IntegrityReport | None: ...
+
+
+def check_parts(contents: SetContents, parts: Sequence[Part], verifier: BakVerifier | None, *,
+                cancel: threading.Event | None = None) -> IntegrityReport | None:
+    """Check ``parts`` of the set; None when ``cancel`` is set before the set is done (a part
+    already read is dropped: the set stays unchecked, never half checked)."""
     checks: list[PartCheck] = []
     if contents.manifest_problem:
         checks.append(PartCheck("manifest.json", False, contents.manifest_problem.capitalize() + "."))
@@ -283,6 +295,8 @@ def check_parts(contents: SetContents, parts: Sequence[Part],
                                            and isinstance(listed.get(p.rel.lower(), {})
                                                           .get("sha256"), str)])
     for part in parts:
+        if cancel is not None and cancel.is_set():
+            return None
         if part.kind == "zip":
             checks.append(check_remote_zip(contents, part, hashes) if remote
                           else check_zip(contents, part))

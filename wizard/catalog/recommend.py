@@ -5,12 +5,15 @@ Sets are examined newest first. A set missing a part the path needs (§3, e.g. n
 tested (:mod:`wizard.catalog.integrity`) and passed over when a part is damaged. The first set
 that passes is recommended, with the reason each newer set was rejected and its age against
 the plan's RPO (§5.1 rule 4: the RPO of a restore is the age of the set). Examination streams
-:class:`SetExamined` events so the screen can show progress on a slow share.
+:class:`SetExamined` events so the screen can show progress on a slow share, and stops when its
+``cancel`` is set (before the next set, or the next part of the set in hand, which then stays
+unchecked): the choice says so and names the sets that were checked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -51,6 +54,8 @@ class SetChoice:
     passed_over: tuple[SetVerdict, ...]  # newer sets, newest first, with why
     listed: int
     summary: str
+    #: the checks were cancelled before a set was settled on (``chosen`` is then None)
+    cancelled: bool = False
 
 
 def _age_text(age: dt.timedelta) -> str:
@@ -88,30 +93,46 @@ def _verdict(plan: Plan, contents: SetContents, reqs: Sequence[Requirement], now
 
 
 def examine(plan: Plan, listing: Listing, path_id: str, *, now: dt.datetime,
-            verifier: BakVerifier | None, pools: Sequence[str] | None = None
-            ) -> Iterator[SetExamined | SetChoice]:
+            verifier: BakVerifier | None, pools: Sequence[str] | None = None,
+            cancel: threading.Event | None = None) -> Iterator[SetExamined | SetChoice]:
     """Examine sets newest first until one is complete and intact; yield each verdict, then
-    the :class:`SetChoice`."""
+    the :class:`SetChoice` (``cancelled`` when ``cancel`` was set before one was found)."""
     reqs = requirements(plan, path_id, pools)
     passed: list[SetVerdict] = []
     chosen: SetVerdict | None = None
+    cancelled = False
     for entry in listing.sets:
         contents = scan_set(entry, plan.backup.layout)
         if missing(plan, contents, reqs):
             verdict = _verdict(plan, contents, reqs, now, None)
         else:
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
             parts = [p for r in reqs for p in contents.find(r.component, r.key, aliases(plan, r))]
             parts += [p for p in contents.parts if p.kind == "log"
                       and any(p.component == r.component for r in reqs)]
-            verdict = _verdict(plan, contents, reqs, now,
-                               check_parts(contents, parts, verifier))
+            report = check_parts(contents, parts, verifier, cancel=cancel)
+            if report is None:  # cancelled part way: this set stays unchecked
+                cancelled = True
+                break
+            verdict = _verdict(plan, contents, reqs, now, report)
         yield SetExamined(verdict)
         if verdict.usable:
             chosen = verdict
             break
         passed.append(verdict)
-    yield SetChoice(path_id, chosen, tuple(passed), len(listing.sets),
-                    _summary(plan, chosen, passed, len(listing.sets)))
+    summary = _summary(plan, chosen, passed, len(listing.sets))
+    if cancelled:
+        summary = _cancelled(passed, len(listing.sets))
+    yield SetChoice(path_id, chosen, tuple(passed), len(listing.sets), summary, cancelled)
+
+
+def _cancelled(passed: Sequence[SetVerdict], listed: int) -> str:
+    checked = [v for v in passed if v.integrity is not None]
+    said = "".join(f" {v.name}: {'; '.join(v.reasons)}." for v in checked)
+    return (f"Integrity checks cancelled: {len(checked)} of the {listed} sets checked, none intact; "
+            f"the others are unchecked and none is recommended.{said}")
 
 
 def _summary(plan: Plan, chosen: SetVerdict | None, passed: Sequence[SetVerdict],

@@ -8,6 +8,12 @@ A plan's backup location (§3: one folder per backup set under ``$Backup``) is r
   request: ``Get-FileHash`` where the host has it (PowerShell 4.0+), else .NET's SHA256 over the
   file (PowerShell 3.0, which every Lync Server 2013 host has), chosen by the same script.
 
+A remote location is read whole in one script (:meth:`RemoteBackupStore.snapshot`, #20 item 2):
+every set folder with its files and the text of its manifest, in one JSON envelope, so the
+catalogue of a year of daily sets costs a few WinRM requests (Command, its Receives, Signal), not
+a few per set. The :class:`LocationSnapshot` it returns answers ``list_sets``, ``list_files`` and
+the manifest's ``read_text`` from memory and sends everything else (hashes) to the store.
+
 Both give the same :class:`StoredFile` records (paths relative to the set folder, with ``\\``
 separators as on Windows), so the catalogue does not care which one it has.
 """
@@ -182,6 +188,63 @@ class LocalBackupStore:
         return out
 
 
+@dataclass(frozen=True)
+class ListedSet:
+    """One folder of a location as the snapshot script read it."""
+
+    folder: SetFolder
+    files: tuple[StoredFile, ...] | None  # None: not read (not a set name, or an error)
+    error: str | None = None  # why the folder's files could not be listed
+    manifest: str | None = None  # the manifest's text, when the set holds one
+    manifest_error: str | None = None  # why the manifest could not be read
+
+
+#: The snapshot script: every folder of ``$lrRoot``; for each one whose name matches
+#: ``$lrPattern`` (the set folder format), every file below it (path relative to the folder,
+#: size, time) and the text of the file named ``$lrManifest`` at its top; an error reading one
+#: folder or manifest is kept with it, not fatal. PowerShell 3.0: no -Depth on Get-ChildItem, no
+#: Get-FileHash needed. Constant text: the values are in the three variables.
+LIST_LOCATION = Raw(
+    "$lrSets = @(foreach ($lrDir in @(Get-ChildItem -LiteralPath $lrRoot -Directory)) { "
+    "$lrFiles = $null; $lrError = $null; $lrText = $null; $lrTextError = $null; "
+    "if ($lrDir.Name -match $lrPattern) { "
+    "try { "
+    "$lrSkip = $lrDir.FullName.Length + 1; "
+    "$lrFiles = @(foreach ($lrFile in @(Get-ChildItem -LiteralPath $lrDir.FullName -Recurse -File)) { "
+    "$lrRel = $lrFile.FullName.Substring($lrSkip); "
+    "if ($lrRel -eq $lrManifest) { "
+    "try { $lrText = Get-Content -LiteralPath $lrFile.FullName -Raw } "
+    "catch { $lrTextError = $_.Exception.Message } }; "
+    "[pscustomobject]@{ P = $lrRel; L = $lrFile.Length; T = $lrFile.LastWriteTime } "
+    "}) "
+    "} catch { $lrError = $_.Exception.Message } }; "
+    "[pscustomobject]@{ N = $lrDir.Name; T = $lrDir.LastWriteTime; F = $lrFiles; E = $lrError; "
+    "M = $lrText; ME = $lrTextError } "
+    "})"
+)
+
+
+def parse_location(values: Sequence[JsonValue]) -> list[ListedSet]:
+    """The snapshot script's result (one object per folder) as :class:`ListedSet` records, files
+    sorted as :meth:`RemoteBackupStore.list_files` sorts them."""
+    out: list[ListedSet] = []
+    for row in values:
+        folder = SetFolder(str(_field(row, "N")), psbuild.ps_date(_field(row, "T")))
+        raw = _field(row, "F")
+        files: tuple[StoredFile, ...] | None = None
+        if raw is not None:
+            items = raw if isinstance(raw, list) else [raw]  # one file: PowerShell may unwrap it
+            files = tuple(sorted((StoredFile(str(_field(f, "P")), _int(_field(f, "L")),
+                                             psbuild.ps_date(_field(f, "T"))) for f in items),
+                                 key=lambda f: f.path.lower()))
+        error, text, text_error = _field(row, "E"), _field(row, "M"), _field(row, "ME")
+        out.append(ListedSet(folder, files if error is None else None,
+                             None if error is None else str(error),
+                             text if isinstance(text, str) else None,
+                             None if text_error is None else str(text_error)))
+    return sorted(out, key=lambda s: s.folder.name)
+
+
 class ScriptRunner(Protocol):
     """The part of :class:`wizard.remote.winrm.PowerShellRunner` this module needs."""
 
@@ -223,11 +286,23 @@ class RemoteBackupStore:
         try:
             return list(psbuild.parse_envelope(self.run(script)).values)
         except BackupStoreError as exc:
-            denied = denied_unc(self.via, exc.message, (self.unc,))
-            if denied is not None:  # the files are there; this session cannot reach them
-                raise SecondHopDenied(hop_sentence(self.via, denied, reading=True), host=self.via,
-                                      unc=denied) from None
-            raise BackupStoreError(f"{self.describe()}: {exc.message}") from None
+            raise self.failure(exc.message) from None
+
+    def failure(self, message: str) -> BackupStoreError:
+        """The error for a far-side failure: a share denied on the second hop is said as such."""
+        denied = denied_unc(self.via, message, (self.unc,))
+        if denied is not None:  # the files are there; this session cannot reach them
+            return SecondHopDenied(hop_sentence(self.via, denied, reading=True), host=self.via, unc=denied)
+        return BackupStoreError(f"{self.describe()}: {message}")
+
+    def snapshot(self, set_pattern: str, manifest: str) -> LocationSnapshot:
+        """The whole location in one script (:data:`LIST_LOCATION`): every folder, and for those
+        whose name matches the regular expression ``set_pattern`` their files and the text of
+        ``manifest``. Raises like :meth:`list_sets` when the location cannot be listed."""
+        rows = self._json(Cmd("Write-Output", {"InputObject": Var("lrSets")}),
+                          Assign("lrRoot", self.unc), Assign("lrPattern", set_pattern),
+                          Assign("lrManifest", manifest), LIST_LOCATION)
+        return LocationSnapshot(self, parse_location(rows), manifest)
 
     def list_sets(self) -> list[SetFolder]:
         rows = self._json(Pipeline(
@@ -279,6 +354,51 @@ class RemoteBackupStore:
                 raise BackupStoreError(f"{self.describe()}: no hash came back for {p}")
             out[p] = by_full[f.lower()]
         return out
+
+
+class LocationSnapshot:
+    """A :class:`BackupStore` over what one snapshot script read: folders, files and manifests
+    from memory, hashes (and anything the snapshot did not read) through the store itself."""
+
+    def __init__(self, store: RemoteBackupStore, sets: Sequence[ListedSet], manifest: str) -> None:
+        self.store = store
+        self.sets = {s.folder.name: s for s in sets}
+        self.manifest = manifest.lower()
+
+    def describe(self) -> str:
+        return self.store.describe()
+
+    def list_sets(self) -> list[SetFolder]:
+        return sorted((s.folder for s in self.sets.values()), key=lambda f: f.name)
+
+    def _read(self, set_name: str) -> ListedSet | None:
+        listed = self.sets.get(check_set_name(set_name))
+        return listed if listed is not None and (listed.files is not None or listed.error) else None
+
+    def list_files(self, set_name: str) -> list[StoredFile]:
+        listed = self._read(set_name)
+        if listed is None:
+            return self.store.list_files(set_name)
+        if listed.error is not None:
+            raise self.store.failure(listed.error)
+        return list(listed.files or ())
+
+    def read_text(self, set_name: str, path: str) -> str:
+        listed = self._read(set_name)
+        if listed is None or path.lower() != self.manifest or not any(
+                f.path.lower() == self.manifest for f in listed.files or ()):
+            return self.store.read_text(set_name, path)
+        if listed.manifest_error is not None:
+            raise self.store.failure(listed.manifest_error)
+        if listed.manifest is None:
+            raise BackupStoreError(f"{self.describe()}: {path} in backup set {set_name} came back empty")
+        return listed.manifest
+
+    def sha256(self, set_name: str, paths: Sequence[str]) -> dict[str, str]:
+        return self.store.sha256(set_name, paths)
+
+    def local_path(self, set_name: str, path: str) -> Path | None:
+        return None
 
 
 def _field(row: object, name: str) -> JsonValue:
