@@ -54,37 +54,42 @@ async def _run(app: WizardApp, pilot, screen: RestoreScreen, step) -> str:  # ty
     return app.session.state.steps[sid].status
 
 
+async def _steps_with_a_retry(app: WizardApp, pilot, screen: RestoreScreen,  # type: ignore[no-untyped-def]
+                               faulty: str) -> tuple[str, str]:
+    """Every step by keys; the faulty step's first failure is read off the screen, then r runs it
+    again. Returns (the screen as the operator read the failure, the retry's outcome)."""
+    checklist = screen.checklist
+    assert checklist is not None and faulty in [s.step_id for s in checklist.steps]
+    seen, retried = "", ""
+    for step in list(checklist.steps):
+        await wait_for(pilot, lambda: screen.idle and checklist.current is not None, SLOW)
+        assert app.session is not None
+        done = app.session.state.steps.get(step.step_id)
+        if done is not None and done.status in RESOLVED:
+            continue
+        status = await _run(app, pilot, screen, step)
+        if step.step_id == faulty and not seen:
+            assert status == "failed", screen_text(app)
+            await wait_for(pilot, lambda: "r retries" in " ".join(screen_text(app).split()), SLOW)
+            seen = " ".join(screen_text(app).split())
+            await wait_for(pilot, lambda: screen.idle, SLOW)
+            status = retried = await _run(app, pilot, screen, step)  # r runs it again
+        assert status in RESOLVED, screen_text(app)
+    return seen, retried
+
+
 async def test_a_restore_failing_at_60_percent_is_retried_by_r(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LYNC_RESTORE_SCENARIOS", str(DATA / "scenarios" / "instructor"))
     journal_dir = tmp_path / "incidents"
-    seen_failure = ""
     with LabDrill("monitoring-db-lost-read-fails", time_factor=600) as drill:
         assert drill.loaded is not None and drill.scenario.source is not None
         app = WizardApp(Opening(loaded_source(drill.loaded, drill.backend), "lab: instructor", journal_dir,
                                 "alice", "INC-FAULT", "drill"))
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await _to_restore(app, pilot, {})
-            checklist = screen.checklist
-            assert checklist is not None and FAULTY in [s.step_id for s in checklist.steps]
-            for step in list(checklist.steps):
-                await wait_for(pilot, lambda: screen.idle and checklist.current is not None, SLOW)
-                assert app.session is not None
-                done = app.session.state.steps.get(step.step_id)
-                if done is not None and done.status in RESOLVED:
-                    continue
-                status = await _run(app, pilot, screen, step)
-                if step.step_id == FAULTY and not seen_failure:
-                    assert status == "failed", screen_text(app)
-
-                    def said() -> str:
-                        return " ".join(screen_text(app).split())
-
-                    await wait_for(pilot, lambda: "r retries" in said(), SLOW)
-                    seen_failure = said()
-                    await wait_for(pilot, lambda: screen.idle, SLOW)
-                    status = await _run(app, pilot, screen, step)  # r retries
-                assert status in RESOLVED, screen_text(app)
+            seen_failure, retried = await _steps_with_a_retry(app, pilot, screen, FAULTY)
+            assert retried == "done"
         assert drill.problems() == [], "the lab agrees the databases are back"
     # the failure, as the operator read it: SQL Server's own words, and what to do next
     # (at 80x24 the output pane shows the sentence's last lines; the whole of it is journaled below)
@@ -110,30 +115,14 @@ async def test_a_connection_lost_during_the_cms_failover_is_checked_before_it_ru
     twice; the drill then restores service."""
     monkeypatch.setenv("LYNC_RESTORE_SCENARIOS", str(DATA / "scenarios" / "instructor"))
     journal_dir = tmp_path / "incidents"
-    seen = ""
     with LabDrill("cms-lost-paired-link-drops", time_factor=600) as drill:
         assert drill.loaded is not None
         app = WizardApp(Opening(loaded_source(drill.loaded, drill.backend), "lab: instructor", journal_dir,
                                 "alice", "INC-DROP", "drill"))
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await _to_restore(app, pilot, {})
-            checklist = screen.checklist
-            assert checklist is not None and "cms-failover" in [s.step_id for s in checklist.steps]
-            for step in list(checklist.steps):
-                await wait_for(pilot, lambda: screen.idle and checklist.current is not None, SLOW)
-                assert app.session is not None
-                done = app.session.state.steps.get(step.step_id)
-                if done is not None and done.status in RESOLVED:
-                    continue
-                status = await _run(app, pilot, screen, step)
-                if step.step_id == "cms-failover" and not seen:
-                    assert status == "failed", screen_text(app)
-                    await wait_for(pilot, lambda: "r retries" in " ".join(screen_text(app).split()), SLOW)
-                    seen = " ".join(screen_text(app).split())
-                    await wait_for(pilot, lambda: screen.idle, SLOW)
-                    status = await _run(app, pilot, screen, step)  # r: the pre-check finds it done
-                    assert status == "already_done", screen_text(app)
-                assert status in RESOLVED, screen_text(app)
+            seen, retried = await _steps_with_a_retry(app, pilot, screen, "cms-failover")
+            assert retried == "already_done"  # r: its pre-check found the CMS failed over
             await pilot.press("n")  # verification forces a full replication push first (§7.2)
             await wait_for(pilot, lambda: "check(s) UNKNOWN" in screen_text(app)
                            or "All checks healthy" in screen_text(app), SLOW)
