@@ -45,7 +45,7 @@ from wizard.readiness.report import Audit, Finding, Perf, Status, render_json, r
 from wizard.remote import psbuild
 from wizard.remote.backup_store import RemoteBackupStore, runner_stdout
 from wizard.remote.credentials import CredentialStore
-from wizard.remote.endpoints import server_sql_endpoint, winrm_endpoint
+from wizard.remote.endpoints import host_connection, server_sql_endpoint, winrm_endpoint
 from wizard.remote.errors import ConnectionLostError, HostNotFoundError, HostUnreachableError, RemoteTimeoutError
 from wizard.remote.prompt import CredentialError
 from wizard.remote.sql import SqlRunner
@@ -90,8 +90,8 @@ class _Runners:
     def account(self, host: str) -> str:
         try:
             return self.credentials.for_host(host).username
-        except CredentialError:
-            hc = self.plan.connections.hosts.get(host.lower()) or self.plan.connections.hosts.get(host)
+        except CredentialError:  # the account is still named, though its password cannot be had
+            hc = host_connection(self.plan, host)
             cred_id = hc.credential if hc and hc.credential else self.plan.credentials.winrm_default
             return next((c.username for c in self.plan.credentials.entries if c.id == cred_id), cred_id)
 
