@@ -36,13 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizard.core_backend import BackendOptions, check_isolation
-from wizard.driver import boot_id
-from wizard.errors import WizardError
-from wizard.incident import IncidentSession
-from wizard.journal import Kind, read_journal
-from wizard.plan import load_plan
-
 from lab.defaults import DEFAULT_TIME_FACTOR
 from lab.drill import DrillBackend, DrillWiring
 from lab.keeper import (
@@ -66,6 +59,12 @@ from lab.keeper import (
     read_json,
     write_private,
 )
+from wizard.core_backend import BackendOptions, check_isolation
+from wizard.driver import boot_id
+from wizard.errors import WizardError
+from wizard.incident import IncidentSession
+from wizard.journal import Kind, read_journal
+from wizard.plan import load_plan
 
 LABS_DIR = ".labs"
 AUTHS = ("kerberos", "ntlm", "credssp", "basic")  # ``drill --auth``: the scenario's labs then live in <scenario>-<auth>

@@ -191,6 +191,27 @@ class LabEvent:
     what: str
 
 
+def _stores_by_instance(plan: Plan) -> dict[str, list[str]]:
+    """The Lync stores each SQL instance of the plan holds (the CMS also on the paired pool's
+    Back End: the standby CMS, §6.15)."""
+    stores: dict[str, list[str]] = {s.id: [] for s in plan.topology.sql_instances}
+    cms_pool = plan.cms_pool
+    for pool in plan.topology.pools:
+        if pool.back_end:
+            stores[pool.back_end] += ["BackendStore", "ABSStore", "ApplicationStore"]
+            if pool.fqdn.lower() == cms_pool.fqdn.lower():
+                stores[pool.back_end].append("CentralMgmtStore")
+            elif cms_pool.paired_with and cms_pool.paired_with.lower() == pool.fqdn.lower():
+                stores[pool.back_end].append("CentralMgmtStore")  # standby CMS (§6.15)
+        if pool.monitoring_store:
+            stores[pool.monitoring_store].append("MonitoringStore")
+        if pool.archiving_store:
+            stores[pool.archiving_store].append("ArchivingStore")
+        if pool.persistent_chat_store:
+            stores[pool.persistent_chat_store] += ["PersistentChatStore", "PersistentChatComplianceStore"]
+    return stores
+
+
 class LabDeployment:
     """A whole simulated deployment. Build it with :meth:`from_plan`."""
 
@@ -315,22 +336,8 @@ class LabDeployment:
         self.federation_setup = {s.lower() for p in plan.topology.pools if p.fqdn.lower() == federation
                                  for s in p.servers}
         # SQL instances from the plan, with the stores each one holds.
-        stores: dict[str, list[str]] = {s.id: [] for s in plan.topology.sql_instances}
+        stores = _stores_by_instance(plan)
         cms_pool = plan.cms_pool
-        for pool in plan.topology.pools:
-            if pool.back_end:
-                stores[pool.back_end] += ["BackendStore", "ABSStore", "ApplicationStore"]
-                if pool.fqdn.lower() == cms_pool.fqdn.lower():
-                    stores[pool.back_end].append("CentralMgmtStore")
-                elif cms_pool.paired_with and cms_pool.paired_with.lower() == pool.fqdn.lower():
-                    stores[pool.back_end].append("CentralMgmtStore")  # standby CMS (§6.15)
-            if pool.monitoring_store:
-                stores[pool.monitoring_store].append("MonitoringStore")
-            if pool.archiving_store:
-                stores[pool.archiving_store].append("ArchivingStore")
-            if pool.persistent_chat_store:
-                stores[pool.persistent_chat_store] += ["PersistentChatStore",
-                                                       "PersistentChatComplianceStore"]
         for sql in plan.topology.sql_instances:
             mirror_of = next((s for s in plan.topology.sql_instances if s.mirror == sql.id), None)
             own = stores[sql.id] if mirror_of is None else stores[mirror_of.id]

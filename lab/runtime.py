@@ -138,7 +138,7 @@ class LabRuntime:
         saved = self.state_dir / STATE_FILE
         self.revived_at: dt.datetime | None = None  # the lab time the saved state was taken at
         if revive and saved.is_file():
-            data = pickle.loads(saved.read_bytes())  # the lab's own file, in its 0700 folder
+            data = pickle.loads(saved.read_bytes())  # noqa: S301 - the lab's own file, in its 0700 folder
             self.revived_at = data["now"]
             self.clock = LabClock(time_factor, start=data["now"])
             self.dep: LabDeployment = data["deployment"]

@@ -375,7 +375,8 @@ class _Connection:
         if not channel.handshake(self):
             server._record("-- TLS handshake failed")
             return False
-        server._record(f"-- TLS {channel._tls.version()} ({'login only' if answer == codec.ENCRYPT_OFF else 'whole session'})")
+        scope = "login only" if answer == codec.ENCRYPT_OFF else "whole session"
+        server._record(f"-- TLS {channel._tls.version()} ({scope})")
         self._login_only = answer == codec.ENCRYPT_OFF
         self._use(channel)
         return True
