@@ -73,7 +73,7 @@ make_venv() {
 
 run_tests() {
     local bin="$VENV/bin"
-    say "ruff";          "$bin/ruff" check wizard screens tests
+    say "ruff";          "$bin/ruff" check wizard screens lab tests
     say "mypy (strict)"; "$bin/mypy"
     say "import-linter"; "$bin/lint-imports" --no-cache
     say "pytest"
