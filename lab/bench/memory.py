@@ -17,9 +17,6 @@ A Python interpreter alone is measured the same way, for scale. Figures in MB (1
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -59,13 +56,7 @@ _MB = 1_000_000
 
 def _child_peak_mb(code: str, *args: str) -> float:
     """Run ``code`` in a fresh interpreter; its last line is its peak resident size in KiB."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600,
-                         check=False, cwd=str(Path(__file__).resolve().parents[2]), env=env)
-    if out.returncode != 0:
-        tail = out.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise WizardError(f"A memory benchmark child process failed: {tail[0]}")
-    return int(out.stdout.strip().splitlines()[-1]) * 1024 / _MB
+    return int(ui.run_child(code, *args, timeout=600, what="memory")) * 1024 / _MB
 
 
 def vm_hwm_mb(pid: int) -> float:

@@ -196,21 +196,22 @@ asyncio.run(main())
 """
 
 
-def _run(code: str, *args: str) -> str:
+def run_child(code: str, *args: str, timeout: float = 120, what: str = "UI") -> str:
+    """Run ``code`` in a fresh interpreter from the repository; its last line of output."""
     # Byte-code is cached as an installed package has it (pip compiles at install): with
     # PYTHONDONTWRITEBYTECODE set (some CI images), every child would compile our modules from
     # source while Textual's came precompiled, and the ratio would measure the compiler.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
                          check=False, cwd=str(Path(__file__).resolve().parents[2]), env=env)
     if out.returncode != 0:
         tail = out.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise WizardError(f"A UI benchmark child process failed: {tail[0]}")
+        raise WizardError(f"A {what} benchmark child process failed: {tail[0]}")
     return out.stdout.strip().splitlines()[-1]
 
 
 def _child(code: str, *args: str) -> list[float]:
-    return [float(x) for x in _run(code, *args).split()]
+    return [float(x) for x in run_child(code, *args).split()]
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ class Latency:
 def key_latency(rate: int = 1000, seconds: float = 5.0) -> Latency:
     """Key press to handler while a restore step streams ``rate`` lines a second (one child)."""
     with tempfile.TemporaryDirectory() as tmp:
-        data = json.loads(_run(_LATENCY, tmp, str(rate), str(seconds)))
+        data = json.loads(run_child(_LATENCY, tmp, str(rate), str(seconds)))
     if int(data["shown"]) < min(int(data["streamed"]), 5000):  # the log keeps its last 5,000 lines
         raise WizardError(f"The restore log showed {data['shown']} of {data['streamed']} streamed lines")
     return Latency(float(data["median"]), float(data["p95"]), int(data["presses"]), float(data["lines_per_s"]))
