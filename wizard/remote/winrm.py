@@ -52,6 +52,7 @@ from wizard.remote.errors import (
     is_shell_not_found,
     map_winrm_exception,
 )
+from wizard.remote.http1 import Http1Adapter
 from wizard.remote.negotiate import KerberosAuth, credssp_auth, kerberos_principal, require_kerberos
 
 AuthMethod = Literal["ntlm", "kerberos", "credssp", "basic"]
@@ -228,28 +229,6 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ctx
 
 
-class _VerifiedHttps(requests.adapters.HTTPAdapter):
-    """TLS to the host's address, its certificate checked against its FQDN: the name is sent as
-    SNI and matched against the certificate, whatever address the plan connects to (#15 item 1)."""
-
-    def __init__(self, fqdn: str, ca_bundle: str | None) -> None:
-        self._fqdn, self._ctx = fqdn, tls_context(ca_bundle)
-        super().__init__()
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        pool_kwargs.update(ssl_context=self._ctx, server_hostname=self._fqdn, assert_hostname=self._fqdn)
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-
-    def build_connection_pool_key_attributes(
-            self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None) -> tuple[Any, Any]:
-        """The context above decides what is trusted: requests' own CA file (certifi, or a path
-        pywinrm passes) never reaches it, and certificates are always required."""
-        host, pool = super().build_connection_pool_key_attributes(request, True, cert)
-        kept = {k: v for k, v in dict(pool).items() if k not in ("ca_certs", "ca_cert_dir")}
-        kept["cert_reqs"] = "CERT_REQUIRED"
-        return host, kept
-
-
 #: Set while a :class:`_LeanTransport` builds its session (per thread).
 _BUILDING = threading.local()
 _MERGE_SETTINGS = requests.Session.merge_environment_settings
@@ -258,7 +237,7 @@ _MERGE_SETTINGS = requests.Session.merge_environment_settings
 def _merge_settings(self: requests.Session, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
     """requests' settings merge; for the session pywinrm builds for us it does not read the proxy
     and CA variables of the environment: the runner names no proxy (pywinrm's ``proxy=None``) and
-    validates certificates with its own context (:class:`_VerifiedHttps`). Reading them costs
+    validates certificates with its own context (:class:`~wizard.remote.http1.Http1Adapter`). Reading them costs
     1.3 ms a session (every variable of the environment decoded), a quarter of a host probe's CPU,
     which 200 probes in parallel pay in series under the interpreter lock (#20 item 4). Any other
     session is merged exactly as requests does."""
@@ -271,8 +250,9 @@ requests.Session.merge_environment_settings = _merge_settings  # type: ignore[me
 
 
 class _LeanTransport(Transport):
-    """pywinrm's transport, whose session never reads proxy variables and prepares lean; over
-    HTTPS it validates the host's certificate against its FQDN (:class:`_VerifiedHttps`)."""
+    """pywinrm's transport, whose session never reads proxy variables, prepares lean and sends
+    through one persistent connection (:class:`wizard.remote.http1.Http1Adapter`); over HTTPS
+    it validates the host's certificate against its FQDN."""
 
     tls_name: str | None = None  # the FQDN the certificate must name (set by the runner)
     tls_ca: str | None = None
@@ -289,14 +269,32 @@ class _LeanTransport(Transport):
             session = super().build_session() if custom is None else self._custom_session(custom)
         finally:
             _BUILDING.lean = False
+        self._lean(session)
+        return session
+
+    def setup_encryption(self, session: requests.Session) -> None:
+        """pywinrm authenticates the connection with a blank message here, before it returns the
+        session: that message already goes through the lean session's own connection."""
+        self._lean(session)
+        super().setup_encryption(session)
+
+    def _lean(self, session: requests.Session) -> None:
+        """Make ``session`` lean (once): no environment read per request, lean preparation,
+        one persistent connection spoken to without urllib3's pool (wizard/remote/http1.py).
+        Over HTTPS the certificate is checked against the host's FQDN, whatever address the
+        plan connects to (#15 item 1), and only the context below decides what is trusted
+        (requests' own CA file, certifi or a path pywinrm passes, never reaches it)."""
+        if isinstance(session, _LeanSession):
+            return
         # proxy=None already ignores proxy variables; not re-reading the environment on every
         # request saves a third of a millisecond each.
         session.trust_env = False
         session.__class__ = _LeanSession
-        if self.tls_name is not None and str(self.endpoint).startswith("https://"):
-            session.mount("https://", _VerifiedHttps(self.tls_name, self.tls_ca))
-        return session
-
+        https = str(self.endpoint).lower().startswith("https://")
+        adapter = Http1Adapter(tls=tls_context(self.tls_ca) if https else None,
+                               server_hostname=self.tls_name)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
 
     def _custom_session(self, auth: requests.auth.AuthBase) -> requests.Session:
         """pywinrm's session set-up (proxies, verification, headers) with our handler; message
