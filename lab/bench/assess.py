@@ -71,32 +71,46 @@ class _Transports:
 
 
 @contextmanager
-def _hosts(n: int, delay_s: float) -> Iterator[dict[str, int]]:
-    """``n`` slow hosts served by a child process: the simulated network has its own CPU and
-    interpreter lock, as real hosts would, so the figure is the prober's, not the servers'."""
-    proc = subprocess.Popen([sys.executable, "-m", "lab.bench.assess", "serve", str(n), str(delay_s)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def _hosts(n: int, delay_s: float, processes: int | None = None) -> Iterator[dict[str, int]]:
+    """``n`` slow hosts served by child processes, one per core by default: the simulated hosts
+    have CPUs and interpreter locks of their own, as real hosts would, so the figure is the
+    prober's rather than the time one interpreter takes to answer for 200 machines."""
+    count = max(1, min(n, processes or os.cpu_count() or 1))
+    shares = [n // count + (1 if i < n % count else 0) for i in range(count)]
+    procs: list[subprocess.Popen[str]] = []
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the benchmark's host process did not start")
-        yield {k: int(v) for k, v in json.loads(line).items()}
+        first = 0
+        for share in shares:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "lab.bench.assess", "serve", str(share), str(delay_s), str(first)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+            first += share
+        ports: dict[str, int] = {}
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("one of the benchmark's host processes did not start")
+            ports.update({k: int(v) for k, v in json.loads(line).items()})
+        yield ports
     finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
-def _serve(n: int, delay_s: float) -> None:
-    """Child process: start the hosts, print their ports, serve until stdin closes."""
+def _serve(n: int, delay_s: float, first: int = 0) -> None:
+    """Child process: start hosts ``first`` .. ``first + n - 1``, print their ports, serve until
+    stdin closes."""
     with ExitStack() as stack:
         ports: dict[str, int] = {}
-        for i in range(n):
+        for i in range(first, first + n):
             fqdn = f"fe{i:03d}.bench.example"
             server = stack.enter_context(WsmanServer(fqdn, _LyncHost(), {_USER: _PASSWORD},
                                                      auth=("basic",), allow_unencrypted=True))
@@ -159,8 +173,22 @@ def _close_all(runners: Sequence[PowerShellRunner]) -> None:
         th.join(timeout=10)
 
 
+def _https_sessions(n: int) -> float:
+    """CPU seconds to build ``n`` runners' HTTPS sessions (NTLM, the CA file the environment or
+    the system names): the per-host set-up an assessment of a real estate pays before its first
+    request."""
+    cpu0 = time.process_time()
+    for i in range(n):
+        endpoint = WinRMEndpoint(f"fe{i:03d}.bench.example", address="127.0.0.1", port=5986,
+                                 scheme="https", auth="ntlm")
+        PowerShellRunner(endpoint, _USER, _PASSWORD)._protocol.transport.build_session()
+    return time.process_time() - cpu0
+
+
 def bench_rows(quick: bool) -> Iterable[Row]:
     n, delay, hung_n, hung_timeout = 200, 0.15, 10, 2.0
+    yield Row(f"{n} hosts' HTTPS sessions built (NTLM; one CA file read)", _https_sessions(n) * 1000, "ms",
+              "what it costs")
     with _hosts(n, delay) as ports:
         t = _Transports(ports)
         probes = _probes(t, ports, 10.0)
@@ -184,5 +212,5 @@ def bench_rows(quick: bool) -> Iterable[Row]:
             _close_all([r for r in t.runners if not r.endpoint.host.startswith("hung")])
 
 
-if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "serve":
-    _serve(int(sys.argv[2]), float(sys.argv[3]))
+if __name__ == "__main__" and len(sys.argv) in (4, 5) and sys.argv[1] == "serve":
+    _serve(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) == 5 else 0)

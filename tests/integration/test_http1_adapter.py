@@ -325,3 +325,22 @@ def test_ntlm_over_https_and_sealed_over_http_run_on_one_connection_each(
             monkeypatch.undo()
             assert len(connections) == 1, scheme
             assert sum(t.action == "Auth" for t in srv.transcript) == 1, scheme
+
+
+def test_hosts_trusting_one_unchanged_ca_file_share_one_tls_context(ca: LabCA, tmp_path: Path) -> None:
+    """Reading a CA file costs tens of milliseconds; 200 hosts share the one context, and a
+    rewritten file (a CA added mid-incident) is read again and trusted at once."""
+    other = LabCA(tmp_path / "other")
+    bundle = tmp_path / "trust.pem"
+    bundle.write_bytes(other.bundle.read_bytes())  # not the CA that signed the listener's cert
+    first = tls_context(str(bundle))
+    assert tls_context(str(bundle)) is first
+    with WsmanServer(FQDN, ToyHost(), {USER: PASSWORD}, tls=ca.server_context(FQDN)) as srv:
+        url = f"https://127.0.0.1:{srv.port}/wsman"
+        with pytest.raises(requests.exceptions.SSLError):
+            _session(Http1Adapter(tls=first, server_hostname=FQDN)).post(url, data=b"", timeout=(2, 5))
+        bundle.write_bytes(other.bundle.read_bytes() + ca.bundle.read_bytes())
+        second = tls_context(str(bundle))
+        assert second is not first
+        response = _session(Http1Adapter(tls=second, server_hostname=FQDN)).post(url, data=b"", timeout=(2, 5))
+        assert response.status_code == 401  # TLS done; the listener asks who we are
