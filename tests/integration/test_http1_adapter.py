@@ -216,6 +216,16 @@ def test_set_cookie_is_kept_in_the_sessions_jar_and_sent_back() -> None:
         assert b"Cookie: lb=node2\r\n" in srv.requests[1]
 
 
+def test_a_proxied_request_takes_requests_stock_adapter() -> None:
+    """The runner names no proxy; a caller that does gets requests' own behaviour: the request
+    goes to the proxy in absolute form."""
+    with _server(_ok(b"via proxy")) as proxy:
+        response = _session().post("http://fe01.contoso.com:5985/wsman", data=b"x", timeout=(2, 2),
+                                   proxies={"http": f"http://127.0.0.1:{proxy.port}"})
+        assert response.content == b"via proxy"
+        assert proxy.requests[0].startswith(b"POST http://fe01.contoso.com:5985/wsman HTTP/1.1\r\n")
+
+
 # -------------------------------------------------------------------------------- failure
 
 

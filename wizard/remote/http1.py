@@ -21,7 +21,9 @@ It keeps what the stock path does for a WinRM conversation:
 - ``Content-Length``, chunked and read-until-close bodies; gzip and deflate decoded;
   ``Set-Cookie`` kept in the session's jar.
 
-Requests through a proxy or with a client certificate take requests' stock adapter.
+Requests through a proxy or with a client certificate (the runner makes neither: the plan names
+no proxy and WinRM certificate logons are not offered) take requests' stock adapter, whose TLS
+follows the session's ``verify``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import requests
 import requests.adapters
 import urllib3
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
+from requests.utils import get_encoding_from_headers, select_proxy
 
 _MAX_LINE = 65536  # http.client's own limits
 _MAX_HEADERS = 100
@@ -185,7 +187,7 @@ class Http1Adapter(requests.adapters.BaseAdapter):
              proxies: Mapping[str, str] | None = None) -> requests.Response:
         url = str(request.url)
         scheme, host, port, target = self._split(url)
-        if cert or self._proxied(scheme, host, proxies):
+        if cert or (proxies and select_proxy(url, dict(proxies))):
             return self._stock_adapter().send(request, stream=stream, timeout=timeout,
                                               verify=verify, cert=cert, proxies=proxies)
         connect_s, read_s = _timeouts(timeout)
@@ -224,13 +226,6 @@ class Http1Adapter(requests.adapters.BaseAdapter):
             target = (split.path or "/") + (f"?{split.query}" if split.query else "")
             parts = self._urls[url] = (scheme, split.hostname, port, target.encode("ascii"))
         return parts
-
-    @staticmethod
-    def _proxied(scheme: str, host: str, proxies: Mapping[str, str] | None) -> bool:
-        if not proxies:
-            return False
-        chosen = proxies.get(f"{scheme}://{host}") or proxies.get(scheme) or proxies.get("all")
-        return bool(chosen) and proxies.get("no_proxy") != "*"
 
     def _stock_adapter(self) -> requests.adapters.HTTPAdapter:
         if self._stock is None:
