@@ -1,11 +1,11 @@
 """Benchmark of the assessment's probe runner against loopback WinRM hosts that answer slowly.
 
-200 simulated hosts, each its own WS-Management listener on 127.0.0.1 that waits 150 ms
-before every answer (the latency is in the servers, not in the prober); each host gets a TCP
-probe and a real pywinrm session running the Lync host probe script. A second run adds ten
-hung hosts (each accepts TCP and never answers) probed with a 2 s timeout: the answering hosts'
-results must arrive as fast as without them (the figure stays flat), the run ending at the timeout. Figures are printed,
-never asserted.
+200 simulated hosts, each its own WS-Management listener on 127.0.0.1 that waits 150 ms before
+every answer (the latency is in the servers, not in the prober); each host gets a TCP probe and
+a real pywinrm session running the Lync host probe script. Five runs: the median and the slowest
+are reported. A last run adds ten hung hosts (each accepts TCP and never answers) probed with a
+2 s timeout: the answering hosts' results must arrive as fast as without them (the figure stays
+flat), the run ending at the timeout. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -72,10 +73,11 @@ class _Transports:
 
 @contextmanager
 def _hosts(n: int, delay_s: float, processes: int | None = None) -> Iterator[dict[str, int]]:
-    """``n`` slow hosts served by child processes, one per core by default: the simulated hosts
-    have CPUs and interpreter locks of their own, as real hosts would, so the figure is the
-    prober's rather than the time one interpreter takes to answer for 200 machines."""
-    count = max(1, min(n, processes or os.cpu_count() or 1))
+    """``n`` slow hosts served by child processes, one per core the prober leaves free (at least
+    one): the simulated hosts have CPUs and interpreter locks of their own, as real hosts would,
+    so the figure is the prober's rather than the time one interpreter takes to answer for 200
+    machines; a host process sharing the prober's core would slow the prober instead."""
+    count = max(1, min(n, processes or (os.cpu_count() or 2) - 1))
     shares = [n // count + (1 if i < n % count else 0) for i in range(count)]
     procs: list[subprocess.Popen[str]] = []
     try:
@@ -189,16 +191,23 @@ def bench_rows(quick: bool) -> Iterable[Row]:
     n, delay, hung_n, hung_timeout = 200, 0.15, 10, 2.0
     yield Row(f"{n} hosts' HTTPS sessions built (NTLM; one CA file read)", _https_sessions(n) * 1000, "ms",
               "what it costs")
+    repeats = 2 if quick else 5
     with _hosts(n, delay) as ports:
-        t = _Transports(ports)
-        probes = _probes(t, ports, 10.0)
-        workers = workers_for(probes)  # the pool the wizard itself sizes for this estate
-        elapsed, cpu_s, results, _ = _run(probes, workers)
-        ok = sum(r.ok for r in results)
-        yield Row(f"assess {n} hosts, 150 ms/answer, pool {workers} ({ok} ok)", elapsed, "s", "<= 1.0 s")
-        yield Row(f"  the prober's CPU for it ({len(probes)} probes, 3 WinRM requests a host)", cpu_s, "s",
-                  "what it costs")
-        _close_all(t.runners)
+        runs = []
+        for _ in range(repeats):  # one run is at the mercy of the machine's other work
+            t = _Transports(ports)
+            probes = _probes(t, ports, 10.0)
+            workers = workers_for(probes)  # the pool the wizard itself sizes for this estate
+            elapsed, cpu_s, results, _ = _run(probes, workers)
+            runs.append((elapsed, cpu_s, sum(r.ok for r in results)))
+            _close_all(t.runners)
+        walls = [r[0] for r in runs]
+        ok = min(r[2] for r in runs)
+        yield Row(f"assess {n} hosts, 150 ms/answer, pool {workers} ({ok} ok): median of {repeats}",
+                  statistics.median(walls), "s", "<= 1.0 s")
+        yield Row(f"  the slowest of the {repeats} runs", max(walls), "s", "<= 1.0 s")
+        yield Row(f"  the prober's CPU in a run (median; {len(probes)} probes)",
+                  statistics.median(r[1] for r in runs), "s", "what it costs")
         with _hung_hosts(hung_n) as hung:
             t = _Transports({**ports, **hung})
             probes = _probes(t, ports, 10.0) + _probes(t, hung, hung_timeout)
