@@ -73,16 +73,21 @@ def random_scenario(journal: Path, operator: str, seed: int | None) -> str:
     return pick_random(by_class, scored_drills(journal, operator)[0], seed)
 
 
-def kept_note(incident: str, scenario: str, journal_dir: str | None, *, hidden: bool = False) -> str:
-    """What the trainee reads after leaving an unfinished drill: the lab waits for the resume."""
+def kept_note(incident: str, scenario: str, journal_dir: str | None, *, hidden: bool = False,
+              scenario_file: str | None = None) -> str:
+    """What the trainee reads after leaving an unfinished drill: the lab waits for the resume.
+    A drill of an instructor's file is resumed by that file (its absolute path: the name alone
+    is found only where the file is kept in a scenario folder, docs/scenarios.md)."""
     where = f" --journal-dir {shlex.quote(journal_dir)}" if journal_dir else ""
     if hidden:
         return (f"The lab of drill {incident} keeps running in the background, as you left it.\n"
                 f"  resume (then ctrl+r): lync-restore drill --random{where}\n"
                 f"  stop it:              lync-restore drill --stop{where}\n")
+    which = (f"--scenario-file {shlex.quote(str(Path(scenario_file).resolve()))}" if scenario_file
+             else f"--scenario {shlex.quote(scenario)}")
     return (f"The lab of drill {incident} keeps running in the background, as you left it.\n"
-            f"  resume (then ctrl+r): lync-restore drill --scenario {scenario}{where}\n"
-            f"  stop it:              lync-restore drill --stop --scenario {scenario}{where}\n"
+            f"  resume (then ctrl+r): lync-restore drill {which}{where}\n"
+            f"  stop it:              lync-restore drill --stop {which}{where}\n"
             "It also stops when the incident is closed, or after 8 h unused.")
 
 
@@ -143,5 +148,6 @@ def drill_command(args: argparse.Namespace) -> int:
         kept = source.close()
         if kept:
             given = getattr(args, "drill_journal_dir", None) or getattr(args, "journal_dir", None)
-            print(kept_note(kept, name, given, hidden=hidden), file=sys.stderr if code else sys.stdout, flush=True)
+            print(kept_note(kept, name, given, hidden=hidden, scenario_file=getattr(args, "scenario_file", None)),
+                  file=sys.stderr if code else sys.stdout, flush=True)
     return code

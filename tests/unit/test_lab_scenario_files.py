@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,34 @@ def test_the_shipped_json_schema_is_current() -> None:
     shipped = json.loads((REPO / "docs" / "scenario-schema.json").read_text(encoding="utf-8"))
     assert shipped == schema_document(), "regenerate docs/scenario-schema.json (docs/scenarios.md says how)"
     assert "lose" in shipped["$defs"]["Broken"]["properties"]
+
+
+def test_a_left_instructor_drill_is_resumed_by_its_file_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The note printed on leaving a drill of ``--scenario-file`` names that file, absolute: the
+    scenario's name alone is found only where the file sits in a scenario folder
+    (docs/scenarios.md), so a trainee pasting the note into another shell would be refused."""
+    from lab.entry import kept_note
+    from lab.scenarios import use_scenario_file
+    from wizard.cli import build_parser
+
+    here = tmp_path / "class"
+    here.mkdir()
+    (here / "drill.yaml").write_bytes((INSTRUCTOR / "monitoring-db-lost-read-fails.yaml").read_bytes())
+    monkeypatch.chdir(here)
+    note = kept_note("INC-20261207-1700", "monitoring-db-lost-read-fails", "j dir",
+                     scenario_file="drill.yaml")
+    resume = next(line for line in note.splitlines() if "resume" in line).split(": ", 1)[1]
+    stop = next(line for line in note.splitlines() if "stop it" in line).split(": ", 1)[1]
+    words = shlex.split(resume)
+    assert words[:2] == ["lync-restore", "drill"] and "--scenario" not in words
+    args = build_parser().parse_args(words[1:])
+    assert args.scenario_file == str(here / "drill.yaml") and args.drill_journal_dir == "j dir"
+    assert "--stop" in shlex.split(stop) and build_parser().parse_args(shlex.split(stop)[1:]).stop
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LYNC_RESTORE_SCENARIOS", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert use_scenario_file(args.scenario_file) == "monitoring-db-lost-read-fails"
+    # a built-in keeps its name
+    builtin = kept_note("INC-1", "be-lost-unpaired", None)
+    assert "lync-restore drill --scenario be-lost-unpaired\n" in builtin
