@@ -450,15 +450,21 @@ exists. It costs 5 points of the score and is journaled."""
             elif isinstance(e, StepFailed):
                 self._checklist.set_status(e.step_id, "failed")
                 self.query_one("#progress-text", Label).update(f"{e.step_id}: FAILED")
-                self._write(log, [f"FAILED: {e.message} (r retries, s skips, d done by hand)"])
-                log.scroll_end(animate=False)  # why it failed is shown, wherever the log was (#19)
+                written = self._write(log, [f"FAILED: {e.message} (r retries, s skips, d done by hand)"])
+                # why it failed is shown, wherever the log was (#19), from its first line: the
+                # sentence says what failed and where first, and a long one folded past the
+                # pane's height (80x24) showed only its tail; the rest scrolls
+                log.scroll_to(y=min(log.line_count - written, log.max_scroll_y), animate=False, immediate=True)
             elif isinstance(e, StepSkipped):
                 self._checklist.set_status(e.step_id, "skipped")
                 self.query_one("#progress-text", Label).update(f"{e.step_id}: skipped ({e.reason})")
 
     @staticmethod
-    def _write(log: Log, lines: list[str]) -> None:
-        log.write_lines(fold(lines, log.scrollable_content_region.width - 1))
+    def _write(log: Log, lines: list[str]) -> int:
+        """Write ``lines`` folded to the pane's width; how many lines that made."""
+        folded = fold(lines, log.scrollable_content_region.width - 1)
+        log.write_lines(folded)
+        return len(folded)
 
     def on_restore_screen_ended(self, message: Ended) -> None:
         assert self._checklist is not None

@@ -72,6 +72,7 @@ class ScriptedBackend:
     lines_per_step: int = 5
     line_delay_s: float = 0.0
     fail_first: set[str] = field(default_factory=set)  # steps whose first attempt fails
+    failure: str = ""  # the sentence a failing step gives ("" for a short one)
     hold: threading.Event | None = None  # when set, run_step waits on it before finishing
     failing_checks: set[str] = field(default_factory=set)
     attempts: dict[str, int] = field(default_factory=dict)
@@ -132,7 +133,7 @@ class ScriptedBackend:
                 if cancel.is_set():
                     return
         if step.step_id in self.fail_first and n == 1:
-            yield StepFailed(step.step_id, f"{step.title} failed on {step.host} (exit 1).", 1)
+            yield StepFailed(step.step_id, self.failure or f"{step.title} failed on {step.host} (exit 1).", 1)
             return
         yield StepDone(step.step_id, 0)
 

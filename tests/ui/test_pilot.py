@@ -357,6 +357,37 @@ async def _to_failover_confirmation(app, pilot) -> None:  # type: ignore[no-unty
     await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmTyped")
 
 
+#: as long as the real sentences get (SQL error 3203 names the file, the OS cause, the retry)
+LONG_FAILURE = ("Invoke-CsPoolFailover on fe11.fabrikam.lab failed: the Front End pool pool1.fabrikam.lab "
+                "could not be failed over to pool2.fabrikam.lab because the backup pool's Back End did not "
+                "answer within 120 s; nothing was changed on pool2.fabrikam.lab, and a retry runs the "
+                "pre-check first, which finds out whether the failover took place after all. Its last "
+                "words were: Invoke-CsPoolFailover : The operation failed because the Back End SQL Server "
+                "sql11.fabrikam.lab\\rtc could not be reached (a network-related or instance-specific "
+                "error occurred while establishing a connection to SQL Server).")
+
+
+async def test_a_long_failure_shows_from_its_first_words_at_80x24(make_app: AppFactory) -> None:
+    """The failure sentence says what failed and where before anything else; folded past the
+    output pane's height, it is shown from its first line, not its tail."""
+    app = make_app(ScriptedBackend("pool-lost", fail_first={"pool-failover"}, failure=LONG_FAILURE,
+                                   lines_per_step=30))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_failover_confirmation(app, pilot)
+        await pilot.press(*"pool-failover", "enter")
+        await _step_done(app, pilot, "pool-failover")
+        await pilot.pause()
+        log = app.screen.query_one("#output")
+        top, rows = log.scroll_offset.y, log.scrollable_content_region.height
+        shown = log.lines[top:top + rows]
+        written = [line for line in log.lines if line.strip()]
+        failed_at = next(i for i, line in enumerate(log.lines) if line.startswith("FAILED: "))
+        assert len(log.lines) - failed_at > rows, "the sentence must fold past the pane for this test"
+        assert shown[0].startswith("FAILED: Invoke-CsPoolFailover on fe11.fabrikam.lab failed"), shown
+        assert "FAILED: Invoke-CsPoolFailover on fe11" in screen_text(app)
+        assert written[-1].endswith("(r retries, s skips, d done by hand)")  # the rest is there to scroll to
+
+
 class PersonCheckBackend(ScriptedBackend):
     """Its last §7 check is one only a person can make (the real backend's Control Panel row)."""
 
