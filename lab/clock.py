@@ -23,7 +23,8 @@ class LabClock:
     """
 
     def __init__(self, time_factor: float = 1.0, *, start: dt.datetime | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 carried: tuple[float, float] = (0.0, 0.0)) -> None:
         if not time_factor > 0:
             raise ValueError("time_factor must be positive")
         self.time_factor = float(time_factor)
@@ -35,6 +36,9 @@ class LabClock:
         self._sleepers = 0  # operations waiting on the clock now
         self._busy_since = 0.0
         self._busy_real = 0.0  # real seconds with at least one operation waiting
+        # a revived lab's clock (lab/runtime.py): the busy real seconds and the work seconds of
+        # the lab before it was saved, so a drill's time to restore counts the whole incident
+        self._carried_busy, self._carried_work = (max(float(v), 0.0) for v in carried)
 
     def real_seconds(self, sim_seconds: float) -> float:
         """How long ``sim_seconds`` of simulated time lasts in real time."""
@@ -71,7 +75,7 @@ class LabClock:
         """Real seconds during which some operation of the lab was waiting on the clock."""
         with self._lock:
             running = self._monotonic() - self._busy_since if self._sleepers else 0.0
-            return self._busy_real + running
+            return self._carried_busy + self._busy_real + running
 
     def work_s(self) -> float:
         """What the lab's operations would have taken for real: the busy real time scaled back by
@@ -79,7 +83,7 @@ class LabClock:
         factor = self.time_factor if self.time_factor != float("inf") else 1.0
         with self._lock:
             skipped = self._skipped
-        return self.busy_real_s() * factor + skipped
+        return (self.busy_real_s() - self._carried_busy) * factor + skipped + self._carried_work
 
     def advance(self, sim_seconds: float) -> None:
         """Jump simulated time forward without waiting (scenarios: "three hours later")."""

@@ -140,7 +140,9 @@ class LabRuntime:
         if revive and saved.is_file():
             data = pickle.loads(saved.read_bytes())  # noqa: S301 - the lab's own file, in its 0700 folder
             self.revived_at = data["now"]
-            self.clock = LabClock(time_factor, start=data["now"])
+            # the clock goes on from where it was, its busy and work time too (a drill's score)
+            self.clock = LabClock(time_factor, start=data["now"],
+                                  carried=(data.get("busy_real_s", 0.0), data.get("work_s", 0.0)))
             self.dep: LabDeployment = data["deployment"]
             self.dep.revive(self.clock)
         else:
@@ -199,7 +201,9 @@ class LabRuntime:
         """Write the deployment's state and the lab's time beside its disk (0600, atomically): what
         a real estate keeps when the jump host restarts. :class:`LabRuntime` with ``revive`` reads it."""
         with self.dep.lock:
-            data = pickle.dumps({"deployment": self.dep, "now": self.clock.now()}, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps({"deployment": self.dep, "now": self.clock.now(),
+                                 "busy_real_s": self.clock.busy_real_s(), "work_s": self.clock.work_s()},
+                                protocol=pickle.HIGHEST_PROTOCOL)
         tmp = self.state_dir / f".{STATE_FILE}.tmp"
         write_private(tmp, data)  # 0600, fsynced; then in place at once (a crash leaves the last one)
         os.replace(tmp, self.state_dir / STATE_FILE)

@@ -118,3 +118,23 @@ def test_serve_json_line_and_clean_shutdown(tmp_path: Path) -> None:
         deadline = time.monotonic() + 10
         code = proc.wait(timeout=max(deadline - time.monotonic(), 1))
     assert code == 0
+
+
+def test_a_revived_lab_keeps_the_busy_and_work_time_a_drill_is_scored_on(tmp_path: Path) -> None:
+    """A drill's time to restore (lab/scoring.py) is the real time with the lab's played-fast
+    waits scaled back to their length; a lab revived for a resumed drill (lab/keeper.py) must
+    count what its operations did before it was saved, or the score undercounts the restore."""
+    first = LabRuntime(scenario("be-lost-unpaired"), state_dir=tmp_path, time_factor=600)
+    assert first.clock.sleep(60)  # a minute of lab work: 0.1 s of real time
+    first.clock.advance(3600)  # a scenario's "an hour later"
+    busy, work = first.clock.busy_real_s(), first.clock.work_s()
+    assert busy > 0 and work >= 3660
+    first.save()
+    second = LabRuntime(scenario("be-lost-unpaired"), state_dir=tmp_path, time_factor=600, revive=True)
+    assert second.revived_at is not None
+    assert second.clock.busy_real_s() == pytest.approx(busy)
+    assert second.clock.work_s() == pytest.approx(work)
+    assert second.clock.sleep(60)
+    assert second.clock.work_s() >= work + 59  # the revived lab's own work adds to it
+    fresh = LabRuntime(scenario("be-lost-unpaired"), state_dir=tmp_path / "new", time_factor=600)
+    assert fresh.clock.busy_real_s() == 0 and fresh.clock.work_s() == 0
