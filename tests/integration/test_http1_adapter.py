@@ -264,6 +264,26 @@ def test_a_refused_connection_says_so() -> None:
     assert isinstance(failure, HostUnreachableError) and "refused the connection" in failure.message
 
 
+def test_a_listener_ending_the_tls_handshake_is_named_as_such() -> None:
+    """A server that reads the ClientHello and hangs up (a listener without a usable certificate,
+    a TLS inspection box refusing) is not a plain-HTTP port: the sentence says which."""
+    def hang_up(sock: socket.socket) -> None:
+        conn, _ = sock.accept()
+        with conn, conn.makefile("rb") as stream:
+            header = stream.read(5)  # the ClientHello record, read whole: the close is a FIN, not a reset
+            stream.read(int.from_bytes(header[3:5], "big"))
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=hang_up, args=(listener,), daemon=True).start()
+        port = listener.getsockname()[1]
+        session = _session(Http1Adapter(tls=tls_context(None), server_hostname=FQDN))
+        with pytest.raises(requests.exceptions.RequestException) as info:
+            session.post(f"https://127.0.0.1:{port}/wsman", data=b"", timeout=(2, 2))
+    failure = map_winrm_exception(info.value, FQDN, port)
+    assert isinstance(failure, TlsError), failure
+    assert "closed the connection during the TLS handshake" in failure.message
+
+
 def test_a_garbled_status_line_is_refused_not_parsed() -> None:
     with _server(_fixed(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")) as srv, \
             pytest.raises(requests.exceptions.ConnectionError, match="not an HTTP"):

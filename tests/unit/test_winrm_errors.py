@@ -37,6 +37,13 @@ def _map(exc: BaseException) -> RemoteError:
                                connect_timeout_s=10, read_timeout_s=30)
 
 
+def _ssl_reason(reason: str) -> ssl.SSLError:
+    """An SSLError as OpenSSL raises it: its ``reason`` set (a constructed one has none)."""
+    err = ssl.SSLError(1, f"[SSL: {reason}] {reason.lower().replace('_', ' ')}")
+    err.reason = reason
+    return err
+
+
 def _wrapped(cause: BaseException, outer: type[requests.RequestException]) -> BaseException:
     try:
         try:
@@ -83,6 +90,13 @@ def _fault(code: int | None, subcode: str | None, reason: str) -> WSManFaultErro
         (_wrapped(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
                   requests.exceptions.SSLError),
          TlsError, f"{WHERE} failed the TLS handshake: is HTTPS enabled on that port?"),
+        (_wrapped(ssl.SSLEOFError(8, "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol"),
+                  requests.exceptions.SSLError),
+         TlsError, f"{WHERE} closed the connection during the TLS handshake: check that the listener has a "
+         "valid certificate bound to that port and accepts TLS 1.2 or newer."),
+        (_wrapped(_ssl_reason("TLSV1_ALERT_PROTOCOL_VERSION"), requests.exceptions.SSLError),
+         TlsError, f"{WHERE} failed the TLS handshake (OpenSSL: TLSV1_ALERT_PROTOCOL_VERSION): check the "
+         "listener's certificate and TLS settings."),
         (requests.exceptions.ConnectTimeout("slow"), RemoteTimeoutError,
          f"{WHERE} did not accept the connection within 10 s: is a firewall dropping it?"),
         (requests.exceptions.ReadTimeout("slow"), RemoteTimeoutError,

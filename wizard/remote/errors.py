@@ -255,6 +255,20 @@ def _tls_failure(where: str, causes: list[BaseException]) -> WinRMFailure:
             "bundle and the host name.",
             where=where,
         )
+    reasons = [str(c.reason) for c in causes if isinstance(c, ssl.SSLError) and getattr(c, "reason", None)]
+    if any(isinstance(c, ssl.SSLEOFError) for c in causes) or any("EOF" in r for r in reasons):
+        return TlsError(
+            f"{where} closed the connection during the TLS handshake: check that the listener has a "
+            "valid certificate bound to that port and accepts TLS 1.2 or newer.",
+            where=where,
+        )
+    if reasons and not any(r in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE")
+                           for r in reasons):
+        return TlsError(
+            f"{where} failed the TLS handshake (OpenSSL: {reasons[0]}): check the listener's "
+            "certificate and TLS settings.",
+            where=where,
+        )
     return TlsError(
         f"{where} failed the TLS handshake: is HTTPS enabled on that port?", where=where
     )
