@@ -72,12 +72,12 @@ class _Transports:
 
 
 @contextmanager
-def _hosts(n: int, delay_s: float, processes: int | None = None) -> Iterator[dict[str, int]]:
+def _hosts(n: int, delay_s: float) -> Iterator[dict[str, int]]:
     """``n`` slow hosts served by child processes, one per core the prober leaves free (at least
     one): the simulated hosts have CPUs and interpreter locks of their own, as real hosts would,
     so the figure is the prober's rather than the time one interpreter takes to answer for 200
     machines; a host process sharing the prober's core would slow the prober instead."""
-    count = max(1, min(n, processes or (os.cpu_count() or 2) - 1))
+    count = max(1, min(n, (os.cpu_count() or 2) - 1))
     shares = [n // count + (1 if i < n % count else 0) for i in range(count)]
     procs: list[subprocess.Popen[str]] = []
     try:
