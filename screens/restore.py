@@ -165,8 +165,8 @@ exists. It costs 5 points of the score and is journaled."""
         checklist.focus()
         doubt = [s for s, v in status.items() if v == "in_doubt"]
         if doubt:
-            self.query_one("#output", Log).write_line(
-                f"IN DOUBT after a restart: {', '.join(doubt)}. Re-running their pre-checks before anything else...")
+            self._write(self.query_one("#output", Log), [
+                f"IN DOUBT after a restart: {', '.join(doubt)}. Re-running their pre-checks before anything else..."])
             self.precheck_in_doubt([s for s in message.steps if s.step_id in doubt])
 
     @work(thread=True, exit_on_error=False, group="restore-precheck", description="re-running pre-checks")
@@ -402,7 +402,7 @@ exists. It costs 5 points of the score and is journaled."""
         self.running = step.step_id
         self._cancel = threading.Event()
         self._checklist.set_status(step.step_id, "running")
-        self.query_one("#output", Log).write_line(f"--- {step.step_id} on {step.host}")
+        self._write(self.query_one("#output", Log), [f"--- {step.step_id} on {step.host}"])
         self.query_one("#progress", ProgressBar).update(progress=0)
         self.run_step(step, typed, second, self._cancel, group or [])
 
@@ -490,7 +490,7 @@ exists. It costs 5 points of the score and is journaled."""
     def action_abort(self) -> None:
         if self.running is not None:
             self._cancel.set()
-            self.query_one("#output", Log).write_line(f"--- abort requested for {self.running}")
+            self._write(self.query_one("#output", Log), [f"--- abort requested for {self.running}"])
 
     def _resolve(self, kind: str) -> None:
         step = self._current()

@@ -25,7 +25,8 @@ look, what was measured and, for a failure, the restore step that fixes it. A ch
 person can make (the Control Panel, a client sign-in) stays UNKNOWN until you have seen it
 yourself: the cursor goes to it when the checks end; y (then y again) says you saw it, journaled
 in your name.
-v runs the checks again; n goes on to the summary (failures and unknowns stay in the record)."""
+v runs the checks again; n goes on to the summary once they have ended (failures and unknowns
+stay in the record)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StageScreen.BINDINGS,
@@ -130,4 +131,11 @@ v runs the checks again; n goes on to the summary (failures and unknowns stay in
         self.app.call_from_thread(self.action_verify)
 
     def action_next(self) -> None:
+        """On to the summary once the checks have ended: leaving mid-run, the summary would be read
+        (and the incident closed) before the results it summarises, and the rest would be
+        journaled during the summary."""
+        if any(w.node is self and w.group == "verify" and w.is_running for w in self.workers):
+            self.notify(f"The §7 checks are still running ({len(self.checks)} done): n goes on once "
+                        "they have ended.", severity="warning")
+            return
         self.wizard.advance("summary")

@@ -75,6 +75,7 @@ class ScriptedBackend:
     failure: str = ""  # the sentence a failing step gives ("" for a short one)
     hold: threading.Event | None = None  # when set, run_step waits on it before finishing
     failing_checks: set[str] = field(default_factory=set)
+    check_hold: threading.Event | None = None  # when set, verify waits on it before its last check
     attempts: dict[str, int] = field(default_factory=dict)
 
     def probe(self, loaded: LoadedPlan, cancel: threading.Event) -> Iterator[ProbeView]:
@@ -141,6 +142,8 @@ class ScriptedBackend:
         from dataclasses import replace
 
         for check in CHECKS:
+            if self.check_hold is not None and check is CHECKS[-1]:
+                self.check_hold.wait(10)
             bad = check.check_id in self.failing_checks
             yield replace(check, status="fail" if bad else "ok", detail="Stopped: RTCSRV" if bad else "")
 

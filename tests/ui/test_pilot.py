@@ -188,6 +188,10 @@ async def test_override_then_quit_mid_step_then_resume_and_finish(make_app: AppF
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
         assert "[?]  2. Stop Lync services" in screen_text(app2)
+        log = app2.screen.query_one("#output")
+        await wait_for(pilot, lambda: any("pre-check of be-stop-services" in line for line in log.lines))
+        assert "Re-running their pre-checks before anything else..." in " ".join(x.strip() for x in log.lines)
+        assert all(len(line) <= log.scrollable_content_region.width for line in log.lines), log.lines
         assert "| bob |" in screen_text(app2)  # who is at the keyboard now, as the journal records (#16 item 2)
         await pilot.press("s")
         await wait_for(pilot, lambda: app2.screen.__class__.__name__ == "ReasonDialog")
@@ -386,6 +390,31 @@ async def test_a_long_failure_shows_from_its_first_words_at_80x24(make_app: AppF
         assert shown[0].startswith("FAILED: Invoke-CsPoolFailover on fe11.fabrikam.lab failed"), shown
         assert "FAILED: Invoke-CsPoolFailover on fe11" in screen_text(app)
         assert written[-1].endswith("(r retries, s skips, d done by hand)")  # the rest is there to scroll to
+
+
+async def test_n_waits_for_the_checks_to_end_before_the_summary(make_app: AppFactory, journal_dir: Path) -> None:
+    """Leaving verification mid-run let the incident be closed before the results it rests on,
+    and journaled the rest during the summary; n now says the checks are running and stays."""
+    hold = threading.Event()
+    app = make_app(ScriptedBackend("pool-lost", check_hold=hold))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_failover_confirmation(app, pilot)
+        await pilot.press(*"pool-failover", "enter")
+        await _step_done(app, pilot, "pool-failover")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen) and len(app.screen.checks) >= 1)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, VerifyScreen)
+        assert "still running" in " ".join(str(n.message) for n in app._notifications)
+        hold.set()
+        await wait_for(pilot, lambda: "All checks healthy" in screen_text(app))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen))
+    entries = read_journal(journal_dir / "INC-UI").entries
+    to_summary = next(i for i, e in enumerate(entries) if e.kind == Kind.STAGE
+                      and e.payload.get("to") == "summary")
+    assert not any(e.kind == Kind.CHECK for e in entries[to_summary:])  # every result before it
 
 
 class PersonCheckBackend(ScriptedBackend):
