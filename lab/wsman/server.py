@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import selectors
 import socket
 import ssl
 import threading
@@ -177,6 +178,32 @@ class _HttpServer(ThreadingHTTPServer):
         self.wsman = wsman
         self.tls = tls
         super().__init__(address, _Handler)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._closing = False
+
+    def serve_until_stopped(self) -> None:
+        """socketserver's loop without its timer: serve_forever wakes every poll interval to look
+        for a shutdown request (a lab of 200 listeners at 50 ms woke 4,000 times a second, 8 % of
+        a core while idle); this one sleeps until a connection arrives or stop_serving wakes it."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self._closing:
+                for key, _ in selector.select():
+                    if key.fileobj is self and not self._closing:
+                        self._handle_request_noblock()  # type: ignore[attr-defined]  # what serve_forever calls
+                self.service_actions()
+
+    def stop_serving(self) -> None:
+        """End serve_until_stopped (from another thread); it returns at once."""
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def server_close(self) -> None:
+        super().server_close()
+        for end in (self._wake_r, self._wake_w):
+            end.close()
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
@@ -467,8 +494,7 @@ class WsmanServer:
         self._httpd = _HttpServer((self._bind, self._port), self, self.tls)
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            target=self._httpd.serve_until_stopped,
             name=f"wsman-{self.host_name}",
             daemon=True,
         )
@@ -487,13 +513,13 @@ class WsmanServer:
         for shell in shells:
             for command in shell.commands.values():
                 command.cancel()
-        httpd.shutdown()
+        httpd.stop_serving()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
         self._store.close()
 
     def __enter__(self) -> WsmanServer:
