@@ -130,6 +130,9 @@ exists. It costs 5 points of the score and is journaled."""
         #: steps of a group one typed confirmation covered (journaled): they run without asking again
         self._granted: set[str] = set()
         self._checking: str | None = None  # the step whose pre-checks are running (no key starts another)
+        #: steps in doubt after a restart whose re-run pre-check found the work done: s closes
+        #: them as already done with that evidence, as the output line says
+        self._found_done: dict[str, PreCheckView] = {}
 
     @property
     def checklist(self) -> Checklist | None:
@@ -174,6 +177,8 @@ exists. It costs 5 points of the score and is journaled."""
         """DESIGN decision 3: a step in doubt gets its pre-check re-run (and journaled) first."""
         for step in steps:
             view = self.session.precheck(step)
+            if view.already_done:
+                self.app.call_from_thread(self._found_done.__setitem__, step.step_id, view)
             said = {True: "already done: s skips it with this as the reason",
                     False: "not done: r runs it again", None: "unknown: check by hand"}[view.already_done]
             self._pending.append(OutputLine(step.step_id, f"pre-check of {step.step_id}: {said} ({view.detail})"))
@@ -470,6 +475,7 @@ exists. It costs 5 points of the score and is journaled."""
         assert self._checklist is not None
         self.drain()
         self.running = self._checking = None
+        self._found_done.pop(message.step_id, None)
         rec = self.session.state.steps.get(message.step_id)
         status = rec.status if rec is not None else "todo"
         self._checklist.set_status(message.step_id, "in_doubt" if status == "running" else status)
@@ -506,6 +512,11 @@ exists. It costs 5 points of the score and is journaled."""
         self.app.push_screen(ReasonDialog(title, prompt), given)
 
     def action_skip(self) -> None:
+        step = self._current()
+        view = self._found_done.get(step.step_id) if step is not None else None
+        if step is not None and view is not None:  # the person's s, the pre-check's evidence as the reason
+            self.answer_found_done(step, view, "skip")
+            return
         self._resolve("skip")
 
     def action_by_hand(self) -> None:

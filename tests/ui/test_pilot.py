@@ -352,6 +352,57 @@ async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_
     assert found["choice"] == "skip:be-install-databases" and "every Succeed = True" in found["reason"]
 
 
+class InDoubtDoneBackend(ScriptedBackend):
+    """Stopping the services, left in doubt by a quit, is found done by its pre-check on resume."""
+
+    def precheck(self, loaded, step):  # type: ignore[no-untyped-def]
+        from wizard.incident import PreCheckView
+
+        done = step.step_id == "be-stop-services"
+        return PreCheckView(step.step_id, done, "every Lync service is Stopped" if done else "not done")
+
+
+async def test_s_closes_a_step_in_doubt_its_pre_check_found_done_with_that_evidence(
+        make_app: AppFactory, journal_dir: Path) -> None:
+    """Played by keys (session 9): resumed, the step in doubt's pre-check said "already done: s
+    skips it with this as the reason", and s opened an empty "Why skip" box instead."""
+    hold = threading.Event()
+    app = make_app(ScriptedBackend("be-lost", hold=hold))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _through_assessment(app, pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+        await pilot.press("down", "r")  # stop services: held mid-step
+        await wait_for(pilot, lambda: app.session.state.steps.get("be-stop-services") is not None)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+    hold.set()
+    folder = journal_dir / "INC-UI"
+    assert replay(read_journal(folder).entries).in_doubt == ["be-stop-services"]
+
+    app2 = make_app(InDoubtDoneBackend("be-lost"), operator="bob", incident="INC-OTHER")
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app2.screen, StartScreen)
+                       and "INC-UI drill alice @restore" in screen_text(app2))
+        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
+        log = app2.screen.query_one("#output")
+        await wait_for(pilot, lambda: "already done: s skips it" in " ".join(x.strip() for x in log.lines))
+        await pilot.press("s")
+        await _step_done(app2, pilot, "be-stop-services")  # without a reason asked for
+        assert app2.screen.__class__.__name__ == "RestoreScreen"
+    st = replay(read_journal(folder).entries)
+    assert st.steps["be-stop-services"].status == "already_done"
+    found = next(d.payload for d in st.decisions if d.payload["question"] == "found_done")
+    assert found["choice"] == "skip:be-stop-services"
+    assert "every Lync service is Stopped" in found["reason"] and "decided by bob" in found["reason"]
+
+
 async def _to_failover_confirmation(app, pilot) -> None:  # type: ignore[no-untyped-def]
     """pool-lost: the assessment answered, the failover accepted, r on its destructive step."""
     await _through_assessment(app, pilot, ("down", "enter"))
