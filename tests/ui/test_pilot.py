@@ -39,6 +39,30 @@ async def _step_done(app, pilot, step_id: str) -> None:  # type: ignore[no-untyp
                    and app.session.state.steps[step_id].status != "running")
 
 
+async def _to_restore(app, pilot) -> None:  # type: ignore[no-untyped-def]
+    """The assessment answered, the recommended path and backup set accepted: the checklist."""
+    await _through_assessment(app, pilot)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+
+
+async def _resumed_by_bob(app2, pilot, listed: str) -> None:  # type: ignore[no-untyped-def]
+    """Another operator's wizard lists alice's incident (``listed``) and resumes it to its checklist."""
+    await wait_for(pilot, lambda: isinstance(app2.screen, StartScreen) and listed in screen_text(app2))
+    await pilot.press("ctrl+r")
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
+
+
+async def _quit_answering_yes(app, pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("ctrl+q")
+    await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+    await pilot.press("y")
+    await wait_for(pilot, lambda: not app.is_running)
+
+
 async def test_be_lost_accept_everything_with_second_operator_and_retry(make_app: AppFactory,
                                                                        journal_dir: Path) -> None:
     app = make_app(ScriptedBackend("be-lost", fail_first={"be-stop-services"}))
@@ -312,13 +336,15 @@ async def test_the_palettes_quit_asks_and_journals_like_ctrl_q(make_app: AppFact
 
 
 class FoundDoneBackend(ScriptedBackend):
-    """The first (destructive, two-operator) step's pre-check finds its work already done."""
+    """One step's pre-check finds its work already done: the first (destructive, two-operator) one."""
+
+    done_step, evidence = "be-install-databases", "Test-CsDatabase: every Succeed = True"
 
     def precheck(self, loaded, step):  # type: ignore[no-untyped-def]
         from wizard.incident import PreCheckView
 
-        done = step.step_id == "be-install-databases"
-        return PreCheckView(step.step_id, done, "Test-CsDatabase: every Succeed = True" if done else "not done")
+        done = step.step_id == self.done_step
+        return PreCheckView(step.step_id, done, self.evidence if done else "not done")
 
 
 async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_operator(
@@ -327,11 +353,7 @@ async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_
     done and journaled as the operator's skip. Now the pre-check runs first and the operator answers it."""
     app = make_app(FoundDoneBackend("be-lost"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _through_assessment(app, pilot)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+        await _to_restore(app, pilot)
         await pilot.press("r")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ChoiceDialog"
                        and "already done (Test-CsDatabase:" in " ".join(screen_text(app).replace("┃", " ").split()))
@@ -352,14 +374,10 @@ async def test_the_pre_check_comes_before_the_typed_confirmation_and_the_second_
     assert found["choice"] == "skip:be-install-databases" and "every Succeed = True" in found["reason"]
 
 
-class InDoubtDoneBackend(ScriptedBackend):
+class InDoubtDoneBackend(FoundDoneBackend):
     """Stopping the services, left in doubt by a quit, is found done by its pre-check on resume."""
 
-    def precheck(self, loaded, step):  # type: ignore[no-untyped-def]
-        from wizard.incident import PreCheckView
-
-        done = step.step_id == "be-stop-services"
-        return PreCheckView(step.step_id, done, "every Lync service is Stopped" if done else "not done")
+    done_step, evidence = "be-stop-services", "every Lync service is Stopped"
 
 
 async def test_s_closes_a_step_in_doubt_its_pre_check_found_done_with_that_evidence(
@@ -369,28 +387,17 @@ async def test_s_closes_a_step_in_doubt_its_pre_check_found_done_with_that_evide
     hold = threading.Event()
     app = make_app(ScriptedBackend("be-lost", hold=hold))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _through_assessment(app, pilot)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, BackupScreen) and app.screen.choice is not None)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.checklist is not None)
+        await _to_restore(app, pilot)
         await pilot.press("down", "r")  # stop services: held mid-step
         await wait_for(pilot, lambda: app.session.state.steps.get("be-stop-services") is not None)
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: not app.is_running)
+        await _quit_answering_yes(app, pilot)
     hold.set()
     folder = journal_dir / "INC-UI"
     assert replay(read_journal(folder).entries).in_doubt == ["be-stop-services"]
 
     app2 = make_app(InDoubtDoneBackend("be-lost"), operator="bob", incident="INC-OTHER")
     async with app2.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app2.screen, StartScreen)
-                       and "INC-UI drill alice @restore" in screen_text(app2))
-        await pilot.press("ctrl+r")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
+        await _resumed_by_bob(app2, pilot, "INC-UI drill alice @restore")
         log = app2.screen.query_one("#output")
         await wait_for(pilot, lambda: "already done: s skips it" in " ".join(x.strip() for x in log.lines))
         await pilot.press("s")
@@ -516,18 +523,11 @@ async def test_a_destructive_step_in_doubt_warns_before_it_is_run_again(make_app
         assert "IN DOUBT" not in screen_text(app)  # a first run: the normal prompt
         await pilot.press(*"pool-failover", "enter")
         await wait_for(pilot, lambda: app.session.state.steps.get("pool-failover") is not None)
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: not app.is_running)
+        await _quit_answering_yes(app, pilot)
     hold.set()
     app2 = make_app(ScriptedBackend("pool-lost"), operator="bob", incident="INC-OTHER")
     async with app2.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app2.screen, StartScreen)
-                       and "INC-UI drill alice" in screen_text(app2))
-        await pilot.press("ctrl+r")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app2.screen, RestoreScreen) and app2.screen.checklist is not None)
+        await _resumed_by_bob(app2, pilot, "INC-UI drill alice")
         await pilot.press("r")
         await wait_for(pilot, lambda: app2.screen.__class__.__name__ == "ConfirmTyped")
         text = " ".join(screen_text(app2).replace("┃", " ").split())
